@@ -1,0 +1,51 @@
+# setback: `make demo` runs the main job, `make test` runs the fast test suite.
+# Both create .venv with a Python >= 3.12 when it is missing and install the package into it.
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+
+.PHONY: help demo test test-slow notebooks bench lint clean
+
+help:
+	@echo "make demo       set up .venv if needed and run the main job (writes demo-output/)"
+	@echo "make test       set up .venv if needed and run the fast test suite and the notebooks"
+	@echo "make test-slow  the slow statistical checks (parameter recovery, calibration, full notebooks)"
+	@echo "make bench      speed benchmarks (results in benchmarks/RESULTS.md)"
+	@echo "make lint       ruff"
+
+$(PY):
+	@interp=$$(sh scripts/find-python) || exit 1; \
+	echo "Creating $(VENV) with $$interp ($$($$interp --version))"; \
+	$$interp -m venv $(VENV) && $(PIP) install --upgrade pip
+
+# One stamp per extra set, rebuilt when pyproject.toml changes.
+$(VENV)/.installed-base: pyproject.toml | $(PY)
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) install -e ".[dev]"
+	@touch $@ $(VENV)/.installed-base
+
+demo: $(VENV)/.installed-base
+	$(VENV)/bin/setback demo --out demo-output
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest -m "not slow" -q
+	@if [ -n "$(NOTEBOOKS)" ]; then FAST_NOTEBOOKS=1 $(PY) -m pytest --nbmake -q -p no:cacheprovider $(NOTEBOOKS); fi
+
+test-slow: $(VENV)/.installed-dev
+	$(PY) -m pytest -m slow -q --run-slow
+	@if [ -n "$(NOTEBOOKS)" ]; then $(PY) -m pytest --nbmake -q $(NOTEBOOKS); fi
+
+bench: $(VENV)/.installed-dev
+	$(PY) -m benchmarks.simulate
+	$(PY) -m benchmarks.fit
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check trajectories simulations analyses tests benchmarks
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache

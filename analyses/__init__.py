@@ -1,0 +1,1 @@
+"""Pipelines, reports, figures and the ``setback`` command-line interface."""

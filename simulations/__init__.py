@@ -1,0 +1,1 @@
+"""Clinic simulator, policies, monitors and simulation studies."""

@@ -1,0 +1,470 @@
+"""`TherapyData`: validated long-format therapy outcome data, one row per patient x session.
+
+Canonical columns are ``patient``, ``therapist`` (optional: two-level data have none),
+``session`` (integer, 0 = intake), ``score`` and optionally ``alliance`` and covariates.
+Each patient has one end status: ``completed``, ``dropout``, ``referred`` or ``ongoing``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from trajectories.instruments import Instrument, get_instrument
+
+__all__ = ["END_STATUSES", "DataValidationError", "TherapyData"]
+
+END_STATUSES: tuple[str, ...] = ("completed", "dropout", "referred", "ongoing")
+CANONICAL = ("patient", "therapist", "session", "score", "alliance")
+_SHOW = 5  # offending values listed in an error message
+
+
+class DataValidationError(ValueError):
+    """Bad input data: the message names the column, the offending rows and the rule broken."""
+
+
+def _where(frame: pd.DataFrame, mask: np.ndarray | pd.Series, source: dict[str, str]) -> str:
+    """Describe the first few offending rows as ``patient=..., session=...`` in source names."""
+    bad = frame.loc[np.asarray(mask, dtype=bool)]
+    parts = []
+    for _, row in bad.head(_SHOW).iterrows():
+        bits = [f"{source.get(c, c)}={row[c]!r}" for c in ("patient", "session") if c in row]
+        parts.append("(" + ", ".join(bits) + ")")
+    more = f" and {len(bad) - _SHOW} more" if len(bad) > _SHOW else ""
+    return ", ".join(parts) + more
+
+
+def _fail(column: str, rule: str, detail: str = "") -> DataValidationError:
+    msg = f"column {column!r}: {rule}"
+    return DataValidationError(msg + (f"; offending rows: {detail}" if detail else ""))
+
+
+@dataclass(frozen=True, eq=False)
+class TherapyData:
+    """Validated long-format therapy outcome data (sessions within patients within therapists).
+
+    Build it with :meth:`from_frame`, :meth:`from_csv` or :meth:`from_parquet`; the
+    constructor expects an already canonical frame and is not meant to be called directly.
+
+    Attributes
+    ----------
+    instrument : Instrument or None
+        The outcome measure, if given; scores were checked against its range.
+    covariates : tuple of str
+        Extra columns carried along (e.g. ``"treatment"``, centred intake severity).
+    end_status : pandas.Series
+        One end status per patient (index ``patient``), from a column or inferred.
+    end_status_source : str
+        ``"column"`` or a sentence saying how the status was inferred.
+    source_columns : dict
+        Canonical name -> the caller's column name, used in error messages.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"client": [1, 1, 2, 2], "week": [0, 1, 0, 1],
+    ...                    "phq": [18.0, 14.0, 12.0, 13.0]})
+    >>> data = TherapyData.from_frame(df, patient="client", session="week", score="phq",
+    ...                               instrument="phq9")
+    >>> data.n_patients, data.n_therapists
+    (2, 0)
+    >>> data.end_status.tolist()
+    ['completed', 'completed']
+    """
+
+    _frame: pd.DataFrame
+    end_status: pd.Series
+    instrument: Instrument | None = None
+    covariates: tuple[str, ...] = ()
+    end_status_source: str = "column"
+    source_columns: dict | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_frame(
+        cls,
+        df: pd.DataFrame,
+        *,
+        patient: str,
+        session: str,
+        score: str,
+        therapist: str | None = None,
+        alliance: str | None = None,
+        end_status: str | None = None,
+        covariates: Sequence[str] = (),
+        instrument: str | Instrument | None = None,
+        allow_missing_scores: bool = False,
+        allow_therapist_change: bool = False,
+        planned_sessions: int | None = None,
+    ) -> TherapyData:
+        """Validate a long-format frame and map its columns to the canonical names.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            One row per patient and session. It is copied, never modified.
+        patient, session, score : str
+            Column names of the patient identifier, the session number (integer, 0 = intake)
+            and the outcome score.
+        therapist : str, optional
+            Therapist identifier. Without it the data are two-level (sessions in patients).
+        alliance : str, optional
+            Alliance rating column (any numeric scale).
+        end_status : str, optional
+            Column with each patient's end status: one of ``completed``, ``dropout``,
+            ``referred``, ``ongoing`` (case-insensitive), constant within a patient.
+            Without it the status is inferred: a patient whose last session is the planned
+            last session (``planned_sessions``, or else the largest session in the data) has
+            ``completed``; any other patient ``dropout``. Say ``end_status=`` when your data
+            have referrals or ongoing treatments.
+        covariates : sequence of str
+            Further columns to carry along (patient- or session-level).
+        instrument : str or Instrument, optional
+            Outcome measure; scores outside its range are rejected.
+        allow_missing_scores : bool
+            Keep rows whose score is missing (NaN). By default they are an error, so that
+            nothing is silently dropped by a model later.
+        allow_therapist_change : bool
+            Allow a patient to be seen by more than one therapist (the patient is then
+            partially crossed with therapists; growth models attribute each session to the
+            therapist of that session).
+        planned_sessions : int, optional
+            The planned last session, used only when the end status is inferred.
+
+        Returns
+        -------
+        TherapyData
+            Sorted by patient and session; ``source_row`` records each row's position in ``df``.
+
+        Raises
+        ------
+        DataValidationError
+            Naming the column, the first offending patients/sessions and the rule broken.
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise DataValidationError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        inst = get_instrument(instrument) if instrument is not None else None
+        mapping = {"patient": patient, "session": session, "score": score}
+        if therapist is not None:
+            mapping["therapist"] = therapist
+        if alliance is not None:
+            mapping["alliance"] = alliance
+        extra = {"end_status": end_status} if end_status is not None else {}
+        covariates = tuple(covariates)
+        wanted = list(mapping.values()) + list(extra.values()) + list(covariates)
+        missing = [c for c in wanted if c not in df.columns]
+        if missing:
+            raise DataValidationError(
+                f"column {missing[0]!r}: required column is missing (missing: {missing}); "
+                f"the data have columns {list(df.columns)[:20]}"
+            )
+        clash = [c for c in covariates if c in CANONICAL or c == "end_status"]
+        if clash:
+            raise DataValidationError(
+                f"column {clash[0]!r}: a covariate may not use a reserved name {CANONICAL}"
+            )
+        if len(df) == 0:
+            raise DataValidationError("the data are empty: at least one row is required")
+        source = dict(mapping)
+
+        frame = pd.DataFrame({name: df[col].to_numpy(copy=True) for name, col in mapping.items()})
+        for cov in covariates:
+            frame[cov] = df[cov].to_numpy(copy=True)
+        frame.insert(0, "source_row", np.arange(len(df)))
+
+        cls._check_ids(frame, source)
+        frame["session"] = cls._check_session(frame, source)
+        frame["score"] = cls._check_score(frame, source, inst, allow_missing_scores)
+        if "alliance" in frame:
+            frame["alliance"] = cls._check_numeric(frame, "alliance", source, allow_nan=True)
+
+        dup = frame.duplicated(["patient", "session"], keep=False).to_numpy()
+        if dup.any():
+            raise _fail(
+                source["session"], "each (patient, session) pair must appear once",
+                _where(frame, dup, source),
+            )
+        if "therapist" in frame and not allow_therapist_change:
+            n_th = frame.groupby("patient", sort=False)["therapist"].nunique()
+            multi = n_th.index[n_th > 1]
+            if len(multi):
+                shown = ", ".join(repr(p) for p in multi[:_SHOW])
+                raise DataValidationError(
+                    f"column {source['therapist']!r}: each patient must be seen by one therapist "
+                    f"(patients nested in therapists), but patients {shown} have more than one; "
+                    "pass allow_therapist_change=True if that is intended"
+                )
+
+        frame = frame.sort_values(["patient", "session"], kind="stable").reset_index(drop=True)
+        if end_status is not None:
+            status = cls._status_from_column(df[end_status], frame, end_status)
+            status_source = "column"
+        else:
+            status, status_source = cls._infer_status(frame, planned_sessions)
+        return cls(
+            _frame=frame,
+            end_status=status,
+            instrument=inst,
+            covariates=covariates,
+            end_status_source=status_source,
+            source_columns=source | ({"end_status": end_status} if end_status else {}),
+        )
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike, **columns: object) -> TherapyData:
+        """Read a CSV file and validate it with :meth:`from_frame` (same keyword arguments)."""
+        return cls.from_frame(pd.read_csv(path), **columns)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_parquet(cls, path: str | os.PathLike, **columns: object) -> TherapyData:
+        """Read a Parquet file and validate it with :meth:`from_frame`."""
+        return cls.from_frame(pd.read_parquet(path), **columns)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, **columns: object) -> TherapyData:
+        """Read CSV or Parquet (by file suffix) and validate it."""
+        suffix = os.fspath(path).lower().rsplit(".", 1)[-1]
+        if suffix in ("parquet", "pq"):
+            return cls.from_parquet(path, **columns)
+        return cls.from_csv(path, **columns)
+
+    # ------------------------------------------------------------------ checks
+    @staticmethod
+    def _check_ids(frame: pd.DataFrame, source: dict[str, str]) -> None:
+        for col in ("patient", "therapist"):
+            if col not in frame:
+                continue
+            bad = frame[col].isna().to_numpy()
+            if bad.any():
+                rows = np.flatnonzero(bad)[:_SHOW].tolist()
+                raise _fail(source[col], "identifiers may not be missing", f"row positions {rows}")
+
+    @staticmethod
+    def _check_numeric(
+        frame: pd.DataFrame, col: str, source: dict[str, str], *, allow_nan: bool
+    ) -> np.ndarray:
+        raw = frame[col]
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+        not_numeric = np.isnan(values) & raw.notna().to_numpy()
+        if not_numeric.any():
+            raise _fail(source[col], "values must be numeric", _where(frame, not_numeric, source))
+        inf = np.isinf(values)
+        if inf.any():
+            raise _fail(source[col], "values must be finite", _where(frame, inf, source))
+        if not allow_nan and np.isnan(values).any():
+            raise _fail(source[col], "values may not be missing", _where(frame, np.isnan(values), source))
+        return values
+
+    @classmethod
+    def _check_session(cls, frame: pd.DataFrame, source: dict[str, str]) -> np.ndarray:
+        values = cls._check_numeric(frame, "session", source, allow_nan=False)
+        neg = values < 0
+        if neg.any():
+            raise _fail(source["session"], "sessions must be >= 0 (0 = intake)",
+                        _where(frame, neg, source))
+        frac = values != np.round(values)
+        if frac.any():
+            raise _fail(source["session"], "sessions must be whole numbers",
+                        _where(frame, frac, source))
+        return values.astype(np.int64)
+
+    @classmethod
+    def _check_score(
+        cls, frame: pd.DataFrame, source: dict[str, str], inst: Instrument | None, allow_nan: bool
+    ) -> np.ndarray:
+        values = cls._check_numeric(frame, "score", source, allow_nan=True)
+        nan = np.isnan(values)
+        if nan.any() and not allow_nan:
+            raise _fail(
+                source["score"],
+                "scores may not be missing (pass allow_missing_scores=True to keep such rows)",
+                _where(frame, nan, source),
+            )
+        if inst is not None:
+            out = ~nan & ((values < inst.min_score) | (values > inst.max_score))
+            if out.any():
+                raise _fail(
+                    source["score"],
+                    f"scores must lie in the {inst.name} range "
+                    f"[{inst.min_score:g}, {inst.max_score:g}]",
+                    _where(frame, out, source),
+                )
+        return values
+
+    @staticmethod
+    def _status_from_column(raw: pd.Series, frame: pd.DataFrame, column: str) -> pd.Series:
+        values = raw.to_numpy(copy=True)[frame["source_row"].to_numpy()]
+        text = pd.Series(values).astype("string").str.strip().str.lower()
+        unknown = ~text.isin(END_STATUSES) | text.isna()
+        if unknown.any():
+            bad = frame.loc[unknown.to_numpy(), ["patient", "session"]].head(_SHOW)
+            shown = ", ".join(
+                f"(patient={p!r}, value={v!r})"
+                for p, v in zip(bad["patient"], values[unknown.to_numpy()][:_SHOW], strict=True)
+            )
+            raise _fail(column, f"end status must be one of {END_STATUSES}", shown)
+        per = pd.DataFrame({"patient": frame["patient"], "status": text.to_numpy()})
+        n = per.groupby("patient", sort=True)["status"].nunique()
+        if (n > 1).any():
+            shown = ", ".join(repr(p) for p in n.index[n > 1][:_SHOW])
+            raise DataValidationError(
+                f"column {column!r}: end status must be the same on every row of a patient; "
+                f"patients {shown} have more than one"
+            )
+        status = per.groupby("patient", sort=True)["status"].first().astype(str)
+        return status.rename("end_status")
+
+    @staticmethod
+    def _infer_status(frame: pd.DataFrame, planned: int | None) -> tuple[pd.Series, str]:
+        last = frame.groupby("patient", sort=True)["session"].max()
+        target = int(last.max()) if planned is None else int(planned)
+        status = pd.Series(np.where(last >= target, "completed", "dropout"), index=last.index,
+                           name="end_status")
+        how = (
+            f"inferred: patients whose last session is >= {target} "
+            f"({'planned_sessions' if planned is not None else 'the last session in the data'}) "
+            "are 'completed', the others 'dropout'"
+        )
+        return status, how
+
+    # ------------------------------------------------------------------ views
+    @property
+    def frame(self) -> pd.DataFrame:
+        """A copy of the canonical long frame, with each patient's ``end_status``."""
+        out = self._frame.copy()
+        out["end_status"] = out["patient"].map(self.end_status).to_numpy()
+        return out
+
+    @property
+    def has_therapist(self) -> bool:
+        """Whether the data have a therapist level."""
+        return "therapist" in self._frame
+
+    @property
+    def has_alliance(self) -> bool:
+        """Whether alliance ratings are present."""
+        return "alliance" in self._frame
+
+    @property
+    def higher_is_worse(self) -> bool:
+        """Direction of the score (from the instrument; ``True`` when none is given)."""
+        return True if self.instrument is None else self.instrument.higher_is_worse
+
+    @property
+    def n_observations(self) -> int:
+        """Number of rows (patient x session)."""
+        return len(self._frame)
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients."""
+        return int(self._frame["patient"].nunique())
+
+    @property
+    def n_therapists(self) -> int:
+        """Number of therapists (0 for two-level data)."""
+        return int(self._frame["therapist"].nunique()) if self.has_therapist else 0
+
+    @property
+    def patients(self) -> np.ndarray:
+        """Patient identifiers in sorted order (the order of ``coords()['patient']``)."""
+        return self.end_status.index.to_numpy()
+
+    @property
+    def sessions_per_patient(self) -> pd.Series:
+        """Number of observed sessions (rows) per patient."""
+        return self._frame.groupby("patient", sort=True).size().rename("n_sessions")
+
+    @property
+    def patient_index(self) -> np.ndarray:
+        """Integer code (0..n_patients-1) of each row's patient, aligned with ``frame``."""
+        return pd.Categorical(self._frame["patient"], categories=self.patients).codes.astype(int)
+
+    @property
+    def therapist_of_patient(self) -> pd.Series:
+        """The therapist of each patient (the first one, if changes are allowed)."""
+        if not self.has_therapist:
+            raise ValueError("these data have no therapist column")
+        return self._frame.groupby("patient", sort=True)["therapist"].first()
+
+    def coords(self) -> dict[str, list]:
+        """Coordinates for PyMC ``dims``: ``patient``, ``therapist`` (if any) and ``session``."""
+        out: dict[str, list] = {"patient": self.patients.tolist()}
+        if self.has_therapist:
+            out["therapist"] = sorted(self._frame["therapist"].unique().tolist())
+        out["session"] = sorted(self._frame["session"].unique().tolist())
+        return out
+
+    def patient_table(self) -> pd.DataFrame:
+        """One row per patient: therapist, first and last session, intake and last score,
+        number of sessions, end status and patient-level covariates (first value)."""
+        g = self._frame.groupby("patient", sort=True)
+        table = pd.DataFrame({
+            "first_session": g["session"].min(),
+            "last_session": g["session"].max(),
+            "n_sessions": g.size(),
+            "intake_score": g["score"].first(),
+            "last_score": g["score"].last(),
+        })
+        if self.has_therapist:
+            table.insert(0, "therapist", g["therapist"].first())
+        table["end_status"] = self.end_status
+        for cov in self.covariates:
+            table[cov] = g[cov].first()
+        return table.reset_index()
+
+    def subset(self, patients: Iterable[object]) -> TherapyData:
+        """The same data restricted to some patients (end statuses kept)."""
+        keep = set(patients)
+        frame = self._frame[self._frame["patient"].isin(keep)].reset_index(drop=True)
+        if frame.empty:
+            raise DataValidationError("subset: none of the requested patients are in the data")
+        status = self.end_status[self.end_status.index.isin(keep)]
+        return TherapyData(frame, status, self.instrument, self.covariates,
+                           self.end_status_source, self.source_columns)
+
+    def with_end_status(self, status: pd.Series | dict) -> TherapyData:
+        """A copy with end statuses replaced (a mapping patient -> status for every patient)."""
+        status = pd.Series(status, name="end_status").astype(str).str.lower()
+        missing = set(self.patients) - set(status.index)
+        if missing:
+            raise DataValidationError(
+                f"end_status: no status for patients {sorted(missing, key=str)[:_SHOW]}"
+            )
+        bad = status[~status.isin(END_STATUSES)]
+        if len(bad):
+            raise DataValidationError(
+                f"end_status: must be one of {END_STATUSES}; patient {bad.index[0]!r} has "
+                f"{bad.iloc[0]!r}"
+            )
+        return TherapyData(self._frame, status.reindex(self.patients), self.instrument,
+                           self.covariates, "given", self.source_columns)
+
+    def describe(self) -> dict[str, float | int | str]:
+        """Headline numbers: patients, therapists, observations, sessions per patient, dropout."""
+        spp = self.sessions_per_patient
+        shares = self.end_status.value_counts(normalize=True)
+        return {
+            "patients": self.n_patients,
+            "therapists": self.n_therapists,
+            "observations": self.n_observations,
+            "sessions_per_patient_mean": float(spp.mean()),
+            "sessions_per_patient_min": int(spp.min()),
+            "sessions_per_patient_max": int(spp.max()),
+            **{f"share_{s}": float(shares.get(s, 0.0)) for s in END_STATUSES},
+            "end_status_source": self.end_status_source,
+        }
+
+    def __repr__(self) -> str:
+        inst = self.instrument.name if self.instrument else "no instrument"
+        return (
+            f"TherapyData({self.n_patients} patients, {self.n_therapists} therapists, "
+            f"{self.n_observations} observations, {inst})"
+        )
+
+    def __len__(self) -> int:
+        return self.n_observations
+
