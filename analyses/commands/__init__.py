@@ -1,0 +1,1 @@
+"""Subcommands of the ``setback`` command line, one module each."""
