@@ -267,7 +267,8 @@ def clinical_significance(
         # Jacobson & Truax's SD_1 is the pre-treatment SD: use this sample's intake scores.
         rci = reliable_change_index(float(g["score"].first().std()), inst.reliability)
         rci_source = "sample intake SD and instrument reliability"
-    rci_v, cut, worse_up = _rule(inst, rci, cutoff, None if inst is not None else data.higher_is_worse)
+    direction = None if inst is not None else data.higher_is_worse
+    rci_v, cut, worse_up = _rule(inst, rci, cutoff, direction)
     table = pd.DataFrame({
         "n_sessions": g.size(),
         "intake": g["score"].first(),

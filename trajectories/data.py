@@ -29,13 +29,23 @@ class DataValidationError(ValueError):
 
 def _where(frame: pd.DataFrame, mask: np.ndarray | pd.Series, source: dict[str, str]) -> str:
     """Describe the first few offending rows as ``patient=..., session=...`` in source names."""
-    bad = frame.loc[np.asarray(mask, dtype=bool)]
+    idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+    cols = [c for c in ("patient", "session") if c in frame]
     parts = []
-    for _, row in bad.head(_SHOW).iterrows():
-        bits = [f"{source.get(c, c)}={row[c]!r}" for c in ("patient", "session") if c in row]
+    for i in idx[:_SHOW]:
+        bits = [f"{source.get(c, c)}={_plain(frame[c].iloc[i])!r}" for c in cols]
         parts.append("(" + ", ".join(bits) + ")")
-    more = f" and {len(bad) - _SHOW} more" if len(bad) > _SHOW else ""
+    more = f" and {len(idx) - _SHOW} more" if len(idx) > _SHOW else ""
     return ", ".join(parts) + more
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value a user typed (1 rather than np.float64(1.0))."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _fail(column: str, rule: str, detail: str = "") -> DataValidationError:
@@ -170,7 +180,9 @@ class TherapyData:
             raise DataValidationError("the data are empty: at least one row is required")
         source = dict(mapping)
 
-        frame = pd.DataFrame({name: df[col].to_numpy(copy=True) for name, col in mapping.items()})
+        frame = pd.DataFrame(
+            {name: df[mapping[name]].to_numpy(copy=True) for name in CANONICAL if name in mapping}
+        )
         for cov in covariates:
             frame[cov] = df[cov].to_numpy(copy=True)
         frame.insert(0, "source_row", np.arange(len(df)))
@@ -191,7 +203,7 @@ class TherapyData:
             n_th = frame.groupby("patient", sort=False)["therapist"].nunique()
             multi = n_th.index[n_th > 1]
             if len(multi):
-                shown = ", ".join(repr(p) for p in multi[:_SHOW])
+                shown = ", ".join(repr(_plain(p)) for p in multi[:_SHOW])
                 raise DataValidationError(
                     f"column {source['therapist']!r}: each patient must be seen by one therapist "
                     f"(patients nested in therapists), but patients {shown} have more than one; "
@@ -255,7 +267,8 @@ class TherapyData:
         if inf.any():
             raise _fail(source[col], "values must be finite", _where(frame, inf, source))
         if not allow_nan and np.isnan(values).any():
-            raise _fail(source[col], "values may not be missing", _where(frame, np.isnan(values), source))
+            nan = np.isnan(values)
+            raise _fail(source[col], "values may not be missing", _where(frame, nan, source))
         return values
 
     @classmethod
@@ -302,14 +315,14 @@ class TherapyData:
         if unknown.any():
             bad = frame.loc[unknown.to_numpy(), ["patient", "session"]].head(_SHOW)
             shown = ", ".join(
-                f"(patient={p!r}, value={v!r})"
+                f"(patient={_plain(p)!r}, value={_plain(v)!r})"
                 for p, v in zip(bad["patient"], values[unknown.to_numpy()][:_SHOW], strict=True)
             )
             raise _fail(column, f"end status must be one of {END_STATUSES}", shown)
         per = pd.DataFrame({"patient": frame["patient"], "status": text.to_numpy()})
         n = per.groupby("patient", sort=True)["status"].nunique()
         if (n > 1).any():
-            shown = ", ".join(repr(p) for p in n.index[n > 1][:_SHOW])
+            shown = ", ".join(repr(_plain(p)) for p in n.index[n > 1][:_SHOW])
             raise DataValidationError(
                 f"column {column!r}: end status must be the same on every row of a patient; "
                 f"patients {shown} have more than one"

@@ -196,7 +196,7 @@ register_instrument(Instrument(
         "intake mean 15.4 (SD 5.5), NHS Talking Therapies 2022/23: IAPT manual as quoted "
         "secondarily. Reliability .84 back-calculated from RCI 6 and SD 5.5."
     ),
-    notes="RCI and intake norms are from a secondary source; reliability is derived, not published.",
+    notes="RCI and intake norms come from a secondary source; reliability is derived.",
 ))
 
 register_instrument(Instrument(

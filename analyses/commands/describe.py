@@ -1,0 +1,29 @@
+"""``setback describe FILE``: validate a data file and print what it holds."""
+
+from __future__ import annotations
+
+import argparse
+
+from analyses.commands._data_options import add_data_options, load_data
+from analyses.pipelines.describe import describe_dataset, format_description
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``describe`` subcommand."""
+    parser = sub.add_parser(
+        "describe",
+        help="validate a long-format data file and summarise it",
+        description="Validate a long-format outcome file (one row per patient and session) and "
+        "print patients, therapists, sessions per patient, end statuses and the "
+        "Jacobson-Truax clinical-significance table. Bad data exit with code 2 and a "
+        "message naming the column, the patients and the rule broken.",
+    )
+    add_data_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate the file and print the description."""
+    data = load_data(args)
+    print(format_description(describe_dataset(data)))
+    return 0

@@ -1,0 +1,1 @@
+"""Pipelines: from data or study results to tables, figures and reports."""

@@ -1,0 +1,164 @@
+"""TherapyData: canonical columns, validation errors that name column/patient/rule, no mutation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trajectories import DataValidationError, TherapyData
+
+
+def frame(**overrides: object) -> pd.DataFrame:
+    base = {
+        "client": ["a", "a", "a", "b", "b", "c", "c", "c"],
+        "clin": ["T1", "T1", "T1", "T1", "T1", "T2", "T2", "T2"],
+        "week": [0, 1, 2, 0, 1, 0, 1, 2],
+        "phq": [18.0, 15.0, 12.0, 20.0, 21.0, 11.0, 9.0, 6.0],
+        "status": ["completed"] * 3 + ["dropout"] * 2 + ["completed"] * 3,
+        "age": [30, 30, 30, 41, 41, 25, 25, 25],
+    }
+    base.update(overrides)
+    return pd.DataFrame(base)
+
+
+def build(df: pd.DataFrame, **kw: object) -> TherapyData:
+    args = dict(patient="client", therapist="clin", session="week", score="phq")
+    args.update(kw)
+    return TherapyData.from_frame(df, **args)
+
+
+def test_canonical_columns_and_properties() -> None:
+    data = build(frame(), end_status="status", covariates=("age",), instrument="phq9")
+    f = data.frame
+    assert list(f.columns[:5]) == ["source_row", "patient", "therapist", "session", "score"]
+    assert "age" in f and "end_status" in f
+    assert data.n_patients == 3 and data.n_therapists == 2 and data.n_observations == 8
+    assert data.sessions_per_patient.to_dict() == {"a": 3, "b": 2, "c": 3}
+    assert data.coords() == {"patient": ["a", "b", "c"], "therapist": ["T1", "T2"],
+                             "session": [0, 1, 2]}
+    assert data.end_status.to_dict() == {"a": "completed", "b": "dropout", "c": "completed"}
+    assert data.therapist_of_patient.to_dict() == {"a": "T1", "b": "T1", "c": "T2"}
+    np.testing.assert_array_equal(data.patient_index, [0, 0, 0, 1, 1, 2, 2, 2])
+    assert f["session"].dtype == np.int64 and f["score"].dtype == float
+
+
+def test_frame_is_a_copy_and_input_untouched() -> None:
+    df = frame()
+    before = df.copy(deep=True)
+    data = build(df)
+    copy = data.frame
+    copy.loc[0, "score"] = -99.0
+    assert data.frame.loc[0, "score"] == 18.0
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_sorting_is_recorded_in_source_row() -> None:
+    df = frame().iloc[::-1].reset_index(drop=True)
+    data = build(df)
+    f = data.frame
+    assert f["patient"].tolist() == ["a", "a", "a", "b", "b", "c", "c", "c"]
+    # each canonical row points back at the caller's row it came from
+    np.testing.assert_array_equal(df.loc[f["source_row"], "phq"].to_numpy(), f["score"])
+
+
+def test_two_level_data_without_therapist() -> None:
+    data = TherapyData.from_frame(frame(), patient="client", session="week", score="phq")
+    assert data.n_therapists == 0 and not data.has_therapist
+    assert "therapist" not in data.coords()
+
+
+def test_inferred_end_status_is_documented() -> None:
+    data = build(frame())
+    # b's last session (1) is before the last session in the data (2): dropout
+    assert data.end_status.to_dict() == {"a": "completed", "b": "dropout", "c": "completed"}
+    assert "inferred" in data.end_status_source
+    assert build(frame(), planned_sessions=3).end_status.eq("dropout").all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "df", "match"),
+    [
+        ({"score": "nope"}, frame(), r"column 'nope': required column is missing"),
+        ({}, frame().iloc[:0], r"empty"),
+        ({}, frame(phq=["18", "x", 12, 20, 21, 11, 9, 6]),
+         r"column 'phq': values must be numeric.*client='a', week=1"),
+        ({}, frame(phq=[18, np.inf, 12, 20, 21, 11, 9, 6]),
+         r"column 'phq': values must be finite.*client='a', week=1"),
+        ({"instrument": "phq9"}, frame(phq=[18, 15, 12, 20, 28, 11, 9, 6]),
+         r"column 'phq': scores must lie in the PHQ-9 range \[0, 27\].*client='b', week=1"),
+        ({}, frame(week=[0, 1, 2, -1, 1, 0, 1, 2]),
+         r"column 'week': sessions must be >= 0.*client='b', week=-1"),
+        ({}, frame(week=[0, 1, 2, 0, 1.5, 0, 1, 2]),
+         r"column 'week': sessions must be whole numbers.*client='b', week=1.5"),
+        ({}, frame(week=[0, 1, 1, 0, 1, 0, 1, 2]),
+         r"column 'week': each \(patient, session\) pair must appear once.*client='a', week=1"),
+        ({}, frame(clin=["T1", "T1", "T2", "T1", "T1", "T2", "T2", "T2"]),
+         r"column 'clin': each patient must be seen by one therapist.*'a'.*allow_therapist_change"),
+        ({"end_status": "status"}, frame(status=["completed"] * 3 + ["quit"] * 2 + ["completed"] * 3),
+         r"column 'status': end status must be one of.*patient='b', value='quit'"),
+        ({"end_status": "status"},
+         frame(status=["completed", "dropout"] + ["completed"] * 6),
+         r"column 'status': end status must be the same on every row.*'a'"),
+        ({}, frame(phq=[18, np.nan, 12, 20, 21, 11, 9, 6]),
+         r"column 'phq': scores may not be missing.*allow_missing_scores.*client='a', week=1"),
+        ({}, frame(client=["a", None, "a", "b", "b", "c", "c", "c"]),
+         r"column 'client': identifiers may not be missing"),
+        ({"covariates": ("score",)}, frame(score=1), r"reserved name"),
+    ],
+)
+def test_bad_input_is_rejected_with_named_column_and_rule(
+    kwargs: dict, df: pd.DataFrame, match: str
+) -> None:
+    with pytest.raises(DataValidationError, match=match):
+        build(df, **kwargs)
+
+
+def test_validation_error_is_a_value_error() -> None:
+    assert issubclass(DataValidationError, ValueError)
+
+
+def test_error_lists_only_the_first_few_offenders() -> None:
+    n = 20
+    df = pd.DataFrame({"p": np.arange(n), "s": np.zeros(n), "y": np.full(n, np.inf)})
+    with pytest.raises(DataValidationError, match=r"and 15 more"):
+        TherapyData.from_frame(df, patient="p", session="s", score="y")
+
+
+def test_options_allow_missing_scores_and_therapist_change() -> None:
+    data = build(frame(phq=[18, np.nan, 12, 20, 21, 11, 9, 6]), allow_missing_scores=True)
+    assert data.frame["score"].isna().sum() == 1  # kept, not dropped
+    moved = build(frame(clin=["T1", "T1", "T2", "T1", "T1", "T2", "T2", "T2"]),
+                  allow_therapist_change=True)
+    assert moved.n_therapists == 2
+
+
+def test_csv_and_parquet_round_trip(tmp_path) -> None:  # noqa: ANN001
+    df = frame()
+    df.to_csv(tmp_path / "d.csv", index=False)
+    df.to_parquet(tmp_path / "d.parquet")
+    kw = dict(patient="client", therapist="clin", session="week", score="phq",
+              end_status="status")
+    a = TherapyData.from_csv(tmp_path / "d.csv", **kw)
+    b = TherapyData.from_file(tmp_path / "d.parquet", **kw)
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+    assert a.end_status.equals(b.end_status)
+
+
+def test_alliance_and_subset_and_with_end_status() -> None:
+    df = frame(wai=np.linspace(3, 6, 8))
+    data = build(df, alliance="wai")
+    assert data.has_alliance and data.frame["alliance"].iloc[-1] == 6.0
+    sub = data.subset(["a", "c"])
+    assert sub.n_patients == 2 and sub.n_observations == 6
+    changed = data.with_end_status({"a": "referred", "b": "dropout", "c": "ongoing"})
+    assert changed.end_status.to_dict() == {"a": "referred", "b": "dropout", "c": "ongoing"}
+    with pytest.raises(DataValidationError, match="patient 'a' has 'gone'"):
+        data.with_end_status({"a": "gone", "b": "dropout", "c": "ongoing"})
+
+
+def test_patient_table() -> None:
+    t = build(frame(), covariates=("age",)).patient_table()
+    assert t["intake_score"].tolist() == [18.0, 20.0, 11.0]
+    assert t["last_score"].tolist() == [12.0, 21.0, 6.0]
+    assert t["age"].tolist() == [30, 41, 25]
