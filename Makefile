@@ -33,7 +33,7 @@ demo: $(VENV)/.installed-base
 	$(VENV)/bin/setback demo --out demo-output
 
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q tests --doctest-modules trajectories simulations analyses
 	@if [ -n "$(NOTEBOOKS)" ]; then FAST_NOTEBOOKS=1 $(PY) -m pytest --nbmake -q -p no:cacheprovider $(NOTEBOOKS); fi
 
 test-slow: $(VENV)/.installed-dev
