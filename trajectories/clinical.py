@@ -177,6 +177,31 @@ def classify_change(
     return out
 
 
+def _data_rci(
+    data: TherapyData, instrument: Instrument | str | None, rci: float | None
+) -> tuple[Instrument | None, float | None, str]:
+    """The RCI for these data and where it came from.
+
+    Falls back on the sample's intake SD (Jacobson & Truax's SD_1 is the pre-treatment SD)
+    when the instrument has a reliability but neither a published RCI nor a clinical SD.
+    """
+    inst = get_instrument(instrument) if instrument is not None else data.instrument
+    if rci is not None:
+        return inst, rci, "given"
+    if inst is None:
+        raise ValueError("give instrument= or rci= (the data have no instrument)")
+    if inst.published_rci is not None or inst.clinical_sd is not None:
+        return inst, None, "instrument"
+    if inst.reliability is None:
+        raise ValueError(f"{inst.name} has no RCI, clinical SD or reliability; pass rci=")
+    intake = data.frame.dropna(subset=["score"]).groupby("patient")["score"].first()
+    if len(intake) < 2:
+        raise ValueError(f"{inst.name} has no RCI and one patient gives no intake SD; pass rci=")
+    return inst, reliable_change_index(float(intake.std()), inst.reliability), (
+        "sample intake SD and instrument reliability"
+    )
+
+
 def reliable_deterioration_flags(
     data: TherapyData,
     *,
@@ -199,7 +224,7 @@ def reliable_deterioration_flags(
     >>> int(flags["reliably_deteriorated"].sum()) >= 0
     True
     """
-    inst = instrument if instrument is not None else data.instrument
+    inst, rci, _ = _data_rci(data, instrument, rci)
     rci_v, _, worse_up = _rule(inst, rci, None, None if inst is not None else data.higher_is_worse)
     frame = data.frame
     intake = frame.groupby("patient", sort=False)["score"].transform("first")
@@ -252,21 +277,10 @@ def clinical_significance(
     >>> sorted(table["category"].unique())[:2]
     ['deteriorated', 'improved']
     """
-    inst = get_instrument(instrument) if instrument is not None else data.instrument
-    if inst is None and rci is None:
-        raise ValueError("give instrument= or rci= (the data have no instrument)")
+    inst, rci, rci_source = _data_rci(data, instrument, rci)
     frame = data.frame
     frame = frame[frame["score"].notna()]
     g = frame.groupby("patient", sort=True)
-    rci_source = "given" if rci is not None else "instrument"
-    if rci is None and inst.published_rci is None and inst.clinical_sd is None:
-        if inst.reliability is None:
-            raise ValueError(
-                f"{inst.name} has no RCI, clinical SD or reliability; pass rci= explicitly"
-            )
-        # Jacobson & Truax's SD_1 is the pre-treatment SD: use this sample's intake scores.
-        rci = reliable_change_index(float(g["score"].first().std()), inst.reliability)
-        rci_source = "sample intake SD and instrument reliability"
     direction = None if inst is not None else data.higher_is_worse
     rci_v, cut, worse_up = _rule(inst, rci, cutoff, direction)
     table = pd.DataFrame({
