@@ -1,0 +1,206 @@
+"""`Report`: tables, figures and provenance, written as CSV, PNG/SVG and one self-contained HTML.
+
+A report is built up in reading order (``add_text``, ``add_table``, ``add_figure``) and
+written with :meth:`Report.write`. The HTML embeds its figures, so ``report.html`` can be
+sent on its own; the CSV tables and PNG/SVG figures sit beside it for papers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+__all__ = ["Report", "file_sha256", "provenance"]
+
+#: Rows of a table shown in the HTML; the CSV always has them all.
+HTML_MAX_ROWS = 30
+_PACKAGES = ("setback", "numpy", "pandas", "scipy", "statsmodels", "pymc", "pytensor", "arviz",
+             "nutpie", "matplotlib", "seaborn")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (the input-file fingerprint in a report's provenance)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def provenance(
+    *,
+    seed: int | None = None,
+    spec: dict | None = None,
+    input_path: str | os.PathLike | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Where a result came from: seed, spec, input file hash, package versions, machine, time.
+
+    Examples
+    --------
+    >>> meta = provenance(seed=7)
+    >>> meta["seed"], "numpy" in meta["versions"]
+    (7, True)
+    """
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    meta: dict[str, Any] = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed": seed,
+        "versions": versions,
+        "python": sys.version.split()[0],
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+    }
+    if spec is not None:
+        meta["spec"] = spec
+    if input_path is not None:
+        meta["input"] = {"path": str(input_path), "sha256": file_sha256(input_path)}
+    meta.update(extra)
+    return meta
+
+
+@dataclass
+class Report:
+    """Tables, figures and provenance of one analysis, in reading order.
+
+    Parameters
+    ----------
+    name : str
+        Title of the report.
+    meta : dict
+        Provenance (see :func:`provenance`); written to ``meta.json`` and shown in the HTML.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rep = Report("Example", meta=provenance(seed=1))
+    >>> rep.add_text("Headline: nothing happened.")
+    >>> rep.add_table("counts", pd.DataFrame({"arm": ["a", "b"], "n": [3, 4]}))
+    >>> out = rep.write(tempfile.mkdtemp())
+    >>> sorted(p.name for p in out.iterdir())
+    ['figures', 'meta.json', 'report.html', 'tables']
+    """
+
+    name: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    captions: dict[str, str] = field(default_factory=dict)
+    _order: list[tuple[Literal["text", "heading", "table", "figure"], str]] = field(
+        default_factory=list, repr=False
+    )
+
+    def add_heading(self, title: str) -> None:
+        """Start a new section."""
+        self._order.append(("heading", title))
+
+    def add_text(self, text: str) -> None:
+        """A paragraph of plain text (escaped in HTML)."""
+        self._order.append(("text", text))
+
+    def add_table(self, name: str, table: pd.DataFrame, caption: str = "") -> None:
+        """A table, written to ``tables/<name>.csv`` and shown in the HTML."""
+        self._check_name(name, self.tables)
+        self.tables[name] = table
+        self.captions[name] = caption
+        self._order.append(("table", name))
+
+    def add_figure(self, name: str, figure: Any, caption: str = "") -> None:
+        """A matplotlib Figure (or Axes), written as PNG and SVG and embedded in the HTML."""
+        self._check_name(name, self.figures)
+        self.figures[name] = getattr(figure, "figure", figure)
+        self.captions[name] = caption
+        self._order.append(("figure", name))
+
+    @staticmethod
+    def _check_name(name: str, existing: dict) -> None:
+        if not name or not all(ch.isalnum() or ch in "_-" for ch in name):
+            raise ValueError(f"report item name {name!r}: use letters, digits, '_' or '-'")
+        if name in existing:
+            raise ValueError(f"report item name {name!r} is already used")
+
+    def write(self, outdir: str | os.PathLike, *, svg: bool = True) -> Path:
+        """Write ``tables/*.csv``, ``figures/*.png`` (and ``.svg``), ``meta.json`` and
+        ``report.html`` into ``outdir`` (created if needed); return the folder."""
+        out = Path(outdir)
+        (out / "tables").mkdir(parents=True, exist_ok=True)
+        (out / "figures").mkdir(parents=True, exist_ok=True)
+        for name, table in self.tables.items():
+            table.to_csv(out / "tables" / f"{name}.csv", index=False)
+        pngs: dict[str, bytes] = {}
+        for name, fig in self.figures.items():
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+            pngs[name] = buf.getvalue()
+            (out / "figures" / f"{name}.png").write_bytes(pngs[name])
+            if svg:
+                fig.savefig(out / "figures" / f"{name}.svg", bbox_inches="tight")
+        meta = {"report": self.name, **self.meta}
+        (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        (out / "report.html").write_text(self._html(pngs, meta), encoding="utf-8")
+        return out
+
+    def _html(self, pngs: dict[str, bytes], meta: dict[str, Any]) -> str:
+        body: list[str] = [f"<h1>{html.escape(self.name)}</h1>"]
+        for kind, item in self._order:
+            if kind == "heading":
+                body.append(f"<h2>{html.escape(item)}</h2>")
+            elif kind == "text":
+                body.append(f"<p>{html.escape(item)}</p>")
+            elif kind == "table":
+                body.append(self._table_html(item))
+            else:
+                data = base64.b64encode(pngs[item]).decode("ascii")
+                cap = html.escape(self.captions[item])
+                body.append(
+                    f'<figure id="fig-{item}"><img alt="{html.escape(item)}" '
+                    f'src="data:image/png;base64,{data}"><figcaption>{cap}</figcaption></figure>'
+                )
+        body.append("<h2>Provenance</h2><pre>"
+                    + html.escape(json.dumps(meta, indent=2, default=str)) + "</pre>")
+        return _PAGE.format(title=html.escape(self.name), body="\n".join(body))
+
+    def _table_html(self, name: str) -> str:
+        table = self.tables[name]
+        shown = table.head(HTML_MAX_ROWS)
+        note = (f"<p class='note'>First {HTML_MAX_ROWS} of {len(table)} rows; all rows in "
+                f"tables/{name}.csv.</p>" if len(table) > HTML_MAX_ROWS else "")
+        cap = html.escape(self.captions[name] or name)
+        grid = shown.to_html(index=False, border=0, float_format=lambda v: f"{v:.3g}",
+                             na_rep="", classes="data")
+        return f'<section class="table" id="table-{name}"><h3>{cap}</h3>{grid}{note}</section>'
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
+       padding: 0 1rem; color: #222; line-height: 1.45; }}
+table.data {{ border-collapse: collapse; font-size: 0.9rem; margin: 0.5rem 0 1rem; }}
+table.data th, table.data td {{ padding: 0.2rem 0.6rem; border-bottom: 1px solid #ddd;
+                                text-align: right; }}
+figure {{ margin: 1rem 0; }} figure img {{ max-width: 100%; }}
+figcaption, .note {{ color: #555; font-size: 0.9rem; }}
+pre {{ background: #f6f6f6; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem; }}
+</style></head>
+<body>
+{body}
+</body></html>
+"""
