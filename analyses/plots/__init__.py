@@ -1,0 +1,27 @@
+"""Figures: each takes a tidy table from a compute function and returns matplotlib Axes.
+
+Every function takes ``ax=`` to draw into an existing panel, and its ``See Also`` names the
+function that computes its table.
+"""
+
+from analyses.plots.data import (
+    plot_clinical_significance,
+    plot_dropout_hazard,
+    plot_retention,
+    plot_trajectories,
+)
+from analyses.plots.simulation import (
+    plot_policy_differences,
+    plot_policy_rates,
+    plot_study_performance,
+)
+
+__all__ = [
+    "plot_clinical_significance",
+    "plot_dropout_hazard",
+    "plot_policy_differences",
+    "plot_policy_rates",
+    "plot_retention",
+    "plot_study_performance",
+    "plot_trajectories",
+]
