@@ -44,7 +44,9 @@ TARGETS: tuple[Target, ...] = (
     Target("not_cst_deteriorated", 1, 0.06, 0.04, "Lambert 2017 [V]: feedback + CST ~6%"),
     Target("not_cst_improved", 1, 0.50, 0.06, "Lambert 2017 [V]: feedback + CST ~50%"),
     Target("cases_recovered", 2, 0.403, 0.05, "Gyani et al. 2013 [V]: IAPT recovery 40.3%"),
-    Target("cases_improved", 2, 0.637, 0.05, "Gyani et al. 2013 [V]: reliable improvement"),
+    # IAPT counts reliable improvement on PHQ-9 *or* GAD-7, so a PHQ-9-only rate is expected
+    # to be lower than 63.7%: hence the wider tolerance.
+    Target("cases_improved", 2, 0.637, 0.10, "Gyani et al. 2013 [V]: 63.7% (PHQ-9 or GAD-7)"),
     Target("cases_deteriorated", 2, 0.066, 0.025, "Gyani et al. 2013 [V]; 5-10% [V]"),
     Target("feedback_d_all", 3, 0.15, 0.10, "de Jong et al. 2021 [V]: d = .15"),
     Target("feedback_d_not", 3, 0.40, 0.25, "de Jong 2021 .17 [V] to Lambert 2015 .38-.75 [S]"),

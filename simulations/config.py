@@ -90,12 +90,12 @@ class CourseConfig:
         1999: gains average about half of those patients' total improvement [V]).
     """
 
-    class_probs: tuple[float, float, float, float] = (0.30, 0.38, 0.22, 0.10)
-    class_rates: tuple[float, float, float, float] = (0.78, 0.50, 0.08, -0.30)
+    class_probs: tuple[float, float, float, float] = (0.32, 0.40, 0.19, 0.09)
+    class_rates: tuple[float, float, float, float] = (0.82, 0.55, 0.10, -0.25)
     rate_sd: float = 0.15
     reference_session: int = 12
-    shock_sd: float = 1.0
-    shock_persistence: float = 0.6
+    shock_sd: float = 2.0
+    shock_persistence: float = 0.5
     alliance_effect: float = 0.10
     p_sudden_gain: float = 0.0
     sudden_gain_fraction: float = 0.3
@@ -140,7 +140,7 @@ class TherapistConfig:
         therapists differ in how they use feedback (Lutz et al. 2022 [V]) [assumed].
     """
 
-    rate_sd: float = 0.10
+    rate_sd: float = 0.11
     intake_sd: float = 0.5
     alliance_sd: float = 0.3
     dropout_sd: float = 0.6
@@ -306,8 +306,8 @@ class DropoutConfig:
     """
 
     setting: Setting = "trial"
-    trial_logit: float = -4.1
-    routine_logit: float = -3.55
+    trial_logit: float = -6.1
+    routine_logit: float = -5.4
     front_loading: float = 1.2
     alliance: float = 0.35
     unrepaired_rupture: float = 0.8

@@ -1,0 +1,376 @@
+"""`run_study`: run every replication of a design through a task, serially or in parallel.
+
+The runner plans blocks of replications ("chunks") per condition, hands them to an executor
+and writes each finished chunk to the store. Each replication draws from its own
+``SeedSequence`` (:meth:`StudyDesign.seed_sequence`), so the rows do not depend on the
+executor, the number of workers, the chunk size or the order in which chunks finish, and
+:func:`replay` reruns any single replication. A replication that raises is recorded as one
+row with ``error`` set; warnings are recorded in ``warnings``. A condition stops at the
+replication where ``max_consecutive_errors`` failures in a row are reached (later
+replications are neither run nor kept), which is also independent of the executor because
+it is decided in replication order.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulations.design import RESERVED_COLUMNS, StudyDesign
+from simulations.executors import Dask, Processes, Serial, open_pool, resolve_executor
+from simulations.progress import progress_bar
+from simulations.store import ParquetStore, versions
+from simulations.tasks import Task, get_task, task_name
+
+__all__ = ["StudyResults", "condition_status", "load_results", "replay", "run_study"]
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    """The tidy per-replication table of a study, with its design and provenance.
+
+    ``frame`` has ``condition_id``, the factor columns, ``replication``, ``spawn_key``, the
+    task's columns (e.g. ``method``, ``estimand``, ``estimate``, ``truth``), ``error`` and
+    ``warnings``. ``meta`` holds the root seed entropy, versions, task, executor and times.
+    """
+
+    frame: pd.DataFrame
+    design: StudyDesign
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def summarise(self, metrics: tuple[str, ...] | None = None, **options: Any) -> pd.DataFrame:
+        """Performance measures with Monte Carlo SEs; see :func:`simulations.metrics.summarise`."""
+        from simulations.metrics import summarise
+
+        return summarise(self, metrics=metrics, **options)
+
+    def failures(self) -> pd.DataFrame:
+        """The failed replications: condition, replication, spawn key and error message."""
+        failed = self.frame[self.frame["error"].notna()]
+        return failed[["condition_id", "replication", "spawn_key", "error"]].reset_index(
+            drop=True)
+
+
+def run_study(
+    design: StudyDesign,
+    task: Task | str,
+    *,
+    store: ParquetStore | None = None,
+    executor: str | Serial | Processes | Dask = "processes",
+    max_consecutive_errors: int = 20,
+    progress: bool = True,
+) -> StudyResults:
+    """Run all replications of every condition of ``design`` through ``task``.
+
+    Parameters
+    ----------
+    design : StudyDesign
+        Conditions, replications and root seed.
+    task : callable or str
+        ``task(condition, rng) -> list[dict] | DataFrame``, a registered task name or
+        ``"module:function"`` (see :mod:`simulations.tasks`). For process and Dask executors
+        it must be defined at module level in an importable module.
+    store : ParquetStore or None
+        Where finished chunks go. With a store, running the same study again resumes it:
+        finished replications are skipped and none is duplicated. ``None`` keeps results in
+        memory only.
+    executor : {"processes", "serial", "dask"} or Serial, Processes, Dask
+        ``"processes"`` uses one worker process per core; ``Processes(workers=2)`` sets the
+        number; ``Dask(scheduler="tcp://host:8786")`` uses a running Dask cluster and
+        ``"dask"`` starts a local one.
+    max_consecutive_errors : int
+        A condition stops after this many failed replications in a row.
+    progress : bool
+        Show a progress bar with the rate and the estimated time left.
+
+    Returns
+    -------
+    StudyResults
+        All replications in the store (or of this run), ordered by condition and replication.
+
+    Raises
+    ------
+    simulations.store.StoreMismatchError
+        If ``store`` holds results of a different design or task.
+
+    See Also
+    --------
+    replay : Rerun one replication alone.
+    simulations.metrics.summarise : Performance measures with Monte Carlo SEs.
+
+    Examples
+    --------
+    >>> design = StudyDesign({"n": [5, 50], "dist": ["lognormal"]}, replications=200, seed=1)
+    >>> results = run_study(design, "t_interval", executor="serial", progress=False)
+    >>> results.frame.shape[0]
+    400
+    >>> results.summarise(("coverage",))[["n", "metric", "value", "mcse"]].round(3)
+        n    metric  value   mcse
+    0   5  coverage  0.860  0.025
+    1  50  coverage  0.945  0.016
+    """
+    if isinstance(max_consecutive_errors, bool) or not isinstance(max_consecutive_errors, int) \
+            or max_consecutive_errors < 1:
+        raise ValueError(f"max_consecutive_errors must be a positive integer, "
+                         f"got {max_consecutive_errors!r}")
+    fn = get_task(task)
+    spec = resolve_executor(executor)
+    name = task_name(fn)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    chunk_size = store.chunk_size if store is not None else None
+    chunk_size = chunk_size or max(1, min(25, -(-design.replications // 10)))
+    frames: list[pd.DataFrame] = []
+    if store is not None:
+        store.open(design, name)
+        store.lock()
+    try:
+        if store is not None:
+            store.repair()
+            store.record(max_consecutive_errors=max_consecutive_errors)
+            frames.append(store.read())
+        outcomes = {c: _outcomes(frames[0], c) if frames else {}
+                    for c in design.conditions()["condition_id"]}
+        n_run = _schedule(design, fn, spec, store, outcomes, frames,
+                          (chunk_size, max_consecutive_errors, progress))
+    finally:
+        if store is not None:
+            store.unlock()
+    frame = store.read() if store is not None else pd.concat(frames, ignore_index=True)
+    meta = {"seed_entropy": design.seed, "task": name, "executor": repr(spec),
+            "started": started, "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "n_run": n_run, "max_consecutive_errors": max_consecutive_errors, **versions()}
+    if store is not None:
+        store.record()
+        meta["store"] = str(store.path)
+    return StudyResults(_finalise(frame, design, max_consecutive_errors), design, meta)
+
+
+def _schedule(design: StudyDesign, fn: Task, spec: Serial | Processes | Dask,
+              store: ParquetStore | None, outcomes: dict[int, dict[int, bool]],
+              frames: list[pd.DataFrame], settings: tuple[int, int, bool]) -> int:
+    """Submit chunks, collect them as they finish, write them; returns replications run."""
+    chunk_size, max_errors, show = settings
+    queue = []
+    for cid in outcomes:
+        if _stop_point(outcomes[cid], max_errors) is None:
+            todo = [r for r in range(design.replications) if r not in outcomes[cid]]
+            queue += [(cid, block[0], block[-1] + 1) for block in _blocks(todo, chunk_size)]
+    if not queue:
+        return 0
+    bar = progress_bar(sum(stop - first for _, first, stop in queue), enabled=show)
+    n_run = 0
+    with open_pool(spec) as pool:
+        pending: dict[Future, tuple[int, int, int]] = {}
+        while queue or pending:
+            while queue and len(pending) < 2 * pool.n_workers:
+                cid, first, stop = queue.pop(0)
+                future = pool.submit(_run_chunk, fn, cid, design.condition(cid), design.seed,
+                                     first, stop, max_errors)
+                pending[future] = (cid, first, stop)
+            for future in pool.wait_any(list(pending)):
+                cid, first, planned_stop = pending.pop(future)
+                stop, chunk = future.result()
+                if store is not None:
+                    store.write_chunk(cid, first, stop, chunk)
+                else:
+                    frames.append(chunk)
+                outcomes[cid].update(_outcomes(chunk, cid))
+                n_run += stop - first
+                bar.update(stop - first)
+                halt = _stop_point(outcomes[cid], max_errors)
+                if halt is not None or stop < planned_stop:
+                    # skip chunks beyond the stop; chunks already running are kept harmlessly
+                    dropped = [q for q in queue if q[0] == cid and halt is not None
+                               and q[1] > halt]
+                    queue = [q for q in queue if q not in dropped]
+                    bar.total -= sum(s - f for _, f, s in dropped) + (planned_stop - stop)
+                    bar.refresh()
+    bar.close()
+    return n_run
+
+
+def _blocks(reps: list[int], size: int) -> list[list[int]]:
+    """Split sorted replication numbers into runs of consecutive numbers of at most ``size``."""
+    blocks: list[list[int]] = []
+    for r in reps:
+        if blocks and blocks[-1][-1] == r - 1 and len(blocks[-1]) < size:
+            blocks[-1].append(r)
+        else:
+            blocks.append([r])
+    return blocks
+
+
+def _outcomes(frame: pd.DataFrame, condition_id: int) -> dict[int, bool]:
+    """Replication -> failed, for one condition's rows."""
+    rows = frame[frame["condition_id"] == condition_id]
+    if rows.empty:
+        return {}
+    failed = rows["error"].notna().groupby(rows["replication"]).any()
+    return {int(r): bool(f) for r, f in failed.items()}
+
+
+def _stop_point(outcomes: Mapping[int, bool], max_errors: int) -> int | None:
+    """The first replication at which ``max_errors`` failures in a row are complete.
+
+    Only runs of consecutive replication numbers count, so the answer can only move
+    earlier as more replications finish, and is final once earlier gaps are filled.
+    """
+    run, previous = 0, None
+    for rep in sorted(outcomes):
+        run = run + 1 if outcomes[rep] and previous == rep - 1 else int(outcomes[rep])
+        if run >= max_errors:
+            return rep
+        previous = rep
+    return None
+
+
+def _run_chunk(fn: Task, condition_id: int, condition: dict, seed: int, first: int,
+               stop: int, max_errors: int) -> tuple[int, pd.DataFrame]:
+    """Run replications ``first..stop-1`` in a worker; stops early at a run of failures."""
+    frames, run = [], 0
+    for rep in range(first, stop):
+        ss = np.random.SeedSequence(seed, spawn_key=(condition_id, rep))
+        frames.append(_replicate(fn, condition_id, condition, rep, ss, catch=True))
+        run = run + 1 if frames[-1]["error"].notna().iloc[0] else 0
+        if run >= max_errors:
+            stop = rep + 1
+            break
+    return stop, _normalise(pd.concat(frames, ignore_index=True))
+
+
+def _replicate(fn: Task, condition_id: int, condition: dict, replication: int,
+               ss: np.random.SeedSequence, *, catch: bool) -> pd.DataFrame:
+    """One replication's tidy rows, with the key columns, ``error`` and ``warnings``."""
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            rows = _as_frame(fn(dict(condition), np.random.default_rng(ss)), condition)
+        except Exception as exc:  # recorded with its seed; replay() reraises it
+            if not catch:
+                raise
+            rows, error = pd.DataFrame(index=[0]), f"{type(exc).__name__}: {exc}"
+    counts = Counter(f"{w.category.__name__}: {w.message}" for w in caught)
+    warned = "; ".join(m if n == 1 else f"{m} (x{n})" for m, n in counts.items()) or None
+    keys = {"condition_id": condition_id, **condition, "replication": replication,
+            "spawn_key": f"{condition_id},{replication}"}
+    for i, (col, value) in enumerate(keys.items()):
+        rows.insert(i, col, value)
+    rows["error"], rows["warnings"] = error, warned
+    return rows
+
+
+def _as_frame(out: Any, condition: Mapping[str, Any]) -> pd.DataFrame:
+    if isinstance(out, pd.DataFrame):
+        rows = out.reset_index(drop=True)
+    elif isinstance(out, list) and all(isinstance(r, Mapping) for r in out):
+        rows = pd.DataFrame(list(out))
+    else:
+        raise TypeError(f"a task must return a list of dicts or a DataFrame, "
+                        f"got {type(out).__name__}")
+    if rows.empty:
+        raise ValueError("the task returned no rows")
+    clash = [c for c in rows.columns if c in RESERVED_COLUMNS or c in condition]
+    if clash:
+        raise ValueError(f"the task returned columns {clash} that the runner sets "
+                         "(reserved names or factor names); rename them")
+    return rows
+
+
+def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """One dtype per column whatever the chunking: text as ``str``, numbers as float."""
+    for col in frame.columns[frame.dtypes == object]:
+        values = frame[col].dropna()
+        if values.map(lambda v: isinstance(v, str)).all():
+            frame[col] = frame[col].astype("str")
+        elif values.map(lambda v: isinstance(v, int | float | np.number)
+                        and not isinstance(v, bool | np.bool_)).all():
+            frame[col] = frame[col].astype("float64")
+    return frame
+
+
+def _finalise(frame: pd.DataFrame, design: StudyDesign, max_errors: int) -> pd.DataFrame:
+    """Order rows, drop replications after a condition's stop point, fix dtypes."""
+    if "spawn_key" not in frame.columns:  # nothing has run yet
+        return frame
+    frame = frame.sort_values(["condition_id", "replication"], kind="stable")
+    keep = np.ones(len(frame), dtype=bool)
+    for cid, rows in frame.groupby("condition_id", sort=False):
+        halt = _stop_point(_outcomes(rows, cid), max_errors)
+        if halt is not None:
+            keep[frame.index.get_indexer(rows.index[rows["replication"] > halt])] = False
+    frame = _normalise(frame[keep].reset_index(drop=True))
+    last = [c for c in ("error", "warnings") if c in frame.columns]
+    return frame[[c for c in frame.columns if c not in last] + last]
+
+
+def replay(design: StudyDesign, task: Task | str, condition_id: int,
+           replication: int) -> pd.DataFrame:
+    """Rerun one replication alone, with the seed it had in the study.
+
+    Returns the same rows :func:`run_study` recorded for it; an exception the task raises
+    propagates, with its traceback, instead of being recorded.
+
+    Examples
+    --------
+    >>> design = StudyDesign({"n": [5, 50]}, replications=30, seed=4)
+    >>> full = run_study(design, "t_interval", executor="serial", progress=False).frame
+    >>> one = replay(design, "t_interval", condition_id=1, replication=17)
+    >>> one["estimate"].item() == full.query("condition_id == 1 and replication == 17")[
+    ...     "estimate"].item()
+    True
+    """
+    if not 0 <= replication < design.replications:
+        raise ValueError(f"replication must be in 0..{design.replications - 1}, "
+                         f"got {replication}")
+    rows = _replicate(get_task(task), condition_id, design.condition(condition_id),
+                      replication, design.seed_sequence(condition_id, replication), catch=False)
+    return _normalise(rows)
+
+
+def load_results(store: ParquetStore) -> StudyResults:
+    """The results held in a store (finished so far), e.g. for a study that is still running."""
+    manifest = store.manifest()
+    design = store.design()
+    max_errors = int(manifest.get("max_consecutive_errors", 20))
+    meta = {k: manifest[k] for k in ("seed_entropy", "task", "created", "runs") if k in manifest}
+    return StudyResults(_finalise(store.read(), design, max_errors), design,
+                        {**meta, "store": str(store.path)})
+
+
+def condition_status(design: StudyDesign, frame: pd.DataFrame,
+                     max_consecutive_errors: int = 20) -> pd.DataFrame:
+    """Replications done, remaining and failed per condition, and whether it stopped early.
+
+    Examples
+    --------
+    >>> design = StudyDesign({"n": [5, 50]}, replications=30, seed=4)
+    >>> res = run_study(design, "t_interval", executor="serial", progress=False)
+    >>> condition_status(design, res.frame)[["condition_id", "done", "remaining", "stopped"]]
+       condition_id  done  remaining  stopped
+    0             0    30          0    False
+    1             1    30          0    False
+    """
+    out = design.conditions()
+    done, failed, stopped = [], [], []
+    for cid in out["condition_id"]:
+        outcomes = _outcomes(frame, cid) if "error" in frame.columns else {}
+        halt = _stop_point(outcomes, max_consecutive_errors)
+        outcomes = {r: f for r, f in outcomes.items() if halt is None or r <= halt}
+        done.append(len(outcomes))
+        failed.append(sum(outcomes.values()))
+        stopped.append(halt is not None)
+    out["done"] = done
+    out["failed"] = failed
+    out["stopped"] = stopped
+    out["remaining"] = np.where(out["stopped"], 0, design.replications - out["done"])
+    return out[[*design.conditions().columns, "done", "remaining", "failed", "stopped"]]
+
