@@ -15,7 +15,7 @@ from scipy import stats
 
 from trajectories.data import TherapyData
 
-__all__ = ["retention_curve"]
+__all__ = ["retention_curve", "retention_table"]
 
 
 def retention_curve(
@@ -45,6 +45,7 @@ def retention_curve(
 
     See Also
     --------
+    retention_table : The same from a per-patient table.
     analyses.plots.plot_retention : Plot this table.
 
     Examples
@@ -57,13 +58,53 @@ def retention_curve(
     patients = data.patient_table()
     if by is not None and by not in patients:
         raise ValueError(f"by={by!r} is not a patient-level column of the data")
-    groups = [(None, patients)] if by is None else list(patients.groupby(by, sort=True))
     times = np.array(sorted(data.frame["session"].unique()))
+    return retention_table(patients, by=by, level=level, sessions=times)
+
+
+def retention_table(
+    patients: pd.DataFrame,
+    *,
+    by: str | None = None,
+    level: float = 0.95,
+    sessions: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Life table of dropout from one row per patient (``last_session``, ``end_status``).
+
+    Use it for per-patient outcome tables such as a simulated clinic's; the columns of the
+    result are those of :func:`retention_curve`.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        Columns ``last_session`` (int) and ``end_status`` (``dropout`` is the event).
+    by : str, optional
+        Column to split by.
+    level : float
+        Level of the pointwise interval.
+    sessions : array of int, optional
+        Session times of the table (default: every session from 0 to the largest).
+
+    Examples
+    --------
+    >>> t = retention_table(pd.DataFrame({"last_session": [0, 1, 2, 2],
+    ...                                   "end_status": ["dropout", "dropout", "completed",
+    ...                                                  "completed"]}))
+    >>> t["retained"].tolist()
+    [0.75, 0.5, 0.5]
+    """
+    for col in ("last_session", "end_status") + ((by,) if by else ()):
+        if col not in patients:
+            raise ValueError(f"patients table: column {col!r} is missing")
+    groups = [(None, patients)] if by is None else list(
+        patients.groupby(by, sort=True, observed=True))
+    times = (np.arange(int(patients["last_session"].max()) + 1) if sessions is None
+             else np.asarray(sessions))
     z = stats.norm.ppf(0.5 + level / 2)
     pieces = []
     for key, grp in groups:
         last = grp["last_session"].to_numpy()
-        event = (grp["end_status"] == "dropout").to_numpy()
+        event = (grp["end_status"].astype(str) == "dropout").to_numpy()
         at_risk = (last[None, :] >= times[:, None]).sum(axis=1)
         ends_here = last[None, :] == times[:, None]
         dropouts = (ends_here & event[None, :]).sum(axis=1)

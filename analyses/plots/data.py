@@ -175,7 +175,7 @@ def plot_retention(
     (2, (0.0, 1.02))
     """
     ax = _axes(ax)
-    groups = [(None, table)] if by is None else list(table.groupby(by, sort=True))
+    groups = [(None, table)] if by is None else list(table.groupby(by, sort=False))
     palette = sns.color_palette(n_colors=max(len(groups), 1))
     for colour, (key, g) in zip(palette, groups, strict=True):
         kws = {"color": colour, "where": "post", "lw": 1.8} | (line_kws or {})

@@ -1,0 +1,101 @@
+"""Policy comparison pipeline: simulate one clinic under several policies and report it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from analyses.plots import plot_policy_differences, plot_policy_rates, plot_retention
+from analyses.report import Report, provenance
+from simulations import ClinicConfig, compare_policies, simulate
+from simulations.policies import as_combined
+from trajectories.retention import retention_table
+
+__all__ = ["DEMO_POLICIES", "compare_policies_report", "headline_policy_numbers"]
+
+#: The policies of the demo: treatment as usual, ROM feedback, feedback with clinical
+#: support tools, and alliance-rupture repair.
+DEMO_POLICIES: tuple[str, ...] = ("tau", "feedback", "feedback+cst", "alliance-repair")
+_SHOWN = ["deteriorated", "failure", "dropout"]
+
+
+def compare_policies_report(
+    config: ClinicConfig,
+    policies: Sequence[str] = DEMO_POLICIES,
+    *,
+    seed: int,
+    report: Report | None = None,
+) -> tuple[Report, pd.DataFrame]:
+    """Compare policies on one simulated clinic (common random numbers) and report it.
+
+    Adds to ``report`` (or a new one): the comparison table, rates by policy for all
+    patients and for the not-on-track subgroup, paired differences to TAU, and retention by
+    policy.
+
+    Returns
+    -------
+    (Report, pandas.DataFrame)
+        The report and the comparison table of :func:`simulations.compare_policies`.
+
+    Examples
+    --------
+    >>> rep, table = compare_policies_report(ClinicConfig(n_patients=300, n_therapists=6),
+    ...                                      ["tau", "feedback"], seed=1)
+    >>> sorted(rep.tables)
+    ['policy_comparison', 'retention_by_policy']
+    """
+    table = compare_policies(config, list(policies), seed=seed)
+    rep = report if report is not None else Report(
+        "Policy comparison", meta=provenance(seed=seed, config=config.to_dict()))
+    rep.add_heading("Policies compared on the same simulated patients")
+    rep.add_text(
+        f"{config.n_patients} patients of {config.n_therapists} therapists were simulated under "
+        f"each policy with seed {seed}; every policy sees the same patients, therapists and "
+        "noise (common random numbers), so differences to treatment as usual are paired. "
+        "Intervals are 95% and cluster-robust by therapist. 'NOT' is the not-on-track "
+        "subgroup, as in the OQ feedback trials."
+    )
+    rep.add_table("policy_comparison", table, "Outcome rates by policy and paired differences "
+                  "to treatment as usual")
+    outcomes = [o for o in _SHOWN if o in set(table["outcome"])]
+    rep.add_figure("policy_rates", plot_policy_rates(table, outcomes=outcomes),
+                   "Rates by policy, all patients (95% intervals)")
+    rep.add_figure("policy_rates_not", plot_policy_rates(table, subgroup="NOT",
+                                                         outcomes=outcomes),
+                   "Rates by policy, not-on-track patients")
+    if (table["policy"] != "tau").any():
+        rep.add_figure("policy_differences", plot_policy_differences(table, outcomes=outcomes),
+                       "Paired differences to treatment as usual, all patients")
+    retention = []
+    for name in dict.fromkeys(["tau", *policies]):
+        patients = simulate(config, name, seed=seed, keep_sessions=False).patients
+        retention.append(retention_table(
+            pd.DataFrame({"last_session": patients["n_sessions"] - 1,
+                          "end_status": patients["end_status"].astype(str),
+                          "policy": as_combined(name).name}), by="policy"))
+    by_policy = pd.concat(retention, ignore_index=True)
+    rep.add_table("retention_by_policy", by_policy, "Kaplan–Meier retention by policy")
+    rep.add_figure("retention_by_policy", plot_retention(by_policy, by="policy"),
+                   "Share of patients still in treatment after each session, by policy")
+    return rep, table
+
+
+def headline_policy_numbers(table: pd.DataFrame) -> list[str]:
+    """Plain sentences with the main rates and differences of a comparison table."""
+    lines = []
+    for subgroup, label in (("all", "all patients"), ("NOT", "not-on-track patients")):
+        sel = table[(table["subgroup"] == subgroup)]
+        for outcome in ("deteriorated", "dropout", "failure"):
+            rows = sel[sel["outcome"] == outcome]
+            if rows.empty:
+                continue
+            parts = []
+            for _, r in rows.iterrows():
+                text = f"{r['policy']} {100 * r['rate']:.1f}%"
+                if r["policy"] != "tau":
+                    text += (f" ({100 * r['diff_vs_tau']:+.1f} pp, 95% CI "
+                             f"{100 * r['diff_ci_low']:+.1f} to {100 * r['diff_ci_high']:+.1f})")
+                parts.append(text)
+            lines.append(f"{outcome}, {label}: " + "; ".join(parts))
+    return lines
