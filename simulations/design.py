@@ -122,7 +122,9 @@ class StudyDesign:
 
     def _build_grid(self) -> pd.DataFrame:
         rows = list(itertools.product(*self.factors.values()))
-        grid = pd.DataFrame(rows, columns=list(self.factors))
+        # column by column, so that an int factor stays int beside a float one
+        grid = pd.DataFrame({name: [row[i] for row in rows]
+                             for i, name in enumerate(self.factors)})
         grid.insert(0, "condition_id", np.arange(len(grid), dtype=np.int64))
         if self.where is None:
             return grid
@@ -156,8 +158,8 @@ class StudyDesign:
         if len(match) == 0:
             raise KeyError(f"no condition {condition_id!r}; the design has condition ids "
                            f"{self._grid['condition_id'].tolist()}")
-        row = self._grid.loc[match[0]]
-        return {name: _plain(row[name]) for name in self.factors}
+        i = match[0]  # column by column: a row Series would upcast ints beside floats
+        return {name: _plain(self._grid[name].iloc[i]) for name in self.factors}
 
     def seed_sequence(self, condition_id: int, replication: int) -> np.random.SeedSequence:
         """The ``SeedSequence`` of one replication: child ``replication`` of child ``condition_id``.

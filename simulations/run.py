@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from collections.abc import Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -210,11 +210,13 @@ def _blocks(reps: list[int], size: int) -> list[list[int]]:
 
 def _outcomes(frame: pd.DataFrame, condition_id: int) -> dict[int, bool]:
     """Replication -> failed, for one condition's rows."""
-    rows = frame[frame["condition_id"] == condition_id]
-    if rows.empty:
-        return {}
-    failed = rows["error"].notna().groupby(rows["replication"]).any()
-    return {int(r): bool(f) for r, f in failed.items()}
+    mask = (frame["condition_id"] == condition_id).to_numpy()
+    reps = frame["replication"].to_numpy()[mask].tolist()
+    failed = frame["error"].notna().to_numpy()[mask].tolist() if "error" in frame else []
+    out: dict[int, bool] = {}
+    for rep, fail in zip(reps, failed, strict=True):
+        out[rep] = out.get(rep, False) or fail
+    return out
 
 
 def _stop_point(outcomes: Mapping[int, bool], max_errors: int) -> int | None:
@@ -235,50 +237,49 @@ def _stop_point(outcomes: Mapping[int, bool], max_errors: int) -> int | None:
 def _run_chunk(fn: Task, condition_id: int, condition: dict, seed: int, first: int,
                stop: int, max_errors: int) -> tuple[int, pd.DataFrame]:
     """Run replications ``first..stop-1`` in a worker; stops early at a run of failures."""
-    frames, run = [], 0
+    records: list[dict] = []
+    run = 0
     for rep in range(first, stop):
         ss = np.random.SeedSequence(seed, spawn_key=(condition_id, rep))
-        frames.append(_replicate(fn, condition_id, condition, rep, ss, catch=True))
-        run = run + 1 if frames[-1]["error"].notna().iloc[0] else 0
+        rows = _replicate(fn, condition_id, condition, rep, ss, catch=True)
+        records += rows
+        run = run + 1 if rows[0]["error"] is not None else 0
         if run >= max_errors:
             stop = rep + 1
             break
-    return stop, _normalise(pd.concat(frames, ignore_index=True))
+    return stop, _normalise(pd.DataFrame.from_records(records))
 
 
 def _replicate(fn: Task, condition_id: int, condition: dict, replication: int,
-               ss: np.random.SeedSequence, *, catch: bool) -> pd.DataFrame:
+               ss: np.random.SeedSequence, *, catch: bool) -> list[dict]:
     """One replication's tidy rows, with the key columns, ``error`` and ``warnings``."""
     error = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            rows = _as_frame(fn(dict(condition), np.random.default_rng(ss)), condition)
+            rows = _as_records(fn(dict(condition), np.random.default_rng(ss)), condition)
         except Exception as exc:  # recorded with its seed; replay() reraises it
             if not catch:
                 raise
-            rows, error = pd.DataFrame(index=[0]), f"{type(exc).__name__}: {exc}"
+            rows, error = [{}], f"{type(exc).__name__}: {exc}"
     counts = Counter(f"{w.category.__name__}: {w.message}" for w in caught)
     warned = "; ".join(m if n == 1 else f"{m} (x{n})" for m, n in counts.items()) or None
     keys = {"condition_id": condition_id, **condition, "replication": replication,
             "spawn_key": f"{condition_id},{replication}"}
-    for i, (col, value) in enumerate(keys.items()):
-        rows.insert(i, col, value)
-    rows["error"], rows["warnings"] = error, warned
-    return rows
+    return [{**keys, **row, "error": error, "warnings": warned} for row in rows]
 
 
-def _as_frame(out: Any, condition: Mapping[str, Any]) -> pd.DataFrame:
+def _as_records(out: Any, condition: Mapping[str, Any]) -> list[dict]:
     if isinstance(out, pd.DataFrame):
-        rows = out.reset_index(drop=True)
+        rows = out.to_dict("records")
     elif isinstance(out, list) and all(isinstance(r, Mapping) for r in out):
-        rows = pd.DataFrame(list(out))
+        rows = [dict(r) for r in out]
     else:
         raise TypeError(f"a task must return a list of dicts or a DataFrame, "
                         f"got {type(out).__name__}")
-    if rows.empty:
+    if not rows:
         raise ValueError("the task returned no rows")
-    clash = [c for c in rows.columns if c in RESERVED_COLUMNS or c in condition]
+    clash = sorted({c for r in rows for c in r if c in RESERVED_COLUMNS or c in condition})
     if clash:
         raise ValueError(f"the task returned columns {clash} that the runner sets "
                          "(reserved names or factor names); rename them")
@@ -287,12 +288,13 @@ def _as_frame(out: Any, condition: Mapping[str, Any]) -> pd.DataFrame:
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
     """One dtype per column whatever the chunking: text as ``str``, numbers as float."""
-    for col in frame.columns[frame.dtypes == object]:
-        values = frame[col].dropna()
-        if values.map(lambda v: isinstance(v, str)).all():
+    for col in frame.columns:
+        if frame[col].dtype != "object":
+            continue
+        kind = pd.api.types.infer_dtype(frame[col], skipna=True)
+        if kind in ("string", "empty"):
             frame[col] = frame[col].astype("str")
-        elif values.map(lambda v: isinstance(v, int | float | np.number)
-                        and not isinstance(v, bool | np.bool_)).all():
+        elif kind in ("floating", "integer", "mixed-integer-float"):
             frame[col] = frame[col].astype("float64")
     return frame
 
@@ -333,7 +335,7 @@ def replay(design: StudyDesign, task: Task | str, condition_id: int,
                          f"got {replication}")
     rows = _replicate(get_task(task), condition_id, design.condition(condition_id),
                       replication, design.seed_sequence(condition_id, replication), catch=False)
-    return _normalise(rows)
+    return _normalise(pd.DataFrame.from_records(rows))
 
 
 def load_results(store: ParquetStore) -> StudyResults:

@@ -1,0 +1,38 @@
+"""Cheap tasks for the runner's tests, importable by worker processes (module level)."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+
+import numpy as np
+
+
+def normal_mean(condition: dict, rng: np.random.Generator) -> list[dict]:
+    """Mean of ``n`` N(mu, 1) draws: estimate, SE, 95% z-interval, and a median method."""
+    mu = float(condition.get("mu", 0.0))
+    x = rng.normal(mu, 1.0, size=int(condition["n"]))
+    se = x.std(ddof=1) / np.sqrt(len(x))
+    mean = float(x.mean())
+    return [
+        {"method": "mean", "estimand": "mu", "estimate": mean, "truth": mu, "se": float(se),
+         "ci_low": mean - 1.96 * se, "ci_high": mean + 1.96 * se},
+        {"method": "median", "estimand": "mu", "estimate": float(np.median(x)), "truth": mu},
+    ]
+
+
+def slow_mean(condition: dict, rng: np.random.Generator) -> list[dict]:
+    """``normal_mean`` after a pause, so a test can kill the study mid-run."""
+    time.sleep(float(os.environ.get("TOY_SLEEP", "0.02")))
+    return normal_mean(condition, rng)
+
+
+def flaky(condition: dict, rng: np.random.Generator) -> list[dict]:
+    """Fails for a share ``p_fail`` of replications, warns in some, else ``normal_mean``."""
+    u = rng.uniform()
+    if u < condition["p_fail"]:
+        raise RuntimeError(f"draw {u:.3f} below p_fail")
+    if u > 0.9:
+        warnings.warn("unstable estimate", UserWarning, stacklevel=2)
+    return normal_mean(condition, rng)
