@@ -111,6 +111,8 @@ def batch_statistics(config: ClinicConfig, *, seed: int) -> dict[str, float]:
     out["feedback_d_not"] = _d(fb[fb["ever_not"]], tau[tau["ever_not"]])
     out["feedback_dropout_or"] = _odds(tau["dropout"].mean()) / _odds(fb["dropout"].mean())
     out["dropout_trial"] = float(tau["dropout"].mean())
+    out["ever_not"] = float(tau["ever_not"].mean())
+    out["mean_sessions"] = float(tau["n_sessions"].mean())
     out["dropout_routine"] = float(routine["dropout"].mean())
     two = tau[tau["n_sessions"] >= 2]
     out["therapist_icc"] = _icc(_resid_gain(two), two["therapist"].to_numpy())

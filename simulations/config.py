@@ -90,13 +90,13 @@ class CourseConfig:
         1999: gains average about half of those patients' total improvement [V]).
     """
 
-    class_probs: tuple[float, float, float, float] = (0.32, 0.40, 0.19, 0.09)
-    class_rates: tuple[float, float, float, float] = (0.82, 0.55, 0.10, -0.25)
+    class_probs: tuple[float, float, float, float] = (0.34, 0.42, 0.17, 0.07)
+    class_rates: tuple[float, float, float, float] = (0.78, 0.55, 0.10, -0.25)
     rate_sd: float = 0.15
     reference_session: int = 12
-    shock_sd: float = 2.0
-    shock_persistence: float = 0.5
-    alliance_effect: float = 0.10
+    shock_sd: float = 2.5
+    shock_persistence: float = 0.3
+    alliance_effect: float = 0.08
     p_sudden_gain: float = 0.0
     sudden_gain_fraction: float = 0.3
 
@@ -111,7 +111,8 @@ class CourseConfig:
         for r in self.class_rates:
             _check("course.class_rates", r, -2.0, 1.5)
         _check_all(self, "course", {
-            "rate_sd": (0.0, 2.0), "reference_session": (1, 100), "shock_sd": (0.0, 20.0), "shock_persistence": (0.0, 1.0),
+            "rate_sd": (0.0, 2.0), "reference_session": (1, 100), "shock_sd": (0.0, 20.0),
+            "shock_persistence": (0.0, 1.0),
             "alliance_effect": (-2.0, 2.0), "p_sudden_gain": (0.0, 1.0),
             "sudden_gain_fraction": (0.0, 1.0),
         })
@@ -213,10 +214,10 @@ class AllianceConfig:
     damage_withdrawal: float = 0.6
     damage_confrontation: float = 1.0
     p_spontaneous_repair: float = 0.35
-    repair_alliance: float = 0.8
-    unrepaired_symptom: float = 1.0
-    repair_bonus: float = 0.3
-    unrepaired_loss: float = 0.3
+    repair_alliance: float = 1.2
+    unrepaired_symptom: float = 2.0
+    repair_bonus: float = 0.6
+    unrepaired_loss: float = 0.5
     rating_mean: float = 3.9
     rating_sd: float = 0.55
     rating_noise_sd: float = 0.2
@@ -227,10 +228,10 @@ class AllianceConfig:
             "symptom_response": (-5.0, 5.0), "rupture_logit": (-20.0, 20.0),
             "rupture_alliance": (-5.0, 5.0), "rupture_worsening": (-5.0, 5.0),
             "p_confrontation": (0.0, 1.0), "damage_withdrawal": (0.0, 5.0),
-            "damage_confrontation": (0.0, 5.0), "p_spontaneous_repair": (0.001, 0.999), "repair_alliance": (-5.0, 5.0),
-            "unrepaired_symptom": (-20.0, 20.0),
-            "repair_bonus": (0.0, 5.0), "unrepaired_loss": (0.0, 5.0), "rating_mean": (1.0, 5.0), "rating_sd": (0.0, 4.0),
-            "rating_noise_sd": (0.0, 4.0),
+            "damage_confrontation": (0.0, 5.0), "p_spontaneous_repair": (0.001, 0.999),
+            "repair_alliance": (-5.0, 5.0), "unrepaired_symptom": (-20.0, 20.0),
+            "repair_bonus": (0.0, 5.0), "unrepaired_loss": (0.0, 5.0), "rating_mean": (1.0, 5.0),
+            "rating_sd": (0.0, 4.0), "rating_noise_sd": (0.0, 4.0),
         })
 
 
@@ -306,8 +307,8 @@ class DropoutConfig:
     """
 
     setting: Setting = "trial"
-    trial_logit: float = -6.1
-    routine_logit: float = -5.4
+    trial_logit: float = -5.95
+    routine_logit: float = -5.35
     front_loading: float = 1.2
     alliance: float = 0.35
     unrepaired_rupture: float = 0.8
@@ -352,6 +353,10 @@ class ClinicConfig:
     max_sessions : int
         Session limit: sessions are numbered 0 (intake) to ``max_sessions - 1``. 20 covers the
         13-18 sessions needed for 50% to improve (Hansen et al. 2002 [V]).
+    min_planned_sessions : int or None
+        Each patient's planned number of sessions is uniform between this and
+        ``max_sessions``; ``None`` takes 60% of ``max_sessions`` (12 of 20: with dropout,
+        about the 12.7 sessions of trial treatments, Hansen et al. 2002 [V]).
     good_enough : bool
         End treatment (as completed) once the observed score has been below the cutoff for
         ``good_enough_sessions`` consecutive sessions (Barkham et al. 2006 [V]).
@@ -379,6 +384,7 @@ class ClinicConfig:
     intake_mean: float | None = None
     intake_sd: float | None = None
     max_sessions: int = 20
+    min_planned_sessions: int | None = None
     good_enough: bool = False
     good_enough_sessions: int = 2
     course: CourseConfig = field(default_factory=CourseConfig)
@@ -395,6 +401,11 @@ class ClinicConfig:
                 raise ValueError(f"{name} must be in [1, {high}], got {value!r}")
         if self.max_sessions < 2:
             raise ValueError(f"max_sessions must be in [2, 200], got {self.max_sessions}")
+        low = self.min_planned_sessions
+        if low is not None and (isinstance(low, bool) or not isinstance(low, int)
+                                or not 1 <= low <= self.max_sessions):
+            raise ValueError(f"min_planned_sessions must be in [1, max_sessions="
+                             f"{self.max_sessions}], got {low!r}")
         if self.n_therapists > self.n_patients:
             raise ValueError(f"n_therapists must be in [1, n_patients={self.n_patients}], "
                              f"got {self.n_therapists}")
@@ -437,6 +448,13 @@ class ClinicConfig:
         if value is None:
             raise ValueError(f"intake_sd: instrument {inst.name} has no clinical SD; give one")
         return float(value)
+
+    @property
+    def min_planned(self) -> int:
+        """Shortest planned treatment (sessions, intake included)."""
+        if self.min_planned_sessions is not None:
+            return self.min_planned_sessions
+        return max(1, round(0.6 * self.max_sessions))
 
     @property
     def patients_per_therapist(self) -> float:

@@ -83,7 +83,8 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
     span, rci, sem = hi - lo, inst.rci, inst.measurement_sd
     cut = (inst.cutoff - lo) if hiw else (hi - inst.cutoff)
     co, al, rk, dr = config.course, config.alliance, config.risk, config.dropout
-    gens = {k: np.random.default_rng(s) for k, s in zip(_STREAMS, ss.spawn(len(_STREAMS)))}
+    children = ss.spawn(len(_STREAMS))
+    gens = {k: np.random.default_rng(s) for k, s in zip(_STREAMS, children, strict=True)}
     drawn = 0
 
     def normal(stream: str, k: int = 1) -> np.ndarray:
@@ -97,7 +98,9 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
         return gens[stream].random((k, n) if k > 1 else n, dtype=F32)
 
     # ---- patients: intake, trajectory class, risk factors, alliance level, dropout propensity
-    zp, up = normal("patient", 4), uniform("patient", 7)
+    zp, up = normal("patient", 4), uniform("patient", 8)
+    low_plan = config.min_planned
+    planned = (low_plan + (up[7] * (n_sess - low_plan + 1)).astype(np.int16)).clip(max=n_sess)
     mean_sev = (config.intake_mean_value - lo) if hiw else (hi - config.intake_mean_value)
     latent_sd = math.sqrt(max(config.intake_sd_value**2 - sem**2
                               - config.therapists.intake_sd**2, 0.01))
@@ -178,6 +181,8 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
                                   readiness, comorb, stress, (o_sev - prev_o) >= rci,
                                   prev_rating)
                     act_at[first] = s
+                    planned[first] = np.minimum(planned[first] + plan.feedback.extend_sessions,
+                                                n_sess)
                 acted |= act
             if plan.referral is not None:
                 start = act_at if plan.feedback is not None else first_flag
@@ -219,8 +224,9 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
                     hiw, lo, hi)
         prev_rating, prev_o = rating, o_sev
 
-        # ---- endings: session limit, good-enough level, dropout (missing not at random)
-        if s == n_sess - 1:
+        # ---- endings: planned length, good-enough level, dropout (missing not at random)
+        active &= planned > s + 1
+        if s == n_sess - 1 or not active.any():
             break
         u_drop = uniform("dropout")
         ge_count = np.where(o_sev < cut, ge_count + 1, 0).astype(np.int16)
@@ -246,7 +252,7 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
         "latent_intake": to_score(sev0), "latent_final": to_score(sev),
         "trajectory_class": klass, "change_rate": initial_rate, "low_readiness": readiness,
         "comorbidity": comorb, "prior_negative_therapy": prior_neg, "external_stress": stress,
-        "sudden_gain": has_gain & (gain_at <= last),
+        "sudden_gain": has_gain & (gain_at <= last), "planned_sessions": planned,
     }
     return ChunkResult(therapist=th_of, obs=obs, last_session=last, end=end, patient=patient,
                        matrices=mats, n_variates=drawn)

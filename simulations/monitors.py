@@ -99,9 +99,9 @@ class ExpectedRecoveryMonitor:
     reference run of the generating model under treatment as usual (Finch, Lambert &
     Schaalje 2001 [V] fitted curves to 11,492 patients and used tolerance intervals). A
     patient whose observed score is worse than the boundary is not on track. The exact
-    percentile of the published NOT boundaries is [unverified]; 0.80 (the worst fifth at each
-    session, about the OQ system's yellow and red signals together) is [calibrated] so that
-    NOT cases under TAU end about 21% deteriorated and 20% improved (Lambert 2017 [V]).
+    percentile of the published NOT boundaries is [unverified]; 0.90 (the worst tenth at each
+    session) is [calibrated]: with it about 30% of patients are ever not on track and NOT
+    cases under TAU end about 21% deteriorated and 20% improved (Lambert 2017 [V]).
 
     Parameters
     ----------
@@ -120,7 +120,7 @@ class ExpectedRecoveryMonitor:
     (20, 3)
     """
 
-    percentile: float = 0.80
+    percentile: float = 0.90
     n_reference: int = 40_000
     reference_seed: int = 0
     bounds: np.ndarray | None = field(default=None, compare=False, repr=False)

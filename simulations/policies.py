@@ -59,10 +59,11 @@ class Feedback(_Combinable):
 
     On each alert the therapist acts with probability ``p_act`` (times their own
     responsiveness). Acting changes the rest of treatment: the change rate rises by
-    ``rate_boost`` and the dropout odds are multiplied by ``dropout_odds`` (feedback lowers
-    dropout, OR 1.19, de Jong et al. 2021 [V]; it lengthens treatment of potential failures,
-    Lambert et al. 2002 [V]). Defaults are [calibrated] to NOT cases deteriorating 13% rather
-    than 21% (Lambert 2017 [V]).
+    ``rate_boost``, the dropout odds are multiplied by ``dropout_odds`` (feedback lowers
+    dropout, OR 1.19, de Jong et al. 2021 [V]) and the planned treatment is extended by
+    ``extend_sessions`` (feedback lengthens treatment of potential failures, Lambert et al.
+    2002 [V]; the size is [assumed]). Defaults are [calibrated] to NOT cases deteriorating
+    13% rather than 21% (Lambert 2017 [V]).
 
     Examples
     --------
@@ -72,12 +73,16 @@ class Feedback(_Combinable):
 
     name: ClassVar[str] = "feedback"
     monitor: Monitor = field(default_factory=ExpectedRecoveryMonitor)
-    p_act: float = 0.6
-    rate_boost: float = 0.30
+    p_act: float = 0.75
+    rate_boost: float = 0.45
     dropout_odds: float = 0.5
+    extend_sessions: int = 2
 
     def __post_init__(self) -> None:
         _prob("feedback.p_act", self.p_act)
+        if not isinstance(self.extend_sessions, int) or not 0 <= self.extend_sessions <= 100:
+            raise ValueError(f"feedback.extend_sessions must be in [0, 100], "
+                             f"got {self.extend_sessions!r}")
         if not -2.0 <= self.rate_boost <= 2.0:
             raise ValueError(f"feedback.rate_boost must be in [-2, 2], got {self.rate_boost}")
         if not 0.0 < self.dropout_odds <= 10.0:
@@ -100,8 +105,8 @@ class ClinicalSupport(_Combinable):
     """
 
     name: ClassVar[str] = "cst"
-    p_act: float = 0.85
-    rate_boost: float = 0.40
+    p_act: float = 0.9
+    rate_boost: float = 0.70
     domain_fix: float = 0.8
     alliance_boost: float = 0.8
     low_alliance: float = 3.4
@@ -219,10 +224,10 @@ def policy_from_name(name: str) -> CombinedPolicy:
     --------
     >>> policy_from_name("feedback+cst").name
     'feedback+cst'
-    >>> policy_from_name("telepathy")
+    >>> policy_from_name("telepathy")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: policy: unknown part 'telepathy'; allowed: tau, feedback, cst, alliance-repair, referral
+    ValueError: policy: unknown part 'telepathy'; allowed: tau, feedback, cst, ...
     """
     tokens = [t.strip().lower().replace("_", "-") for t in str(name).split("+")]
     for t in tokens:

@@ -112,7 +112,10 @@ def test_observed_data_is_valid_therapy_data(runs: dict) -> None:
     np.testing.assert_array_equal(last.to_numpy(), sim.patients["n_sessions"].to_numpy())
     assert set(data.end_status.unique()) == {"completed", "dropout"}
     completed = sim.patients["end_status"] == "completed"
-    assert (sim.patients.loc[completed, "n_sessions"] == SMALL.max_sessions).all()
+    lengths = sim.patients.loc[completed, "n_sessions"]
+    assert lengths.between(SMALL.min_planned, SMALL.max_sessions).all()
+    assert lengths.nunique() == SMALL.max_sessions - SMALL.min_planned + 1
+    np.testing.assert_array_equal(lengths, sim.patients.loc[completed, "planned_sessions"])
 
 
 def test_outcome_columns_are_consistent(runs: dict) -> None:
@@ -187,7 +190,7 @@ def test_sudden_gains_and_good_enough_ending() -> None:
     cfg = SMALL.replace(course=CourseConfig(p_sudden_gain=1 / 3), good_enough=True)
     p = simulate(cfg, seed=4, keep_sessions=False).patients
     assert 0.15 < p["sudden_gain"].mean() < 0.34
-    early = (p["end_status"] == "completed") & (p["n_sessions"] < cfg.max_sessions)
+    early = (p["end_status"] == "completed") & (p["n_sessions"] < p["planned_sessions"])
     assert early.sum() > 0
     assert (p.loc[early, "final"] < 10).all()
 

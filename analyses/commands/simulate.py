@@ -1,0 +1,105 @@
+"""``setback simulate``: simulate a clinic under one policy and write its data and outcomes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from simulations import ClinicConfig, policy_from_name, simulate
+from simulations.outcomes import summary
+
+PATIENTS_PER_THERAPIST = 90  # Saxon & Barkham (2012): 10,786 patients of 119 therapists
+
+
+def _int(name: str, low: int, high: int):  # noqa: ANN202
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be in [{low}, {high}], got {value}")
+        return value
+
+    return parse
+
+
+def add_clinic_options(parser: argparse.ArgumentParser) -> None:
+    """Options that define the simulated service (shared with ``compare-policies``)."""
+    parser.add_argument("--patients", type=_int("--patients", 1, 100_000_000), default=2_000,
+                        help="number of patients (default 2000)")
+    parser.add_argument("--therapists", type=_int("--therapists", 1, 1_000_000), default=None,
+                        help=f"number of therapists (default: patients / "
+                        f"{PATIENTS_PER_THERAPIST}, at least 1)")
+    parser.add_argument("--seed", type=_int("--seed", 0, 2**63 - 1), default=1,
+                        help="root seed (default 1); the same seed gives identical results")
+    parser.add_argument("--setting", choices=("trial", "routine"), default="trial",
+                        help="dropout baseline: trial-like (~20%%) or routine care (~30%%)")
+    parser.add_argument("--max-sessions", type=_int("--max-sessions", 2, 200), default=20,
+                        help="session limit, intake included (default 20)")
+    parser.add_argument("--good-enough", action="store_true",
+                        help="end treatment once the score stays below the cutoff (2 sessions)")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def clinic_config(args: argparse.Namespace) -> ClinicConfig:
+    """The :class:`ClinicConfig` the options describe (validated: bad values raise)."""
+    therapists = args.therapists or max(1, round(args.patients / PATIENTS_PER_THERAPIST))
+    make = ClinicConfig.routine if args.setting == "routine" else ClinicConfig
+    return make(n_patients=args.patients, n_therapists=therapists,
+                max_sessions=args.max_sessions, good_enough=args.good_enough)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``simulate`` subcommand."""
+    parser = sub.add_parser(
+        "simulate",
+        help="simulate a clinic under a policy",
+        description="Simulate therapy courses (PHQ-9) with alliance ruptures and informative "
+        "dropout under a policy, and write DIR/sessions.parquet (observed long data), "
+        "DIR/patients.parquet (outcomes and hidden truth per patient) and DIR/summary.json "
+        "(outcome rates with 95%% intervals). Policies: tau, feedback, feedback+cst, "
+        "alliance-repair, feedback+alliance-repair, referral, and other '+' combinations.",
+    )
+    parser.add_argument("--policy", default="tau", help="policy name (default tau)")
+    add_clinic_options(parser)
+    parser.set_defaults(func=run)
+
+
+def format_summary(policy: str, info: dict) -> str:
+    """Plain-text summary: one line per outcome, overall and among not-on-track patients."""
+    rates = pd.DataFrame(info["rates"])
+    lines = [f"policy {policy}: {info['n_patients']} patients, "
+             f"{info['mean_sessions']:.1f} sessions on average",
+             "end status: " + ", ".join(f"{k} {v}" for k, v in info["end_status"].items()),
+             f"{'outcome':<18}{'all (95% CI)':<28}{'not on track (95% CI)'}"]
+    for outcome, group in rates.groupby("outcome", sort=False):
+        cells = []
+        for subgroup in ("all", "NOT"):
+            row = group[group["subgroup"] == subgroup]
+            cells.append("" if row.empty else
+                         f"{row['rate'].iloc[0]:6.1%} [{row['ci_low'].iloc[0]:.1%}, "
+                         f"{row['ci_high'].iloc[0]:.1%}]")
+        lines.append(f"{outcome:<18}{cells[0]:<28}{cells[1]}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate, simulate, write the three files and print the summary."""
+    config = clinic_config(args)
+    policy = policy_from_name(args.policy)
+    sim = simulate(config, policy, seed=args.seed, progress=not args.quiet)
+    args.out.mkdir(parents=True, exist_ok=True)
+    sim.data.frame.drop(columns="source_row").to_parquet(args.out / "sessions.parquet",
+                                                         index=False)
+    sim.patients.to_parquet(args.out / "patients.parquet", index=False)
+    info = {"policy": policy.name, "seed": args.seed, "config": config.to_dict(),
+            **summary(sim.patients)}
+    (args.out / "summary.json").write_text(json.dumps(info, indent=2, default=str))
+    print(format_summary(policy.name, info))
+    print(f"wrote {args.out}/sessions.parquet, patients.parquet, summary.json")
+    return 0
