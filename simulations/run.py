@@ -114,8 +114,8 @@ def run_study(
     400
     >>> results.summarise(("coverage",))[["n", "metric", "value", "mcse"]].round(3)
         n    metric  value   mcse
-    0   5  coverage  0.860  0.025
-    1  50  coverage  0.945  0.016
+    0   5  coverage   0.86  0.025
+    1  50  coverage   0.90  0.021
     """
     if isinstance(max_consecutive_errors, bool) or not isinstance(max_consecutive_errors, int) \
             or max_consecutive_errors < 1:
