@@ -61,8 +61,9 @@ class SimulatedClinic:
         score, trajectory class, change rate, risk factors).
     therapists : pandas.DataFrame
         One row per therapist: the true therapist effects and caseload.
-    n_variates : int
-        Random variates drawn (for the benchmark's RNG bound).
+    variates : dict
+        Random variates drawn, ``{"normal": ..., "uniform": ...}`` (float32; for the
+        benchmark's RNG bound).
     """
 
     config: ClinicConfig
@@ -72,7 +73,12 @@ class SimulatedClinic:
     sessions: pd.DataFrame | None
     patients: pd.DataFrame
     therapists: pd.DataFrame
-    n_variates: int
+    variates: dict[str, int]
+
+    @property
+    def n_variates(self) -> int:
+        """Total random variates drawn."""
+        return sum(self.variates.values())
 
 
 def _plan(config: ClinicConfig, policy: CombinedPolicy, monitor: Monitor | None) -> Plan:
@@ -169,7 +175,7 @@ def simulate(
     combined = as_combined(policy)
     plan = _plan(config, combined, monitor)
     th, th_of = _setup(config, seed)
-    rows, sessions, n_variates = [], [], 0
+    rows, sessions, variates = [], [], {"normal": 0, "uniform": 0}
     chunks = list(_chunks(config, seed, chunk_size))
     if progress:
         from tqdm.auto import tqdm
@@ -177,7 +183,8 @@ def simulate(
         chunks = tqdm(chunks, desc=f"simulate {combined.name}", unit="chunk")
     for start, stop, ss in chunks:
         out = run_chunk(config, plan, th, th_of[start:stop], ss, record=keep_sessions)
-        n_variates += out.n_variates
+        for kind, count in out.variates.items():
+            variates[kind] += count
         rows.append(patient_outcomes(config, out, first_id=start))
         if keep_sessions:
             sessions.append(_long(out, start))
@@ -192,19 +199,19 @@ def simulate(
         data = _observed(config, truth, patients)
     return SimulatedClinic(config=config, policy=combined, seed=seed, data=data,
                            sessions=truth, patients=patients, therapists=therapists,
-                           n_variates=n_variates)
+                           variates=variates)
 
 
 def _long(out, first_id: int) -> pd.DataFrame:
     """Attended sessions of a chunk as a long frame (observed and hidden columns)."""
-    n, n_sessions = out.obs.shape
+    n_sessions, n = out.obs.shape
     attended = np.arange(n_sessions)[None, :] <= out.last_session[:, None]
     pid, sess = np.nonzero(attended)
     frame = {"patient": (pid + first_id).astype(np.int64),
              "therapist": out.therapist[pid].astype(np.int64),
              "session": sess.astype(np.int64)}
     for name in ("score", "alliance", *SESSION_TRUTH):
-        frame[name] = out.matrices[name][pid, sess]
+        frame[name] = out.matrices[name][sess, pid]
     result = pd.DataFrame(frame)
     result["rupture"] = pd.Categorical.from_codes(
         result["rupture"].to_numpy().astype(np.int8),
@@ -237,7 +244,7 @@ def observed_scores(config: ClinicConfig, *, n_patients: int, seed: int) -> np.n
     parts = []
     for start, stop, ss in _chunks(cfg, seed, DEFAULT_CHUNK):
         out = run_chunk(cfg, plan, th, th_of[start:stop], ss, record=False)
-        scores = out.obs.astype(float)
+        scores = out.obs.T.astype(float)
         scores[np.arange(scores.shape[1])[None, :] > out.last_session[:, None]] = np.nan
         parts.append(scores)
     return np.concatenate(parts)

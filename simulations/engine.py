@@ -45,7 +45,8 @@ class Plan:
 
 @dataclass
 class ChunkResult:
-    """Arrays of one chunk: per patient (1-D) and per patient x session (``obs``, matrices)."""
+    """Arrays of one chunk: per patient (1-D) and per session x patient (``obs``, matrices:
+    session-major, so that each session's writes and the monitor's reads are contiguous)."""
 
     therapist: np.ndarray
     obs: np.ndarray
@@ -53,7 +54,7 @@ class ChunkResult:
     end: np.ndarray
     patient: dict[str, np.ndarray]
     matrices: dict[str, np.ndarray] = field(default_factory=dict)
-    n_variates: int = 0
+    variates: dict[str, int] = field(default_factory=dict)
 
 
 def therapist_effects(config: ClinicConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -85,16 +86,14 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
     co, al, rk, dr = config.course, config.alliance, config.risk, config.dropout
     children = ss.spawn(len(_STREAMS))
     gens = {k: np.random.default_rng(s) for k, s in zip(_STREAMS, children, strict=True)}
-    drawn = 0
+    drawn = {"normal": 0, "uniform": 0}
 
     def normal(stream: str, k: int = 1) -> np.ndarray:
-        nonlocal drawn
-        drawn += k * n
+        drawn["normal"] += k * n
         return gens[stream].standard_normal((k, n) if k > 1 else n, dtype=F32)
 
     def uniform(stream: str, k: int = 1) -> np.ndarray:
-        nonlocal drawn
-        drawn += k * n
+        drawn["uniform"] += k * n
         return gens[stream].random((k, n) if k > 1 else n, dtype=F32)
 
     # ---- patients: intake, trajectory class, risk factors, alliance level, dropout propensity
@@ -129,7 +128,7 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
     course, dev, a = sev0.copy(), np.zeros(n, F32), level.copy()
     sev = sev0.copy()
     logit_spont = math.log(al.p_spontaneous_repair / (1 - al.p_spontaneous_repair))
-    obs = np.empty((n, n_sess), F32)
+    obs = np.empty((n_sess, n), F32)
     active = np.ones(n, bool)
     last = np.zeros(n, np.int16)
     end = np.zeros(n, np.int8)  # 0 completed, 1 dropout, 2 referred
@@ -141,14 +140,14 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
     ge_count = np.zeros(n, np.int16)
     prev_rating = np.full(n, np.nan, F32)
     o0 = prev_o = None
-    mats = {k: np.zeros((n, n_sess), F32) for k in ("alliance", "latent_score",
+    mats = {k: np.zeros((n_sess, n), F32) for k in ("alliance", "latent_score",
                                                     "latent_alliance")} if record else {}
     if record:
-        mats |= {"rupture": np.zeros((n, n_sess), np.int8), "repaired": np.zeros((n, n_sess), bool),
-                 "alert": np.zeros((n, n_sess), bool), "action": np.zeros((n, n_sess), bool)}
+        mats |= {"rupture": np.zeros((n_sess, n), np.int8), "repaired": np.zeros((n_sess, n), bool),
+                 "alert": np.zeros((n_sess, n), bool), "action": np.zeros((n_sess, n), bool)}
 
     for s in range(n_sess):
-        last[active] = s
+        last += active & (s > 0)  # arithmetic, not masked assignment: far faster in NumPy
         if s > 0:  # symptoms move since the last session: course, alliance, shocks, events
             dl = F32(math.log1p(s) - math.log(s))
             events = uniform("stress") < p_event
@@ -161,22 +160,23 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
                 course[gain_at == s] *= F32(1 - co.sudden_gain_fraction)
             sev = np.clip(course + dev, 0, span)
         o_sev = np.clip(np.rint(sev + F32(sem) * normal("measure")), 0, span)
-        obs[:, s] = (lo + o_sev) if hiw else (hi - o_sev)
+        obs[s] = (lo + o_sev) if hiw else (hi - o_sev)
         if s == 0:
             o0 = prev_o = o_sev
         worse = (o_sev - o0) / F32(rci)
 
         # ---- monitoring, feedback, clinical support, referral
-        u_act = uniform("act")
         alert = act = np.zeros(n, bool)
+        if plan.feedback is not None:  # the act stream is only used when someone may act
+            u_act = uniform("act")
         if plan.monitor is not None and s > 0:
-            alert = plan.monitor.flag(s, obs[:, : s + 1], instrument=inst) & active
-            first_flag[alert & ~flagged] = s
+            alert = plan.monitor.flag(s, obs[: s + 1].T, instrument=inst) & active
+            first_flag += (s + 1) * (alert & ~flagged)  # from -1 to s at the first alert
             flagged |= alert
             if plan.feedback is not None:
                 act = alert & (u_act < p_act)
-                first = act & ~acted
-                if first.any():
+                first = np.flatnonzero(act & ~acted)
+                if len(first):
                     _first_action(first, plan, config, rate, static, p_event, level, domain,
                                   readiness, comorb, stress, (o_sev - prev_o) >= rci,
                                   prev_rating)
@@ -187,7 +187,7 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
             if plan.referral is not None:
                 start = act_at if plan.feedback is not None else first_flag
                 referred = alert & (start >= 0) & (s - start >= plan.referral.after_sessions)
-                end[referred] = 2
+                end += 2 * referred.view(np.int8)
                 active &= ~referred
 
         # ---- in-session alliance: drift, ruptures, noticing, repair
@@ -198,8 +198,8 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
                              + al.rupture_worsening * np.maximum(worse, 0))
         rupture = active & (uniform("rupture") < p_rupture)
         confront = uniform("rupture_type") < al.p_confrontation
-        damage = np.where(confront, F32(al.damage_confrontation), F32(al.damage_withdrawal))
-        damage *= rupture
+        damage = (F32(al.damage_withdrawal)
+                  + F32(al.damage_confrontation - al.damage_withdrawal) * confront) * rupture
         a -= damage
         rating = np.clip(al.rating_mean + al.rating_sd * a + al.rating_noise_sd * normal("rating"),
                          1, 5).astype(F32)
@@ -207,8 +207,7 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
         p_repair = _sigmoid(F32(logit_spont) + F32(al.repair_alliance) * a)
         if plan.repair is not None:
             noticed = (prev_rating - rating >= plan.repair.drop) | (rating <= plan.repair.low)
-            p_repair = np.where(noticed, np.maximum(p_repair, F32(plan.repair.p_success)),
-                                p_repair)
+            p_repair = np.maximum(p_repair, F32(plan.repair.p_success) * noticed)
         repaired = rupture & (uniform("repair") < p_repair)
         unrepaired = rupture & ~repaired
         a += damage * repaired * F32(1 + al.repair_bonus)
@@ -229,7 +228,7 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
         if s == n_sess - 1 or not active.any():
             break
         u_drop = uniform("dropout")
-        ge_count = np.where(o_sev < cut, ge_count + 1, 0).astype(np.int16)
+        ge_count = (ge_count + 1) * (o_sev < cut)
         if config.good_enough:
             active &= ~(ge_count >= config.good_enough_sessions)
         logit = (static + F32(dr.front_loading / (1 + s)) - F32(dr.alliance) * a
@@ -237,15 +236,15 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
                  + F32(dr.worsening) * np.maximum(worse, 0)
                  + F32(dr.improvement) * np.maximum(-worse, 0))
         dropout = active & (u_drop < _sigmoid(logit))
-        end[dropout] = 1
+        end += dropout.view(np.int8)
         active &= ~dropout
 
     if record:
         mats["score"] = obs
-    final = obs[np.arange(n), last]
+    final = obs[last, np.arange(n)]
     to_score = (lambda v: lo + v) if hiw else (lambda v: hi - v)
     patient = {
-        "intake": obs[:, 0].copy(), "final": final, "ever_not": flagged,
+        "intake": obs[0].copy(), "final": final, "ever_not": flagged,
         "first_not_session": first_flag, "acted": acted, "first_action_session": act_at,
         "cst_domain": domain, "n_ruptures": n_rupt, "n_repaired": n_rep,
         "early_alliance": early_sum / np.maximum(early_n, 1),
@@ -255,27 +254,28 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
         "sudden_gain": has_gain & (gain_at <= last), "planned_sessions": planned,
     }
     return ChunkResult(therapist=th_of, obs=obs, last_session=last, end=end, patient=patient,
-                       matrices=mats, n_variates=drawn)
+                       matrices=mats, variates=drawn)
 
 
 def _record(mats: dict[str, np.ndarray], s: int, active: np.ndarray, rating: np.ndarray,
             sev: np.ndarray, a: np.ndarray, rupture: np.ndarray, confront: np.ndarray,
             repaired: np.ndarray, alert: np.ndarray, act: np.ndarray, hiw: bool, lo: float,
             hi: float) -> None:
-    mats["alliance"][:, s] = rating
-    mats["latent_score"][:, s] = (lo + sev) if hiw else (hi - sev)
-    mats["latent_alliance"][:, s] = a
-    mats["rupture"][:, s] = rupture * (1 + confront)
-    mats["repaired"][:, s] = repaired
-    mats["alert"][:, s] = alert
-    mats["action"][:, s] = act
+    mats["alliance"][s] = rating
+    mats["latent_score"][s] = (lo + sev) if hiw else (hi - sev)
+    mats["latent_alliance"][s] = a
+    mats["rupture"][s] = rupture * (1 + confront)
+    mats["repaired"][s] = repaired
+    mats["alert"][s] = alert
+    mats["action"][s] = act
 
 
 def _first_action(first: np.ndarray, plan: Plan, config: ClinicConfig, rate: np.ndarray,
                   static: np.ndarray, p_event: np.ndarray, level: np.ndarray,
                   domain: np.ndarray, readiness: np.ndarray, comorb: np.ndarray,
                   stress: np.ndarray, crisis: np.ndarray, last_rating: np.ndarray) -> None:
-    """Apply a therapist's first action on an alert (in place): feedback, or CST targeting."""
+    """Apply therapists' first actions on alerts (in place, for patient indices ``first``):
+    plain feedback, or clinical support tools that target the first failing domain."""
     fb, cst, rk = plan.feedback, plan.support, config.risk
     assert fb is not None
     static[first] += math.log(fb.dropout_odds)
@@ -284,18 +284,18 @@ def _first_action(first: np.ndarray, plan: Plan, config: ClinicConfig, rate: np.
         return
     rate[first] += cst.rate_boost
     fix = cst.domain_fix
-    failing = [crisis, last_rating < cst.low_alliance, readiness, stress, comorb]
+    failing = [crisis[first], last_rating[first] < cst.low_alliance, readiness[first],
+               stress[first], comorb[first]]
     chosen = np.zeros(len(first), np.int8)
     for code, is_failing in enumerate(failing, start=1):  # first failing domain, in order
         chosen[(chosen == 0) & is_failing] = code
     chosen[chosen == 0] = len(DOMAINS) - 1
-    chosen[~first] = 0
-    domain[first] = chosen[first]
-    calm = (chosen == 1) | (chosen == 4)  # crisis plan / social support: fewer, milder events
+    domain[first] = chosen
+    calm = first[(chosen == 1) | (chosen == 4)]  # crisis plan / social support: fewer events
     p_event[calm] *= 1 - fix
     static[calm] -= fix * rk.stress_dropout * stress[calm]
-    level[chosen == 2] += cst.alliance_boost
-    motivation = chosen == 3
+    level[first[chosen == 2]] += cst.alliance_boost
+    motivation = first[chosen == 3]
     rate[motivation] += fix * rk.readiness_rate
     static[motivation] -= fix * rk.readiness_dropout
-    rate[chosen == 5] += fix * rk.comorbidity_rate
+    rate[first[chosen == 5]] += fix * rk.comorbidity_rate

@@ -40,9 +40,13 @@ def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 
     p = out.patient
     n = len(out.therapist)
     change_class = classify_change(p["intake"], p["final"], instrument=inst)
-    klass = pd.Categorical(change_class, categories=list(CATEGORIES))
-    improved = np.isin(change_class, ("recovered", "improved"))
-    deteriorated = change_class == "deteriorated"
+    codes = np.full(n, -1, np.int8)  # category codes by comparison: cheaper than a lookup
+    for code, category in enumerate(CATEGORIES):
+        codes[change_class == category] = code
+    klass = pd.Categorical.from_codes(codes, categories=list(CATEGORIES))
+    improved = codes <= CATEGORIES.index("improved")
+    improved &= codes >= 0
+    deteriorated = codes == CATEGORIES.index("deteriorated")
     dropout = out.end == 1
     sign = 1.0 if inst.higher_is_worse else -1.0
     frame = {
@@ -54,7 +58,7 @@ def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 
         "final": p["final"].astype(float),
         "improvement": sign * (p["intake"].astype(float) - p["final"].astype(float)),
         "change_class": klass,
-        "recovered": change_class == "recovered",
+        "recovered": codes == CATEGORIES.index("recovered"),
         "reliably_improved": improved,
         "deteriorated": deteriorated,
         "failure": ~improved,
