@@ -21,7 +21,7 @@ import pandas as pd
 from simulations.clinic import simulate
 from simulations.config import ClinicConfig
 
-__all__ = ["TARGETS", "Target", "calibration_table"]
+__all__ = ["TARGETS", "Target", "calibration_table", "format_markdown"]
 
 
 @dataclass(frozen=True)
@@ -176,3 +176,22 @@ def calibration_table(
                      "passed": abs(mean - t.target) <= t.tolerance + 3 * mcse,
                      "source": t.source})
     return pd.DataFrame(rows)
+
+
+def format_markdown(table: pd.DataFrame) -> str:
+    """The calibration table as Markdown (the table in ``docs/simulator.md``).
+
+    Examples
+    --------
+    >>> row = {"key": "dropout_trial", "target_number": 4, "target": 0.197, "simulated": 0.19,
+    ...        "mcse": 0.001, "tolerance": 0.03, "passed": True, "source": "Swift 2012"}
+    >>> print(format_markdown(pd.DataFrame([row])).splitlines()[2])
+    | 4 | dropout_trial | 0.197 | 0.190 | 0.0010 | ±0.030 | yes | Swift 2012 |
+    """
+    lines = ["| target | statistic | published | simulated | MCSE | tolerance | passes | source |",
+             "|---|---|---:|---:|---:|---:|---|---|"]
+    for r in table.itertuples(index=False):
+        lines.append(f"| {r.target_number} | {r.key} | {r.target:.3f} | {r.simulated:.3f} | "
+                     f"{r.mcse:.4f} | ±{r.tolerance:.3f} | {'yes' if r.passed else 'NO'} | "
+                     f"{r.source} |")
+    return "\n".join(lines)
