@@ -129,10 +129,10 @@ def run_study(
     chunk_size = chunk_size or max(1, min(25, -(-design.replications // 10)))
     frames: list[pd.DataFrame] = []
     if store is not None:
-        store.open(design, name)
-        store.lock()
+        store.lock()  # before open(), so a refused run leaves the manifest untouched
     try:
         if store is not None:
+            store.open(design, name)
             store.repair()
             store.record(max_consecutive_errors=max_consecutive_errors)
             frames.append(store.read())

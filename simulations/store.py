@@ -298,6 +298,7 @@ class ParquetStore:
         RuntimeError
             If another live process (on this host, or any process on another host) holds it.
         """
+        self.path.mkdir(parents=True, exist_ok=True)
         path = self.path / "lock"
         me = {"host": socket.gethostname(), "pid": os.getpid(), "since": _now()}
         for _ in range(2):

@@ -82,10 +82,16 @@ def get_task(task: str | Task) -> Task:
 
 
 def task_name(fn: Task) -> str:
-    """The name a study records for a task: its registered name, else ``"module:function"``."""
-    for name, registered in _REGISTRY.items():
-        if registered is fn:
-            return name
+    """The name a study records for a task: ``"module:function"``, whatever alias found it.
+
+    A registered name is only a way to look the function up, so a study started with
+    ``task="t_interval"`` and resumed with the function itself is the same study.
+
+    Examples
+    --------
+    >>> task_name(get_task("t_interval"))
+    'simulations.tasks:t_interval'
+    """
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
 
 

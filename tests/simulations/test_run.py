@@ -108,7 +108,7 @@ def test_task_resolution() -> None:
     assert get_task("toy_tasks:normal_mean") is toy_tasks.normal_mean
     assert task_name(toy_tasks.normal_mean) == "toy_tasks:normal_mean"
     register_task("toy_normal_mean", toy_tasks.normal_mean)
-    assert task_name(toy_tasks.normal_mean) == "toy_normal_mean"
+    assert task_name(get_task("toy_normal_mean")) == "toy_tasks:normal_mean"
     pd.testing.assert_frame_equal(_run(task="toy_normal_mean"), _run())
     with pytest.raises(ValueError, match="already registered"):
         register_task("toy_normal_mean", toy_tasks.slow_mean)

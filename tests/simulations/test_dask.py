@@ -1,0 +1,56 @@
+"""Executor equivalence: serial, two local processes and a real Dask cluster give equal rows.
+
+The Dask cluster is started by the test on the loopback interface (a scheduler and two
+worker processes), and the study connects to it by address, as it would to a remote one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import toy_tasks
+
+from simulations.design import StudyDesign
+from simulations.executors import Dask, Processes
+from simulations.run import run_study
+from simulations.store import ParquetStore
+
+distributed = pytest.importorskip("distributed")
+
+# failures and a stopped condition are part of the comparison, not only clean rows
+DESIGN = StudyDesign({"p_fail": [0.0, 0.3, 0.95], "n": [5, 20]}, replications=24, seed=17)
+
+
+@pytest.fixture(scope="module")
+def serial() -> pd.DataFrame:
+    return run_study(DESIGN, toy_tasks.flaky, executor="serial", progress=False,
+                     max_consecutive_errors=5).frame
+
+
+@pytest.fixture(scope="module")
+def cluster():  # noqa: ANN201
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        yield cluster
+
+
+def test_two_processes_equal_serial(serial: pd.DataFrame) -> None:
+    frame = run_study(DESIGN, toy_tasks.flaky, executor=Processes(2), progress=False,
+                      max_consecutive_errors=5).frame
+    pd.testing.assert_frame_equal(frame, serial)
+    assert frame["error"].notna().any()
+
+
+def test_dask_scheduler_equals_serial(serial: pd.DataFrame, cluster, tmp_path: Path) -> None:  # noqa: ANN001
+    executor = Dask(scheduler=cluster.scheduler_address)
+    assert executor.scheduler.startswith("tcp://127.0.0.1:")
+    store = ParquetStore(tmp_path / "study", chunk_size=5)
+    frame = run_study(DESIGN, toy_tasks.flaky, store=store, executor=executor,
+                      progress=False, max_consecutive_errors=5).frame
+    pd.testing.assert_frame_equal(frame, serial)
+    # and a rerun through the cluster resumes with nothing left to do
+    again = run_study(DESIGN, toy_tasks.flaky, store=store, executor=executor,
+                      progress=False, max_consecutive_errors=5)
+    assert again.meta["n_run"] == 0

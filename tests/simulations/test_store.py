@@ -1,0 +1,144 @@
+"""ParquetStore: manifest, resume without duplicates, refusal of a changed study, repair."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import toy_tasks
+
+from simulations.design import StudyDesign
+from simulations.run import load_results, run_study
+from simulations.store import ParquetStore, StoreMismatchError
+
+DESIGN = StudyDesign({"n": [5, 20], "mu": [0.0, 1.0]}, replications=20, seed=7)
+
+
+def _run(store: ParquetStore, design: StudyDesign = DESIGN, task=toy_tasks.normal_mean):  # noqa: ANN001, ANN202
+    return run_study(design, task, store=store, executor="serial", progress=False)
+
+
+@pytest.fixture
+def reference() -> pd.DataFrame:
+    return run_study(DESIGN, toy_tasks.normal_mean, executor="serial", progress=False).frame
+
+
+def test_manifest_records_design_task_seed_and_versions(tmp_path: Path) -> None:
+    store = ParquetStore(tmp_path / "study", chunk_size=5)
+    _run(store)
+    manifest = store.manifest()
+    assert manifest["design"] == DESIGN.to_dict()
+    assert manifest["task"] == "toy_tasks:normal_mean"
+    assert manifest["seed_entropy"] == 7
+    assert {"numpy", "pandas", "pyarrow", "python", "setback"} <= set(manifest["runs"][0]
+                                                                      ["versions"])
+    assert "finished" in manifest["runs"][0]
+    assert len(store.chunks()) == 4 * 4
+    assert not (tmp_path / "study" / "lock").exists()
+
+
+def test_rerun_resumes_without_running_or_duplicating(tmp_path: Path,
+                                                      reference: pd.DataFrame) -> None:
+    store = ParquetStore(tmp_path / "study", chunk_size=5)
+    first = _run(store)
+    again = _run(store)
+    assert (first.meta["n_run"], again.meta["n_run"]) == (80, 0)
+    pd.testing.assert_frame_equal(again.frame, reference)
+    pd.testing.assert_frame_equal(load_results(store).frame, reference)
+
+
+def test_changed_design_is_refused_naming_the_change(tmp_path: Path) -> None:
+    store = ParquetStore(tmp_path / "study")
+    _run(store)
+    changed = StudyDesign({"n": [5, 30], "mu": [0.0, 1.0]}, replications=20, seed=7)
+    with pytest.raises(StoreMismatchError, match="factor 'n': \\[5, 20\\] -> \\[5, 30\\]"):
+        _run(store, changed)
+    with pytest.raises(StoreMismatchError, match="seed: 7 -> 8"):
+        _run(store, StudyDesign(DESIGN.factors, replications=20, seed=8))
+    with pytest.raises(StoreMismatchError, match="replications: 20 -> 10"):
+        _run(store, StudyDesign(DESIGN.factors, replications=10, seed=7))
+    with pytest.raises(StoreMismatchError, match="task: 'toy_tasks:normal_mean' -> "):
+        _run(store, task=toy_tasks.slow_mean)
+    assert store.design() == DESIGN  # untouched by the refused runs
+
+
+def test_more_replications_extend_the_study(tmp_path: Path) -> None:
+    store = ParquetStore(tmp_path / "study", chunk_size=6)
+    _run(store)
+    longer = StudyDesign(DESIGN.factors, replications=35, seed=7)
+    extended = _run(store, longer)
+    assert extended.meta["n_run"] == 4 * 15
+    full = run_study(longer, toy_tasks.normal_mean, executor="serial", progress=False).frame
+    pd.testing.assert_frame_equal(extended.frame, full)
+
+
+def _corrupt(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_partial_and_orphan_chunks_are_redone(tmp_path: Path,
+                                                      reference: pd.DataFrame) -> None:
+    store = ParquetStore(tmp_path / "study", chunk_size=5)
+    _run(store)
+    folder = tmp_path / "study" / "chunks"
+    files = sorted(folder.glob("*.parquet"))
+    _corrupt(files[0])                                            # flipped byte
+    files[1].write_bytes(files[1].read_bytes()[:100])             # cut short
+    files[2].unlink()                                             # lost
+    (folder / ".c000003_r0000000-0000005.parquet.tmp-999").write_bytes(b"half")
+    # an index line cut short by a crash
+    with store.index_path.open("a") as fh:
+        fh.write('{"file": "c000009')
+    assert len(store.chunks()) == 16 - 3
+    resumed = _run(store)
+    assert resumed.meta["n_run"] == 3 * 5
+    pd.testing.assert_frame_equal(resumed.frame, reference)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(r.file for r in store.chunks())
+
+
+def test_orphan_chunk_without_index_line_is_redone(tmp_path: Path,
+                                                   reference: pd.DataFrame) -> None:
+    # a crash between the rename and the index line leaves a complete but unrecorded file
+    store = ParquetStore(tmp_path / "study", chunk_size=5)
+    _run(store)
+    lines = store.index_path.read_text().splitlines()
+    store.index_path.write_text("\n".join(lines[:-1]) + "\n")
+    assert _run(store).meta["n_run"] == 5
+    pd.testing.assert_frame_equal(load_results(store).frame, reference)
+    assert len(store.index_path.read_text().splitlines()) == 16
+
+
+def test_status_counts_done_remaining_failed(tmp_path: Path) -> None:
+    design = StudyDesign({"p_fail": [0.0, 1.0], "n": [5]}, replications=30, seed=2)
+    store = ParquetStore(tmp_path / "study")
+    run_study(design, toy_tasks.flaky, store=store, executor="serial", progress=False,
+              max_consecutive_errors=3)
+    status = store.status().set_index("condition_id")
+    assert status[["done", "remaining", "failed", "stopped"]].values.tolist() == [
+        [30, 0, 0, False], [3, 0, 3, True]]
+
+
+def test_stale_lock_is_taken_over_and_live_lock_refused(tmp_path: Path) -> None:
+    store = ParquetStore(tmp_path / "study")
+    _run(store)
+    lock = tmp_path / "study" / "lock"
+    import socket
+
+    # a process id that cannot exist on Linux (above pid_max) stands for a killed run
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 1}))
+    _run(store)
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
+    with pytest.raises(RuntimeError, match="is being written by process"):
+        _run(store)
+
+
+def test_reading_an_empty_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="holds no study"):
+        ParquetStore(tmp_path).manifest()
+    with pytest.raises(ValueError, match="chunk_size"):
+        ParquetStore(tmp_path, chunk_size=0)
