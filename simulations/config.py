@@ -170,9 +170,9 @@ class AllianceConfig:
         Alliance gain per RCI of improvement since the last session (early improvement
         strengthens the alliance) [assumed].
     rupture_logit : float
-        Logit of the rupture probability at average alliance; about 20% of sessions, the low
-        end of the 19-42% of sessions in which patients report tension (Miller, quoted [S])
-        [calibrated].
+        Logit of the rupture probability at average alliance; with the defaults ruptures
+        occur in about 23% of sessions, within the 19-42% of sessions in which patients
+        report tension (Miller, quoted [S]) [calibrated].
     rupture_alliance : float
         Increase in the rupture logit per SD of weaker alliance [assumed].
     rupture_worsening : float
@@ -184,7 +184,8 @@ class AllianceConfig:
         Immediate alliance drop of each rupture type (latent SDs) [assumed].
     p_spontaneous_repair : float
         Probability that a rupture is resolved without a deliberate repair policy, at
-        average alliance [assumed].
+        average alliance before the rupture [assumed]; with the defaults about a quarter of
+        ruptures are resolved under treatment as usual.
     repair_alliance : float
         Increase in the logit of spontaneous repair per SD of stronger alliance [assumed].
     unrepaired_symptom : float
@@ -213,7 +214,7 @@ class AllianceConfig:
     p_confrontation: float = 0.4
     damage_withdrawal: float = 0.6
     damage_confrontation: float = 1.0
-    p_spontaneous_repair: float = 0.35
+    p_spontaneous_repair: float = 0.45
     repair_alliance: float = 1.2
     unrepaired_symptom: float = 2.0
     repair_bonus: float = 0.6
@@ -307,11 +308,11 @@ class DropoutConfig:
     """
 
     setting: Setting = "trial"
-    trial_logit: float = -5.95
-    routine_logit: float = -5.35
+    trial_logit: float = -5.65
+    routine_logit: float = -5.0
     front_loading: float = 1.2
     alliance: float = 0.35
-    unrepaired_rupture: float = 0.8
+    unrepaired_rupture: float = 0.6
     worsening: float = 0.35
     improvement: float = 0.15
     frailty_sd: float = 0.5

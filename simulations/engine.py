@@ -200,11 +200,11 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
         confront = uniform("rupture_type") < al.p_confrontation
         damage = (F32(al.damage_withdrawal)
                   + F32(al.damage_confrontation - al.damage_withdrawal) * confront) * rupture
+        # patients with a stronger alliance (before the rupture) resolve ruptures more often
+        p_repair = _sigmoid(F32(logit_spont) + F32(al.repair_alliance) * a)
         a -= damage
         rating = np.clip(al.rating_mean + al.rating_sd * a + al.rating_noise_sd * normal("rating"),
                          1, 5).astype(F32)
-        # patients with a stronger alliance resolve ruptures more often on their own
-        p_repair = _sigmoid(F32(logit_spont) + F32(al.repair_alliance) * a)
         if plan.repair is not None:
             noticed = (prev_rating - rating >= plan.repair.drop) | (rating <= plan.repair.low)
             p_repair = np.maximum(p_repair, F32(plan.repair.p_success) * noticed)
