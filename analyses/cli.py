@@ -19,7 +19,7 @@ from trajectories.data import DataValidationError
 __all__ = ["build_parser", "main"]
 
 #: Subcommand modules, in the order ``setback --help`` lists them.
-COMMANDS: tuple[str, ...] = ("describe", "demo", "simulate", "compare_policies", "fit")
+COMMANDS: tuple[str, ...] = ("describe", "demo", "simulate", "compare_policies", "fit", "study")
 
 
 def _version() -> str:

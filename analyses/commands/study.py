@@ -1,0 +1,138 @@
+"""``setback study run | status | summarize``: simulation studies from a TOML file.
+
+``run`` starts or resumes a study (the same command after an interruption continues where
+it stopped), ``status`` shows replications done, remaining and failed per condition, and
+``summarize`` writes the performance table with Monte Carlo SEs as CSV and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from analyses.settings import load_study
+from simulations.executors import Dask, Processes, Serial
+from simulations.metrics import METRICS, summarise
+from simulations.run import load_results, run_study
+from simulations.store import ParquetStore
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``study`` subcommand and its ``run``, ``status`` and ``summarize`` actions."""
+    parser = sub.add_parser(
+        "study", help="run, resume, monitor and summarise simulation studies",
+        description="Simulation studies: a design grid of conditions, replications of a task "
+        "in each, results stored chunk by chunk in a resumable Parquet store, and "
+        "performance measures with Monte Carlo standard errors.")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    run = actions.add_parser(
+        "run", help="start or resume a study",
+        description="Run the study a TOML file describes, storing results in DIR. Running the "
+        "same command again resumes: finished replications are skipped; a different design "
+        "in DIR is refused. Tasks named 'module:function' are imported from the current "
+        "directory or the installed packages.")
+    run.add_argument("config", metavar="STUDY.toml", type=Path, help="study file")
+    run.add_argument("--out", required=True, type=Path, metavar="DIR", help="results directory")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                       help="local worker processes (default: one per core; 1 runs in this "
+                       "process)")
+    where.add_argument("--scheduler", default=None, metavar="ADDR",
+                       help="Dask scheduler address, e.g. tcp://10.0.0.5:8786, or 'local' to "
+                       "start a local Dask cluster")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=run_command)
+
+    status = actions.add_parser(
+        "status", help="replications done, remaining and failed per condition",
+        description="Show, per condition, the replications done, remaining and failed, and "
+        "whether the condition stopped after too many consecutive errors.")
+    status.add_argument("dir", metavar="DIR", type=Path, help="results directory")
+    status.set_defaults(func=status_command)
+
+    summ = actions.add_parser(
+        "summarize", help="performance measures with Monte Carlo SEs (CSV and printed)",
+        description="Compute performance measures (bias, empirical and model SE, RMSE, "
+        "coverage, rejection rate, ...) with their Monte Carlo SEs per condition, method and "
+        "estimand; write DIR/summary.csv and print the table.")
+    summ.add_argument("dir", metavar="DIR", type=Path, help="results directory")
+    summ.add_argument("--metrics", default=None,
+                      help=f"comma-separated, from: {', '.join(METRICS)} (default: those the "
+                      "results allow)")
+    summ.add_argument("--alpha", type=float, default=0.05,
+                      help="test level for the rejection rate from p-values (default 0.05)")
+    summ.add_argument("--target-mcse", type=float, default=None, metavar="X",
+                      help="add n_needed, the replications for this Monte Carlo SE")
+    summ.add_argument("--csv", type=Path, default=None,
+                      help="where to write the table (default DIR/summary.csv)")
+    summ.set_defaults(func=summarize_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Start or resume the study and print its status."""
+    settings = load_study(args.config)
+    if os.getcwd() not in sys.path:  # so that 'module:function' finds the user's modules
+        sys.path.insert(0, os.getcwd())
+    if args.scheduler is not None:
+        executor = Dask(None if args.scheduler == "local" else args.scheduler)
+    elif args.workers == 1:
+        executor = Serial()
+    else:
+        executor = Processes(args.workers)
+    store = ParquetStore(args.out, chunk_size=settings.chunk_size)
+    try:
+        results = run_study(settings.design, settings.task, store=store, executor=executor,
+                            max_consecutive_errors=settings.max_consecutive_errors,
+                            progress=not args.quiet)
+    except RuntimeError as exc:  # the store is locked by another run
+        print(f"setback study run: {exc}", file=sys.stderr)
+        return 2
+    print(f"ran {results.meta['n_run']} replications; results in {store.path}")
+    _print_status(store)
+    return 0
+
+
+def _print_status(store: ParquetStore) -> None:
+    table = store.status()
+    with pd.option_context("display.width", 120, "display.max_rows", 500):
+        print(table.to_string(index=False))
+    done, planned = int(table["done"].sum()), int((table["done"] + table["remaining"]).sum())
+    stopped = int(table["stopped"].sum())
+    print(f"total: {done} of {planned} replications done, {int(table['failed'].sum())} failed"
+          + (f", {stopped} condition(s) stopped after consecutive errors" if stopped else ""))
+
+
+def status_command(args: argparse.Namespace) -> int:
+    """Print done / remaining / failed per condition."""
+    _print_status(ParquetStore(args.dir))
+    return 0
+
+
+def summarize_command(args: argparse.Namespace) -> int:
+    """Write the performance table as CSV and print it."""
+    results = load_results(ParquetStore(args.dir))
+    metrics = None if args.metrics is None else tuple(
+        m.strip() for m in args.metrics.split(",") if m.strip())
+    table = summarise(results, metrics, alpha=args.alpha, target_mcse=args.target_mcse)
+    path = args.csv or args.dir / "summary.csv"
+    table.to_csv(path, index=False)
+    with pd.option_context("display.width", 160, "display.max_rows", 1000,
+                           "display.float_format", "{:.4g}".format):
+        print(table.to_string(index=False))
+    print(f"written to {path}")
+    return 0

@@ -1,0 +1,107 @@
+"""`setback study run | status | summarize`: TOML in, resumable store, CSV table out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analyses.cli import main
+from analyses.settings import load_study
+
+CONFIGS = Path(__file__).resolve().parents[2] / "analyses" / "configs"
+
+STUDY = """
+[study]
+task = "t_interval"
+max_consecutive_errors = 5
+
+[design]
+replications = {reps}
+seed = 3
+
+[design.factors]
+n = [5, 30]
+dist = ["lognormal"]
+"""
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> Path:
+    path = tmp_path / "study.toml"
+    path.write_text(STUDY.format(reps=40))
+    return path
+
+
+def test_run_status_summarize(study: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    out = tmp_path / "out"
+    assert main(["study", "run", str(study), "--out", str(out), "--workers", "1",
+                 "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "ran 80 replications" in text
+    assert "total: 80 of 80 replications done, 0 failed" in text
+
+    assert main(["study", "run", str(study), "--out", str(out), "--workers", "1",
+                 "--quiet"]) == 0
+    assert "ran 0 replications" in capsys.readouterr().out  # resumed, nothing left
+
+    assert main(["study", "status", str(out)]) == 0
+    status = capsys.readouterr().out
+    assert "condition_id" in status and "remaining" in status and "lognormal" in status
+
+    assert main(["study", "summarize", str(out), "--metrics", "coverage,bias",
+                 "--target-mcse", "0.01"]) == 0
+    assert "coverage" in capsys.readouterr().out
+    table = pd.read_csv(out / "summary.csv")
+    assert list(table.columns) == ["condition_id", "n", "dist", "method", "estimand", "metric",
+                                   "value", "mcse", "n_ok", "n_failed", "n_needed"]
+    assert table["metric"].tolist() == ["coverage", "bias"] * 2
+    assert (table["n_ok"] == 40).all()
+
+
+def test_changed_design_in_same_directory_is_refused(study: Path, tmp_path: Path,
+                                                     capsys) -> None:  # noqa: ANN001
+    out = tmp_path / "out"
+    assert main(["study", "run", str(study), "--out", str(out), "--workers", "1",
+                 "--quiet"]) == 0
+    study.write_text(STUDY.format(reps=40).replace("seed = 3", "seed = 4"))
+    assert main(["study", "run", str(study), "--out", str(out), "--workers", "1",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "different study (seed: 3 -> 4)" in err
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("[study]", "[study]\nworkers = 2"), "unknown key(s) ['workers']"),
+    (("[design]", "[design]\nreps = 2"), "unknown key(s) ['reps']"),
+    (("replications = 40", ""), "[design]: missing ['replications']"),
+    (("task = \"t_interval\"", "task = \"nope\""), "unknown task 'nope'"),
+    (("n = [5, 30]", "n = [5, 5]"), "repeated levels"),
+    (("max_consecutive_errors = 5", "max_consecutive_errors = 0"), "positive integer"),
+    (("[design]", "[design"), "is not valid TOML"),
+])
+def test_bad_study_files_exit_2_with_a_message(study: Path, tmp_path: Path, capsys,  # noqa: ANN001
+                                               edit: tuple[str, str], message: str) -> None:
+    study.write_text(STUDY.format(reps=40).replace(*edit))
+    assert main(["study", "run", str(study), "--out", str(tmp_path / "o"), "--workers", "1",
+                 "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_status_of_an_empty_directory(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main(["study", "status", str(tmp_path)]) == 2
+    assert "holds no study" in capsys.readouterr().err
+
+
+def test_workers_and_scheduler_are_exclusive(study: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["study", "run", str(study), "--out", str(tmp_path), "--workers", "2",
+              "--scheduler", "tcp://127.0.0.1:8786"])
+    assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("study_*.toml")), ids=lambda p: p.name)
+def test_example_studies_load(path: Path) -> None:
+    settings = load_study(path)
+    assert settings.design.n_conditions >= 2
