@@ -293,10 +293,12 @@ class DropoutConfig:
         Baseline hazard logit of each setting [calibrated to those rates].
     front_loading : float
         Extra logit after session 0 decaying as 1/(1 + session): most dropouts happen in the
-        first few sessions (Swift & Greenberg 2012, as cited in PMC9856216 [S]).
+        first few sessions (Swift & Greenberg 2012, as cited in PMC9856216 [S]); the default
+        puts about 45% of dropouts in the first three sessions [assumed].
     alliance : float
         Logit increase per SD of weaker latent alliance; weaker alliance predicts dropout,
-        d = .55 (Sharf, Primavera & Diener 2010 [V]) [calibrated].
+        d = .55 (Sharf, Primavera & Diener 2010 [V]); with ruptures and their repair the
+        defaults give d of about .6 for the early-alliance rating [calibrated].
     unrepaired_rupture : float
         Logit increase in a session with an unrepaired rupture; confrontation ruptures and
         failed resolution predict dropout (Eubanks et al. 2019 [V]; Muran et al. 2009 [V]).
@@ -308,10 +310,10 @@ class DropoutConfig:
     """
 
     setting: Setting = "trial"
-    trial_logit: float = -5.65
-    routine_logit: float = -5.0
-    front_loading: float = 1.2
-    alliance: float = 0.35
+    trial_logit: float = -5.9
+    routine_logit: float = -5.25
+    front_loading: float = 2.5
+    alliance: float = 0.25
     unrepaired_rupture: float = 0.6
     worsening: float = 0.35
     improvement: float = 0.15
