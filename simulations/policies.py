@@ -75,7 +75,7 @@ class Feedback(_Combinable):
     monitor: Monitor = field(default_factory=ExpectedRecoveryMonitor)
     p_act: float = 0.75
     rate_boost: float = 0.45
-    dropout_odds: float = 0.5
+    dropout_odds: float = 0.35
     extend_sessions: int = 2
 
     def __post_init__(self) -> None:
