@@ -129,7 +129,8 @@ class StudyDesign:
         if self.where is None:
             return grid
         try:
-            kept = grid.query(self.where, engine="python")
+            # one line: query() refuses the multi-line strings TOML makes convenient
+            kept = grid.query(" ".join(self.where.split()), engine="python")
         except Exception as exc:  # query raises many types; the user needs the expression
             raise ValueError(f"where={self.where!r} is not a valid filter over the factors "
                              f"{list(self.factors)}: {exc}") from exc

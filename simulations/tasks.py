@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Task", "available_tasks", "get_task", "register_task", "task_name", "t_interval"]
+__all__ = ["Task", "available_tasks", "get_task", "policy_study", "register_task", "t_interval",
+           "task_name"]
 
 Task = Callable[[Mapping[str, Any], np.random.Generator], "list[dict] | pd.DataFrame"]
 
@@ -153,4 +154,110 @@ def t_interval(condition: Mapping[str, Any], rng: np.random.Generator) -> list[d
              "ci_low": mean - q * se, "ci_high": mean + q * se, "p_value": p}]
 
 
+#: Factors the policy study understands, with their defaults.
+POLICY_FACTORS: dict[str, Any] = {
+    "policy": "feedback", "n_patients": 500, "caseload": 90, "setting": "trial",
+    "max_sessions": 20, "p_act": None, "p_success": None, "not_percentile": None,
+}
+
+
+def policy_study(condition: Mapping[str, Any], rng: np.random.Generator) -> list[dict]:
+    """Outcome rates of a clinic under a policy and under TAU, with common random numbers.
+
+    Simulates the same clinic (same patients, therapists and noise: one seed drawn from
+    ``rng``) under treatment as usual and under ``policy`` with
+    :func:`simulations.compare_policies`, and reports each outcome rate with its
+    cluster-robust 95% interval, for all patients and for the not-on-track (NOT) subgroup,
+    and the paired difference from TAU.
+
+    Parameters
+    ----------
+    condition : Mapping
+        Factors, all optional: ``policy`` (a name such as ``"feedback+cst"``, default
+        ``"feedback"``), ``n_patients`` (500), ``caseload`` (patients per therapist, 90:
+        Saxon & Barkham 2012), ``setting`` (``"trial"`` or ``"routine"`` dropout),
+        ``max_sessions`` (20), ``p_act`` (probability that a therapist acts on feedback;
+        ignored by policies without feedback), ``p_success`` (alliance-repair success rate;
+        ignored by policies without repair) and ``not_percentile`` (the NOT boundary of the
+        expected-recovery monitor, e.g. 0.9). Leaving one out keeps the simulator's default.
+    rng : numpy.random.Generator
+        The replication's generator.
+
+    Returns
+    -------
+    list of dict
+        ``method`` (the policy, or ``"tau"``), ``estimand`` (an outcome such as
+        ``"deteriorated"``, ``"dropout"``, ``"failure"``, ``"referred"``; suffix ``_not`` for
+        the NOT subgroup; suffix ``_vs_tau`` for the paired difference from TAU),
+        ``estimate``, ``ci_low``, ``ci_high`` and ``n_subgroup`` (patients in the subgroup).
+
+    Raises
+    ------
+    ValueError
+        For an unknown factor or an invalid level (e.g. an unknown policy part).
+
+    Examples
+    --------
+    >>> rows = policy_study({"policy": "feedback", "n_patients": 200, "caseload": 20},
+    ...                     np.random.default_rng(3))
+    >>> sorted({r["method"] for r in rows}), rows[0]["estimand"]
+    (['feedback', 'tau'], 'deteriorated')
+    """
+    from dataclasses import replace
+
+    from simulations.compare import compare_policies
+    from simulations.config import ClinicConfig
+    from simulations.monitors import ExpectedRecoveryMonitor
+    from simulations.policies import (
+        AllianceRepair,
+        ClinicalSupport,
+        CombinedPolicy,
+        Feedback,
+        combine,
+        policy_from_name,
+    )
+
+    unknown = sorted(set(condition) - set(POLICY_FACTORS))
+    if unknown:
+        raise ValueError(f"policy study: unknown factor(s) {unknown}; it understands "
+                         f"{sorted(POLICY_FACTORS)}")
+    f = {**POLICY_FACTORS, **condition}
+    policy: CombinedPolicy = policy_from_name(f["policy"])
+    parts = list(policy.parts)
+    # A parameter of a policy part the policy lacks is ignored, so that factors can be crossed
+    # and the design's `where` keeps one level for the policies it does not apply to.
+    feedback = policy.get(Feedback)
+    if f["p_act"] is not None and (feedback or policy.get(ClinicalSupport)) is not None:
+        parts = [p for p in parts if p is not feedback] + [
+            replace(feedback or Feedback(), p_act=float(f["p_act"]))]
+    repair = policy.get(AllianceRepair)
+    if f["p_success"] is not None and repair is not None:
+        parts = [p for p in parts if p is not repair] + [
+            replace(repair, p_success=float(f["p_success"]))]
+    policy = combine(*parts)
+    n_patients = int(f["n_patients"])
+    if f["setting"] not in ("trial", "routine"):
+        raise ValueError(f"setting must be 'trial' or 'routine', got {f['setting']!r}")
+    make = ClinicConfig.routine if f["setting"] == "routine" else ClinicConfig
+    config = make(n_patients=n_patients,
+                  n_therapists=max(1, round(n_patients / float(f["caseload"]))),
+                  max_sessions=int(f["max_sessions"]))
+    monitor = (None if f["not_percentile"] is None
+               else ExpectedRecoveryMonitor(percentile=float(f["not_percentile"])))
+    # one seed for both policies: common random numbers within the replication
+    seed = int(rng.integers(0, 2**63 - 1))
+    table = compare_policies(config, [policy], seed=seed, monitor=monitor)
+    rows = []
+    for r in table.itertuples(index=False):
+        estimand = r.outcome + ("_not" if r.subgroup == "NOT" else "")
+        rows.append({"method": r.policy, "estimand": estimand, "estimate": r.rate,
+                     "ci_low": r.ci_low, "ci_high": r.ci_high, "n_subgroup": r.n})
+        if r.policy != "tau":
+            rows.append({"method": r.policy, "estimand": f"{estimand}_vs_tau",
+                         "estimate": r.diff_vs_tau, "ci_low": r.diff_ci_low,
+                         "ci_high": r.diff_ci_high, "n_subgroup": r.n})
+    return rows
+
+
 register_task("t_interval", t_interval)
+register_task("policy_study", policy_study)

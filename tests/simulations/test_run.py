@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import toy_tasks
@@ -129,3 +130,30 @@ def test_executor_options_are_validated() -> None:
     with pytest.raises(ValueError, match="max_consecutive_errors"):
         run_study(DESIGN, toy_tasks.normal_mean, max_consecutive_errors=0)
 
+
+
+def test_policy_study_pairs_policy_and_tau_with_common_random_numbers() -> None:
+    design = StudyDesign({"policy": ["feedback", "alliance-repair"], "n_patients": [150],
+                          "caseload": [30], "p_success": [0.3, 0.9]}, replications=2, seed=5,
+                         where="policy == 'alliance-repair' or p_success == 0.3")
+    # kept: 0 (feedback; p_success ignored), 2 and 3 (repair at 0.3 and 0.9)
+    res = run_study(design, "policy_study", executor="serial", progress=False)
+    assert res.frame["error"].isna().all()
+    ok = res.frame[res.frame["error"].isna()].set_index(
+        ["condition_id", "replication", "method", "estimand"])["estimate"]
+    for cid in (2, 3):
+        for rep in (0, 1):
+            diff = ok[cid, rep, "alliance-repair", "dropout_vs_tau"]
+            assert diff == pytest.approx(ok[cid, rep, "alliance-repair", "dropout"]
+                                         - ok[cid, rep, "tau", "dropout"], abs=1e-12)
+    table = res.summarise(("mean",))
+    assert {"dropout", "deteriorated_not_vs_tau", "failure"} <= set(table["estimand"])
+
+
+def test_policy_study_rejects_unknown_factors() -> None:
+    from simulations.tasks import policy_study
+
+    with pytest.raises(ValueError, match="unknown factor\\(s\\) \\['casload'\\]"):
+        policy_study({"casload": 20}, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="setting must be 'trial' or 'routine'"):
+        policy_study({"setting": "inpatient"}, np.random.default_rng(0))
