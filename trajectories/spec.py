@@ -1,0 +1,247 @@
+"""`GrowthSpec` and `Priors`: what growth model to fit, frozen and storable as JSON.
+
+The model (see DESIGN.md, "The statistical model") is, for session j of patient i seen by
+therapist t::
+
+    y_ij = x_ij'beta + z_ij'(u_t + v_i) + e_ij
+    z_ij = (1, f(session_ij) [, g(session_ij)])
+
+``time`` chooses f and g, ``patient`` and ``therapist`` choose which columns of z carry
+random effects, ``covariates`` and ``time_interactions`` add columns to x, and
+``likelihood`` chooses the distribution of e. Priors are weakly informative and scaled to
+the data (see :class:`Priors`), so one spec fits PHQ-9 and OQ-45 data alike.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Literal
+
+import numpy as np
+
+__all__ = ["INTAKE", "GrowthSpec", "Priors"]
+
+#: Covariate name that means "centred intake severity" (each patient's first score).
+INTAKE = "intake"
+
+TimeShape = Literal["linear", "log", "quadratic", "piecewise"]
+_TIME_SHAPES = ("linear", "log", "quadratic", "piecewise")
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Weakly informative priors, in units of the data's score SD ``s_y``.
+
+    Every scale below is multiplied by ``s_y`` (the SD of all observed scores) and, for
+    a time term, divided by the range of that time term in the data, so that a prior SD
+    of 1 means "a change of one score SD over the observed sessions". Override any field,
+    e.g. ``Priors(group_sd=0.5)``.
+
+    Parameters
+    ----------
+    intercept : float
+        ``intercept ~ Normal(mean intake score, intercept * s_y)``.
+    time : float
+        Each fixed time coefficient ``~ Normal(0, time * s_y / range)``.
+    covariate : float
+        Each covariate coefficient ``~ Normal(0, covariate * s_y / sd(column))``.
+    group_sd : float
+        Each patient and therapist random-effect SD ``~ HalfNormal(group_sd * s_y [/ range])``.
+    residual_sd : float
+        ``residual_sd ~ HalfNormal(residual_sd * s_y)``.
+    corr_eta : float
+        LKJ shape of the random-effect correlation matrices (2 mildly favours small
+        correlations; 1 is uniform).
+    nu_alpha, nu_beta : float
+        Student-t degrees of freedom ``nu ~ Gamma(nu_alpha, nu_beta)`` (Juarez & Steel, 2010).
+
+    Examples
+    --------
+    >>> Priors(group_sd=0.5).group_sd
+    0.5
+    """
+
+    intercept: float = 2.0
+    time: float = 2.0
+    covariate: float = 2.0
+    group_sd: float = 1.0
+    residual_sd: float = 1.0
+    corr_eta: float = 2.0
+    nu_alpha: float = 2.0
+    nu_beta: float = 0.1
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"Priors.{f.name} must be a positive number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class GrowthSpec:
+    """A three-level (or, without therapists, two-level) growth model, frozen.
+
+    Parameters
+    ----------
+    time : {"linear", "log", "quadratic", "piecewise"}
+        Shape of change over sessions: ``session``; ``log(1 + session)`` (Finch, Lambert &
+        Schaalje, 2001); ``session`` and ``session**2``; or two linear pieces, early
+        (up to ``breakpoint``) and late change.
+    breakpoint : float
+        Session at which early change ends (``piecewise`` only).
+    patient : {"intercept", "slopes"}
+        Patient random effects on the intercept only, or on the intercept and every time term.
+    therapist : {"none", "intercept", "slopes"}
+        Therapist random effects. Ignored (two-level model) when the data have no therapist.
+    correlated : bool
+        Whether random intercepts and slopes are correlated (LKJ prior) at each level.
+    covariates : tuple of str
+        Data covariate columns in x. Numeric columns are centred; text columns are dummy
+        coded against their first level in sorted order. ``"intake"`` means each
+        patient's first observed score, centred (intake severity).
+    time_interactions : tuple of str
+        Covariates that also change the slope(s) (e.g. arm x time).
+    likelihood : {"normal", "student_t"}
+        Residual distribution. Student-t residuals resist outlying sessions.
+    method : {"auto", "marginal", "latent"}
+        ``"marginal"`` integrates patient effects out (the fast path; normal likelihood
+        only), ``"latent"`` samples them; ``"auto"`` picks the fast path where it applies.
+    priors : Priors
+        Prior scales (see :class:`Priors`).
+
+    Examples
+    --------
+    >>> spec = GrowthSpec(time="log", covariates=("treatment",),
+    ...                   time_interactions=("treatment",))
+    >>> spec.coefficients
+    ('intercept', 'slope')
+    >>> GrowthSpec.from_dict(spec.to_dict()) == spec
+    True
+    >>> spec.resolved_method
+    'marginal'
+    """
+
+    time: TimeShape = "log"
+    breakpoint: float = 4.0
+    patient: Literal["intercept", "slopes"] = "slopes"
+    therapist: Literal["none", "intercept", "slopes"] = "slopes"
+    correlated: bool = True
+    covariates: tuple[str, ...] = ()
+    time_interactions: tuple[str, ...] = ()
+    likelihood: Literal["normal", "student_t"] = "normal"
+    method: Literal["auto", "marginal", "latent"] = "auto"
+    priors: Priors = field(default_factory=Priors)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "covariates", tuple(self.covariates))
+        object.__setattr__(self, "time_interactions", tuple(self.time_interactions))
+        choices = {
+            "time": _TIME_SHAPES,
+            "patient": ("intercept", "slopes"),
+            "therapist": ("none", "intercept", "slopes"),
+            "likelihood": ("normal", "student_t"),
+            "method": ("auto", "marginal", "latent"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"GrowthSpec.{name} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
+        if not (math.isfinite(self.breakpoint) and self.breakpoint > 0):
+            raise ValueError(f"GrowthSpec.breakpoint must be positive, got {self.breakpoint}")
+        if len(set(self.covariates)) != len(self.covariates):
+            raise ValueError(f"GrowthSpec.covariates has duplicates: {self.covariates}")
+        stray = [c for c in self.time_interactions if c not in self.covariates]
+        if stray:
+            raise ValueError(
+                f"GrowthSpec.time_interactions {stray} must also be listed in covariates"
+            )
+        if self.method == "marginal" and self.likelihood != "normal":
+            raise ValueError(
+                "method='marginal' integrates patient effects analytically, which needs "
+                "likelihood='normal'; use method='latent' (or 'auto') for Student-t residuals"
+            )
+        if not isinstance(self.priors, Priors):
+            raise ValueError("GrowthSpec.priors must be a Priors instance")
+
+    # ------------------------------------------------------------------ derived names
+    @property
+    def time_terms(self) -> tuple[str, ...]:
+        """Names of the time coefficients (the fixed effects after the intercept)."""
+        if self.time == "quadratic":
+            return ("slope", "quadratic")
+        if self.time == "piecewise":
+            return ("slope_early", "slope_late")
+        return ("slope",)
+
+    @property
+    def coefficients(self) -> tuple[str, ...]:
+        """Names of the growth coefficients: ``intercept`` and the time terms."""
+        return ("intercept", *self.time_terms)
+
+    @property
+    def patient_coefficients(self) -> tuple[str, ...]:
+        """Growth coefficients that vary between patients."""
+        return self.coefficients if self.patient == "slopes" else ("intercept",)
+
+    def therapist_coefficients(self, has_therapist: bool = True) -> tuple[str, ...]:
+        """Growth coefficients that vary between therapists (none for two-level data)."""
+        if not has_therapist or self.therapist == "none":
+            return ()
+        return self.coefficients if self.therapist == "slopes" else ("intercept",)
+
+    @property
+    def resolved_method(self) -> Literal["marginal", "latent"]:
+        """The path that will be used: the fast marginal path unless it cannot apply."""
+        if self.method == "auto":
+            return "marginal" if self.likelihood == "normal" else "latent"
+        return self.method
+
+    def time_basis(self, session: np.ndarray) -> np.ndarray:
+        """The time columns f(session) [, g(session)] as an ``(n, k)`` array.
+
+        Examples
+        --------
+        >>> GrowthSpec(time="piecewise", breakpoint=2).time_basis(np.array([0, 1, 4]))
+        array([[0., 0.],
+               [1., 0.],
+               [2., 2.]])
+        """
+        s = np.asarray(session, dtype=float)
+        if self.time == "linear":
+            return s[:, None]
+        if self.time == "log":
+            return np.log1p(s)[:, None]
+        if self.time == "quadratic":
+            return np.column_stack([s, s**2])
+        return np.column_stack([np.minimum(s, self.breakpoint),
+                                np.maximum(s - self.breakpoint, 0.0)])
+
+    # ------------------------------------------------------------------ storage
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dictionary (``from_dict`` inverts it)."""
+        out = asdict(self)
+        out["covariates"] = list(self.covariates)
+        out["time_interactions"] = list(self.time_interactions)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GrowthSpec:
+        """Rebuild a spec from :meth:`to_dict` output; unknown keys are an error."""
+        d = dict(d)
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"GrowthSpec.from_dict: unknown keys {sorted(unknown)}")
+        if "priors" in d and isinstance(d["priors"], dict):
+            d["priors"] = Priors(**d["priors"])
+        for key in ("covariates", "time_interactions"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys): equal specs give equal strings."""
+        return json.dumps(self.to_dict(), sort_keys=True)
