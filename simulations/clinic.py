@@ -93,7 +93,7 @@ def _plan(config: ClinicConfig, policy: CombinedPolicy, monitor: Monitor | None)
                    else ExpectedRecoveryMonitor())
     return Plan(feedback=feedback, support=support,  # type: ignore[arg-type]
                 repair=policy.get(AllianceRepair), referral=referral,  # type: ignore[arg-type]
-                monitor=monitor.bind(config) if monitor is not False else None)
+                monitor=monitor.bind(config))
 
 
 def _streams(seed: int | None) -> tuple[np.random.SeedSequence, np.random.SeedSequence,

@@ -57,7 +57,8 @@ def test_compare_policies_writes_csv(tmp_path, capsys) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["simulate", "--policy", "telepathy"], "policy: unknown part 'telepathy'"),
-    (["simulate", "--patients", "10", "--therapists", "20"], "n_therapists must be in [1, n_patients=10]"),
+    (["simulate", "--patients", "10", "--therapists", "20"],
+     "n_therapists must be in [1, n_patients=10]"),
     (["compare-policies", "--policies", "tau,bogus"], "unknown part 'bogus'"),
     (["compare-policies", "--policies", ","], "--policies must name at least one policy"),
 ])
