@@ -185,7 +185,9 @@ def _schedule(design: StudyDesign, fn: Task, spec: Serial | Processes | Dask,
                 outcomes[cid].update(_outcomes(chunk, cid))
                 n_run += stop - first
                 bar.update(stop - first)
-                halt = _stop_point(outcomes[cid], max_errors)
+                # only a failure can complete a run of failures: skip the scan otherwise
+                failed = bool(chunk["error"].notna().any())
+                halt = _stop_point(outcomes[cid], max_errors) if failed else None
                 if halt is not None or stop < planned_stop:
                     # skip chunks beyond the stop; chunks already running are kept harmlessly
                     dropped = [q for q in queue if q[0] == cid and halt is not None
