@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Dask", "Processes", "Serial", "open_pool", "resolve_executor"]
+__all__ = ["Dask", "Processes", "Serial", "check_task", "open_pool", "resolve_executor"]
 
 
 def _cores() -> int:
@@ -96,6 +96,39 @@ def resolve_executor(executor: str | Serial | Processes | Dask) -> Serial | Proc
         raise ValueError(f"executor must be 'serial', 'processes', 'dask' or an executor "
                          f"object, got {executor!r}")
     return named[executor]()
+
+
+def check_task(fn: Callable[..., Any], executor: Serial | Processes | Dask) -> None:
+    """Fail early, with advice, when worker processes could not import the task.
+
+    Worker processes find a task by its module and name, so a lambda, a nested function or
+    a function defined in a notebook (an interactive ``__main__``) cannot run there. Dask
+    pickles such functions by value, and the serial executor needs no pickling at all.
+
+    Raises
+    ------
+    ValueError
+        If ``executor`` is :class:`Processes` and the task is not importable.
+    """
+    if not isinstance(executor, Processes):
+        return
+    import pickle
+    import sys
+
+    main = sys.modules.get("__main__")
+    interactive = getattr(fn, "__module__", None) == "__main__" and not hasattr(main, "__file__")
+    try:
+        pickle.dumps(fn)
+    except Exception as exc:  # pickling raises several types; the advice is the same
+        interactive = True
+        reason = f" ({exc})"
+    else:
+        reason = ""
+    if interactive:
+        raise ValueError(
+            f"the task {getattr(fn, '__qualname__', fn)!r} cannot be sent to worker "
+            f"processes{reason}: define it at module level in an importable .py file, or "
+            "use executor='serial' or 'dask'")
 
 
 class _Pool:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from simulations.design import RESERVED_COLUMNS, StudyDesign
-from simulations.executors import Dask, Processes, Serial, open_pool, resolve_executor
+from simulations.executors import Dask, Processes, Serial, check_task, open_pool, resolve_executor
 from simulations.progress import progress_bar
 from simulations.store import ParquetStore, versions
 from simulations.tasks import Task, get_task, task_name
@@ -123,6 +123,7 @@ def run_study(
                          f"got {max_consecutive_errors!r}")
     fn = get_task(task)
     spec = resolve_executor(executor)
+    check_task(fn, spec)
     name = task_name(fn)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     chunk_size = store.chunk_size if store is not None else None

@@ -131,6 +131,11 @@ def test_executor_options_are_validated() -> None:
         run_study(DESIGN, toy_tasks.normal_mean, max_consecutive_errors=0)
 
 
+def test_unimportable_task_is_refused_before_workers_start() -> None:
+    with pytest.raises(ValueError, match="cannot be sent to worker processes.*module level"):
+        run_study(DESIGN, lambda c, rng: [], executor=Processes(2), progress=False)
+
+
 
 def test_policy_study_pairs_policy_and_tau_with_common_random_numbers() -> None:
     design = StudyDesign({"policy": ["feedback", "alliance-repair"], "n_patients": [150],
