@@ -15,6 +15,7 @@ too (it fixes which stream a patient draws from); keep it when you rerun.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +35,9 @@ from simulations.policies import (
     as_combined,
 )
 from trajectories.data import TherapyData
+from trajectories.instruments import Instrument
 
-__all__ = ["SimulatedClinic", "observed_scores", "simulate"]
+__all__ = ["ClinicChunk", "SimulatedClinic", "observed_scores", "simulate", "simulate_chunks"]
 
 DEFAULT_CHUNK = 100_000
 
@@ -121,6 +123,91 @@ def _setup(config: ClinicConfig, seed: int | None) -> tuple[dict[str, np.ndarray
     return th, th_of
 
 
+@dataclass(frozen=True, eq=False)
+class ClinicChunk:
+    """One chunk of a run from :func:`simulate_chunks`.
+
+    Attributes
+    ----------
+    patients : pandas.DataFrame
+        Per-patient outcomes and truth of the chunk's patients (as ``SimulatedClinic.patients``).
+    sessions : pandas.DataFrame or None
+        Their attended sessions: observed columns, hidden truth and ``end_status``.
+    variates : dict
+        Random variates the chunk drew.
+    instrument : Instrument
+        The outcome measure.
+    """
+
+    patients: pd.DataFrame
+    sessions: pd.DataFrame | None
+    variates: dict[str, int]
+    instrument: Instrument
+
+    def observed(self) -> TherapyData:
+        """The chunk's observed long data, validated."""
+        if self.sessions is None:
+            raise ValueError("observed: the run had keep_sessions=False")
+        return _observed(self.sessions, self.instrument)
+
+
+def simulate_chunks(
+    config: ClinicConfig,
+    policy: Policy | str = "tau",
+    *,
+    seed: int | None,
+    monitor: Monitor | None = None,
+    keep_sessions: bool = True,
+    chunk_size: int = DEFAULT_CHUNK,
+    progress: bool = False,
+) -> Iterator[ClinicChunk]:
+    """Simulate chunk by chunk, yielding each chunk's patients and sessions.
+
+    The same run as :func:`simulate` (same arguments, same results), for writing very large
+    runs to disk with memory bounded by one chunk. Arguments are validated before the first
+    chunk is simulated.
+
+    Examples
+    --------
+    >>> cfg = ClinicConfig(n_patients=250, n_therapists=5)
+    >>> chunks = list(simulate_chunks(cfg, "feedback", seed=1, chunk_size=100))
+    >>> [len(c.patients) for c in chunks]
+    [100, 100, 50]
+    >>> whole = simulate(cfg, "feedback", seed=1, chunk_size=100).patients
+    >>> pd.concat([c.patients for c in chunks], ignore_index=True).equals(whole)
+    True
+    """
+    if not isinstance(config, ClinicConfig):
+        raise ValueError(f"config must be a ClinicConfig, got {type(config).__name__}")
+    if not isinstance(chunk_size, int) or not 1 <= chunk_size <= 10_000_000:
+        raise ValueError(f"chunk_size must be in [1, 10000000], got {chunk_size!r}")
+    combined = as_combined(policy)
+    plan = _plan(config, combined, monitor)
+    return _generate(config, plan, combined.name, seed, keep_sessions, chunk_size, progress)
+
+
+def _generate(config: ClinicConfig, plan: Plan, name: str, seed: int | None,
+              keep_sessions: bool, chunk_size: int, progress: bool) -> Iterator[ClinicChunk]:
+    th, th_of = _setup(config, seed)
+    chunks = list(_chunks(config, seed, chunk_size))
+    if progress and len(chunks) > 1:
+        from tqdm.auto import tqdm
+
+        chunks = tqdm(chunks, desc=f"simulate {name}", unit="chunk")
+    for start, stop, ss in chunks:
+        out = run_chunk(config, plan, th, th_of[start:stop], ss, record=keep_sessions)
+        patients = patient_outcomes(config, out, first_id=start)
+        patients["trajectory_class"] = pd.Categorical.from_codes(
+            patients["trajectory_class"].to_numpy(), categories=list(TRAJECTORY_CLASSES))
+        sessions = None
+        if keep_sessions:
+            sessions = _long(out, start)
+            sessions["end_status"] = patients["end_status"].to_numpy()[
+                sessions["patient"].to_numpy() - start]
+        yield ClinicChunk(patients=patients, sessions=sessions, variates=out.variates,
+                          instrument=config.instrument)  # type: ignore[arg-type]
+
+
 def simulate(
     config: ClinicConfig,
     policy: Policy | str = "tau",
@@ -148,9 +235,9 @@ def simulate(
         policy's monitor, else :class:`ExpectedRecoveryMonitor`.
     keep_sessions : bool
         Build the observed long data and the per-session truth. ``False`` keeps only the
-        per-patient table (for very large runs).
+        per-patient table (for very large runs; see also :func:`simulate_chunks`).
     chunk_size : int
-        Patients simulated at once (memory is about 0.5 kB per patient of a chunk).
+        Patients simulated at once (working memory is about 0.5 kB per patient of a chunk).
     progress : bool
         Show a progress bar over chunks.
 
@@ -168,38 +255,29 @@ def simulate(
     >>> again.patients.equals(sim.patients)
     True
     """
-    if not isinstance(config, ClinicConfig):
-        raise ValueError(f"config must be a ClinicConfig, got {type(config).__name__}")
-    if not isinstance(chunk_size, int) or not 1 <= chunk_size <= 10_000_000:
-        raise ValueError(f"chunk_size must be in [1, 10000000], got {chunk_size!r}")
-    combined = as_combined(policy)
-    plan = _plan(config, combined, monitor)
-    th, th_of = _setup(config, seed)
-    rows, sessions, variates = [], [], {"normal": 0, "uniform": 0}
-    chunks = list(_chunks(config, seed, chunk_size))
-    if progress:
-        from tqdm.auto import tqdm
-
-        chunks = tqdm(chunks, desc=f"simulate {combined.name}", unit="chunk")
-    for start, stop, ss in chunks:
-        out = run_chunk(config, plan, th, th_of[start:stop], ss, record=keep_sessions)
-        for kind, count in out.variates.items():
+    chunks = list(simulate_chunks(config, policy, seed=seed, monitor=monitor,
+                                  keep_sessions=keep_sessions, chunk_size=chunk_size,
+                                  progress=progress))
+    variates = {"normal": 0, "uniform": 0}
+    for chunk in chunks:
+        for kind, count in chunk.variates.items():
             variates[kind] += count
-        rows.append(patient_outcomes(config, out, first_id=start))
-        if keep_sessions:
-            sessions.append(_long(out, start))
-    patients = pd.concat(rows, ignore_index=True) if len(rows) > 1 else rows[0]
-    patients["trajectory_class"] = pd.Categorical.from_codes(
-        patients["trajectory_class"].to_numpy(), categories=list(TRAJECTORY_CLASSES))
+    patients = _concat([c.patients for c in chunks])
+    th, th_of = _setup(config, seed)
     therapists = pd.DataFrame({"therapist": np.arange(config.n_therapists), **th})
     therapists["n_patients"] = np.bincount(th_of, minlength=config.n_therapists)
     data = truth = None
     if keep_sessions:
-        truth = pd.concat(sessions, ignore_index=True) if len(sessions) > 1 else sessions[0]
-        data = _observed(config, truth, patients)
-    return SimulatedClinic(config=config, policy=combined, seed=seed, data=data,
+        truth = _concat([c.sessions for c in chunks])
+        data = _observed(truth, config.instrument)  # type: ignore[arg-type]
+        truth = truth.drop(columns="end_status")
+    return SimulatedClinic(config=config, policy=as_combined(policy), seed=seed, data=data,
                            sessions=truth, patients=patients, therapists=therapists,
                            variates=variates)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def _long(out, first_id: int) -> pd.DataFrame:
@@ -219,13 +297,14 @@ def _long(out, first_id: int) -> pd.DataFrame:
     return result
 
 
-def _observed(config: ClinicConfig, truth: pd.DataFrame, patients: pd.DataFrame) -> TherapyData:
-    frame = truth[["patient", "therapist", "session", "score", "alliance"]].copy()
-    status = patients.set_index("patient")["end_status"].astype(str)
-    frame["end_status"] = status.reindex(frame["patient"]).to_numpy()
+def _observed(sessions: pd.DataFrame, instrument: Instrument) -> TherapyData:
+    """Observed long data (score, alliance rating, end status) as validated TherapyData."""
+    columns = ["patient", "therapist", "session", "score", "alliance", "end_status"]
+    frame = sessions[columns].copy()
+    frame["end_status"] = frame["end_status"].astype(str)
     return TherapyData.from_frame(
         frame, patient="patient", therapist="therapist", session="session", score="score",
-        alliance="alliance", end_status="end_status", instrument=config.instrument)
+        alliance="alliance", end_status="end_status", instrument=instrument)
 
 
 def observed_scores(config: ClinicConfig, *, n_patients: int, seed: int) -> np.ndarray:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulations import ClinicConfig, policy_from_name, simulate
+from simulations import ClinicConfig, policy_from_name
+from simulations.clinic import simulate_chunks
 from simulations.outcomes import summary
 
 PATIENTS_PER_THERAPIST = 90  # Saxon & Barkham (2012): 10,786 patients of 119 therapists
@@ -89,16 +90,31 @@ def format_summary(policy: str, info: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate, simulate, write the three files and print the summary."""
+    """Validate, simulate chunk by chunk (writing sessions as they come, so memory stays
+    bounded), then write the patients and the summary and print it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     config = clinic_config(args)
     policy = policy_from_name(args.policy)
-    sim = simulate(config, policy, seed=args.seed, progress=not args.quiet)
+    chunks = simulate_chunks(config, policy, seed=args.seed, progress=not args.quiet)
     args.out.mkdir(parents=True, exist_ok=True)
-    sim.data.frame.drop(columns="source_row").to_parquet(args.out / "sessions.parquet",
-                                                         index=False)
-    sim.patients.to_parquet(args.out / "patients.parquet", index=False)
+    patients, writer = [], None
+    try:
+        for chunk in chunks:
+            observed = chunk.observed().frame.drop(columns="source_row")
+            table = pa.Table.from_pandas(observed, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(args.out / "sessions.parquet", table.schema)
+            writer.write_table(table)
+            patients.append(chunk.patients)
+    finally:
+        if writer is not None:
+            writer.close()
+    frame = pd.concat(patients, ignore_index=True)
+    frame.to_parquet(args.out / "patients.parquet", index=False)
     info = {"policy": policy.name, "seed": args.seed, "config": config.to_dict(),
-            **summary(sim.patients)}
+            **summary(frame)}
     (args.out / "summary.json").write_text(json.dumps(info, indent=2, default=str))
     print(format_summary(policy.name, info))
     print(f"wrote {args.out}/sessions.parquet, patients.parquet, summary.json")

@@ -208,3 +208,17 @@ def test_policy_directions_on_a_moderate_run(runs: dict) -> None:
     assert not_det["feedback+cst"] < not_det["feedback"] < not_det["tau"]
     assert runs["alliance-repair"].patients["dropout"].mean() < \
         runs["tau"].patients["dropout"].mean()
+
+
+def test_simulate_chunks_streams_the_same_run() -> None:
+    from simulations.clinic import simulate_chunks
+
+    whole = simulate(SMALL, "feedback+cst", seed=12, chunk_size=1_000)
+    chunks = list(simulate_chunks(SMALL, "feedback+cst", seed=12, chunk_size=1_000))
+    assert len(chunks) == 3
+    pd.testing.assert_frame_equal(pd.concat([c.patients for c in chunks], ignore_index=True),
+                                  whole.patients)
+    observed = pd.concat([c.observed().frame.drop(columns="source_row") for c in chunks],
+                         ignore_index=True)
+    expected = whole.data.frame.drop(columns="source_row")
+    pd.testing.assert_frame_equal(observed, expected)
