@@ -1,6 +1,6 @@
 """Clinic simulator, policies, monitors and policy comparisons."""
 
-from simulations.clinic import SimulatedClinic, simulate
+from simulations.clinic import SimulatedClinic, simulate, simulate_chunks
 from simulations.compare import compare_policies
 from simulations.config import ClinicConfig
 from simulations.monitors import ExpectedRecoveryMonitor, ReliableWorseningMonitor
@@ -16,4 +16,5 @@ __all__ = [
     "compare_policies",
     "policy_from_name",
     "simulate",
+    "simulate_chunks",
 ]
