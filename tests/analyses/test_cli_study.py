@@ -105,3 +105,19 @@ def test_workers_and_scheduler_are_exclusive(study: Path, tmp_path: Path) -> Non
 def test_example_studies_load(path: Path) -> None:
     settings = load_study(path)
     assert settings.design.n_conditions >= 2
+
+
+@pytest.mark.slow  # starts a Dask cluster (~10 s); tests/simulations/test_dask.py is the fast check
+def test_run_on_a_local_dask_cluster_equals_serial(study: Path, tmp_path: Path,
+                                                   capsys) -> None:  # noqa: ANN001
+    pytest.importorskip("distributed")
+    study.write_text(STUDY.format(reps=6))
+    for name, how in (("serial", ["--workers", "1"]), ("dask", ["--scheduler", "local"])):
+        assert main(["study", "run", str(study), "--out", str(tmp_path / name), *how,
+                     "--quiet"]) == 0
+        assert "ran 12 replications" in capsys.readouterr().out
+    serial = pd.read_parquet(tmp_path / "serial" / "chunks").sort_values(
+        ["condition_id", "replication"], ignore_index=True)
+    dask = pd.read_parquet(tmp_path / "dask" / "chunks").sort_values(
+        ["condition_id", "replication"], ignore_index=True)
+    pd.testing.assert_frame_equal(serial, dask)
