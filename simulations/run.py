@@ -14,7 +14,7 @@ it is decided in replication order.
 from __future__ import annotations
 
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -137,8 +137,8 @@ def run_study(
             store.repair()
             store.record(max_consecutive_errors=max_consecutive_errors)
             frames.append(store.read())
-        outcomes = {c: _outcomes(frames[0], c) if frames else {}
-                    for c in design.conditions()["condition_id"]}
+        known = _all_outcomes(frames[0]) if frames else {}
+        outcomes = {c: known.get(c, {}) for c in design.conditions()["condition_id"]}
         n_run = _schedule(design, fn, spec, store, outcomes, frames,
                           (chunk_size, max_consecutive_errors, progress))
     finally:
@@ -159,20 +159,26 @@ def _schedule(design: StudyDesign, fn: Task, spec: Serial | Processes | Dask,
               frames: list[pd.DataFrame], settings: tuple[int, int, bool]) -> int:
     """Submit chunks, collect them as they finish, write them; returns replications run."""
     chunk_size, max_errors, show = settings
-    queue = []
+    queue: deque[tuple[int, int, int]] = deque()
     for cid in outcomes:
-        if _stop_point(outcomes[cid], max_errors) is None:
-            todo = [r for r in range(design.replications) if r not in outcomes[cid]]
-            queue += [(cid, block[0], block[-1] + 1) for block in _blocks(todo, chunk_size)]
+        # a stopped condition may still lack replications before its stop (a resumed run)
+        halt = _stop_point(outcomes[cid], max_errors)
+        last = design.replications - 1 if halt is None else halt
+        todo = [r for r in range(last + 1) if r not in outcomes[cid]]
+        queue.extend((cid, block[0], block[-1] + 1) for block in _blocks(todo, chunk_size))
     if not queue:
         return 0
     bar = progress_bar(sum(stop - first for _, first, stop in queue), enabled=show)
+    halted: dict[int, int] = {}  # condition -> replication at which it stopped
     n_run = 0
     with open_pool(spec) as pool:
         pending: dict[Future, tuple[int, int, int]] = {}
         while queue or pending:
             while queue and len(pending) < 2 * pool.n_workers:
-                cid, first, stop = queue.pop(0)
+                cid, first, stop = queue.popleft()
+                if cid in halted and first > halted[cid]:  # beyond the stop: never run
+                    bar.total -= stop - first
+                    continue
                 future = pool.submit(_run_chunk, fn, cid, design.condition(cid), design.seed,
                                      first, stop, max_errors)
                 pending[future] = (cid, first, stop)
@@ -183,19 +189,15 @@ def _schedule(design: StudyDesign, fn: Task, spec: Serial | Processes | Dask,
                     store.write_chunk(cid, first, stop, chunk)
                 else:
                     frames.append(chunk)
-                outcomes[cid].update(_outcomes(chunk, cid))
+                outcomes[cid].update(_all_outcomes(chunk).get(cid, {}))
                 n_run += stop - first
+                bar.total -= planned_stop - stop  # a chunk cut short by a run of failures
                 bar.update(stop - first)
                 # only a failure can complete a run of failures: skip the scan otherwise
-                failed = bool(chunk["error"].notna().any())
-                halt = _stop_point(outcomes[cid], max_errors) if failed else None
-                if halt is not None or stop < planned_stop:
-                    # skip chunks beyond the stop; chunks already running are kept harmlessly
-                    dropped = [q for q in queue if q[0] == cid and halt is not None
-                               and q[1] > halt]
-                    queue = [q for q in queue if q not in dropped]
-                    bar.total -= sum(s - f for _, f, s in dropped) + (planned_stop - stop)
-                    bar.refresh()
+                if chunk["error"].notna().any():
+                    halt = _stop_point(outcomes[cid], max_errors)
+                    if halt is not None:
+                        halted[cid] = min(halt, halted.get(cid, halt))
     bar.close()
     return n_run
 
@@ -211,14 +213,15 @@ def _blocks(reps: list[int], size: int) -> list[list[int]]:
     return blocks
 
 
-def _outcomes(frame: pd.DataFrame, condition_id: int) -> dict[int, bool]:
-    """Replication -> failed, for one condition's rows."""
-    mask = (frame["condition_id"] == condition_id).to_numpy()
-    reps = frame["replication"].to_numpy()[mask].tolist()
-    failed = frame["error"].notna().to_numpy()[mask].tolist() if "error" in frame else []
-    out: dict[int, bool] = {}
-    for rep, fail in zip(reps, failed, strict=True):
-        out[rep] = out.get(rep, False) or fail
+def _all_outcomes(frame: pd.DataFrame) -> dict[int, dict[int, bool]]:
+    """Condition -> replication -> failed, in one pass over the rows."""
+    if frame.empty or "error" not in frame.columns:
+        return {}
+    failed = frame["error"].notna().groupby(
+        [frame["condition_id"], frame["replication"]], sort=False).any()
+    out: dict[int, dict[int, bool]] = {}
+    for (cid, rep), fail in zip(failed.index.tolist(), failed.tolist(), strict=True):
+        out.setdefault(int(cid), {})[int(rep)] = bool(fail)
     return out
 
 
@@ -308,10 +311,12 @@ def _finalise(frame: pd.DataFrame, design: StudyDesign, max_errors: int) -> pd.D
         return frame
     frame = frame.sort_values(["condition_id", "replication"], kind="stable")
     keep = np.ones(len(frame), dtype=bool)
-    for cid, rows in frame.groupby("condition_id", sort=False):
-        halt = _stop_point(_outcomes(rows, cid), max_errors)
+    reps = frame["replication"].to_numpy()
+    cids = frame["condition_id"].to_numpy()
+    for cid, outcomes in _all_outcomes(frame).items():
+        halt = _stop_point(outcomes, max_errors)
         if halt is not None:
-            keep[frame.index.get_indexer(rows.index[rows["replication"] > halt])] = False
+            keep &= ~((cids == cid) & (reps > halt))
     frame = _normalise(frame[keep].reset_index(drop=True))
     last = [c for c in ("error", "warnings") if c in frame.columns]
     return frame[[c for c in frame.columns if c not in last] + last]
@@ -366,8 +371,9 @@ def condition_status(design: StudyDesign, frame: pd.DataFrame,
     """
     out = design.conditions()
     done, failed, stopped = [], [], []
+    known = _all_outcomes(frame)
     for cid in out["condition_id"]:
-        outcomes = _outcomes(frame, cid) if "error" in frame.columns else {}
+        outcomes = known.get(cid, {})
         halt = _stop_point(outcomes, max_consecutive_errors)
         outcomes = {r: f for r, f in outcomes.items() if halt is None or r <= halt}
         done.append(len(outcomes))

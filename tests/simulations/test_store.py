@@ -142,3 +142,17 @@ def test_reading_an_empty_directory_is_a_clear_error(tmp_path: Path) -> None:
         ParquetStore(tmp_path).manifest()
     with pytest.raises(ValueError, match="chunk_size"):
         ParquetStore(tmp_path, chunk_size=0)
+
+
+def test_lost_chunk_before_a_stop_is_redone(tmp_path: Path) -> None:
+    # a stopped condition whose early chunk is lost must not count as complete on resume
+    design = StudyDesign({"p_fail": [0.6], "n": [5]}, replications=60, seed=4)
+    kw = {"executor": "serial", "progress": False, "max_consecutive_errors": 3}
+    reference = run_study(design, toy_tasks.flaky, **kw).frame
+    assert reference["replication"].max() >= 3  # it stopped after some successes
+    store = ParquetStore(tmp_path / "study", chunk_size=1)
+    run_study(design, toy_tasks.flaky, store=store, **kw)
+    (tmp_path / "study" / "chunks" / store.chunks()[0].file).unlink()
+    resumed = run_study(design, toy_tasks.flaky, store=store, **kw)
+    assert resumed.meta["n_run"] == 1
+    pd.testing.assert_frame_equal(resumed.frame, reference)
