@@ -1,0 +1,889 @@
+"""Discrete-time dropout hazard: the risk set, the standalone model and its estimands.
+
+A patient is at risk of dropping out after each attended session. The **risk set** has
+one row per patient and attended session at which dropout could happen, with
+``event = 1`` on the last attended session of a patient whose end status is ``dropout``
+(the event happens *after* that session, as in :mod:`trajectories.retention`). Patients
+who ``completed`` or were ``referred`` ended by plan at their last session and
+``ongoing`` patients have not yet had the chance to return, so their last session carries
+no row: they are censored there. (The life table of :func:`trajectories.retention.
+retention_curve` counts them at risk at that session; here they are left out because a
+planned ending happens *instead of* a chance to drop out.)
+
+The hazard of dropping out after session s is::
+
+    g(h_is) = baseline[bin(s)] + x_is' gamma + w_t[i] (+ shared latent terms, see joint.py)
+
+with ``g`` the logit or complementary log-log link, a piecewise-constant baseline over
+session bins, covariates and observed predictors ``x`` (on standardised scales, so a
+coefficient is "per SD") and a therapist random effect ``w_t ~ N(0, sd^2)`` (Zimmermann
+et al. 2017; Saxon et al. 2017: therapists differ in dropout). The joint model in
+:mod:`trajectories.joint` adds the patient's latent severity and change as shared
+parameters (Wu & Carroll 1988; Rizopoulos 2010).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from trajectories.data import END_STATUSES, DataValidationError, TherapyData
+
+__all__ = ["DropoutSpec", "end_status_from_rows", "risk_set"]
+
+#: Observed predictors of the standalone model (what each means: see DropoutSpec).
+PREDICTORS = ("score", "improvement", "worsening", "alliance")
+#: Shared latent terms of the joint model.
+ASSOCIATIONS = ("level", "slope", "improvement", "worsening")
+
+
+@dataclass(frozen=True)
+class DropoutSpec:
+    """What dropout model to fit, frozen.
+
+    Parameters
+    ----------
+    link : {"logit", "cloglog"}
+        Link of the discrete-time hazard. The complementary log-log link makes the
+        coefficients log hazard ratios of an underlying continuous-time proportional hazard.
+    n_bins : int
+        Number of piecewise-constant baseline bins, cut at quantiles of the risk-set
+        sessions (used when ``breaks`` is None). Sessions past the last cut share its bin.
+    breaks : tuple of int, optional
+        Explicit first session of each baseline bin, increasing, e.g. ``(0, 1, 3, 6)``.
+    predictors : tuple of str
+        Observed predictors of the standalone model, each standardised by the score (or
+        alliance) SD: ``"score"`` (current observed severity, centred), ``"improvement"``
+        and ``"worsening"`` (observed change since intake, split so that each can raise
+        the hazard: Arndt et al. 2020), ``"alliance"`` (current rating, centred). The joint
+        model replaces the score-based ones by their latent counterparts and keeps
+        ``"alliance"``.
+    association : tuple of str
+        Shared latent terms of the joint model (per SD of the scores, oriented so that
+        positive means more severe): ``"level"`` (current latent severity), ``"slope"``
+        (latent rate of change per session, positive = worsening), ``"improvement"`` and
+        ``"worsening"`` (latent change since intake, in two one-sided terms).
+    covariates : tuple of str
+        Data columns (patient- or session-level). Numeric ones are centred and divided by
+        their SD; text ones are dummy coded against their first sorted level.
+    therapist : bool
+        Therapist random effect on dropout (ignored for data without therapists).
+    coef_sd, baseline_sd, therapist_sd : float
+        Prior scales: ``Normal(0, coef_sd)`` for every coefficient (per SD of its
+        predictor), ``Normal(g(overall rate), baseline_sd)`` for each baseline bin,
+        ``HalfNormal(therapist_sd)`` for the therapist SD on the link scale.
+
+    Examples
+    --------
+    >>> spec = DropoutSpec(link="cloglog", breaks=(0, 2, 5))
+    >>> DropoutSpec.from_dict(spec.to_dict()) == spec
+    True
+    """
+
+    link: Literal["logit", "cloglog"] = "logit"
+    n_bins: int = 4
+    breaks: tuple[int, ...] | None = None
+    predictors: tuple[str, ...] = ("score", "improvement", "worsening")
+    association: tuple[str, ...] = ("level", "improvement", "worsening")
+    covariates: tuple[str, ...] = ()
+    therapist: bool = True
+    coef_sd: float = 1.0
+    baseline_sd: float = 1.5
+    therapist_sd: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("predictors", "association", "covariates"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.breaks is not None:
+            object.__setattr__(self, "breaks", tuple(int(b) for b in self.breaks))
+            if len(self.breaks) == 0 or any(np.diff(self.breaks) <= 0):
+                raise ValueError(f"DropoutSpec.breaks must be increasing, got {self.breaks}")
+        if self.link not in ("logit", "cloglog"):
+            raise ValueError(f"DropoutSpec.link must be 'logit' or 'cloglog', got {self.link!r}")
+        if not (isinstance(self.n_bins, int) and 1 <= self.n_bins <= 50):
+            raise ValueError(f"DropoutSpec.n_bins must be an integer in [1, 50], got "
+                             f"{self.n_bins!r}")
+        for name, allowed in (("predictors", PREDICTORS), ("association", ASSOCIATIONS)):
+            bad = [p for p in getattr(self, name) if p not in allowed]
+            if bad or len(set(getattr(self, name))) != len(getattr(self, name)):
+                raise ValueError(f"DropoutSpec.{name} must be distinct values of {allowed}, "
+                                 f"got {getattr(self, name)}")
+        for name in ("coef_sd", "baseline_sd", "therapist_sd"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"DropoutSpec.{name} must be a positive number, got {value!r}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dictionary (``from_dict`` inverts it)."""
+        out = asdict(self)
+        for key in ("predictors", "association", "covariates", "breaks"):
+            out[key] = None if out[key] is None else list(out[key])
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DropoutSpec:
+        """Rebuild a spec from :meth:`to_dict` output; unknown keys are an error."""
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"DropoutSpec.from_dict: unknown keys {sorted(unknown)}")
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**d)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+# ---------------------------------------------------------------------------- risk set
+def end_status_from_rows(
+    df: pd.DataFrame, *, patient: str, session: str, status: str
+) -> pd.Series:
+    """Per-patient end status from a row-level status column, checking it is consistent.
+
+    Services often mark the session at which a patient was recorded as ``dropout`` (or
+    ``completed``/``referred``) and leave the other rows empty or ``ongoing``. This reads
+    such a column, checks that a final status is on the patient's last session and that
+    no session follows it, and returns one status per patient for
+    :meth:`TherapyData.with_end_status`.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Long data (not modified).
+    patient, session, status : str
+        Column names. Empty status cells count as ``ongoing``.
+
+    Returns
+    -------
+    pandas.Series
+        Index patient, values in ``completed``, ``dropout``, ``referred``, ``ongoing``.
+
+    Raises
+    ------
+    DataValidationError
+        Unknown status values, two different final statuses for one patient, or sessions
+        after the session marked with a final status (naming the patient).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"id": [1, 1, 2, 2], "week": [0, 1, 0, 1],
+    ...                    "status": [None, "dropout", None, None]})
+    >>> end_status_from_rows(df, patient="id", session="week", status="status").to_dict()
+    {1: 'dropout', 2: 'ongoing'}
+    """
+    for col in (patient, session, status):
+        if col not in df:
+            raise DataValidationError(f"column {col!r}: required column is missing")
+    text = df[status].astype("string").str.strip().str.lower().fillna("ongoing")
+    text = text.where(text != "", "ongoing")
+    bad = ~text.isin(END_STATUSES)
+    if bad.any():
+        row = df.loc[bad.to_numpy()].iloc[0]
+        raise DataValidationError(
+            f"column {status!r}: end status must be one of {END_STATUSES}; patient "
+            f"{row[patient]!r} has {row[status]!r} at {session}={row[session]!r}")
+    frame = pd.DataFrame({"patient": df[patient].to_numpy(), "session": df[session].to_numpy(),
+                          "status": text.to_numpy()})
+    last = frame.groupby("patient", sort=True)["session"].max()
+    final = frame[frame["status"] != "ongoing"]
+    n_final = final.groupby("patient")["status"].nunique()
+    if (n_final > 1).any():
+        p = n_final.index[n_final > 1][0]
+        raise DataValidationError(
+            f"column {status!r}: patient {p!r} has more than one end status "
+            f"{sorted(final.loc[final['patient'] == p, 'status'].unique())}")
+    marked = final.groupby("patient")["session"].min()
+    after = marked[marked < last.reindex(marked.index)]
+    if len(after):
+        p = after.index[0]
+        st = final.loc[final["patient"] == p, "status"].iloc[0]
+        later = sorted(frame.loc[(frame["patient"] == p) & (frame["session"] > after[p]),
+                                 "session"].tolist())
+        raise DataValidationError(
+            f"column {status!r}: patient {p!r} is marked {st!r} at {session}={after[p]!r} "
+            f"but attended later sessions {later[:5]}; a dropout or planned ending must be "
+            "the last session")
+    out = pd.Series("ongoing", index=last.index, name="end_status")
+    out[final.groupby("patient")["status"].first().index] = final.groupby("patient")[
+        "status"].first()
+    return out
+
+
+def _check_status(data: TherapyData) -> pd.Series:
+    status = data.end_status.reindex(data.patients)
+    missing = status.isna()
+    if missing.any():
+        raise DataValidationError(
+            f"end_status: patient {status.index[missing][0]!r} has no end status; dropout "
+            "models need one for every patient")
+    bad = ~status.astype(str).isin(END_STATUSES)
+    if bad.any():
+        raise DataValidationError(
+            f"end_status: patient {status.index[bad][0]!r} has {status[bad].iloc[0]!r}; it "
+            f"must be one of {END_STATUSES}")
+    return status.astype(str)
+
+
+def risk_set(data: TherapyData, *, final_session: int | None = None) -> pd.DataFrame:
+    """One row per patient and attended session after which dropout could happen.
+
+    Parameters
+    ----------
+    data : TherapyData
+        Long data with end statuses.
+    final_session : int, optional
+        The last planned session. A patient marked ``dropout`` whose last session is at
+        or after it cannot have dropped out (treatment was over) and is an error.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``patient``, ``therapist`` (if any), ``session``, ``event`` (1 = dropped out after
+        this session), ``end_status``, ``score`` (last observed score, carried forward over
+        missing ones), ``intake_score``, ``change`` (score - intake), ``alliance`` (if
+        any) and the data's covariates.
+
+    Raises
+    ------
+    DataValidationError
+        A missing or unknown end status, or a dropout at or after ``final_session``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"id": [1, 1, 1, 2, 2], "week": [0, 1, 2, 0, 1],
+    ...                    "phq": [20.0, 18, 17, 15, 9],
+    ...                    "end": ["dropout"] * 3 + ["completed"] * 2})
+    >>> data = TherapyData.from_frame(df, patient="id", session="week", score="phq",
+    ...                               end_status="end")
+    >>> risk_set(data)[["patient", "session", "event"]].to_numpy().tolist()
+    [[1, 0, 0], [1, 1, 0], [1, 2, 1], [2, 0, 0]]
+    """
+    status = _check_status(data)
+    frame = data.frame
+    frame["end_status"] = frame["patient"].map(status).to_numpy()
+    g = frame.groupby("patient", sort=False)
+    last = g["session"].transform("max").to_numpy()
+    is_last = frame["session"].to_numpy() == last
+    dropout = (frame["end_status"] == "dropout").to_numpy()
+    if final_session is not None:
+        late = dropout & is_last & (last >= final_session)
+        if late.any():
+            i = np.flatnonzero(late)[0]
+            raise DataValidationError(
+                f"end_status: patient {frame['patient'].iloc[i]!r} is marked 'dropout' but "
+                f"attended session {last[i]}, at or after the final planned session "
+                f"{final_session}; mark it 'completed' or correct the sessions")
+    intake = frame["patient"].map(
+        frame.dropna(subset=["score"]).groupby("patient")["score"].first())
+    if intake.isna().any():
+        raise DataValidationError(
+            f"column 'score': patient {frame['patient'][intake.isna()].iloc[0]!r} has no "
+            "observed score; dropout predictors need at least the intake score")
+    # A missing score is carried forward from the last observed one (what a clinician knew).
+    frame["score"] = g["score"].ffill().fillna(intake).to_numpy()
+    frame["intake_score"] = intake.to_numpy()
+    frame["change"] = frame["score"] - frame["intake_score"]
+    frame["event"] = (is_last & dropout).astype(np.int64)
+    keep = ~is_last | dropout
+    cols = ["patient", *(["therapist"] if data.has_therapist else []), "session", "event",
+            "end_status", "score", "intake_score", "change",
+            *(["alliance"] if data.has_alliance else []), *data.covariates]
+    return frame.loc[keep, cols].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- design
+@dataclass(frozen=True, eq=False)
+class HazardDesign:
+    """Numeric arrays of a dropout hazard: the risk set, its bins and standardised predictors.
+
+    ``encode`` codes any rows (e.g. upcoming sessions) exactly like the fitted risk set.
+    """
+
+    spec: DropoutSpec
+    rows: pd.DataFrame
+    breaks: np.ndarray
+    terms: tuple[str, ...]
+    x: np.ndarray
+    event: np.ndarray
+    therapists: np.ndarray
+    therapist_index: np.ndarray | None
+    scales: dict
+    sign: float
+
+    @property
+    def bin_labels(self) -> list[str]:
+        """A label per baseline bin, e.g. ``"0"``, ``"1-2"``, ``"6+"``."""
+        b = self.breaks.tolist()
+        pairs = zip(b, b[1:], strict=False)
+        out = [str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in pairs]
+        return out + [f"{b[-1]}+"]
+
+    def bin_of(self, session: np.ndarray) -> np.ndarray:
+        """Baseline bin of each session (sessions before the first break use bin 0)."""
+        idx = np.searchsorted(self.breaks, np.asarray(session), side="right") - 1
+        return np.clip(idx, 0, len(self.breaks) - 1)
+
+    def encode(self, rows: pd.DataFrame, predictors: tuple[str, ...]) -> np.ndarray:
+        """Observed predictors and covariates of ``rows`` (risk-set columns), standardised."""
+        return _encode(rows, predictors, self.spec.covariates, self.scales, self.sign)[0]
+
+
+def _encode(rows: pd.DataFrame, predictors: tuple[str, ...], covariates: tuple[str, ...],
+            scales: dict, sign: float) -> tuple[np.ndarray, list[str]]:
+    cols, names = [], []
+    s_y, centre = scales["score_sd"], scales["score_mean"]
+    for p in predictors:
+        if p == "score":
+            cols.append(sign * (rows["score"].to_numpy(float) - centre) / s_y)
+        elif p in ("improvement", "worsening"):
+            worse = sign * rows["change"].to_numpy(float) / s_y
+            cols.append(np.maximum(worse, 0.0) if p == "worsening" else np.maximum(-worse, 0.0))
+        else:  # alliance: missing ratings are carried forward, then the mean
+            a = rows["alliance"].to_numpy(float)
+            a = np.where(np.isnan(a), scales["alliance_mean"], a)
+            cols.append((a - scales["alliance_mean"]) / scales["alliance_sd"])
+        names.append(p)
+    for cov in covariates:
+        rule = scales["covariates"][cov]
+        if cov not in rows:
+            raise DataValidationError(f"column {cov!r}: dropout covariate is not in the data")
+        if rule["kind"] == "numeric":
+            cols.append((rows[cov].to_numpy(float) - rule["mean"]) / rule["sd"])
+            names.append(cov)
+        else:
+            raw = rows[cov].astype(str).to_numpy()
+            for lev in rule["levels"][1:]:
+                cols.append((raw == lev).astype(float))
+                names.append(f"{cov}[{lev}]")
+    x = np.column_stack(cols) if cols else np.zeros((len(rows), 0))
+    if np.isnan(x).any():
+        raise DataValidationError(f"dropout predictors {names}: values may not be missing")
+    return x, names
+
+
+def _sd(values: np.ndarray) -> float:
+    sd = float(np.nanstd(values, ddof=1)) if np.sum(~np.isnan(values)) > 1 else 1.0
+    return sd if math.isfinite(sd) and sd > 0 else 1.0
+
+
+def hazard_design(spec: DropoutSpec, data: TherapyData, *,
+                  predictors: tuple[str, ...] | None = None) -> HazardDesign:
+    """Risk set, baseline bins and standardised predictors for a dropout spec.
+
+    ``predictors`` overrides ``spec.predictors`` (the joint model keeps only alliance).
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> d = hazard_design(DropoutSpec(), load_beat_the_blues())
+    >>> d.bin_labels, d.terms, int(d.event.sum())
+    (['0-1', '2', '3+'], ('score', 'improvement', 'worsening'), 48)
+    """
+    predictors = spec.predictors if predictors is None else tuple(predictors)
+    if "alliance" in predictors and not data.has_alliance:
+        raise DataValidationError("column 'alliance': the dropout spec uses alliance as a "
+                                  "predictor but the data have no alliance ratings")
+    rows = risk_set(data)
+    if len(rows) == 0:
+        raise DataValidationError("the risk set is empty: no patient attended a session "
+                                  "after which dropout could happen")
+    if spec.breaks is not None:
+        breaks = np.asarray(spec.breaks)
+    else:
+        qs = np.quantile(rows["session"], np.linspace(0, 1, spec.n_bins + 1)[:-1])
+        breaks = np.unique(np.concatenate([[rows["session"].min()],
+                                           np.ceil(qs).astype(int)]))
+        sess = np.unique(rows["session"])  # cut only where sessions exist
+        breaks = np.unique(sess[np.searchsorted(sess, breaks).clip(0, len(sess) - 1)])
+    frame = data.frame
+    scales: dict = {"score_mean": float(np.nanmean(frame["score"])),
+                    "score_sd": _sd(frame["score"].to_numpy(float)), "covariates": {}}
+    if data.has_alliance:
+        scales["alliance_mean"] = float(np.nanmean(frame["alliance"]))
+        scales["alliance_sd"] = _sd(frame["alliance"].to_numpy(float))
+        rows["alliance"] = rows.groupby("patient")["alliance"].ffill()
+    for cov in spec.covariates:
+        if cov not in rows:
+            raise DataValidationError(f"column {cov!r}: dropout covariate is not in the data "
+                                      f"(covariates: {list(data.covariates)})")
+        raw = rows[cov]
+        if pd.api.types.is_numeric_dtype(raw):
+            scales["covariates"][cov] = {"kind": "numeric", "mean": float(raw.mean()),
+                                         "sd": _sd(raw.to_numpy(float))}
+        else:
+            scales["covariates"][cov] = {"kind": "categorical",
+                                         "levels": sorted(raw.astype(str).unique().tolist())}
+    sign = 1.0 if data.higher_is_worse else -1.0
+    x, names = _encode(rows, predictors, spec.covariates, scales, sign)
+    if data.has_therapist and spec.therapist:
+        therapists = np.asarray(data.coords()["therapist"], dtype=object)
+        tidx = pd.Categorical(rows["therapist"], categories=therapists).codes.astype(np.int64)
+    else:
+        therapists, tidx = np.asarray([], dtype=object), None
+    return HazardDesign(spec=spec, rows=rows, breaks=breaks, terms=tuple(names), x=x,
+                        event=rows["event"].to_numpy(np.int64), therapists=therapists,
+                        therapist_index=tidx, scales=scales, sign=sign)
+
+
+# ---------------------------------------------------------------------------- model
+def link_inverse(eta: np.ndarray, link: str) -> np.ndarray:
+    """Hazard from the linear predictor: inverse logit or inverse complementary log-log.
+
+    Examples
+    --------
+    >>> link_inverse(np.array([0.0, np.log(np.log(2))]), "cloglog").round(6).tolist()
+    [0.632121, 0.5]
+    """
+    eta = np.asarray(eta, dtype=float)
+    if link == "logit":
+        return 1.0 / (1.0 + np.exp(-eta))
+    return -np.expm1(-np.exp(eta))
+
+
+def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
+    """Add the dropout hazard and its likelihood to the PyMC model in context.
+
+    ``extra`` is an optional tensor added to the linear predictor of every risk-set row
+    (the joint model's shared latent terms). Variables: ``dropout_baseline`` (dim
+    ``dropout_bin``), ``dropout_coef`` (dim ``dropout_term``), ``therapist_dropout_sd``,
+    ``therapist_dropout_effect`` (dim ``therapist``) and the observed ``dropout``.
+    """
+    spec, model = design.spec, pm.modelcontext(None)
+    model.add_coord("dropout_bin", design.bin_labels)
+    rate = float(np.clip(design.event.mean(), 0.005, 0.995))
+    centre = math.log(rate / (1 - rate)) if spec.link == "logit" else math.log(-math.log1p(-rate))
+    base = pm.Normal("dropout_baseline", mu=centre, sigma=spec.baseline_sd, dims="dropout_bin")
+    eta = base[design.bin_of(design.rows["session"].to_numpy())]
+    if design.x.shape[1]:
+        model.add_coord("dropout_term", list(design.terms))
+        coef = pm.Normal("dropout_coef", 0.0, spec.coef_sd, dims="dropout_term")
+        eta = eta + pt.dot(pt.as_tensor(design.x), coef)
+    if design.therapist_index is not None:
+        if "therapist" not in model.coords:
+            model.add_coord("therapist", design.therapists.tolist())
+        sd = pm.HalfNormal("therapist_dropout_sd", sigma=spec.therapist_sd)
+        raw = pm.Normal("therapist_dropout_raw", 0.0, 1.0, dims="therapist")
+        w = pm.Deterministic("therapist_dropout_effect", sd * raw, dims="therapist")
+        eta = eta + w[design.therapist_index]
+    if extra is not None:
+        eta = eta + extra
+    if spec.link == "logit":
+        pm.Bernoulli("dropout", logit_p=eta, observed=design.event)
+    else:
+        p = pt.clip(-pt.expm1(-pt.exp(eta)), 1e-12, 1 - 1e-12)
+        pm.Bernoulli("dropout", p=p, observed=design.event)
+
+
+def build_dropout_model(spec: DropoutSpec, data: TherapyData) -> pm.Model:
+    """The standalone dropout model (observed predictors only) as a PyMC model; never samples.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> model = build_dropout_model(DropoutSpec(), load_beat_the_blues())
+    >>> sorted(v.name for v in model.free_RVs)
+    ['dropout_baseline', 'dropout_coef']
+    """
+    design = hazard_design(spec, data)
+    with pm.Model() as model:
+        add_hazard(design)
+    return model
+
+
+# ---------------------------------------------------------------------------- fitting
+@dataclass(frozen=True, eq=False)
+class DropoutFit:
+    """A fitted standalone dropout model: spec, data, posterior (``idata``), diagnostics.
+
+    Build it with :func:`fit_dropout`. The joint model returns a
+    :class:`~trajectories.fit.GrowthFit` instead; the dropout estimands accept both.
+    """
+
+    spec: DropoutSpec
+    data: TherapyData
+    idata: object
+    diagnostics: object
+
+    def summary(self, *, ci_prob: float = 0.9) -> pd.DataFrame:
+        """One row per parameter: ``mean``, ``sd``, ``ci_low``, ``ci_high``, ESS and R-hat."""
+        from trajectories.fit import az_summary
+
+        post = posterior(self)
+        return az_summary(post.drop_vars([v for v in post.data_vars
+                                          if str(v).endswith("_raw")]), ci_prob)
+
+
+def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int,
+                 sampler: Literal["pymc", "nutpie"], seed: int | None,
+                 progress: bool = False) -> object:
+    """Sample a PyMC model with NUTS (PyMC's or nutpie) and return the posterior tree."""
+    for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
+        if not (isinstance(value, int | np.integer) and value >= 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if sampler not in ("nutpie", "pymc"):
+        raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {sampler!r}")
+    seed_int = int(np.random.SeedSequence(seed).generate_state(1)[0])
+    with model:
+        return pm.sample(draws=draws, tune=tune, chains=chains, cores=1, nuts_sampler=sampler,
+                         random_seed=seed_int, progressbar=progress,
+                         compute_convergence_checks=False)
+
+
+def fit_dropout(
+    spec: DropoutSpec,
+    data: TherapyData,
+    *,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 2,
+    sampler: Literal["pymc", "nutpie"] = "pymc",
+    seed: int | None = None,
+    progress: bool = False,
+) -> DropoutFit:
+    """Fit the standalone dropout hazard (observed predictors only) by MCMC.
+
+    A quick analysis of who drops out. Because its predictors are observed scores, it
+    says nothing about the scores dropouts would have had; use
+    :func:`trajectories.joint.fit_joint` for that.
+
+    Parameters
+    ----------
+    spec : DropoutSpec
+        Link, baseline bins, predictors, covariates, therapist effect.
+    data : TherapyData
+        Data with end statuses.
+    draws, tune, chains : int
+        Draws and tuning steps per chain, number of chains.
+    sampler : {"pymc", "nutpie"}
+        PyMC's NUTS compiles in seconds and is the default for these small models;
+        nutpie samples faster but compiles for about a minute.
+    seed : int, optional
+        Seed of the sampler.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    DropoutFit
+        A :class:`~trajectories.fit.ConvergenceWarning` names parameters that fail checks.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> fit = fit_dropout(DropoutSpec(), load_beat_the_blues(), seed=1)  # doctest: +SKIP
+    >>> dropout_association(fit)  # doctest: +SKIP
+    """
+    from trajectories.fit import check_convergence
+
+    model = build_dropout_model(spec, data)
+    idata = sample_model(model, draws=draws, tune=tune, chains=chains, sampler=sampler,
+                         seed=seed, progress=progress)
+    idata["posterior"].attrs["setback_dropout_spec"] = spec.to_json()
+    diag = check_convergence(idata, method="dropout", sampler=sampler)
+    return DropoutFit(spec=spec, data=data, idata=idata, diagnostics=diag)
+
+
+def posterior(fit: object) -> object:
+    """The posterior of a dropout or joint fit as an ``xarray.Dataset``."""
+    return fit.idata["posterior"].to_dataset()
+
+
+def dropout_spec_of(fit: object) -> DropoutSpec:
+    """The :class:`DropoutSpec` of a standalone fit or a joint :class:`GrowthFit`."""
+    if isinstance(fit, DropoutFit):
+        return fit.spec
+    attrs = fit.idata["posterior"].attrs
+    if "setback_dropout_spec" not in attrs:
+        raise ValueError("this fit has no dropout part: fit it with fit_dropout or fit_joint")
+    return DropoutSpec.from_dict(json.loads(attrs["setback_dropout_spec"]))
+
+
+def flat(post: object, name: str) -> np.ndarray:
+    """Draws of one variable with chains and draws flattened into the first axis."""
+    arr = post[name].values
+    return arr.reshape(arr.shape[0] * arr.shape[1], *arr.shape[2:])
+
+
+def interval(draws: np.ndarray, prob: float) -> dict[str, np.ndarray]:
+    """Posterior mean, SD and equal-tailed interval over the first axis."""
+    lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+    return {"mean": draws.mean(0), "sd": draws.std(0, ddof=1) if len(draws) > 1
+            else np.zeros(draws.shape[1:]), "ci_low": lo, "ci_high": hi}
+
+
+# ---------------------------------------------------------------------------- estimands
+_MAX_DRAWS = 1000  # estimands over many patients x sessions thin to this many draws
+
+
+def _is_joint(fit: object) -> bool:
+    return not isinstance(fit, DropoutFit)
+
+
+def _design_of(fit: object) -> HazardDesign:
+    spec = dropout_spec_of(fit)
+    preds = tuple(p for p in spec.predictors if p == "alliance") if _is_joint(fit) else None
+    return hazard_design(spec, fit.data, predictors=preds)
+
+
+def linear_predictor(fit: object, rows: pd.DataFrame, *, max_draws: int = _MAX_DRAWS
+                     ) -> np.ndarray:
+    """Posterior draws (S, n) of the hazard's linear predictor for risk-set-like ``rows``.
+
+    ``rows`` need the columns of :func:`risk_set` (``patient``, ``session``, ``score``,
+    ``change``, ``therapist``/``alliance``/covariates as used). A therapist not in the fit
+    gets the average therapist (effect 0).
+    """
+    design, post = _design_of(fit), posterior(fit)
+    n = post.sizes["chain"] * post.sizes["draw"]
+    keep = np.unique(np.linspace(0, n - 1, min(n, max_draws)).round().astype(int))
+    eta = flat(post, "dropout_baseline")[keep][:, design.bin_of(rows["session"].to_numpy())]
+    if "dropout_coef" in post:
+        eta = eta + flat(post, "dropout_coef")[keep] @ design.encode(rows, _predictors(design)).T
+    if "therapist_dropout_effect" in post and "therapist" in rows:
+        idx = pd.Categorical(rows["therapist"], categories=design.therapists).codes
+        w = np.concatenate([flat(post, "therapist_dropout_effect")[keep],
+                            np.zeros((len(keep), 1))], axis=1)
+        eta = eta + w[:, idx]  # code -1 (unknown therapist) picks the zero column
+    if _is_joint(fit):
+        from trajectories.joint import latent_terms
+
+        eta = eta + latent_terms(fit, rows, draws=keep)
+    return eta
+
+
+def _predictors(design: HazardDesign) -> tuple[str, ...]:
+    return tuple(t for t in design.terms if t in PREDICTORS)
+
+
+def _states(data: TherapyData) -> pd.DataFrame:
+    """Every attended session as a risk-set row (scores carried forward, change, alliance)."""
+    every = risk_set(data.with_end_status(pd.Series("dropout", index=data.patients)))
+    if "alliance" in every:
+        every["alliance"] = every.groupby("patient")["alliance"].ffill()
+    return every
+
+
+def _upcoming(data: TherapyData, last: int, horizon: int) -> list[int]:
+    grid = [s for s in data.coords()["session"] if s >= last]
+    while len(grid) < horizon:
+        grid.append(grid[-1] + 1)
+    return grid[:horizon]
+
+
+def dropout_risk(fit: object, *, horizon: int = 3, patients: list | None = None,
+                 prob: float = 0.9) -> pd.DataFrame:
+    """Each patient's risk of dropping out after the current and upcoming sessions.
+
+    For each patient, starting at the last attended session L: the hazard of dropping out
+    after each of the next ``horizon`` sessions on the data's session grid (L first; past
+    the grid's end, sessions continue in steps of one), given attendance, and the
+    cumulative probability of having dropped out by then. The standalone model carries the
+    last observed predictors forward; the joint model evaluates the patient's latent
+    severity and change at each upcoming session from the posterior of the patient's
+    effects.
+
+    Parameters
+    ----------
+    fit : DropoutFit or GrowthFit
+        From :func:`fit_dropout` or :func:`trajectories.joint.fit_joint`.
+    horizon : int
+        Number of sessions to look ahead (including the current one).
+    patients : list, optional
+        Patients to report (default: all; usually one wants the ``ongoing`` ones).
+    prob : float
+        Probability of the equal-tailed credible intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient and session: ``patient``, ``end_status``, ``session``,
+        ``step`` (0 = the current session), ``hazard`` / ``hazard_low`` /
+        ``hazard_high`` and ``cumulative`` / ``cumulative_low`` / ``cumulative_high``
+        (posterior means and intervals).
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> fit = fit_dropout(DropoutSpec(), load_beat_the_blues(), seed=1)  # doctest: +SKIP
+    >>> dropout_risk(fit, horizon=2).head()  # doctest: +SKIP
+    """
+    if not (isinstance(horizon, int) and horizon >= 1):
+        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    data = fit.data
+    last = _states(data).groupby("patient", sort=True).tail(1).set_index("patient")
+    if patients is not None:
+        unknown = set(patients) - set(last.index)
+        if unknown:
+            raise ValueError(f"patients not in the data: {sorted(unknown, key=str)[:5]}")
+        last = last.loc[list(patients)]
+    rows = []
+    for pid, row in last.iterrows():
+        for step, s in enumerate(_upcoming(data, int(row["session"]), horizon)):
+            rows.append({**row.to_dict(), "patient": pid, "session": s, "step": step})
+    rows = pd.DataFrame(rows)
+    rows["end_status"] = rows["patient"].map(data.end_status).to_numpy()
+    h = link_inverse(linear_predictor(fit, rows), dropout_spec_of(fit).link)
+    cum = np.empty_like(h)
+    for pid in pd.unique(rows["patient"]):  # cumulative within each patient's sessions
+        cols = np.flatnonzero((rows["patient"] == pid).to_numpy())
+        cum[:, cols] = 1.0 - np.cumprod(1.0 - h[:, cols], axis=1)
+    out = rows[["patient", "end_status", "session", "step"]].copy()
+    for name, draws in (("hazard", h), ("cumulative", cum)):
+        s = interval(draws, prob)
+        out[name], out[f"{name}_low"], out[f"{name}_high"] = s["mean"], s["ci_low"], s["ci_high"]
+    return out.reset_index(drop=True)
+
+
+def hazard_curve(fit: object, *, sessions: list[int] | None = None,
+                 prob: float = 0.9) -> pd.DataFrame:
+    """Average dropout hazard and retention over sessions, as if everyone had stayed.
+
+    At each session the hazard is averaged over all patients of the data with their own
+    predictors at that session (observed ones carried forward in the standalone model,
+    latent ones from the patient's posterior trajectory in the joint model);
+    ``retained`` is the product of one minus the hazards up to that session.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``session``, ``bin``, ``hazard``, ``hazard_low``, ``hazard_high``, ``retained``,
+        ``retained_low``, ``retained_high``.
+
+    See Also
+    --------
+    analyses.plots.plot_dropout_hazard : Plot a hazard table.
+    """
+    data = fit.data
+    design = _design_of(fit)
+    if sessions is None:
+        sessions = [s for s in data.coords()["session"] if s <= design.rows["session"].max()]
+    states = _states(data)
+    base = states.groupby("patient", sort=True).head(1).reset_index(drop=True)
+    means = []
+    for s in sessions:
+        rows = base.assign(session=int(s))
+        if not _is_joint(fit):  # carry each patient's observed state at s forward
+            seen = states[states["session"] <= s].groupby("patient").tail(1)
+            seen = seen.set_index("patient").reindex(rows["patient"])
+            for col in ("score", "change", "alliance"):
+                if col in rows:
+                    rows[col] = seen[col].fillna(rows[col]).to_numpy()
+        means.append(link_inverse(linear_predictor(fit, rows),
+                                  dropout_spec_of(fit).link).mean(axis=1))
+    h = np.stack(means, axis=1)
+    out = pd.DataFrame({"session": list(sessions),
+                        "bin": [design.bin_labels[b] for b in design.bin_of(np.asarray(
+                            sessions))]})
+    for name, draws in (("hazard", h), ("retained", np.cumprod(1.0 - h, axis=1))):
+        s = interval(draws, prob)
+        out[name], out[f"{name}_low"], out[f"{name}_high"] = s["mean"], s["ci_low"], s["ci_high"]
+    return out
+
+
+def _link_variance(link: str) -> float:
+    # Latent-scale residual variance of the link: logistic pi^2/3, Gumbel pi^2/6
+    # (Snijders & Bosker 2012, ch. 17), for the share of dropout variance due to therapists.
+    return math.pi**2 / 3 if link == "logit" else math.pi**2 / 6
+
+
+def therapist_dropout_effects(fit: object, *, prob: float = 0.9) -> pd.DataFrame:
+    """Therapist effects on dropout: their SD, variance and share, and each therapist's effect.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``quantity`` = ``sd``, ``variance``, ``icc`` (share of latent dropout variance
+        due to therapists: variance / (variance + pi^2/3) for the logit link) and one
+        ``effect`` row per ``therapist`` (shrunken effect on the link scale; positive means
+        more dropout), with ``mean``, ``sd``, ``ci_low``, ``ci_high``, ``ratio`` (odds or
+        hazard ratio against the average therapist, exp of the effect's posterior mean) and
+        ``p_above_average`` (posterior probability of more dropout than average).
+
+    Examples
+    --------
+    >>> fit = fit_dropout(DropoutSpec(), data_with_therapists, seed=1)  # doctest: +SKIP
+    >>> therapist_dropout_effects(fit).query("quantity == 'icc'")  # doctest: +SKIP
+    """
+    post, spec = posterior(fit), dropout_spec_of(fit)
+    if "therapist_dropout_sd" not in post:
+        raise ValueError("this fit has no therapist effect on dropout (two-level data or "
+                         "DropoutSpec(therapist=False))")
+    sd = flat(post, "therapist_dropout_sd")
+    eff = flat(post, "therapist_dropout_effect")
+    parts = [("sd", sd), ("variance", sd**2), ("icc", sd**2 / (sd**2 + _link_variance(spec.link)))]
+    head = pd.DataFrame([{"quantity": q, "therapist": None,
+                          **{k: float(v) for k, v in interval(d[:, None], prob).items()}}
+                         for q, d in parts])
+    s = interval(eff, prob)
+    body = pd.DataFrame({"quantity": "effect", "therapist": post["therapist"].values, **s})
+    body["ratio"] = np.exp(s["mean"])
+    body["p_above_average"] = (eff > 0).mean(axis=0)
+    return pd.concat([head, body], ignore_index=True)
+
+
+_MEANING = {
+    "score": "a 1 SD more severe observed score at that session",
+    "improvement": "each SD of {k}improvement since intake",
+    "worsening": "each SD of {k}worsening since intake",
+    "alliance": "a 1 SD stronger alliance rating",
+    "level": "a 1 SD more severe latent (true) score at that session",
+    "slope": "latent worsening faster by 1 SD per session",
+}
+
+
+def dropout_association(fit: object, *, prob: float = 0.9) -> pd.DataFrame:
+    """Coefficients of the dropout hazard with a plain-language reading of each.
+
+    Shared latent terms (joint model) say whether dropout depends on how a patient is
+    really doing: if their interval excludes 0, dropout is informative (missing not at
+    random) and a growth model that ignores it is biased.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per term: ``term``, ``kind`` (``latent``, ``observed`` or ``covariate``),
+        ``mean``, ``sd``, ``ci_low``, ``ci_high`` (link scale), ``ratio``, ``ratio_low``,
+        ``ratio_high`` (odds ratios for the logit link, hazard ratios for cloglog),
+        ``p_positive`` and ``interpretation``.
+
+    Examples
+    --------
+    >>> fit = fit_joint(GrowthSpec(), DropoutSpec(), data, seed=1)  # doctest: +SKIP
+    >>> dropout_association(fit)[["term", "interpretation"]]  # doctest: +SKIP
+    """
+    post, spec = posterior(fit), dropout_spec_of(fit)
+    ratio = "odds" if spec.link == "logit" else "hazard"
+    blocks = []
+    if "dropout_association" in post:
+        blocks.append(("latent", post["dropout_association"]["association"].values.tolist(),
+                       flat(post, "dropout_association")))
+    if "dropout_coef" in post:
+        terms = post["dropout_coef"]["dropout_term"].values.tolist()
+        blocks.append(("coef", terms, flat(post, "dropout_coef")))
+    rows = []
+    for kind, terms, draws in blocks:
+        s = interval(draws, prob)
+        for j, term in enumerate(terms):
+            k = kind if kind == "latent" else ("observed" if term in PREDICTORS else "covariate")
+            what = _MEANING.get(term, f"a 1 SD higher {term}" if "[" not in term
+                                else f"{term} rather than the reference level")
+            what = what.format(k="latent " if k == "latent" else "observed ")
+            r, lo, hi = np.exp([s["mean"][j], s["ci_low"][j], s["ci_high"][j]])
+            verb = "raises" if lo > 1 else "lowers" if hi < 1 else "changes (unclearly)"
+            rows.append({
+                "term": term, "kind": k, "mean": s["mean"][j], "sd": s["sd"][j],
+                "ci_low": s["ci_low"][j], "ci_high": s["ci_high"][j], "ratio": r,
+                "ratio_low": lo, "ratio_high": hi, "p_positive": float((draws[:, j] > 0).mean()),
+                "interpretation": (
+                    f"{what[0].upper()}{what[1:]} {verb} the {ratio} of dropping out after "
+                    f"a session: {ratio} ratio {r:.2f} ({prob:.0%} interval {lo:.2f} to "
+                    f"{hi:.2f}); P(more dropout) = {(draws[:, j] > 0).mean():.2f}"),
+            })
+    return pd.DataFrame(rows)
