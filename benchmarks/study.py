@@ -21,6 +21,7 @@ leave ``benchmarks/RESULTS.md`` alone).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import tempfile
@@ -126,8 +127,9 @@ def format_section(rows: list[dict], cost: tuple[float, float], machine: str,
         "",
         f"Scaling efficiency, rate(2) / (2 x rate(1)): **{two['rate'] / (2 * one['rate']):.2f}** "
         f"with local processes, **{dask['rate'] / (2 * one['rate']):.2f}** with Dask "
-        "(against 1 local process). The machine has 2 cores, shared with the driver process "
-        "and any other load, so 2 workers cannot reach 1.0 here.",
+        "(against 1 local process). Both workers share the machine's cores with the driver "
+        "process and with any other load (see the load average above), so these ratios are "
+        "lower bounds on a quiet machine.",
         "",
         f"Runner overhead per replication (cheap `t_interval` task, serial): "
         f"{cost[1] - cost[0]:.0f} us on top of the task's {cost[0]:.0f} us (seeding, warning "
@@ -163,13 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.replications < 1 or args.patients < 2:
         parser.error("--replications must be positive and --patients at least 2")
+    load_before = os.getloadavg()[0]
     rows = measure(args.replications, args.patients)
+    load = (load_before, os.getloadavg()[0])
     for r in rows:
         print(f"{r['how']:<42} {r['seconds']:7.2f} s  {r['rate']:7.1f} rep/s", flush=True)
     cost = overhead()
     print(f"runner overhead: {cost[1] - cost[0]:.0f} us per replication "
           f"(task {cost[0]:.0f} us)")
-    section = format_section(rows, cost, _machine(), args.patients, args.replications)
+    section = format_section(rows, cost, f"{_machine()}; 1-minute load average {load[0]:.1f} "
+                             f"before and {load[1]:.1f} after", args.patients, args.replications)
     if not args.no_write:
         write_section(section)
         print(f"updated {RESULTS}")
