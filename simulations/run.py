@@ -33,7 +33,7 @@ from simulations.tasks import Task, get_task, task_name
 __all__ = ["StudyResults", "condition_status", "load_results", "replay", "run_study"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq would compare DataFrames elementwise
 class StudyResults:
     """The tidy per-replication table of a study, with its design and provenance.
 
