@@ -164,6 +164,7 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
         if s == 0:
             o0 = prev_o = o_sev
         worse = (o_sev - o0) / F32(rci)
+        worsening = np.maximum(worse, 0)  # in RCIs since intake; improvement = this - worse
 
         # ---- monitoring, feedback, clinical support, referral
         alert = act = np.zeros(n, bool)
@@ -195,7 +196,7 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
         a = level + F32(al.persistence) * (a - level) + F32(al.innovation_sd) * normal("alliance")
         a += F32(al.symptom_response) * improvement
         p_rupture = _sigmoid(al.rupture_logit - al.rupture_alliance * a
-                             + al.rupture_worsening * np.maximum(worse, 0))
+                             + al.rupture_worsening * worsening)
         rupture = active & (uniform("rupture") < p_rupture)
         confront = uniform("rupture_type") < al.p_confrontation
         damage = (F32(al.damage_withdrawal)
@@ -204,7 +205,7 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
         p_repair = _sigmoid(F32(logit_spont) + F32(al.repair_alliance) * a)
         a -= damage
         rating = np.clip(al.rating_mean + al.rating_sd * a + al.rating_noise_sd * normal("rating"),
-                         1, 5).astype(F32)
+                         1, 5)
         if plan.repair is not None:
             noticed = (prev_rating - rating >= plan.repair.drop) | (rating <= plan.repair.low)
             p_repair = np.maximum(p_repair, F32(plan.repair.p_success) * noticed)
@@ -228,13 +229,13 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
         if s == n_sess - 1 or not active.any():
             break
         u_drop = uniform("dropout")
-        ge_count = (ge_count + 1) * (o_sev < cut)
         if config.good_enough:
+            ge_count = (ge_count + 1) * (o_sev < cut)
             active &= ~(ge_count >= config.good_enough_sessions)
         logit = (static + F32(dr.front_loading / (1 + s)) - F32(dr.alliance) * a
                  + F32(dr.unrepaired_rupture) * unrepaired
-                 + F32(dr.worsening) * np.maximum(worse, 0)
-                 + F32(dr.improvement) * np.maximum(-worse, 0))
+                 + F32(dr.worsening) * worsening
+                 + F32(dr.improvement) * (worsening - worse))
         dropout = active & (u_drop < _sigmoid(logit))
         end += dropout.view(np.int8)
         active &= ~dropout
