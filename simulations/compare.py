@@ -15,8 +15,8 @@ from simulations.policies import Policy, as_combined
 
 __all__ = ["compare_policies"]
 
-COLUMNS = ["policy", "subgroup", "outcome", "n", "rate", "ci_low", "ci_high", "diff_vs_tau",
-           "diff_ci_low", "diff_ci_high"]
+COLUMNS = ["policy", "subgroup", "outcome", "rate", "ci_low", "ci_high", "diff_vs_tau",
+           "diff_ci_low", "diff_ci_high", "n"]
 
 
 def compare_policies(
@@ -53,10 +53,11 @@ def compare_policies(
     Returns
     -------
     pandas.DataFrame
-        One row per policy x subgroup (``all``, ``NOT``) x outcome: ``n``, ``rate`` with
-        ``ci_low``/``ci_high`` (95%, cluster-robust by therapist), and ``diff_vs_tau`` with
-        ``diff_ci_low``/``diff_ci_high`` (paired, delta method; 0 for TAU itself). In the NOT
-        subgroup each policy's own not-on-track patients are compared, as in the OQ trials.
+        One row per policy x subgroup (``all``, ``NOT``) x outcome: ``rate`` with
+        ``ci_low``/``ci_high`` (95%, cluster-robust by therapist), ``diff_vs_tau`` with
+        ``diff_ci_low``/``diff_ci_high`` (paired, delta method; 0 for TAU itself) and ``n``,
+        the patients in the subgroup. In the NOT subgroup each policy's own not-on-track
+        patients are compared, as in the OQ trials.
 
     Examples
     --------
