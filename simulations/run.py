@@ -13,6 +13,7 @@ it is decided in replication order.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections import Counter, deque
 from collections.abc import Mapping
@@ -170,7 +171,7 @@ def _schedule(design: StudyDesign, fn: Task, spec: Serial | Processes | Dask,
         return 0
     bar = progress_bar(sum(stop - first for _, first, stop in queue), enabled=show)
     halted: dict[int, int] = {}  # condition -> replication at which it stopped
-    n_run = 0
+    n_run = n_failed = 0
     with open_pool(spec) as pool:
         pending: dict[Future, tuple[int, int, int]] = {}
         while queue or pending:
@@ -184,17 +185,21 @@ def _schedule(design: StudyDesign, fn: Task, spec: Serial | Processes | Dask,
                 pending[future] = (cid, first, stop)
             for future in pool.wait_any(list(pending)):
                 cid, first, planned_stop = pending.pop(future)
-                stop, chunk = future.result()
+                stop, chunk, seconds = future.result()
                 if store is not None:
-                    store.write_chunk(cid, first, stop, chunk)
+                    store.write_chunk(cid, first, stop, chunk, seconds=seconds)
                 else:
                     frames.append(chunk)
                 outcomes[cid].update(_all_outcomes(chunk).get(cid, {}))
                 n_run += stop - first
                 bar.total -= planned_stop - stop  # a chunk cut short by a run of failures
+                failed = int(chunk.loc[chunk["error"].notna(), "replication"].nunique())
+                if failed:
+                    n_failed += failed
+                    bar.set_postfix(failed=n_failed, refresh=False)
                 bar.update(stop - first)
                 # only a failure can complete a run of failures: skip the scan otherwise
-                if chunk["error"].notna().any():
+                if failed:
                     halt = _stop_point(outcomes[cid], max_errors)
                     if halt is not None:
                         halted[cid] = min(halt, halted.get(cid, halt))
@@ -241,8 +246,12 @@ def _stop_point(outcomes: Mapping[int, bool], max_errors: int) -> int | None:
 
 
 def _run_chunk(fn: Task, condition_id: int, condition: dict, seed: int, first: int,
-               stop: int, max_errors: int) -> tuple[int, pd.DataFrame]:
-    """Run replications ``first..stop-1`` in a worker; stops early at a run of failures."""
+               stop: int, max_errors: int) -> tuple[int, pd.DataFrame, float]:
+    """Run replications ``first..stop-1`` in a worker; stops early at a run of failures.
+
+    Returns the replication after the last one run, the rows and the seconds spent.
+    """
+    start = time.perf_counter()
     records: list[dict] = []
     run = 0
     for rep in range(first, stop):
@@ -253,7 +262,8 @@ def _run_chunk(fn: Task, condition_id: int, condition: dict, seed: int, first: i
         if run >= max_errors:
             stop = rep + 1
             break
-    return stop, _normalise(pd.DataFrame.from_records(records))
+    frame = _normalise(pd.DataFrame.from_records(records))
+    return stop, frame, time.perf_counter() - start
 
 
 def _replicate(fn: Task, condition_id: int, condition: dict, replication: int,

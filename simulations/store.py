@@ -43,7 +43,10 @@ class StoreMismatchError(ValueError):
 
 @dataclass(frozen=True)
 class ChunkRecord:
-    """One finished chunk: replications ``first`` to ``stop - 1`` of one condition."""
+    """One finished chunk: replications ``first`` to ``stop - 1`` of one condition.
+
+    ``seconds`` is the compute time the worker spent on it (for status and time estimates).
+    """
 
     file: str
     condition_id: int
@@ -51,6 +54,7 @@ class ChunkRecord:
     stop: int
     n_rows: int
     sha256: str
+    seconds: float = 0.0
 
 
 def _now() -> str:
@@ -244,7 +248,8 @@ class ParquetStore:
         _write_atomic(self.index_path, lines)
         return removed
 
-    def write_chunk(self, condition_id: int, first: int, stop: int, rows: pd.DataFrame) -> None:
+    def write_chunk(self, condition_id: int, first: int, stop: int, rows: pd.DataFrame, *,
+                    seconds: float = 0.0) -> None:
         """Write the rows of replications ``first..stop-1`` of one condition, atomically."""
         folder = self.path / "chunks"
         name = f"c{condition_id:06d}_r{first:07d}-{stop:07d}.parquet"
@@ -254,7 +259,7 @@ class ParquetStore:
             os.fsync(fh.fileno())
         os.replace(tmp, folder / name)
         record = ChunkRecord(name, int(condition_id), int(first), int(stop), len(rows),
-                             _sha256(folder / name))
+                             _sha256(folder / name), round(float(seconds), 6))
         with self.index_path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record.__dict__) + "\n")
             fh.flush()
@@ -277,16 +282,22 @@ class ParquetStore:
         return pd.concat(frames, ignore_index=True)
 
     def status(self) -> pd.DataFrame:
-        """Per condition: replications done, remaining and failed, and whether it stopped.
+        """Per condition: replications done, remaining and failed, stop, and compute time.
 
         A condition has ``stopped`` when it hit the run's ``max_consecutive_errors``; its
-        remaining replications are then not run.
+        remaining replications are then not run. ``seconds`` is the worker time spent on the
+        condition's stored chunks.
         """
         from simulations.run import condition_status
 
         manifest = self.manifest()
-        return condition_status(self.design(), self.read(),
-                                manifest.get("max_consecutive_errors", 20))
+        table = condition_status(self.design(), self.read(),
+                                 manifest.get("max_consecutive_errors", 20))
+        spent: dict[int, float] = {}
+        for r in self.chunks():
+            spent[r.condition_id] = spent.get(r.condition_id, 0.0) + r.seconds
+        table["seconds"] = table["condition_id"].map(spent).fillna(0.0).astype(float)
+        return table
 
     # -- lock -------------------------------------------------------------------------------
 

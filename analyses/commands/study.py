@@ -110,11 +110,26 @@ def run_command(args: argparse.Namespace) -> int:
 def _print_status(store: ParquetStore) -> None:
     table = store.status()
     with pd.option_context("display.width", 120, "display.max_rows", 500):
-        print(table.to_string(index=False))
+        print(table.assign(seconds=table["seconds"].round(1)).to_string(index=False))
     done, planned = int(table["done"].sum()), int((table["done"] + table["remaining"]).sum())
     stopped = int(table["stopped"].sum())
     print(f"total: {done} of {planned} replications done, {int(table['failed'].sum())} failed"
           + (f", {stopped} condition(s) stopped after consecutive errors" if stopped else ""))
+    spent = float(table["seconds"].sum())
+    if done and table["remaining"].sum():
+        # each condition's own time per replication: conditions differ a lot in cost
+        per_rep = (table["seconds"] / table["done"].where(table["done"] > 0)).fillna(spent / done)
+        left = float((per_rep * table["remaining"]).sum())
+        print(f"compute time: {_duration(spent)} so far, about {_duration(left)} left "
+              "(divide by the number of workers)")
+    elif done:
+        print(f"compute time: {_duration(spent)}")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 def status_command(args: argparse.Namespace) -> int:
