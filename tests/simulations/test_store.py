@@ -121,6 +121,7 @@ def test_status_counts_done_remaining_failed(tmp_path: Path) -> None:
     status = store.status().set_index("condition_id")
     assert status[["done", "remaining", "failed", "stopped"]].values.tolist() == [
         [30, 0, 0, False], [3, 0, 3, True]]
+    assert (status["seconds"] > 0).all()  # worker time recorded with each chunk
 
 
 def test_stale_lock_is_taken_over_and_live_lock_refused(tmp_path: Path) -> None:
