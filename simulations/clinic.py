@@ -59,8 +59,10 @@ class SimulatedClinic:
         (``none``/``withdrawal``/``confrontation``), whether it was repaired, alerts and actions.
     patients : pandas.DataFrame
         One row per patient: outcomes (end status, sessions attended, reliable change class,
-        recovered, deteriorated, failure, ever not-on-track) and truth (latent intake and end
-        score, trajectory class, change rate, risk factors).
+        recovered, deteriorated, failure, ever not-on-track, first alert and action, CST
+        domain, ruptures and repairs) and truth (latent intake and end score, trajectory
+        class, change rate including the therapist's effect, risk factors, planned sessions,
+        starting alliance level, dropout frailty).
     therapists : pandas.DataFrame
         One row per therapist: the true therapist effects and caseload.
     variates : dict

@@ -114,6 +114,7 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
     step = sev0 / F32(math.log1p(co.reference_session))
     level = (F32(al.patient_sd) * zp[2] + th["alliance_skill"][th_of].astype(F32)
              - F32(rk.prior_negative_alliance) * prior_neg)
+    initial_level = level.copy()
     static = (dr.base_logit + th["dropout_effect"][th_of] + dr.frailty_sd * zp[3]
               + rk.readiness_dropout * readiness + rk.stress_dropout * stress).astype(F32)
     p_event = (rk.stress_event_p * stress).astype(F32)
@@ -253,6 +254,7 @@ def run_chunk(config: ClinicConfig, plan: Plan, th: dict[str, np.ndarray], th_of
         "trajectory_class": klass, "change_rate": initial_rate, "low_readiness": readiness,
         "comorbidity": comorb, "prior_negative_therapy": prior_neg, "external_stress": stress,
         "sudden_gain": has_gain & (gain_at <= last), "planned_sessions": planned,
+        "alliance_level": initial_level, "dropout_frailty": F32(dr.frailty_sd) * zp[3],
     }
     return ChunkResult(therapist=th_of, obs=obs, last_session=last, end=end, patient=patient,
                        matrices=mats, variates=drawn)

@@ -71,7 +71,8 @@ def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 
     for key in ("ever_not", "first_not_session", "acted", "first_action_session", "n_ruptures",
                 "n_repaired", "early_alliance", "latent_intake", "latent_final",
                 "trajectory_class", "change_rate", "low_readiness", "comorbidity",
-                "prior_negative_therapy", "external_stress", "sudden_gain", "planned_sessions"):
+                "prior_negative_therapy", "external_stress", "sudden_gain", "planned_sessions",
+                "alliance_level", "dropout_frailty"):
         value = p[key]
         frame[key] = value.astype(float) if value.dtype == np.float32 else value
     return pd.DataFrame(frame)
