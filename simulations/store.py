@@ -265,13 +265,6 @@ class ParquetStore:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def finished(self) -> dict[int, set[int]]:
-        """Finished replications per condition id."""
-        done: dict[int, set[int]] = {}
-        for r in self.chunks():
-            done.setdefault(r.condition_id, set()).update(range(r.first, r.stop))
-        return done
-
     def read(self) -> pd.DataFrame:
         """All rows of the finished chunks, ordered by condition and replication."""
         frames = [pd.read_parquet(self.path / "chunks" / r.file) for r in self.chunks()]
