@@ -3,7 +3,8 @@
 Layout of a store directory::
 
     manifest.json        design, task, root seed entropy, package versions, runs
-    chunks.jsonl         one line per finished chunk: file, condition, replications, rows, sha256
+    chunks.jsonl         one line per finished chunk: file, condition, replications, rows,
+                         sha256 and compute seconds
     chunks/*.parquet     the result rows of one block of replications of one condition
     lock                 host and process id of the run writing to the store
 
