@@ -135,10 +135,13 @@ class _Pool:
     """What the runner sees of an executor: submit a call, wait for any to finish."""
 
     def __init__(self, submit: Callable[..., Any], wait_any: Callable[[list], list],
-                 n_workers: int) -> None:
+                 n_workers: int, *, depth: int | None = None) -> None:
         self.submit = submit
         self.wait_any = wait_any
         self.n_workers = n_workers
+        # calls in flight: two per worker keeps workers busy while results are written;
+        # one when serial, since a serial call runs at submission
+        self.depth = depth or 2 * n_workers
 
 
 def _serial_submit(fn: Callable[..., Any], *args: Any) -> Future:
@@ -159,7 +162,7 @@ def _wait_any(futures: list) -> list:
 def open_pool(executor: Serial | Processes | Dask) -> Iterator[_Pool]:
     """Start the executor's workers for the duration of a ``with`` block."""
     if isinstance(executor, Serial):
-        yield _Pool(_serial_submit, _wait_any, 1)
+        yield _Pool(_serial_submit, _wait_any, 1, depth=1)
     elif isinstance(executor, Processes):
         import multiprocessing
 

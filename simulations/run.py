@@ -175,13 +175,17 @@ def _schedule(design: StudyDesign, fn: Task, spec: Serial | Processes | Dask,
     with open_pool(spec) as pool:
         pending: dict[Future, tuple[int, int, int]] = {}
         while queue or pending:
-            while queue and len(pending) < 2 * pool.n_workers:
+            while queue and len(pending) < pool.depth:
                 cid, first, stop = queue.popleft()
                 if cid in halted and first > halted[cid]:  # beyond the stop: never run
                     bar.total -= stop - first
                     continue
+                # failures just before this chunk count towards its run (known when serial)
+                prior = 0
+                while prior < max_errors and outcomes[cid].get(first - 1 - prior, False):
+                    prior += 1
                 future = pool.submit(_run_chunk, fn, cid, design.condition(cid), design.seed,
-                                     first, stop, max_errors)
+                                     first, stop, max_errors - prior)
                 pending[future] = (cid, first, stop)
             for future in pool.wait_any(list(pending)):
                 cid, first, planned_stop = pending.pop(future)

@@ -162,3 +162,16 @@ def test_policy_study_rejects_unknown_factors() -> None:
         policy_study({"casload": 20}, np.random.default_rng(0))
     with pytest.raises(ValueError, match="setting must be 'trial' or 'routine'"):
         policy_study({"setting": "inpatient"}, np.random.default_rng(0))
+
+
+def test_progress_bar_counts_replications_and_failures(capsys) -> None:  # noqa: ANN001
+    design = StudyDesign({"p_fail": [0.3, 1.0], "n": [5]}, replications=30, seed=3)
+    quiet = run_study(design, toy_tasks.flaky, executor="serial", progress=False,
+                      max_consecutive_errors=5).frame
+    shown = run_study(design, toy_tasks.flaky, executor="serial", progress=True,
+                      max_consecutive_errors=5).frame
+    pd.testing.assert_frame_equal(quiet, shown)
+    err = capsys.readouterr().err
+    # the stopped condition shrinks the total from 60 to the replications actually run
+    assert f"{quiet.drop_duplicates(['condition_id', 'replication']).shape[0]}/" in err
+    assert "failed=" in err and "rep" in err
