@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import platform
 import re
 import resource
@@ -79,9 +80,11 @@ def _machine() -> str:
         cpu = found.group(1).strip() if found else cpu
     except OSError:
         pass
-    n_cpu = len(__import__("os").sched_getaffinity(0))
-    return (f"{cpu}, {n_cpu} cores available; {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}, NumPy {np.__version__}, pandas {pd.__version__}")
+    n_cpu = len(os.sched_getaffinity(0))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{cpu}, {n_cpu} cores available (load average {load} at the end of the run); "
+            f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
+            f"NumPy {np.__version__}, pandas {pd.__version__}")
 
 
 def format_section(rows: list[dict], machine: str, chunk: int, repeats: int) -> str:
