@@ -12,7 +12,7 @@ from simulations.executors import Dask, Processes, Serial, resolve_executor
 from simulations.run import condition_status, replay, run_study
 from simulations.tasks import available_tasks, get_task, register_task, task_name
 
-DESIGN = StudyDesign({"n": [5, 20], "mu": [0.0, 1.0]}, replications=30, seed=11)
+DESIGN = StudyDesign({"n": [5, 20], "mu": [0.0, 1.0]}, replications=15, seed=11)
 
 
 def _run(design: StudyDesign = DESIGN, task=toy_tasks.normal_mean, **kw) -> pd.DataFrame:  # noqa: ANN001
@@ -24,30 +24,30 @@ def test_same_seed_same_frame_and_documented_layout() -> None:
     pd.testing.assert_frame_equal(a, b)
     assert list(a.columns[:5]) == ["condition_id", "n", "mu", "replication", "spawn_key"]
     assert list(a.columns[-2:]) == ["error", "warnings"]
-    assert len(a) == 4 * 30 * 2  # two methods per replication
-    assert a["spawn_key"].iloc[-1] == "3,29"
+    assert len(a) == 4 * 15 * 2  # two methods per replication
+    assert a["spawn_key"].iloc[-1] == "3,14"
     assert a["error"].isna().all()
 
 
 def test_other_seed_other_numbers() -> None:
-    other = StudyDesign(DESIGN.factors, replications=30, seed=12)
+    other = StudyDesign(DESIGN.factors, replications=15, seed=12)
     assert not _run()["estimate"].equals(_run(other)["estimate"])
 
 
 def test_replay_reproduces_any_replication_alone() -> None:
     full = _run()
-    for cid, rep in [(0, 0), (2, 17), (3, 29)]:
+    for cid, rep in [(0, 0), (2, 7), (3, 14)]:
         one = replay(DESIGN, toy_tasks.normal_mean, cid, rep)
         expected = full[(full["condition_id"] == cid) & (full["replication"] == rep)]
         pd.testing.assert_frame_equal(one, expected.reset_index(drop=True))
-    with pytest.raises(ValueError, match="replication must be in 0..29"):
-        replay(DESIGN, toy_tasks.normal_mean, 0, 30)
+    with pytest.raises(ValueError, match="replication must be in 0..14"):
+        replay(DESIGN, toy_tasks.normal_mean, 0, 15)
 
 
 def test_chunking_does_not_change_results(tmp_path) -> None:  # noqa: ANN001
     from simulations.store import ParquetStore
 
-    # chunks of 7 split the 30 replications of a condition unevenly; rows must not change
+    # chunks of 7 split the 15 replications of a condition unevenly; rows must not change
     store = ParquetStore(tmp_path / "s", chunk_size=7)
     b = run_study(DESIGN, toy_tasks.normal_mean, store=store, executor="serial",
                   progress=False).frame
