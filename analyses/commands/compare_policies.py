@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compare policies on the same simulated patients",
         description="Simulate the same patients, therapists and noise (common random numbers) "
         "under each policy and write DIR/comparison.csv: per policy, subgroup (all / NOT) "
-        "and outcome, the rate with its 95%% interval and the paired difference to "
+        "and outcome, the rate with its 95% interval and the paired difference to "
         "treatment as usual with its interval.",
     )
     parser.add_argument("--policies", default="tau,feedback,feedback+cst,alliance-repair",

@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Simulate therapy courses (PHQ-9) with alliance ruptures and informative "
         "dropout under a policy, and write DIR/sessions.parquet (observed long data), "
         "DIR/patients.parquet (outcomes and hidden truth per patient) and DIR/summary.json "
-        "(outcome rates with 95%% intervals). Policies: tau, feedback, feedback+cst, "
+        "(outcome rates with 95% intervals). Policies: tau, feedback, feedback+cst, "
         "alliance-repair, feedback+alliance-repair, referral, and other '+' combinations.",
     )
     parser.add_argument("--policy", default="tau", help="policy name (default tau)")
