@@ -196,14 +196,17 @@ def check_convergence(idata: xr.DataTree, *, method: str = "", sampler: str = ""
     post = _visible(idata["posterior"].to_dataset())
     post = post.drop_vars([v for v in ("patient_effect",) if v in post])
     n_chains = post.sizes["chain"]
-    rhat = az.rhat(post)
-    bulk = az.ess(post, method="bulk")
-    tail = az.ess(post, method="tail")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # constant draws (fixed values, tiny runs) give NaN diagnostics: reported, not raised
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat = az.rhat(post)
+        bulk = az.ess(post, method="bulk")
+        tail = az.ess(post, method="tail")
     floor = _ESS_PER_CHAIN * n_chains
     bad_rhat = [v for v in post.data_vars if n_chains > 1 and
-                np.nanmax(np.atleast_1d(rhat[v].values)) > _RHAT_MAX]
-    bad_ess = [v for v in post.data_vars if min(np.nanmin(np.atleast_1d(bulk[v].values)),
-                                               np.nanmin(np.atleast_1d(tail[v].values))) < floor]
+                _extreme(rhat[v].values, np.nanmax) > _RHAT_MAX]
+    bad_ess = [v for v in post.data_vars if min(_extreme(bulk[v].values, np.nanmin),
+                                               _extreme(tail[v].values, np.nanmin)) < floor]
     div = int(idata["sample_stats"]["diverging"].values.sum()) \
         if "diverging" in idata["sample_stats"] else 0
     parts = []
@@ -223,8 +226,8 @@ def check_convergence(idata: xr.DataTree, *, method: str = "", sampler: str = ""
             warnings.warn(message, ConvergenceWarning, stacklevel=3)
 
     def _ext(ds: xr.Dataset, fn) -> float:  # noqa: ANN001
-        vals = [fn(np.atleast_1d(ds[v].values)) for v in ds.data_vars]
-        return float(fn(vals)) if vals else float("nan")
+        return _extreme(np.concatenate([np.ravel(ds[v].values) for v in ds.data_vars]
+                                       or [np.array([np.nan])]), fn)
 
     return Diagnostics(
         max_rhat=_ext(rhat, np.nanmax), min_ess_bulk=_ext(bulk, np.nanmin),
@@ -232,6 +235,12 @@ def check_convergence(idata: xr.DataTree, *, method: str = "", sampler: str = ""
         failing=tuple(dict.fromkeys(bad_rhat + bad_ess)), message=message, method=method,
         sampler=sampler, seconds=dict(seconds or {}),
     )
+
+
+def _extreme(values: np.ndarray, fn) -> float:  # noqa: ANN001
+    """``fn`` (nanmin/nanmax) of the values, NaN when all are NaN (constant draws)."""
+    values = np.ravel(values)
+    return float(fn(values)) if np.isfinite(values).any() else float("nan")
 
 
 # ---------------------------------------------------------------------------- draws

@@ -1,0 +1,315 @@
+"""Clinical estimands from a fitted growth model, each a tidy table with credible intervals.
+
+All functions take a :class:`~trajectories.fit.GrowthFit` and compute from its posterior
+draws; "better" and "worse" follow the instrument's direction (``higher_is_worse``).
+Intervals are equal-tailed with probability ``ci_prob``. Intake is session 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+
+from trajectories.fit import GrowthFit, posterior_draws
+from trajectories.instruments import Instrument
+from trajectories.model import make_design
+from trajectories.predict import mixture_quantile, pad, predict, rci_of, summarise_draws
+
+__all__ = ["deterioration_risk", "expected_change", "predict", "recovery_curves",
+           "therapist_effects"]
+
+
+def _rows(design, data, session: float) -> np.ndarray:  # noqa: ANN001
+    first = data.frame.sort_values(["patient", "session"]).groupby("patient", sort=True).head(1)
+    return design.encode(first.assign(session=float(session)))
+
+
+def _total_cov(d, k: int) -> np.ndarray:  # noqa: ANN001
+    """Sigma_u + Sigma_v padded to the k growth coefficients, per draw."""
+    cov = pad(d.sigma_v, k)
+    return cov + pad(d.sigma_u, k) if d.sigma_u is not None else cov
+
+
+def _tidy(ids: dict, quantity: str, samples: np.ndarray, ci_prob: float) -> pd.DataFrame:
+    s = summarise_draws(samples, ci_prob)
+    n = np.atleast_1d(s["mean"]).shape[0]
+    return pd.DataFrame({**{k: np.broadcast_to(v, n) for k, v in ids.items()},
+                         "quantity": quantity, **{k: np.atleast_1d(v) for k, v in s.items()}})
+
+
+def expected_change(fit: GrowthFit, *, at_session: float,
+                    level: str = "population", ci_prob: float = 0.95) -> pd.DataFrame:
+    """Expected score at a session and change from intake, raw and standardised.
+
+    ``standardised_change`` divides the change by the model-implied SD of intake scores,
+    ``sqrt(z0' (Sigma_u + Sigma_v) z0 + sigma^2)``, per draw. The population level
+    averages the covariates over the fitted patients; the therapist level over the
+    therapist's patients and adds its effect; the patient level uses each patient's
+    effects.
+
+    Parameters
+    ----------
+    fit : GrowthFit
+    at_session : float
+        Session at which the score is evaluated.
+    level : {"population", "therapist", "patient"}
+    ci_prob : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        Id columns of the level (none, ``therapist``, or ``patient``), ``session``,
+        ``quantity`` (``expected_score``, ``change``, ``standardised_change``),
+        ``mean``, ``sd``, ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> from trajectories.fit import fit_from_draws
+    >>> from trajectories.spec import GrowthSpec
+    >>> draws = {"intercept": [22.0], "slope": [-3.0], "patient_intercept_sd": [8.0],
+    ...          "patient_slope_sd": [2.0], "patient_corr": [[0.0]], "residual_sd": [6.0]}
+    >>> fit = fit_from_draws(GrowthSpec(time="log"), load_beat_the_blues(), draws)
+    >>> expected_change(fit, at_session=8)["mean"].round(3).tolist()
+    [15.408, -6.592, -0.659]
+    """
+    if level not in ("population", "therapist", "patient"):
+        raise ValueError(f"level must be population, therapist or patient, got {level!r}")
+    design = make_design(fit.spec, fit.data)
+    d = posterior_draws(fit)
+    k = len(fit.spec.coefficients)
+    xk, x0 = _rows(design, fit.data, at_session), _rows(design, fit.data, 0.0)
+    zk, z0 = xk[0, :k], x0[0, :k]
+    sd0 = np.sqrt(np.einsum("i,sij,j->s", z0, _total_cov(d, k), z0) + d.residual_sd**2)
+    if level == "population":
+        score = d.beta @ xk.mean(0)
+        change = d.beta @ (xk - x0).mean(0)
+        ids: dict = {}
+    elif level == "therapist":
+        if d.therapist_effect is None:
+            raise ValueError("this fit has no therapist effects (two-level data or "
+                             "GrowthSpec(therapist='none'))")
+        groups = pd.Categorical(fit.data.therapist_of_patient.reindex(design.patients),
+                                categories=design.therapists).codes
+        counts = np.bincount(groups, minlength=len(design.therapists))[:, None]
+        xk_t = np.stack([np.bincount(groups, w, len(design.therapists)) for w in xk.T], 1)
+        x0_t = np.stack([np.bincount(groups, w, len(design.therapists)) for w in x0.T], 1)
+        u = pad(d.therapist_effect, k, axes=1)
+        score = d.beta @ (xk_t / counts).T + u @ zk
+        change = d.beta @ ((xk_t - x0_t) / counts).T + u @ (zk - z0)
+        ids = {"therapist": design.therapists}
+    else:
+        if d.patient_effect is None:
+            raise ValueError("this fit has no patient effects in its posterior")
+        eff = pad(d.patient_effect, k, axes=1)
+        if d.therapist_effect is not None:
+            eff = eff + pad(d.therapist_effect, k, axes=1)[:, design.therapist_index]
+        score = d.beta @ xk.T + eff @ zk
+        change = d.beta @ (xk - x0).T + eff @ (zk - z0)
+        ids = {"patient": design.patients}
+    std = change / (sd0[:, None] if change.ndim == 2 else sd0)
+    ids = ids | {"session": at_session}
+    return pd.concat([_tidy(ids, "expected_score", score, ci_prob),
+                      _tidy(ids, "change", change, ci_prob),
+                      _tidy(ids, "standardised_change", std, ci_prob)], ignore_index=True)
+
+
+def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
+                    band: float = 0.8, ci_prob: float = 0.95) -> pd.DataFrame:
+    """Expected recovery curves conditional on intake severity, with predictive bands.
+
+    For a new patient of an average therapist with intake score ``y0`` (session 0), the
+    scores at later sessions are jointly normal given the parameters; conditioning on
+    ``y0`` gives each session's expected score and predictive distribution (Finch,
+    Lambert & Schaalje, 2001, used tolerance bands around such curves). The band edge in
+    the worse direction is the failure boundary of the OQ signal-alarm method: a patient
+    above it (for ``higher_is_worse``) is not on track.
+
+    Parameters
+    ----------
+    fit : GrowthFit
+    intake : sequence of float
+        Intake scores to condition on.
+    sessions : sequence of float, optional
+        Sessions of the curve (default: the sessions in the fitted data).
+    band : float
+        Central probability of the predictive band (0.8: 10th to 90th percentile).
+    ci_prob : float
+        Probability of the credible interval of the expected score.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``intake``, ``session``, ``expected_score``, ``ci_low``, ``ci_high``,
+        ``band_low``, ``band_high``, ``failure_boundary``.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> from trajectories.fit import fit_from_draws
+    >>> from trajectories.spec import GrowthSpec
+    >>> draws = {"intercept": [22.0], "slope": [-3.0], "patient_intercept_sd": [8.0],
+    ...          "patient_slope_sd": [2.0], "patient_corr": [[0.0]], "residual_sd": [6.0]}
+    >>> fit = fit_from_draws(GrowthSpec(time="log"), load_beat_the_blues(), draws)
+    >>> curves = recovery_curves(fit, intake=[30], sessions=[0, 8])
+    >>> curves["expected_score"].round(2).tolist(), curves["failure_boundary"].round(2).tolist()
+    ([30.0, 20.53], [30.0, 31.87])
+    """
+    design = make_design(fit.spec, fit.data)
+    d = posterior_draws(fit)
+    k = len(fit.spec.coefficients)
+    intake = np.atleast_1d(np.asarray(intake, dtype=float))
+    sessions = np.asarray(fit.data.coords()["session"] if sessions is None else sessions,
+                          dtype=float)
+    cov = _total_cov(d, k)
+    s2 = d.residual_sd**2
+    x0 = _rows(design, fit.data, 0.0).mean(0)
+    mu0 = d.beta @ x0
+    c00 = np.einsum("i,sij,j->s", x0[:k], cov, x0[:k]) + s2
+    a_ci, a_band = (1.0 - ci_prob) / 2.0, (1.0 - band) / 2.0
+    frames = []
+    for s in sessions:
+        xs = _rows(design, fit.data, s).mean(0)
+        mus = d.beta @ xs
+        cs0 = np.einsum("i,sij,j->s", xs[:k], cov, x0[:k]) + (s2 if s == 0 else 0.0)
+        css = np.einsum("i,sij,j->s", xs[:k], cov, xs[:k]) + s2
+        gain = cs0 / c00
+        mean = mus[:, None] + gain[:, None] * (intake[None, :] - mu0[:, None])
+        sd = np.sqrt(np.maximum(css - gain * cs0, 1e-300))[:, None] * np.ones_like(mean)
+        low = mixture_quantile(mean, sd, a_band)
+        high = mixture_quantile(mean, sd, 1.0 - a_band)
+        frames.append(pd.DataFrame({
+            "intake": intake, "session": s, "expected_score": mean.mean(0),
+            "ci_low": np.quantile(mean, a_ci, axis=0),
+            "ci_high": np.quantile(mean, 1.0 - a_ci, axis=0),
+            "band_low": low, "band_high": high,
+            "failure_boundary": high if fit.data.higher_is_worse else low,
+        }))
+    return pd.concat(frames, ignore_index=True).sort_values(["intake", "session"],
+                                                             ignore_index=True)
+
+
+def therapist_effects(fit: GrowthFit, *, at_session: float,
+                      ci_prob: float = 0.95) -> pd.DataFrame:
+    """Therapist variance, therapist share of outcome variance (ICC) and each therapist's effect.
+
+    Each therapist's ``effect`` is its (shrunken, partially pooled) deviation of the
+    expected score at ``at_session`` from the average therapist; ``p_better_than_average``
+    is the posterior probability that the deviation is in the better direction, and
+    ``rank`` its rank per draw (1 = best). ``icc`` is the therapist share of the variance
+    of scores at the session: ``z' Sigma_u z / (z' (Sigma_u + Sigma_v) z + sigma^2)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``therapist`` (None for the variance rows), ``quantity`` (``<coefficient>_variance``,
+        ``icc``, ``effect``, ``p_better_than_average``, ``rank``), ``session``, ``mean``,
+        ``sd``, ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from trajectories.data import TherapyData
+    >>> from trajectories.fit import fit_from_draws
+    >>> from trajectories.spec import GrowthSpec
+    >>> df = pd.DataFrame({"patient": [1, 1, 2, 2], "therapist": ["A", "A", "B", "B"],
+    ...                    "session": [0, 1, 0, 1], "score": [20.0, 15, 22, 21]})
+    >>> data = TherapyData.from_frame(df, patient="patient", therapist="therapist",
+    ...                               session="session", score="score")
+    >>> spec = GrowthSpec(time="linear", patient="intercept", therapist="intercept")
+    >>> draws = {"intercept": [21.0, 21.0], "slope": [-2.0, -2.0],
+    ...          "patient_intercept_sd": [3.0, 3.0], "therapist_intercept_sd": [1.0, 1.0],
+    ...          "therapist_effect": [[[-1.0], [1.0]], [[-0.5], [0.5]]],
+    ...          "residual_sd": [2.0, 2.0]}
+    >>> te = therapist_effects(fit_from_draws(spec, data, draws), at_session=1)
+    >>> te.query("quantity == 'p_better_than_average'")["mean"].tolist()
+    [1.0, 0.0]
+    """
+    design = make_design(fit.spec, fit.data)
+    d = posterior_draws(fit)
+    if d.therapist_effect is None:
+        raise ValueError("this fit has no therapist effects (two-level data or "
+                         "GrowthSpec(therapist='none'))")
+    k = len(fit.spec.coefficients)
+    names = fit.spec.therapist_coefficients(True)
+    z = design.basis(at_session)[0]
+    ids = {"therapist": None, "session": at_session}
+    frames = [_tidy(ids, f"{c}_variance", d.sigma_u[:, j, j], ci_prob)
+              for j, c in enumerate(names)]
+    between = np.einsum("i,sij,j->s", z, pad(d.sigma_u, k), z)
+    total = np.einsum("i,sij,j->s", z, _total_cov(d, k), z) + d.residual_sd**2
+    frames.append(_tidy(ids, "icc", between / total, ci_prob))
+    effect = pad(d.therapist_effect, k, axes=1) @ z  # (S, T)
+    better = -effect if fit.data.higher_is_worse else effect
+    rank = (-better).argsort(1).argsort(1) + 1.0
+    ids = {"therapist": design.therapists, "session": at_session}
+    frames.append(_tidy(ids, "effect", effect, ci_prob))
+    prob = _tidy(ids, "p_better_than_average", (better > 0).astype(float), ci_prob)
+    frames.append(prob.assign(sd=np.nan, ci_low=np.nan, ci_high=np.nan))
+    frames.append(_tidy(ids, "rank", rank, ci_prob))
+    return pd.concat(frames, ignore_index=True)
+
+
+def deterioration_risk(fit: GrowthFit, *, by_session: float,
+                       instrument: str | Instrument | float | None = None) -> pd.DataFrame:
+    """Each patient's posterior probability of reliable deterioration at a session.
+
+    Deterioration is a change from intake (session 0) of at least the instrument's RCI
+    (Jacobson & Truax, 1991) in the worse direction, for the score the patient would
+    have at ``by_session`` (measurement error included), given its posterior effects.
+    With an observed intake score the change is from that score; otherwise from the
+    model's intake score (so both ends carry measurement error).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient: ``patient``, ``therapist`` (if any), ``by_session``,
+        ``observed_at_session``, ``intake_score``, ``expected_change``, ``ci_low``,
+        ``ci_high`` (of the true change) and ``p_deteriorated``.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> from trajectories.fit import fit_from_draws
+    >>> from trajectories.spec import GrowthSpec
+    >>> data = load_beat_the_blues()
+    >>> draws = {"intercept": [22.0], "slope": [-3.0], "patient_intercept_sd": [8.0],
+    ...          "patient_slope_sd": [2.0], "patient_corr": [[0.0]], "residual_sd": [6.0],
+    ...          "patient_effect": [np.zeros((100, 2))]}
+    >>> risk = deterioration_risk(fit_from_draws(GrowthSpec(time="log"), data, draws),
+    ...                           by_session=8, instrument=8.46)
+    >>> risk.loc[0, ["intake_score", "p_deteriorated"]].round(4).tolist()
+    [29.0, 0.0001]
+    """
+    design = make_design(fit.spec, fit.data)
+    d = posterior_draws(fit)
+    if d.patient_effect is None:
+        raise ValueError("this fit has no patient effects in its posterior")
+    rci = rci_of(fit, instrument)
+    k = len(fit.spec.coefficients)
+    worse = 1.0 if fit.data.higher_is_worse else -1.0
+    xk, x0 = _rows(design, fit.data, by_session), _rows(design, fit.data, 0.0)
+    zk, z0 = xk[0, :k], x0[0, :k]
+    eff = pad(d.patient_effect, k, axes=1)
+    if d.therapist_effect is not None:
+        eff = eff + pad(d.therapist_effect, k, axes=1)[:, design.therapist_index]
+    mu_k = d.beta @ xk.T + eff @ zk
+    mu_0 = d.beta @ x0.T + eff @ z0
+    frame = fit.data.frame
+    obs = frame.query("session == 0").set_index("patient")["score"]
+    intake = obs.reindex(design.patients).to_numpy(dtype=float)
+    has0 = ~np.isnan(intake)
+    s = d.residual_sd[:, None]
+    diff = np.where(has0[None], mu_k - intake[None], mu_k - mu_0)
+    sd = np.where(has0[None], s, np.sqrt(2.0) * s)
+    p = ndtr((worse * diff - rci) / sd).mean(0)
+    change = summarise_draws(mu_k - mu_0)
+    seen = frame.loc[frame["session"] == by_session, "patient"]
+    out = pd.DataFrame({"patient": design.patients})
+    if fit.data.has_therapist:
+        out["therapist"] = fit.data.therapist_of_patient.reindex(design.patients).to_numpy()
+    return out.assign(by_session=by_session, observed_at_session=out["patient"].isin(seen),
+                      intake_score=np.where(has0, intake, mu_0.mean(0)),
+                      expected_change=change["mean"], ci_low=change["ci_low"],
+                      ci_high=change["ci_high"], p_deteriorated=p)
