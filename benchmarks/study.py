@@ -69,22 +69,33 @@ def measure(replications: int, n_patients: int) -> list[dict]:
     for cid in design.conditions()["condition_id"]:  # bind the monitors: one-off set-up
         policy_study(design.condition(cid), np.random.default_rng(0))
 
-    def study(executor, store: bool) -> float:  # noqa: ANN001
+    def study(executor, store: bool, plan=design) -> float:  # noqa: ANN001
         with tempfile.TemporaryDirectory() as tmp:
-            return _timed(run_study, design, policy_study, executor=executor, progress=False,
+            return _timed(run_study, plan, policy_study, executor=executor, progress=False,
                           store=ParquetStore(Path(tmp) / "s") if store else None)
 
-    rows = [("plain loop over the task (no runner)", 1, _timed(_loop, design, policy_study)),
-            ("run_study, serial, in memory", 1, study(Serial(), False)),
-            ("run_study, serial, Parquet store", 1, study(Serial(), True)),
-            ("run_study, 1 worker process, store", 1, study(Processes(1), True)),
-            ("run_study, 2 worker processes, store", 2, study(Processes(2), True))]
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
-        rows.append(("run_study, Dask, 2 local workers, store", 2,
-                     study(Dask(cluster.scheduler_address), True)))
-    return [{"how": how, "workers": w, "seconds": s, "rate": total / s, "total": total}
-            for how, w, s in rows]
+    def cluster():  # noqa: ANN202
+        return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                        host="127.0.0.1", dashboard_address=None)
+
+    def on_dask(plan) -> float:  # noqa: ANN001
+        with cluster() as c:  # a fresh cluster each time: workers start cold, as processes do
+            return study(Dask(c.scheduler_address), True, plan)
+
+    # start-up: the same executor on one replication per condition, minus that work
+    tiny = _design(1, n_patients)
+    serial = study(Serial(), True)
+    work = tiny.n_conditions * serial / total
+    rows = [("plain loop over the task (no runner)", 1, _timed(_loop, design, policy_study), 0),
+            ("run_study, serial, in memory", 1, study(Serial(), False), 0),
+            ("run_study, serial, Parquet store", 1, serial, 0)]
+    for how, workers, run in (
+            ("run_study, 1 worker process, store", 1, lambda p: study(Processes(1), True, p)),
+            ("run_study, 2 worker processes, store", 2, lambda p: study(Processes(2), True, p)),
+            ("run_study, Dask, 2 local workers, store", 2, on_dask)):
+        rows.append((how, workers, run(design), max(0.0, run(tiny) - work)))
+    return [{"how": how, "workers": w, "seconds": s, "rate": total / s, "total": total,
+             "startup": up, "steady": total / max(s - up, 1e-9)} for how, w, s, up in rows]
 
 
 def overhead(replications: int = 2000) -> tuple[float, float]:
@@ -114,22 +125,28 @@ def format_section(rows: list[dict], cost: tuple[float, float], machine: str,
         "",
         f"Policy study (`policy_study`: {n_patients} patients under TAU and under "
         "feedback + alliance repair with common random numbers), 2 conditions x "
-        f"{replications} replications = {rows[0]['total']} replications. Process runs include "
-        "starting the workers (spawn, imports, each worker's expected-recovery reference "
-        "run); the Dask cluster is started before the clock.",
+        f"{replications} replications = {rows[0]['total']} replications. Times include "
+        "starting the worker processes (spawn, imports, each worker's expected-recovery "
+        "reference run); the Dask cluster itself is started before the clock. *Start-up* is "
+        "the time of the same executor on one replication per condition, less that work; "
+        "*steady* rates leave it out.",
         "",
-        "| how | workers | time (s) | replications/s |",
-        "|---|---:|---:|---:|",
+        "| how | workers | time (s) | replications/s | start-up (s) | steady replications/s |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    lines += [f"| {r['how']} | {r['workers']} | {r['seconds']:.2f} | {r['rate']:.1f} |"
-              for r in rows]
+    lines += [f"| {r['how']} | {r['workers']} | {r['seconds']:.2f} | {r['rate']:.1f} | "
+              f"{r['startup']:.1f} | {r['steady']:.1f} |" for r in rows]
+
+    def eff(r: dict, key: str) -> str:
+        return f"{r[key] / (2 * one[key]):.2f}"
+
     lines += [
         "",
-        f"Scaling efficiency, rate(2) / (2 x rate(1)): **{two['rate'] / (2 * one['rate']):.2f}** "
-        f"with local processes, **{dask['rate'] / (2 * one['rate']):.2f}** with Dask "
-        "(against 1 local process). Both workers share the machine's cores with the driver "
-        "process and with any other load (see the load average above), so these ratios are "
-        "lower bounds on a quiet machine.",
+        "Scaling efficiency, rate(2 workers) / (2 x rate(1 worker process)): local processes "
+        f"**{eff(two, 'rate')}** ({eff(two, 'steady')} steady), Dask **{eff(dask, 'rate')}** "
+        f"({eff(dask, 'steady')} steady). The workers share the machine's cores with the "
+        "driver process and with any other load (see the load average above), so on a busy "
+        "machine these are lower bounds.",
         "",
         f"Runner overhead per replication (cheap `t_interval` task, serial): "
         f"{cost[1] - cost[0]:.0f} us on top of the task's {cost[0]:.0f} us (seeding, warning "
@@ -169,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = measure(args.replications, args.patients)
     load = (load_before, os.getloadavg()[0])
     for r in rows:
-        print(f"{r['how']:<42} {r['seconds']:7.2f} s  {r['rate']:7.1f} rep/s", flush=True)
+        print(f"{r['how']:<42} {r['seconds']:7.2f} s  {r['rate']:7.1f} rep/s  start-up "
+              f"{r['startup']:5.1f} s  steady {r['steady']:7.1f} rep/s", flush=True)
     cost = overhead()
     print(f"runner overhead: {cost[1] - cost[0]:.0f} us per replication "
           f"(task {cost[0]:.0f} us)")
