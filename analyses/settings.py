@@ -111,6 +111,12 @@ def load_study(path: str | os.PathLike) -> StudySettings:
         If the file does not exist.
     ValueError
         If it is not valid TOML, or has unknown, missing or invalid keys.
+
+    Examples
+    --------
+    >>> configs = Path(__file__).parent / "configs"
+    >>> load_study(configs / "study_t_interval.toml").design.n_conditions
+    12
     """
     path = Path(path)
     try:

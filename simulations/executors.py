@@ -45,6 +45,11 @@ class Processes:
     Workers are started with the ``spawn`` method on every platform: forking a process that
     already runs threads (Dask, BLAS, PyTensor) can deadlock, and spawn behaves the same on
     Linux, macOS and Windows. The task must therefore be importable (defined at module level).
+
+    Examples
+    --------
+    >>> Processes(workers=2)
+    Processes(workers=2)
     """
 
     workers: int | None = None
@@ -72,6 +77,11 @@ class Dask:
     Notes
     -----
     Workers of a remote cluster must be able to import setback and the task's module.
+
+    Examples
+    --------
+    >>> Dask(scheduler="tcp://10.0.0.5:8786")
+    Dask(scheduler='tcp://10.0.0.5:8786', workers=None)
     """
 
     scheduler: str | None = None

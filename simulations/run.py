@@ -361,7 +361,18 @@ def replay(design: StudyDesign, task: Task | str, condition_id: int,
 
 
 def load_results(store: ParquetStore) -> StudyResults:
-    """The results held in a store (finished so far), e.g. for a study that is still running."""
+    """The results held in a store (finished so far), e.g. for a study that is still running.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> store = ParquetStore(tempfile.mkdtemp())
+    >>> design = StudyDesign({"n": [10]}, replications=5, seed=2)
+    >>> _ = run_study(design, "t_interval", store=store, executor="serial", progress=False)
+    >>> results = load_results(store)
+    >>> len(results.frame), results.meta["seed_entropy"]
+    (5, 2)
+    """
     manifest = store.manifest()
     design = store.design()
     max_errors = int(manifest.get("max_consecutive_errors", 20))

@@ -62,6 +62,11 @@ def get_task(task: str | Task) -> Task:
     ------
     ValueError
         If the name is neither registered nor an importable ``"module:function"``.
+
+    Examples
+    --------
+    >>> get_task("t_interval") is get_task("simulations.tasks:t_interval")
+    True
     """
     if callable(task):
         return task
