@@ -102,6 +102,10 @@ def run_command(args: argparse.Namespace) -> int:
     except RuntimeError as exc:  # the store is locked by another run
         print(f"setback study run: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"setback study run: interrupted; finished chunks are kept in {store.path}, run "
+              "the same command to resume", file=sys.stderr)
+        return 130
     print(f"ran {results.meta['n_run']} replications; results in {store.path}")
     _print_status(store)
     return 0
