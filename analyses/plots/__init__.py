@@ -10,6 +10,13 @@ from analyses.plots.data import (
     plot_retention,
     plot_trajectories,
 )
+from analyses.plots.models import (
+    plot_deterioration_risk,
+    plot_expected_change,
+    plot_recovery_curves,
+    plot_risk_calibration,
+    plot_therapist_effects,
+)
 from analyses.plots.simulation import (
     plot_policy_differences,
     plot_policy_rates,
@@ -18,7 +25,12 @@ from analyses.plots.simulation import (
 
 __all__ = [
     "plot_clinical_significance",
+    "plot_deterioration_risk",
     "plot_dropout_hazard",
+    "plot_expected_change",
+    "plot_recovery_curves",
+    "plot_risk_calibration",
+    "plot_therapist_effects",
     "plot_policy_differences",
     "plot_policy_rates",
     "plot_retention",
