@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -24,3 +30,49 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def rng() -> np.random.Generator:
     """A fixed-seed generator for tests that draw."""
     return np.random.default_rng(20261122)
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+# The probe appends a script that records, after load, whether every image decoded and how
+# many data tables exist; --dump-dom prints the DOM after scripts ran.
+_PROBE = """<script>
+window.addEventListener('load', () => {
+  const imgs = Array.from(document.images);
+  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.setAttribute('data-probe',
+    `images=${imgs.length};loaded=${ok};tables=${document.querySelectorAll('table.data').length}`);
+});
+</script></body>"""
+
+
+def _render_probe(page: Path) -> dict[str, int]:
+    """Open a report page in headless Chromium and count images that loaded and tables."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("Chromium not installed: `apt-get install chromium` (.ci/run does this)")
+    probed = page.with_name("probe.html")
+    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", _PROBE),
+                      encoding="utf-8")
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={page.parent / 'chromium-profile'}", "--virtual-time-budget=5000",
+         "--dump-dom", probed.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    found = re.search(r'data-probe="images=(\d+);loaded=(\d+);tables=(\d+)"', dom)
+    assert found, "the probe did not run in Chromium"
+    images, loaded, tables = map(int, found.groups())
+    return {"images": images, "loaded": loaded, "tables": tables}
+
+
+@pytest.fixture
+def render_probe() -> Callable[[Path], dict[str, int]]:
+    """Open an HTML page in headless Chromium; count images that loaded and data tables.
+
+    Skips the test with a message when Chromium is not installed (.ci/run installs it).
+    """
+    return _render_probe

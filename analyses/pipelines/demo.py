@@ -1,53 +1,213 @@
-"""The main job behind ``make demo``: a short end-to-end run on built-in defaults."""
+"""The main job behind ``make demo``: simulate a clinic, compare policies, fit, report.
+
+1. Simulate a default clinic (``ClinicConfig()``: PHQ-9, 22 therapists, informative dropout)
+   under treatment as usual, feedback, feedback + clinical support tools and alliance repair,
+   with common random numbers, and compare their failure rates.
+2. Fit the Bayesian growth model to the treatment-as-usual clinic's observed data.
+3. From the fit: expected course and recovery curves, therapist effects and their share of
+   outcome variance, each patient's deterioration risk, and the not-on-track signal
+   (P(failure | first sessions)) checked on a second, held-out clinic.
+4. Write everything as a report folder (``report.html``, CSV tables, PNG/SVG figures).
+"""
 
 from __future__ import annotations
 
-import json
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from scipy import stats
 
-from analyses.pipelines.describe import describe_dataset, format_description
-from trajectories.clinical import clinical_significance, summarize_clinical_significance
-from trajectories.datasets import load_beat_the_blues
+from analyses.pipelines.policies import (
+    DEMO_POLICIES,
+    compare_policies_report,
+    headline_policy_numbers,
+)
+from analyses.plots import (
+    plot_deterioration_risk,
+    plot_expected_change,
+    plot_recovery_curves,
+    plot_risk_calibration,
+    plot_therapist_effects,
+    plot_trajectories,
+)
+from analyses.report import Report, provenance
+from simulations import ClinicConfig, simulate
+from trajectories.data import TherapyData
+from trajectories.estimands import (
+    deterioration_risk,
+    expected_change,
+    recovery_curves,
+    therapist_effects,
+)
+from trajectories.fit import GrowthFit, fit_growth
+from trajectories.predict import predict
+from trajectories.spec import GrowthSpec
 
-__all__ = ["run_demo"]
+__all__ = ["DemoSettings", "not_on_track_check", "raw_therapist_effects", "run_demo"]
 
 
-def run_demo(out: str | Path = "demo-output", *, echo: bool = True) -> dict[str, pd.DataFrame]:
-    """Describe the bundled Beat the Blues trial and tabulate clinical significance by arm.
-
-    Writes ``clinical_by_arm.csv``, ``clinical_by_end_status.csv``, ``patients.csv`` and
-    ``overview.json`` into ``out`` and returns the tables.
+@dataclass(frozen=True)
+class DemoSettings:
+    """Sizes of the demo; the defaults take a few minutes on 2 cores.
 
     Examples
     --------
-    >>> import tempfile
-    >>> tables = run_demo(tempfile.mkdtemp(), echo=False)
-    >>> sorted(tables)
-    ['clinical_by_arm', 'clinical_by_end_status', 'patients']
+    >>> DemoSettings.quick().n_patients
+    300
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    data = load_beat_the_blues()
-    desc = describe_dataset(data)
-    patients = clinical_significance(data)
-    patients = patients.merge(data.patient_table()[["patient", "treatment"]], on="patient")
-    tables = {
-        "clinical_by_arm": summarize_clinical_significance(patients, by="treatment"),
-        "clinical_by_end_status": summarize_clinical_significance(patients, by="end_status"),
-        "patients": patients,
-    }
-    for name, table in tables.items():
-        table.to_csv(out / f"{name}.csv", index=False)
-    (out / "overview.json").write_text(json.dumps(desc.overview | desc.rule, indent=2) + "\n")
-    if echo:
-        print("Beat the Blues trial (Proudfoot et al. 2004; data: R package HSAUR, GPL-2)\n")
-        print(format_description(desc))
-        by_arm = tables["clinical_by_arm"]
-        print("\nReliably improved or recovered, by arm:")
-        for arm, g in by_arm.groupby("treatment"):
-            share = g.loc[g["category"].isin(["recovered", "improved"]), "percent"].sum()
-            print(f"  {arm:6s} {share:5.1f}%  (n = {int(g['n'].sum())})")
-        print(f"\nTables written to {out.resolve()}/")
-    return tables
+
+    n_patients: int = 2000
+    n_therapists: int = 22
+    draws: int = 1000
+    tune: int = 1000
+    seen_sessions: int = 4
+    seed: int = 2026
+
+    @classmethod
+    def quick(cls) -> DemoSettings:
+        """Tiny sizes for tests: every step runs, the numbers mean little."""
+        return cls(n_patients=300, n_therapists=6, draws=150, tune=150)
+
+
+def raw_therapist_effects(data: TherapyData, *, at_session: int) -> pd.DataFrame:
+    """Unpooled therapist deviations: each therapist's mean observed score at a session
+    minus the mean of all patients seen at that session (no shrinkage)."""
+    frame = data.frame
+    at = frame[frame["session"] == at_session]
+    raw = at.groupby("therapist")["score"].mean() - at["score"].mean()
+    return raw.rename("raw_effect").reset_index()
+
+
+def not_on_track_check(
+    fit: GrowthFit, held_out: TherapyData, failed: pd.Series, *, seen: int, at_session: int
+) -> tuple[pd.DataFrame, float]:
+    """Predict failure for held-out patients from their first ``seen`` sessions.
+
+    Returns the predictions joined with the observed outcome (``failed``, indexed by
+    patient) and the area under the ROC curve (Mann–Whitney form).
+    """
+    frame = held_out.frame
+    ids = frame.loc[frame["session"] == seen - 1, "patient"].unique()
+    early = held_out.subset(ids)
+    early = TherapyData(early._frame[early._frame["session"] < seen].reset_index(drop=True),
+                        early.end_status, early.instrument, early.covariates,
+                        early.end_status_source, early.source_columns)
+    pred = predict(fit, early, at_session=at_session, max_draws=400)
+    pred["failed"] = pred["patient"].map(failed).astype(bool)
+    pos = pred.loc[pred["failed"], "p_failure"]
+    neg = pred.loc[~pred["failed"], "p_failure"]
+    auc = stats.mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg))
+    return pred, float(auc)
+
+
+def run_demo(
+    out: str | Path = "demo-output",
+    *,
+    settings: DemoSettings | None = None,
+    echo: bool = True,
+) -> Report:
+    """Run the demo and write its report folder; return the :class:`Report`.
+
+    Examples
+    --------
+    >>> rep = run_demo("demo-output", settings=DemoSettings.quick())  # doctest: +SKIP
+    """
+    s = settings or DemoSettings()
+    say = print if echo else (lambda *a, **k: None)
+    config = ClinicConfig(n_patients=s.n_patients, n_therapists=s.n_therapists)
+    spec = GrowthSpec(time="log")
+    rep = Report("setback demo: a simulated clinic, four policies and a growth model",
+                 meta=provenance(seed=s.seed, spec=spec.to_dict(), config=config.to_dict(),
+                                 settings=s.__dict__))
+    rep.add_text(
+        "This report was made by `make demo`. A clinic was simulated with setback's defaults "
+        "(calibrated to published outcome, feedback, dropout and therapist-effect figures; see "
+        "docs/simulator.md), four policies were compared on the same patients, and the "
+        "Bayesian growth model was fitted to the treatment-as-usual clinic's session data."
+    )
+    say(f"1/3  Simulating {s.n_patients} patients of {s.n_therapists} therapists under "
+        f"{', '.join(DEMO_POLICIES)} ...")
+    _, comparison = compare_policies_report(config, DEMO_POLICIES, seed=s.seed, report=rep)
+
+    tau = simulate(config, "tau", seed=s.seed)
+    last = config.max_sessions - 1
+    say(f"2/3  Fitting the growth model ({spec.time} time, patient and therapist intercepts "
+        f"and slopes) to {tau.data.n_observations} sessions; the first fit compiles the "
+        "model (about a minute) ...")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_growth(spec, tau.data, draws=s.draws, tune=s.tune, chains=2, seed=s.seed,
+                         progress=echo)
+    convergence = [str(w.message) for w in caught if "unreliable" in str(w.message)]
+
+    say("3/3  Estimands, not-on-track check on a held-out clinic, report ...")
+    rep.add_heading("Growth model fitted to the treatment-as-usual clinic")
+    rep.add_text(convergence[0] if convergence else
+                 "Convergence checks passed (R-hat < 1.01, ESS >= 100 per chain, "
+                 "no divergences).")
+    rep.add_table("parameters", fit.summary(), "Posterior summary of the model parameters")
+    sessions = sorted({0, 2, 4, 8, 12, last})
+    course = pd.concat([expected_change(fit, at_session=k) for k in sessions],
+                       ignore_index=True)
+    rep.add_table("expected_change", course, "Expected score and change from intake")
+    rep.add_figure("expected_course", plot_expected_change(course),
+                   "Expected PHQ-9 over sessions (population level, 95% credible band)")
+    curves = recovery_curves(fit, intake=[10, 15, 20], sessions=list(range(last + 1)))
+    rep.add_table("recovery_curves", curves, "Expected recovery curves by intake severity")
+    rep.add_figure("recovery_curves", plot_recovery_curves(curves),
+                   "Expected recovery curves and failure boundaries (worst 10% of patients "
+                   "with the same intake)")
+    mid = curves[curves["intake"] == 15].rename(columns={"expected_score": "expected",
+                                                         "failure_boundary": "upper"})
+    flags = tau.sessions.loc[tau.sessions["alert"], ["patient", "session"]]
+    rep.add_figure("trajectories", plot_trajectories(tau.data, n_patients=30, curve=mid,
+                                                     flags=flags, seed=s.seed),
+                   "Thirty patients' observed courses, the expected curve for intake 15 and "
+                   "its failure boundary; red points are not-on-track alerts")
+    at = min(12, last)
+    te = therapist_effects(fit, at_session=at)
+    rep.add_table("therapist_effects", te, f"Therapist effects at session {at}")
+    rep.add_figure("therapist_effects",
+                   plot_therapist_effects(te, raw=raw_therapist_effects(tau.data, at_session=at)),
+                   "Therapist effects with 95% intervals; open circles are unpooled means")
+    risk = deterioration_risk(fit, by_session=8)
+    rep.add_table("deterioration_risk", risk, "Each patient's probability of reliable "
+                  "deterioration (RCI 6) by session 8")
+    rep.add_figure("deterioration_risk", plot_deterioration_risk(risk),
+                   "Distribution of patients' deterioration risk by session 8")
+
+    held = simulate(config, "tau", seed=s.seed + 1)
+    failed = held.patients.set_index("patient")["failure"]
+    pred, auc = not_on_track_check(fit, held.data, failed, seen=s.seen_sessions,
+                                   at_session=last)
+    rep.add_heading("Not-on-track signal on a held-out clinic")
+    rep.add_text(
+        f"For {len(pred)} patients of a second simulated clinic, the fitted model predicted "
+        f"P(no reliable improvement at session {last}) from their first {s.seen_sessions} "
+        f"sessions only. Area under the ROC curve: {auc:.2f}."
+    )
+    rep.add_table("not_on_track_predictions", pred, "Predicted failure risk and outcome")
+    rep.add_figure("not_on_track_calibration",
+                   plot_risk_calibration(pred["p_failure"], pred["failed"]),
+                   "Calibration of the predicted failure risk (held-out clinic)")
+    outdir = rep.write(out)
+
+    pop = course[(course["session"] == at) & (course["quantity"] == "change")].iloc[0]
+    icc = te[te["quantity"] == "icc"].iloc[0]
+    say("\nHeadline numbers")
+    for line in headline_policy_numbers(comparison):
+        say("  " + line)
+    say(f"  expected change by session {at}: {pop['mean']:+.1f} PHQ-9 points "
+        f"(95% CrI {pop['ci_low']:+.1f} to {pop['ci_high']:+.1f})")
+    say(f"  therapist share of outcome variance at session {at}: {icc['mean']:.3f} "
+        f"(95% CrI {icc['ci_low']:.3f} to {icc['ci_high']:.3f})")
+    say(f"  patients with deterioration risk > 50% by session 8: "
+        f"{int((risk['p_deteriorated'] > 0.5).sum())} of {len(risk)}")
+    say(f"  not-on-track signal from {s.seen_sessions} sessions, held-out AUC: {auc:.2f}")
+    if convergence:
+        say("  note: " + convergence[0])
+    say(f"\nReport: {(outdir / 'report.html').resolve()}")
+    return rep
+

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -57,44 +54,7 @@ def test_names_are_checked(tmp_path: Path) -> None:
         rep.add_table("bad name", pd.DataFrame())
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-# The probe appends a script that records, after load, whether every image decoded and how
-# many data tables exist; --dump-dom prints the DOM after scripts ran.
-_PROBE = """<script>
-window.addEventListener('load', () => {
-  const imgs = Array.from(document.images);
-  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
-  document.body.setAttribute('data-probe',
-    `images=${imgs.length};loaded=${ok};tables=${document.querySelectorAll('table.data').length}`);
-});
-</script></body>"""
-
-
-def render_probe(page: Path) -> dict[str, int]:
-    """Open a report page in headless Chromium and count images that loaded and tables."""
-    browser = _chromium()
-    if browser is None:
-        pytest.skip("Chromium not installed: `apt-get install chromium` (.ci/run does this)")
-    probed = page.with_name("probe.html")
-    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", _PROBE),
-                      encoding="utf-8")
-    dom = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={page.parent / 'chromium-profile'}", "--virtual-time-budget=5000",
-         "--dump-dom", probed.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout
-    found = re.search(r'data-probe="images=(\d+);loaded=(\d+);tables=(\d+)"', dom)
-    assert found, "the probe did not run in Chromium"
-    images, loaded, tables = map(int, found.groups())
-    return {"images": images, "loaded": loaded, "tables": tables}
-
-
-def test_report_renders_in_chromium(tmp_path: Path) -> None:
+def test_report_renders_in_chromium(tmp_path: Path, render_probe) -> None:  # noqa: ANN001
     out = small_report(tmp_path).write(tmp_path / "out")
     seen = render_probe(out / "report.html")
     assert seen == {"images": 1, "loaded": 1, "tables": 2}
