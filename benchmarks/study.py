@@ -112,6 +112,47 @@ def measure(replications: int, n_patients: int) -> list[dict]:
              "startup": up, "steady": total / max(s - up, 1e-9)} for how, w, s, up in rows]
 
 
+def sleeping(condition: dict, rng) -> list[dict]:  # noqa: ANN001
+    """A task that waits instead of computing: scales with workers even on a busy machine."""
+    time.sleep(0.02)
+    return [{"method": "sleep", "estimand": "x", "estimate": float(rng.normal())}]
+
+
+def dispatch(replications: int = 400) -> dict[str, float]:
+    """Marginal replications per second of the waiting task: the runner's own scaling.
+
+    The rate is (replications of a full run - those of a 1-replication run) divided by the
+    difference of their times (each the fastest of ``REPEAT``), so that starting the workers
+    cancels out.
+    """
+    import distributed
+
+    from simulations.design import StudyDesign
+    from simulations.executors import Dask, Processes
+    from simulations.run import run_study
+    from simulations.store import ParquetStore
+
+    def seconds(executor, reps: int) -> float:  # noqa: ANN001
+        design = StudyDesign({"k": [1, 2]}, replications=reps, seed=1)
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            run_study(design, sleeping, executor=executor, progress=False,
+                      store=ParquetStore(Path(tmp) / "s"))
+            return time.perf_counter() - start
+
+    def rate(executor) -> float:  # noqa: ANN001
+        seconds(executor, 1)  # warm-up: a Dask cluster's workers import setback once
+        tiny = min(seconds(executor, 1) for _ in range(REPEAT))
+        full = min(seconds(executor, replications) for _ in range(REPEAT))
+        return 2 * (replications - 1) / (full - tiny)
+
+    out = {"1 process": rate(Processes(1)), "2 processes": rate(Processes(2))}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as c:
+        out["Dask, 2 workers"] = rate(Dask(c.scheduler_address))
+    return out
+
+
 def overhead(replications: int = 2000) -> tuple[float, float]:
     """Microseconds per replication of a cheap task: plain loop, and through run_study."""
     from simulations.design import StudyDesign
@@ -125,8 +166,8 @@ def overhead(replications: int = 2000) -> tuple[float, float]:
     return plain / replications * 1e6, runner / replications * 1e6
 
 
-def format_section(rows: list[dict], cost: tuple[float, float], machine: str,
-                   n_patients: int, replications: int, repeat: int) -> str:
+def format_section(rows: list[dict], cost: tuple[float, float], waits: dict[str, float],
+                   machine: str, n_patients: int, replications: int, repeat: int) -> str:
     """The ``## Studies`` section of RESULTS.md."""
     one = next(r for r in rows if r["how"].startswith("run_study, 1 worker"))
     two = next(r for r in rows if r["how"].startswith("run_study, 2 worker"))
@@ -162,6 +203,13 @@ def format_section(rows: list[dict], cost: tuple[float, float], machine: str,
         f"({eff(dask, 'steady')} steady). The workers share the machine's cores with the "
         "driver process and with any other load (see the load average above), so on a busy "
         "machine these are lower bounds.",
+        "",
+        "The runner's own scaling, without competing for the cores: a task that waits 20 ms "
+        "instead of computing gives " + ", ".join(f"{k} {v:.1f}" for k, v in waits.items())
+        + " replications/s (marginal rates, start-up excluded; at most 50 per worker), "
+        f"efficiency **{waits['2 processes'] / (2 * waits['1 process']):.2f}** with 2 "
+        f"processes and **{waits['Dask, 2 workers'] / (2 * waits['1 process']):.2f}** with "
+        "Dask.",
         "",
         f"Runner overhead per replication (cheap `t_interval` task, serial): "
         f"{cost[1] - cost[0]:.0f} us on top of the task's {cost[0]:.0f} us (seeding, warning "
@@ -208,10 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['how']:<42} {r['seconds']:7.2f} s  {r['rate']:7.1f} rep/s  start-up "
               f"{r['startup']:5.1f} s  steady {r['steady']:7.1f} rep/s", flush=True)
     cost = overhead()
+    waits = dispatch()
+    print("waiting task:", ", ".join(f"{k} {v:.1f} rep/s" for k, v in waits.items()))
     print(f"runner overhead: {cost[1] - cost[0]:.0f} us per replication "
           f"(task {cost[0]:.0f} us)")
-    section = format_section(rows, cost, f"{_machine()}; 1-minute load average {load[0]:.1f} "
-                             f"when it started", args.patients, args.replications, args.repeat)
+    machine = f"{_machine()}; 1-minute load average {load[0]:.1f} when it started"
+    section = format_section(rows, cost, waits, machine, args.patients, args.replications,
+                             args.repeat)
     if not args.no_write:
         write_section(section)
         print(f"updated {RESULTS}")
