@@ -188,14 +188,14 @@ def end_status_from_rows(
         row = df.loc[bad.to_numpy()].iloc[0]
         raise DataValidationError(
             f"column {status!r}: end status must be one of {END_STATUSES}; patient "
-            f"{row[patient]!r} has {row[status]!r} at {session}={row[session]!r}")
+            f"{_py(row[patient])!r} has {_py(row[status])!r} at {session}={_py(row[session])!r}")
     frame = pd.DataFrame({"patient": df[patient].to_numpy(), "session": df[session].to_numpy(),
                           "status": text.to_numpy()})
     last = frame.groupby("patient", sort=True)["session"].max()
     final = frame[frame["status"] != "ongoing"]
     n_final = final.groupby("patient")["status"].nunique()
     if (n_final > 1).any():
-        p = n_final.index[n_final > 1][0]
+        p = _py(n_final.index[n_final > 1][0])
         raise DataValidationError(
             f"column {status!r}: patient {p!r} has more than one end status "
             f"{sorted(final.loc[final['patient'] == p, 'status'].unique())}")
@@ -207,7 +207,8 @@ def end_status_from_rows(
         later = sorted(frame.loc[(frame["patient"] == p) & (frame["session"] > after[p]),
                                  "session"].tolist())
         raise DataValidationError(
-            f"column {status!r}: patient {p!r} is marked {st!r} at {session}={after[p]!r} "
+            f"column {status!r}: patient {_py(p)!r} is marked {st!r} at "
+            f"{session}={_py(after[p])!r} "
             f"but attended later sessions {later[:5]}; a dropout or planned ending must be "
             "the last session")
     out = pd.Series("ongoing", index=last.index, name="end_status")
@@ -216,17 +217,22 @@ def end_status_from_rows(
     return out
 
 
+def _py(value: object) -> object:
+    """A NumPy scalar as the plain Python value a user typed (for error messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _check_status(data: TherapyData) -> pd.Series:
-    status = data.end_status.reindex(data.patients)
+    status = data.end_status.reindex(pd.unique(data.frame["patient"]))
     missing = status.isna()
     if missing.any():
         raise DataValidationError(
-            f"end_status: patient {status.index[missing][0]!r} has no end status; dropout "
+            f"end_status: patient {_py(status.index[missing][0])!r} has no end status; dropout "
             "models need one for every patient")
     bad = ~status.astype(str).isin(END_STATUSES)
     if bad.any():
         raise DataValidationError(
-            f"end_status: patient {status.index[bad][0]!r} has {status[bad].iloc[0]!r}; it "
+            f"end_status: patient {_py(status.index[bad][0])!r} has {status[bad].iloc[0]!r}; it "
             f"must be one of {END_STATUSES}")
     return status.astype(str)
 
@@ -277,14 +283,14 @@ def risk_set(data: TherapyData, *, final_session: int | None = None) -> pd.DataF
         if late.any():
             i = np.flatnonzero(late)[0]
             raise DataValidationError(
-                f"end_status: patient {frame['patient'].iloc[i]!r} is marked 'dropout' but "
-                f"attended session {last[i]}, at or after the final planned session "
+                f"end_status: patient {_py(frame['patient'].iloc[i])!r} is marked 'dropout' but "
+                f"attended session {_py(last[i])}, at or after the final planned session "
                 f"{final_session}; mark it 'completed' or correct the sessions")
     intake = frame["patient"].map(
         frame.dropna(subset=["score"]).groupby("patient")["score"].first())
     if intake.isna().any():
         raise DataValidationError(
-            f"column 'score': patient {frame['patient'][intake.isna()].iloc[0]!r} has no "
+            f"column 'score': patient {_py(frame['patient'][intake.isna()].iloc[0])!r} has no "
             "observed score; dropout predictors need at least the intake score")
     # A missing score is carried forward from the last observed one (what a clinician knew).
     frame["score"] = g["score"].ffill().fillna(intake).to_numpy()
@@ -459,26 +465,30 @@ def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
     model.add_coord("dropout_bin", design.bin_labels)
     rate = float(np.clip(design.event.mean(), 0.005, 0.995))
     centre = math.log(rate / (1 - rate)) if spec.link == "logit" else math.log(-math.log1p(-rate))
+    # Arrays enter as pm.Data, not constants: the compiled graph is then the same for every
+    # data set of this structure, so PyTensor's compilation cache is hit on a refit.
     base = pm.Normal("dropout_baseline", mu=centre, sigma=spec.baseline_sd, dims="dropout_bin")
-    eta = base[design.bin_of(design.rows["session"].to_numpy())]
+    bins = pm.Data("dropout_bin_of_row", design.bin_of(design.rows["session"].to_numpy()))
+    eta = base[bins]
     if design.x.shape[1]:
         model.add_coord("dropout_term", list(design.terms))
         coef = pm.Normal("dropout_coef", 0.0, spec.coef_sd, dims="dropout_term")
-        eta = eta + pt.dot(pt.as_tensor(design.x), coef)
+        eta = eta + pt.dot(pm.Data("dropout_x", design.x), coef)
     if design.therapist_index is not None:
         if "therapist" not in model.coords:
             model.add_coord("therapist", design.therapists.tolist())
         sd = pm.HalfNormal("therapist_dropout_sd", sigma=spec.therapist_sd)
         raw = pm.Normal("therapist_dropout_raw", 0.0, 1.0, dims="therapist")
         w = pm.Deterministic("therapist_dropout_effect", sd * raw, dims="therapist")
-        eta = eta + w[design.therapist_index]
+        eta = eta + w[pm.Data("dropout_therapist_of_row", design.therapist_index)]
     if extra is not None:
         eta = eta + extra
+    event = pm.Data("dropout_event", design.event)
     if spec.link == "logit":
-        pm.Bernoulli("dropout", logit_p=eta, observed=design.event)
+        pm.Bernoulli("dropout", logit_p=eta, observed=event)
     else:
         p = pt.clip(-pt.expm1(-pt.exp(eta)), 1e-12, 1 - 1e-12)
-        pm.Bernoulli("dropout", p=p, observed=design.event)
+        pm.Bernoulli("dropout", p=p, observed=event)
 
 
 def build_dropout_model(spec: DropoutSpec, data: TherapyData) -> pm.Model:
@@ -817,9 +827,10 @@ def therapist_dropout_effects(fit: object, *, prob: float = 0.9) -> pd.DataFrame
                          "DropoutSpec(therapist=False))")
     sd = flat(post, "therapist_dropout_sd")
     eff = flat(post, "therapist_dropout_effect")
-    parts = [("sd", sd), ("variance", sd**2), ("icc", sd**2 / (sd**2 + _link_variance(spec.link)))]
+    icc = sd**2 / (sd**2 + _link_variance(spec.link))
+    parts = [("sd", sd), ("variance", sd**2), ("icc", icc)]
     head = pd.DataFrame([{"quantity": q, "therapist": None,
-                          **{k: float(v) for k, v in interval(d[:, None], prob).items()}}
+                          **{k: float(v[0]) for k, v in interval(d[:, None], prob).items()}}
                          for q, d in parts])
     s = interval(eff, prob)
     body = pd.DataFrame({"quantity": "effect", "therapist": post["therapist"].values, **s})

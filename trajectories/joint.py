@@ -44,6 +44,7 @@ from trajectories.spec import INTAKE, GrowthSpec
 
 __all__ = ["build_joint_model", "change_without_dropout", "dropout_sensitivity", "fit_joint"]
 
+_CACHE: dict[tuple, object] = {}  # compiled nutpie models by structure (see fit_joint)
 _H = 1e-4  # half-step of the central difference giving the latent rate of change
 
 
@@ -112,16 +113,19 @@ def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: 
         beta = pt.stack([model[c] for c in gspec.coefficients])
         if "covariate_effect" in model:
             beta = pt.concatenate([beta, model["covariate_effect"]])
-        v = model["patient_effect"][arrays["pidx"]]
-        u = model["therapist_effect"][arrays["tidx"]] if gdesign.q_t else None
+        # pm.Data rather than constants: refits of the same structure reuse compiled code.
+        v = model["patient_effect"][pm.Data("dropout_patient_of_row", arrays["pidx"])]
+        u = (model["therapist_effect"][pm.Data("dropout_growth_therapist_of_row",
+                                               arrays["tidx"])] if gdesign.q_t else None)
 
-        def latent(a: np.ndarray):  # noqa: ANN202
-            out = pt.dot(pt.as_tensor(a), beta) + (a[:, : gdesign.q] * v).sum(-1)
+        def latent(name: str):  # noqa: ANN202
+            a = pm.Data(f"dropout_latent_{name}", arrays[name])
+            out = pt.dot(a, beta) + (a[:, : gdesign.q] * v).sum(-1)
             return out if u is None else out + (a[:, : gdesign.q_t] * u).sum(-1)
 
         extra = None
         if dropout_spec.association:
-            values = {k: latent(arrays[k]) for k in ("level", "slope", "change")}
+            values = {k: latent(k) for k in ("level", "slope", "change")}
             cols = _terms(dropout_spec.association, values, hdesign, pt.maximum)
             model.add_coord("association", list(dropout_spec.association))
             assoc = pm.Normal("dropout_association", 0.0, dropout_spec.coef_sd,
@@ -164,7 +168,9 @@ def fit_joint(
     draws, tune, chains : int
         Draws and tuning steps per chain, number of chains.
     sampler : {"pymc", "nutpie"}
-        PyMC's NUTS (compiles in seconds) or nutpie (faster sampling, longer compile).
+        PyMC's NUTS, or nutpie: it compiles for a minute or two the first time, then
+        refits of the same structure in the same process reuse the compiled model and
+        take seconds (use it for simulation studies).
     seed : int, optional
         Seed of the sampler.
     progress : bool
@@ -192,15 +198,48 @@ def fit_joint(
 
     gspec = _latent(growth_spec)
     model = build_joint_model(gspec, dropout_spec, data)
-    idata = sample_model(model, draws=draws, tune=tune, chains=chains, sampler=sampler,
-                         seed=seed, progress=progress)
+    if sampler == "nutpie":
+        idata = _sample_nutpie(model, gspec, dropout_spec, draws=draws, tune=tune,
+                               chains=chains, seed=seed, progress=progress)
+    else:
+        idata = sample_model(model, draws=draws, tune=tune, chains=chains, sampler=sampler,
+                             seed=seed, progress=progress)
     post = posterior(type("F", (), {"idata": idata})())
     post = post.drop_vars([v for v in post.data_vars if str(v).endswith(("_raw", "_chol"))])
+    # A cached compiled model carries the coordinates of the data it was compiled with.
+    post = post.assign_coords({k: list(model.coords[k]) for k in ("patient", "therapist")
+                               if k in post.dims})
     post.attrs["setback_dropout_spec"] = dropout_spec.to_json()
     idata = xr.DataTree.from_dict({"posterior": post,
                                    "sample_stats": idata["sample_stats"].to_dataset()})
     diag = check_convergence(idata, method="joint", sampler=sampler)
     return GrowthFit(spec=gspec, data=data, idata=idata, diagnostics=diag)
+
+
+def _sample_nutpie(model: pm.Model, gspec: GrowthSpec, dspec: DropoutSpec, *, draws: int,
+                   tune: int, chains: int, seed: int | None, progress: bool) -> object:
+    """Sample with nutpie, compiling once per model structure and process.
+
+    Every array of the joint model is ``pm.Data``, so a data set with the same structure
+    (spec, numbers of patients and therapists, baseline bins, terms) only swaps its data
+    into the compiled model (shapes of rows may differ) -- what simulation studies need.
+    """
+    import nutpie
+
+    key = (gspec.to_json(), dspec.to_json(),
+           *(tuple(model.coords.get(k) or ()) for k in ("dropout_bin", "dropout_term",
+                                                         "association", "coefficient")),
+           len(model.coords.get("patient") or ()), len(model.coords.get("therapist") or ()))
+    if key in _CACHE:
+        compiled = _CACHE[key]
+        known = {var.name for var in compiled.shared_var_keys}
+        compiled = compiled.with_data(**{v.name: v.get_value() for v in model.data_vars
+                                         if v.name in known})
+    else:
+        compiled = _CACHE[key] = nutpie.compile_pymc_model(model)
+    seed_int = int(np.random.SeedSequence(seed).generate_state(1)[0])
+    return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=1,
+                         seed=seed_int, progress_bar=progress, save_warmup=False)
 
 
 def latent_terms(fit: object, rows: pd.DataFrame, *, draws: np.ndarray) -> np.ndarray:
