@@ -1,0 +1,68 @@
+"""``setback fit FILE --out DIR``: fit the Bayesian growth model and write its tables."""
+
+from __future__ import annotations
+
+import argparse
+
+from analyses.commands._data_options import add_data_options, load_data
+from analyses.pipelines.fit import run_fit
+from trajectories.spec import GrowthSpec
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``fit`` subcommand."""
+    parser = sub.add_parser(
+        "fit",
+        help="fit the Bayesian multilevel growth model",
+        description="Fit the three-level growth model (sessions in patients in therapists; "
+        "two-level without a therapist column) and write DIR/fit.nc, summary.csv, "
+        "expected_change.csv, therapist_effects.csv and deterioration_risk.csv. Bad data "
+        "fail before sampling.",
+    )
+    add_data_options(parser)
+    model = parser.add_argument_group("model")
+    model.add_argument("--time", default="log",
+                       choices=["linear", "log", "quadratic", "piecewise"],
+                       help="shape of change over sessions (default: log)")
+    model.add_argument("--breakpoint", type=float, default=4.0,
+                       help="end of early change for --time piecewise")
+    model.add_argument("--patient-effects", default="slopes", choices=["intercept", "slopes"])
+    model.add_argument("--therapist-effects", default="slopes",
+                       choices=["none", "intercept", "slopes"])
+    model.add_argument("--likelihood", default="normal", choices=["normal", "student_t"])
+    model.add_argument("--time-interactions", default="",
+                       help="comma-separated covariates that also change the slope")
+    opts = parser.add_argument_group("sampling and output")
+    opts.add_argument("--draws", type=int, default=1000)
+    opts.add_argument("--tune", type=int, default=1000)
+    opts.add_argument("--chains", type=int, default=2)
+    opts.add_argument("--seed", type=int, default=None)
+    opts.add_argument("--sampler", default="nutpie", choices=["nutpie", "pymc"])
+    opts.add_argument("--at-session", type=float, default=None,
+                     help="session for the estimands (default: the last in the data)")
+    opts.add_argument("--rci", type=float, default=None,
+                     help="reliable change index (default: the instrument's)")
+    opts.add_argument("--quiet", action="store_true", help="no progress messages")
+    opts.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate the file, fit and print where the results are."""
+    data = load_data(args)
+    spec = GrowthSpec(
+        time=args.time, breakpoint=args.breakpoint, patient=args.patient_effects,
+        therapist=args.therapist_effects, likelihood=args.likelihood,
+        covariates=data.covariates,
+        time_interactions=tuple(c.strip() for c in args.time_interactions.split(",")
+                                if c.strip()),
+    )
+    result = run_fit(data, spec, out=args.out, draws=args.draws, tune=args.tune,
+                     chains=args.chains, seed=args.seed, sampler=args.sampler,
+                     at_session=args.at_session, rci=args.rci, progress=not args.quiet)
+    for note in result.notes:
+        print(f"note: {note}")
+    for name, path in result.files.items():
+        print(f"{name}: {path}")
+    return 0
+

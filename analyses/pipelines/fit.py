@@ -1,0 +1,98 @@
+"""Fit a growth model to a data set and write the fit and its headline tables to a folder."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from trajectories.data import TherapyData
+from trajectories.estimands import deterioration_risk, expected_change, therapist_effects
+from trajectories.fit import GrowthFit, fit_growth
+from trajectories.model import make_design
+from trajectories.spec import GrowthSpec
+
+__all__ = ["FitOutputs", "run_fit"]
+
+
+@dataclass(frozen=True)
+class FitOutputs:
+    """What :func:`run_fit` produced: the fit, the files written and notes for the user."""
+
+    fit: GrowthFit
+    files: dict[str, Path]
+    notes: tuple[str, ...]
+
+
+def _say(message: str, progress: bool) -> None:
+    if progress:
+        print(f"setback fit: {message}", file=sys.stderr, flush=True)
+
+
+def run_fit(
+    data: TherapyData,
+    spec: GrowthSpec,
+    *,
+    out: str | Path,
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 2,
+    seed: int | None = None,
+    sampler: str = "nutpie",
+    at_session: float | None = None,
+    rci: float | None = None,
+    progress: bool = True,
+) -> FitOutputs:
+    """Fit ``spec`` to ``data`` and write ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
+    ``therapist_effects.csv`` (three-level data) and ``deterioration_risk.csv`` (when an RCI
+    is known from the instrument or ``rci``) into ``out``.
+
+    The design is built (and bad data or covariates rejected) before sampling starts.
+    Estimands are evaluated at ``at_session`` (default: the last session in the data).
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> run_fit(load_beat_the_blues(), GrowthSpec(), out="fit-out")  # doctest: +SKIP
+    """
+    make_design(spec, data)  # fails on bad covariates etc. before any compiling or sampling
+    notes: list[str] = []
+    if rci is None and data.instrument is not None:
+        try:
+            rci = data.instrument.rci
+        except ValueError:
+            rci = None
+    if rci is None:
+        notes.append("deterioration_risk.csv not written: the instrument has no reliable "
+                     "change index; pass --rci")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    session = float(data.frame["session"].max()) if at_session is None else float(at_session)
+    _say(f"fitting {data!r} ({spec.resolved_method} path; compiling a new model structure "
+         "takes a minute, sampling follows)", progress)
+    fit = fit_growth(spec, data, draws=draws, tune=tune, chains=chains, sampler=sampler,
+                     seed=seed, progress=progress)
+    _say(f"sampled in {fit.diagnostics.seconds.get('sample', 0):.1f} s; writing tables", progress)
+    files = {"fit": out / "fit.nc", "summary": out / "summary.csv",
+             "expected_change": out / "expected_change.csv"}
+    fit.save(str(files["fit"]))
+    fit.summary().to_csv(files["summary"], index=False)
+    change = [expected_change(fit, at_session=session).assign(level="population")]
+    if fit.idata["posterior"].get("therapist_effect") is not None:
+        change.append(expected_change(fit, at_session=session, level="therapist")
+                      .assign(level="therapist"))
+        files["therapist_effects"] = out / "therapist_effects.csv"
+        therapist_effects(fit, at_session=session).to_csv(files["therapist_effects"],
+                                                          index=False)
+    else:
+        notes.append("therapist_effects.csv not written: the data have no therapist level")
+    pd.concat(change, ignore_index=True).to_csv(files["expected_change"], index=False)
+    if rci is not None:
+        files["deterioration_risk"] = out / "deterioration_risk.csv"
+        deterioration_risk(fit, by_session=session, instrument=rci).to_csv(
+            files["deterioration_risk"], index=False)
+    if fit.diagnostics.message:
+        notes.append(fit.diagnostics.message)
+    return FitOutputs(fit=fit, files=files, notes=tuple(notes))
