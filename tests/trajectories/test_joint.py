@@ -1,0 +1,147 @@
+"""Joint growth–dropout model: graph, shared latent terms and estimands on a pinned posterior."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from trajectories.data import TherapyData
+from trajectories.dropout import DropoutSpec, dropout_association, dropout_risk, hazard_design
+from trajectories.fit import GrowthFit, fit_from_draws
+from trajectories.joint import (
+    build_joint_model,
+    change_without_dropout,
+    dropout_sensitivity,
+    fit_joint,
+)
+from trajectories.spec import GrowthSpec
+
+
+def _data(therapists: bool = False, n: int = 8, seed: int = 0) -> TherapyData:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        last = 2 + i % 3
+        status = "dropout" if i % 2 else "completed"
+        for s in range(last + 1):
+            rows.append({"p": f"p{i}", "t": f"T{i % 2}", "s": s,
+                         "y": 20 - 2 * math.log1p(s) + rng.normal(0, 2), "st": status})
+    df = pd.DataFrame(rows)
+    return TherapyData.from_frame(df, patient="p", session="s", score="y", end_status="st",
+                                  therapist="t" if therapists else None)
+
+
+@pytest.mark.parametrize("therapists", [False, True])
+def test_joint_model_builds_with_finite_logp(therapists: bool) -> None:
+    data = _data(therapists)
+    spec = GrowthSpec(time="log", therapist="intercept")
+    model = build_joint_model(spec, DropoutSpec(association=("level", "slope", "improvement",
+                                                             "worsening")), data)
+    names = {v.name for v in model.free_RVs}
+    assert {"intercept", "slope", "patient_effect_raw", "residual_sd", "dropout_baseline",
+            "dropout_association"} <= names
+    assert ("therapist_dropout_sd" in names) == therapists
+    assert model.coords["association"] == ("level", "slope", "improvement", "worsening")
+    point = model.initial_point()
+    assert np.isfinite(model.compile_logp(mode="FAST_COMPILE")(point))
+    assert np.all(np.isfinite(model.compile_dlogp(mode="FAST_COMPILE")(point)))
+
+
+def test_marginal_method_is_refused() -> None:
+    with pytest.raises(ValueError, match="latent patient effects"):
+        build_joint_model(GrowthSpec(method="marginal"), DropoutSpec(), _data())
+
+
+def _fake_joint(data: TherapyData, assoc: np.ndarray, effects: np.ndarray) -> GrowthFit:
+    """A joint fit pinned at intercept 20, slope -3, given patient effects and associations."""
+    spec = GrowthSpec(time="log", method="latent")
+    s = 2
+    growth = fit_from_draws(spec, data, {
+        "intercept": np.full(s, 20.0), "slope": np.full(s, -3.0),
+        "patient_intercept_sd": np.full(s, 4.0), "patient_slope_sd": np.full(s, 1.0),
+        "patient_corr": np.zeros((s, 1)), "residual_sd": np.full(s, 2.0),
+        "patient_effect": np.repeat(effects[None], s, axis=0)})
+    post = growth.idata["posterior"].to_dataset()
+    dspec = DropoutSpec(breaks=(0,), predictors=(), association=("level", "improvement",
+                                                                  "worsening"))
+    post = post.assign(
+        dropout_baseline=(("chain", "draw", "dropout_bin"), np.full((1, s, 1), -2.0)),
+        dropout_association=(("chain", "draw", "association"),
+                             np.tile(assoc, (1, s, 1)))).assign_coords(
+        association=["level", "improvement", "worsening"])
+    post.attrs["setback_dropout_spec"] = dspec.to_json()
+    idata = xr.DataTree.from_dict({"posterior": post,
+                                   "sample_stats": growth.idata["sample_stats"].to_dataset()})
+    return GrowthFit(spec=spec, data=data, idata=idata, diagnostics=growth.diagnostics)
+
+
+def test_dropout_risk_uses_latent_trajectory_closed_form() -> None:
+    data = _data()
+    effects = np.zeros((data.n_patients, 2))
+    effects[0] = [2.0, 1.5]  # p0: intercept +2, slope -3 + 1.5
+    assoc = np.array([0.5, 0.8, 1.2])
+    fit = _fake_joint(data, assoc, effects)
+    hd = hazard_design(DropoutSpec(breaks=(0,), predictors=()), data)
+    mean, sd = hd.scales["score_mean"], hd.scales["score_sd"]
+    risk = dropout_risk(fit, horizon=2).set_index(["patient", "step"])
+    # p0 completed at session 2: upcoming sessions 2 and 3.
+    for step, sess in enumerate([2, 3]):
+        level = 22.0 - 1.5 * math.log1p(sess)
+        change = -1.5 * math.log1p(sess)  # negative = improvement
+        eta = -2.0 + 0.5 * (level - mean) / sd + 0.8 * max(-change, 0) / sd
+        assert risk.loc[("p0", step), "hazard"] == pytest.approx(1 / (1 + math.exp(-eta)),
+                                                                 rel=1e-8)
+    # p1 has no patient effect: population trajectory 20 - 3 log(1 + s).
+    level = 20 - 3 * math.log1p(3)
+    eta = -2.0 + 0.5 * (level - mean) / sd + 0.8 * 3 * math.log1p(3) / sd
+    assert risk.loc[("p1", 0), "session"] == 3
+    assert risk.loc[("p1", 0), "hazard"] == pytest.approx(1 / (1 + math.exp(-eta)), rel=1e-8)
+    table = dropout_association(fit).set_index("term")
+    assert table.loc["worsening", "kind"] == "latent"
+    assert table.loc["improvement", "ratio"] == pytest.approx(math.exp(0.8), rel=1e-8)
+
+
+def test_change_without_dropout_closed_form() -> None:
+    data = _data()
+    effects = np.zeros((data.n_patients, 2))
+    effects[:, 1] = np.linspace(-1, 2, data.n_patients)
+    fit = _fake_joint(data, np.zeros(3), effects)
+    t = change_without_dropout(fit, at_session=4).set_index(["level", "quantity"])
+    assert t.loc[("population", "change"), "mean"] == pytest.approx(-3 * math.log(5), rel=1e-8)
+    sample = (-3 + effects[:, 1].mean()) * math.log(5)
+    assert t.loc[("sample", "change"), "mean"] == pytest.approx(sample, rel=1e-8)
+    assert t.loc[("population", "score"), "mean"] == pytest.approx(20 - 3 * math.log(5),
+                                                                   rel=1e-8)
+    sd0 = data.patient_table()["intake_score"].std(ddof=1)
+    assert t.loc[("population", "standardised_change"), "mean"] == pytest.approx(
+        -3 * math.log(5) / sd0, rel=1e-8)
+
+
+def test_sensitivity_table_differences() -> None:
+    data = _data()
+    naive = _fake_joint(data, np.zeros(3), np.zeros((data.n_patients, 2)))
+    effects = np.zeros((data.n_patients, 2))
+    effects[:, 1] = -0.5
+    joint = _fake_joint(data, np.zeros(3), effects)
+    t = dropout_sensitivity(naive, joint, at_session=4).set_index("estimand")
+    assert t.loc["slope", "difference"] == pytest.approx(0.0, abs=1e-12)
+    key = "expected change at session 4 (all patients)"
+    assert t.loc[key, "difference"] == pytest.approx(-0.5 * math.log(5), rel=1e-8)
+
+
+@pytest.mark.slow
+def test_joint_fit_smoke() -> None:
+    data = _data(therapists=True, n=16)
+    fit = fit_joint(GrowthSpec(time="log", therapist="intercept"), DropoutSpec(n_bins=2),
+                    data, draws=50, tune=50, chains=1, seed=1)
+    post = fit.idata["posterior"]
+    for name in ("slope", "patient_effect", "dropout_association", "dropout_baseline",
+                 "therapist_dropout_effect"):
+        assert name in post
+        assert np.all(np.isfinite(post[name].values))
+    risk = dropout_risk(fit, horizon=2)
+    assert risk["cumulative"].between(0, 1).all()
