@@ -103,7 +103,7 @@ class Report:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     captions: dict[str, str] = field(default_factory=dict)
-    _order: list[tuple[Literal["text", "heading", "table", "figure"], str]] = field(
+    _order: list[tuple[Literal["text", "heading", "table", "link", "figure"], str]] = field(
         default_factory=list, repr=False
     )
 
@@ -115,12 +115,14 @@ class Report:
         """A paragraph of plain text (escaped in HTML)."""
         self._order.append(("text", text))
 
-    def add_table(self, name: str, table: pd.DataFrame, caption: str = "") -> None:
-        """A table, written to ``tables/<name>.csv`` and shown in the HTML."""
+    def add_table(self, name: str, table: pd.DataFrame, caption: str = "", *,
+                  show: bool = True) -> None:
+        """A table, written to ``tables/<name>.csv``; shown in the HTML unless ``show=False``
+        (then the HTML links the CSV, e.g. for one row per patient)."""
         self._check_name(name, self.tables)
         self.tables[name] = table
         self.captions[name] = caption
-        self._order.append(("table", name))
+        self._order.append(("table" if show else "link", name))
 
     def add_figure(self, name: str, figure: Any, caption: str = "") -> None:
         """A matplotlib Figure (or Axes), written as PNG and SVG and embedded in the HTML."""
@@ -166,6 +168,10 @@ class Report:
                 body.append(f"<p>{html.escape(item)}</p>")
             elif kind == "table":
                 body.append(self._table_html(item))
+            elif kind == "link":
+                cap = html.escape(self.captions[item] or item)
+                body.append(f'<p class="note">{cap}: <a href="tables/{item}.csv">'
+                            f"tables/{item}.csv</a> ({len(self.tables[item])} rows).</p>")
             else:
                 data = base64.b64encode(pngs[item]).decode("ascii")
                 cap = html.escape(self.captions[item])

@@ -155,7 +155,8 @@ def run_demo(
     rep.add_figure("expected_course", plot_expected_change(course),
                    "Expected PHQ-9 over sessions (population level, 95% credible band)")
     curves = recovery_curves(fit, intake=[10, 15, 20], sessions=list(range(last + 1)))
-    rep.add_table("recovery_curves", curves, "Expected recovery curves by intake severity")
+    rep.add_table("recovery_curves", curves, "Expected recovery curves by intake severity",
+                  show=False)
     rep.add_figure("recovery_curves", plot_recovery_curves(curves),
                    "Expected recovery curves and failure boundaries (worst 10% of patients "
                    "with the same intake)")
@@ -168,13 +169,15 @@ def run_demo(
                    "its failure boundary; red points are not-on-track alerts")
     at = min(12, last)
     te = therapist_effects(fit, at_session=at)
-    rep.add_table("therapist_effects", te, f"Therapist effects at session {at}")
+    rep.add_table("therapist_variance", te[te["therapist"].isna()],
+                  f"Therapist variance and share of outcome variance (ICC) at session {at}")
+    rep.add_table("therapist_effects", te, f"Therapist effects at session {at}", show=False)
     rep.add_figure("therapist_effects",
                    plot_therapist_effects(te, raw=raw_therapist_effects(tau.data, at_session=at)),
                    "Therapist effects with 95% intervals; open circles are unpooled means")
     risk = deterioration_risk(fit, by_session=8)
     rep.add_table("deterioration_risk", risk, "Each patient's probability of reliable "
-                  "deterioration (RCI 6) by session 8")
+                  "deterioration (RCI 6) by session 8", show=False)
     rep.add_figure("deterioration_risk", plot_deterioration_risk(risk),
                    "Distribution of patients' deterioration risk by session 8")
 
@@ -188,7 +191,8 @@ def run_demo(
         f"P(no reliable improvement at session {last}) from their first {s.seen_sessions} "
         f"sessions only. Area under the ROC curve: {auc:.2f}."
     )
-    rep.add_table("not_on_track_predictions", pred, "Predicted failure risk and outcome")
+    rep.add_table("not_on_track_predictions", pred, "Predicted failure risk and outcome",
+                  show=False)
     rep.add_figure("not_on_track_calibration",
                    plot_risk_calibration(pred["p_failure"], pred["failed"]),
                    "Calibration of the predicted failure risk (held-out clinic)")

@@ -12,7 +12,8 @@ from simulations import ClinicConfig, compare_policies, simulate
 from simulations.policies import as_combined
 from trajectories.retention import retention_table
 
-__all__ = ["DEMO_POLICIES", "compare_policies_report", "headline_policy_numbers"]
+__all__ = ["DEMO_POLICIES", "compare_policies_report", "headline_policy_numbers",
+           "headline_table"]
 
 #: The policies of the demo: treatment as usual, ROM feedback, feedback with clinical
 #: support tools, and alliance-rupture repair.
@@ -43,7 +44,7 @@ def compare_policies_report(
     >>> rep, table = compare_policies_report(ClinicConfig(n_patients=300, n_therapists=6),
     ...                                      ["tau", "feedback"], seed=1)
     >>> sorted(rep.tables)
-    ['policy_comparison', 'retention_by_policy']
+    ['policy_comparison', 'policy_headline', 'retention_by_policy']
     """
     table = compare_policies(config, list(policies), seed=seed)
     rep = report if report is not None else Report(
@@ -56,8 +57,11 @@ def compare_policies_report(
         "Intervals are 95% and cluster-robust by therapist. 'NOT' is the not-on-track "
         "subgroup, as in the OQ feedback trials."
     )
-    rep.add_table("policy_comparison", table, "Outcome rates by policy and paired differences "
-                  "to treatment as usual")
+    rep.add_table("policy_headline", headline_table(table),
+                  "Percent of patients by policy (95% interval); paired difference to TAU in "
+                  "percentage points")
+    rep.add_table("policy_comparison", table, "All outcome rates and paired differences "
+                  "to treatment as usual", show=False)
     outcomes = [o for o in _SHOWN if o in set(table["outcome"])]
     rep.add_figure("policy_rates", plot_policy_rates(table, outcomes=outcomes),
                    "Rates by policy, all patients (95% intervals)")
@@ -75,10 +79,37 @@ def compare_policies_report(
                           "end_status": patients["end_status"].astype(str),
                           "policy": as_combined(name).name}), by="policy"))
     by_policy = pd.concat(retention, ignore_index=True)
-    rep.add_table("retention_by_policy", by_policy, "Kaplan–Meier retention by policy")
+    rep.add_table("retention_by_policy", by_policy, "Kaplan–Meier retention by policy",
+                  show=False)
     rep.add_figure("retention_by_policy", plot_retention(by_policy, by="policy"),
                    "Share of patients still in treatment after each session, by policy")
     return rep, table
+
+
+def headline_table(table: pd.DataFrame, outcomes: Sequence[str] = tuple(_SHOWN)) -> pd.DataFrame:
+    """A compact view of a comparison: one row per subgroup and policy, one column per
+    outcome, cells like ``"6.7 [5.3, 8.0]"`` (percent) and ``"-3.7 [-4.5, -2.8]"`` (difference).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"policy": ["tau"], "subgroup": ["all"], "outcome": ["dropout"],
+    ...                   "rate": [0.2], "ci_low": [0.18], "ci_high": [0.22],
+    ...                   "diff_vs_tau": [0.0], "diff_ci_low": [0.0], "diff_ci_high": [0.0]})
+    >>> headline_table(t, ["dropout"]).iloc[0].tolist()
+    ['all', 'tau', '20.0 [18.0, 22.0]', '']
+    """
+    sel = table[table["outcome"].isin(outcomes)]
+    rows = []
+    for (subgroup, policy), g in sel.groupby(["subgroup", "policy"], sort=False):
+        row: dict[str, str] = {"subgroup": subgroup, "policy": policy}
+        for _, r in g.iterrows():
+            row[r["outcome"]] = (f"{100 * r['rate']:.1f} [{100 * r['ci_low']:.1f}, "
+                                 f"{100 * r['ci_high']:.1f}]")
+            row[f"{r['outcome']} vs TAU"] = "" if policy == "tau" else (
+                f"{100 * r['diff_vs_tau']:+.1f} [{100 * r['diff_ci_low']:+.1f}, "
+                f"{100 * r['diff_ci_high']:+.1f}]")
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values("subgroup", kind="stable", ignore_index=True)
 
 
 def headline_policy_numbers(table: pd.DataFrame) -> list[str]:

@@ -23,6 +23,7 @@ def small_report(tmp_path: Path) -> Report:
     rep.add_text("Plain text & symbols")
     rep.add_table("small", pd.DataFrame({"x": [1.23456, 2.0], "y": ["a", "b"]}), "A table")
     rep.add_table("long", pd.DataFrame({"i": range(HTML_MAX_ROWS + 5)}))
+    rep.add_table("per_patient", pd.DataFrame({"p": range(7)}), "Per patient", show=False)
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
     rep.add_figure("line", ax, "A line")
@@ -43,6 +44,8 @@ def test_write_files_and_provenance(tmp_path: Path) -> None:
     assert page.count("data:image/png;base64,") == 1  # the figure is embedded
     assert f"First {HTML_MAX_ROWS} of {HTML_MAX_ROWS + 5} rows" in page
     assert "<script" not in page
+    assert 'Per patient: <a href="tables/per_patient.csv">' in page and "(7 rows)" in page
+    assert (out / "tables" / "per_patient.csv").exists()
 
 
 def test_names_are_checked(tmp_path: Path) -> None:
