@@ -207,7 +207,12 @@ def _dask_client(executor: Dask) -> Iterator[Any]:
         raise ImportError("the Dask executor needs dask[distributed]; install setback with "
                           "the 'cluster' extra: pip install 'setback[cluster]'") from exc
     if executor.scheduler is not None:
-        with distributed.Client(executor.scheduler, timeout="30s") as client:
+        try:
+            client = distributed.Client(executor.scheduler, timeout="20s")
+        except OSError as exc:  # a typo in the address should read as one, not a traceback
+            raise ValueError(f"cannot reach the Dask scheduler at {executor.scheduler!r}: "
+                             f"{exc}") from exc
+        with client:
             yield client
         return
     with (distributed.LocalCluster(n_workers=executor.workers or _cores(), threads_per_worker=1,

@@ -54,3 +54,9 @@ def test_dask_scheduler_equals_serial(serial: pd.DataFrame, cluster, tmp_path: P
     again = run_study(DESIGN, toy_tasks.flaky, store=store, executor=executor,
                       progress=False, max_consecutive_errors=5)
     assert again.meta["n_run"] == 0
+
+
+@pytest.mark.slow  # waits for the connection timeout
+def test_unreachable_scheduler_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        run_study(DESIGN, toy_tasks.flaky, executor=Dask("tcp://127.0.0.1:9"), progress=False)
