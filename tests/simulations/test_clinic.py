@@ -11,11 +11,11 @@ from simulations import (
     ClinicConfig,
     ExpectedRecoveryMonitor,
     Feedback,
-    ReliableWorseningMonitor,
     policy_from_name,
     simulate,
 )
 from simulations.config import CourseConfig, DropoutConfig
+from simulations.monitors import ReliableWorseningMonitor
 from simulations.policies import ClinicalSupport, Referral, TreatmentAsUsual, combine
 from trajectories.instruments import get_instrument
 
