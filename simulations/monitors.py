@@ -20,8 +20,10 @@ from trajectories.instruments import Instrument
 
 if TYPE_CHECKING:
     from simulations.config import ClinicConfig
+    from trajectories.fit import GrowthFit
 
-__all__ = ["ExpectedRecoveryMonitor", "Monitor", "ReliableWorseningMonitor"]
+__all__ = ["ExpectedRecoveryMonitor", "FittedModelMonitor", "Monitor",
+           "ReliableWorseningMonitor"]
 
 
 @runtime_checkable
@@ -167,3 +169,158 @@ def _reference_bounds(config: ClinicConfig, percentile: float, n_reference: int,
         resid = y - (intercept + slope * x)
         out[s] = (intercept, slope, np.quantile(resid, percentile))
     return out
+
+
+@dataclass(frozen=True, eq=False)
+class FittedModelMonitor:
+    """Not-on-track status from a fitted growth model: the predicted risk of failure.
+
+    At each session the monitor computes, for every patient at once, the posterior
+    predictive probability that the patient will show no reliable improvement at
+    ``at_session`` (the planned end) given the scores seen so far, exactly as
+    :func:`trajectories.predict.predict` does for a patient of an unknown therapist (the
+    therapist effect is integrated out: the simulator does not tell a monitor who the
+    therapist is). A patient is flagged when that probability exceeds ``threshold``.
+
+    Everything that does not depend on the scores (posterior draws, the per-session
+    conditional covariances) is computed once per session number and cached, so a call
+    costs a few array operations of size draws x patients.
+
+    Parameters
+    ----------
+    fit : trajectories.fit.GrowthFit
+        A growth model fitted to observed scores of the same instrument. Its covariates may
+        only be ``"intake"`` (with or without a time interaction).
+    threshold : float
+        Flag when the predicted probability of failure exceeds this, in (0, 1).
+    at_session : int, optional
+        Session the prediction is for; default the clinic's last session
+        (``max_sessions - 1``, set by :meth:`bind`).
+    max_draws : int
+        Evenly spaced posterior draws used (fewer is faster).
+    rci : float, optional
+        Reliable change index; default the instrument's.
+
+    Examples
+    --------
+    >>> from simulations import ClinicConfig, simulate
+    >>> from trajectories.fit import fit_growth
+    >>> from trajectories.spec import GrowthSpec
+    >>> train = simulate(ClinicConfig(n_patients=300, n_therapists=10), "tau", seed=1)
+    >>> fit = fit_growth(GrowthSpec(), train.data, draws=200, seed=1)  # doctest: +SKIP
+    >>> mon = FittedModelMonitor(fit, threshold=0.8).bind(ClinicConfig())  # doctest: +SKIP
+    """
+
+    fit: GrowthFit
+    threshold: float = 0.8
+    at_session: int | None = None
+    max_draws: int = 200
+    rci: float | None = None
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
+        if not (isinstance(self.max_draws, int) and self.max_draws >= 1):
+            raise ValueError(f"max_draws must be a positive integer, got {self.max_draws!r}")
+        spec = self.fit.spec
+        if set(spec.covariates) - {"intake"}:
+            raise ValueError("FittedModelMonitor: the fit may only have the 'intake' "
+                             f"covariate, got {spec.covariates}")
+        if spec.likelihood != "normal":
+            raise ValueError("FittedModelMonitor needs a normal-likelihood fit")
+
+    def bind(self, config: ClinicConfig) -> FittedModelMonitor:
+        """Set the target session to the clinic's last session unless given."""
+        at = self.at_session if self.at_session is not None else config.max_sessions - 1
+        return replace(self, at_session=at, _cache={})
+
+    def _params(self) -> dict:
+        """Posterior draws reduced to what the monitor needs (computed once)."""
+        if "params" in self._cache:
+            return self._cache["params"]
+        from trajectories.fit import posterior_draws
+        from trajectories.model import make_design
+
+        fit = self.fit
+        spec = fit.spec
+        design = make_design(spec, fit.data)
+        d = posterior_draws(fit)
+        n = len(d.residual_sd)
+        keep = np.linspace(0, n - 1, min(n, self.max_draws)).round().astype(int)
+        kf = len(spec.coefficients)
+        q, q_t = design.q, design.q_t
+        k = max(q, q_t)
+        prior = np.zeros((len(keep), k, k))
+        prior[:, :q, :q] += d.sigma_v[keep]
+        if q_t:
+            prior[:, :q_t, :q_t] += d.sigma_u[keep]  # unknown therapist: integrated out
+        beta = d.beta[keep]
+        terms = list(design.terms)
+        intake_main = (beta[:, terms.index("intake")] if "intake" in terms
+                       else np.zeros(len(keep)))
+        inter = [terms.index(f"intake:{t}") for t in spec.time_terms if f"intake:{t}" in terms]
+        intake_time = beta[:, inter] if inter else np.zeros((len(keep), kf - 1))
+        enc = design.encoding.get("intake", {"mean": 0.0})
+        self._cache["params"] = {
+            "beta": beta[:, :kf], "intake_main": intake_main, "intake_time": intake_time,
+            "intake_mean": float(enc["mean"]), "s2": d.residual_sd[keep] ** 2,
+            "prior_inv": np.linalg.inv(prior), "k": k, "spec": spec,
+        }
+        return self._cache["params"]
+
+    def _session(self, session: int) -> dict:
+        """Score-free quantities for the sessions 0..session (cached per session)."""
+        if session in self._cache:
+            return self._cache[session]
+        p = self._params()
+        spec, k = p["spec"], p["k"]
+        sess = np.arange(session + 1, dtype=float)
+        basis = np.column_stack([np.ones_like(sess), spec.time_basis(sess)])  # (J, kf)
+        target = np.concatenate([[1.0], spec.time_basis(np.array([float(self.at_session)]))[0]])
+        z = basis[:, :k]
+        m = p["s2"][:, None, None] * p["prior_inv"] + (z.T @ z)[None]
+        m_inv = np.linalg.inv(m)  # (S, k, k); the posterior covariance is s2 * m_inv
+        z_t = target[:k]
+        var_t = p["s2"] * np.einsum("i,sij,j->s", z_t, m_inv, z_t)
+        out = {
+            "z": z, "m_inv": m_inv,
+            "ztx_b": (z.T @ basis)[None] @ p["beta"][:, :, None],  # (S, k, 1)
+            "zt_cov": z.T @ np.column_stack([np.ones_like(sess), basis[:, 1:]])
+            @ np.concatenate([p["intake_main"][:, None], p["intake_time"]], axis=1).T,  # (k, S)
+            "mean_t": p["beta"] @ target,  # (S,)
+            "cov_t": p["intake_main"] + p["intake_time"] @ target[1:],  # (S,)
+            "z_t": z_t, "sd_t": np.sqrt(var_t + p["s2"]),
+        }
+        self._cache[session] = out
+        return out
+
+    def p_failure(self, session: int, scores: np.ndarray, *,
+                  instrument: Instrument) -> np.ndarray:
+        """Predicted probability of no reliable improvement at ``at_session``, per patient.
+
+        ``scores`` is ``(n_patients, >= session + 1)``; columns ``0..session`` are used.
+        """
+        if self.at_session is None:
+            raise ValueError("FittedModelMonitor: call bind(config) before flag()")
+        c = self._session(int(session))
+        p = self._params()
+        y = np.asarray(scores, dtype=float)[:, : session + 1]
+        intake_c = y[:, 0] - p["intake_mean"]  # (N,)
+        ztr = ((y @ c["z"])[None] - c["ztx_b"][:, :, 0][:, None, :]
+               - intake_c[None, :, None] * c["zt_cov"].T[:, None, :])
+        # ztr: (S, N, k); conditional mean of the effects: m_inv @ Z'r
+        v = np.einsum("sij,snj->sni", c["m_inv"], ztr)
+        mean = (c["mean_t"][:, None] + intake_c[None] * c["cov_t"][:, None]
+                + v @ c["z_t"])  # (S, N)
+        worse = 1.0 if instrument.higher_is_worse else -1.0
+        rci = self.rci if self.rci is not None else instrument.rci
+        from scipy.special import ndtr
+
+        p_better = ndtr((-worse * (mean - y[None, :, 0]) - rci) / c["sd_t"][:, None]).mean(0)
+        return 1.0 - p_better
+
+    def flag(self, session: int, scores: np.ndarray, *, instrument: Instrument) -> np.ndarray:
+        """Predicted risk of failure above ``threshold`` (NaN rows are not flagged)."""
+        with np.errstate(invalid="ignore"):
+            return self.p_failure(session, scores, instrument=instrument) > self.threshold
