@@ -25,6 +25,21 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (6.0, 4.0)) -> Axes:
     return ax if ax is not None else plt.subplots(figsize=size)[1]
 
 
+def _coloured_groups(table: pd.DataFrame, by: str | None) -> list[tuple[Any, Any, pd.DataFrame]]:
+    """(colour, key, rows) per group in order of appearance; one group when ``by`` is None."""
+    groups = [(None, table)] if by is None else list(table.groupby(by, sort=False))
+    palette = sns.color_palette(n_colors=max(len(groups), 1))
+    return [(colour, key, g) for colour, (key, g) in zip(palette, groups, strict=True)]
+
+
+def _finish_grouped(ax: Axes, by: str | None, ylabel: str) -> Axes:
+    ax.set_xlabel("session")
+    ax.set_ylabel(ylabel)
+    if by is not None:
+        ax.legend(title=by, frameon=False)
+    return ax
+
+
 def plot_trajectories(
     data: TherapyData,
     *,
@@ -175,19 +190,13 @@ def plot_retention(
     (2, (0.0, 1.02))
     """
     ax = _axes(ax)
-    groups = [(None, table)] if by is None else list(table.groupby(by, sort=False))
-    palette = sns.color_palette(n_colors=max(len(groups), 1))
-    for colour, (key, g) in zip(palette, groups, strict=True):
+    for colour, key, g in _coloured_groups(table, by):
         kws = {"color": colour, "where": "post", "lw": 1.8} | (line_kws or {})
         ax.step(g["session"], g["retained"], label=None if key is None else str(key), **kws)
         ax.fill_between(g["session"], g["retained_low"], g["retained_high"], step="post",
                         color=colour, alpha=0.15, lw=0)
     ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("session")
-    ax.set_ylabel("still in treatment (Kaplan–Meier)")
-    if by is not None:
-        ax.legend(title=by, frameon=False)
-    return ax
+    return _finish_grouped(ax, by, "still in treatment (Kaplan–Meier)")
 
 
 def plot_dropout_hazard(
@@ -212,14 +221,8 @@ def plot_dropout_hazard(
     'dropout hazard'
     """
     ax = _axes(ax)
-    groups = [(None, table)] if by is None else list(table.groupby(by, sort=True))
-    palette = sns.color_palette(n_colors=max(len(groups), 1))
-    for colour, (key, g) in zip(palette, groups, strict=True):
+    for colour, key, g in _coloured_groups(table, by):
         kws = {"color": colour, "marker": "o", "lw": 1.5} | (line_kws or {})
         ax.plot(g["session"], g["hazard"], label=None if key is None else str(key), **kws)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("session")
-    ax.set_ylabel("dropout hazard")
-    if by is not None:
-        ax.legend(title=by, frameon=False)
-    return ax
+    return _finish_grouped(ax, by, "dropout hazard")

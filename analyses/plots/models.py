@@ -9,7 +9,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from analyses.plots.data import _axes
+from analyses.plots.data import _axes, _coloured_groups, _finish_grouped
 
 __all__ = ["plot_deterioration_risk", "plot_expected_change", "plot_recovery_curves",
            "plot_risk_calibration", "plot_therapist_effects"]
@@ -43,19 +43,14 @@ def plot_expected_change(
     if sel.empty:
         raise ValueError(f"quantity {quantity!r} not in the table")
     ax = _axes(ax)
-    groups = [(None, sel)] if by is None else list(sel.groupby(by, sort=False))
-    for colour, (key, g) in zip(sns.color_palette(n_colors=len(groups)), groups, strict=True):
+    for colour, key, g in _coloured_groups(sel, by):
         g = g.sort_values("session")
         kws = {"color": colour, "marker": "o", "lw": 1.8} | (line_kws or {})
         ax.plot(g["session"], g["mean"], label=None if key is None else str(key), **kws)
         ax.fill_between(g["session"], g["ci_low"], g["ci_high"], color=colour, alpha=0.2, lw=0)
-    ax.set_xlabel("session")
-    ax.set_ylabel(quantity.replace("_", " ") + " (95% credible band)")
     if quantity != "expected_score":
         ax.axhline(0.0, color="black", lw=0.8)
-    if by is not None:
-        ax.legend(title=by, frameon=False)
-    return ax
+    return _finish_grouped(ax, by, quantity.replace("_", " ") + " (95% credible band)")
 
 
 def plot_recovery_curves(
