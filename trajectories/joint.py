@@ -18,9 +18,8 @@ on the observed data and the latent trajectory only.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,6 +40,9 @@ from trajectories.dropout import (
 )
 from trajectories.model import Design, build_model, make_design
 from trajectories.spec import INTAKE, GrowthSpec
+
+if TYPE_CHECKING:
+    from trajectories.fit import GrowthFit
 
 __all__ = ["build_joint_model", "change_without_dropout", "dropout_sensitivity", "fit_joint"]
 
@@ -153,7 +155,7 @@ def fit_joint(
     sampler: Literal["pymc", "nutpie"] = "pymc",
     seed: int | None = None,
     progress: bool = False,
-):  # noqa: ANN201  (returns trajectories.fit.GrowthFit)
+) -> GrowthFit:
     """Fit the joint growth–dropout model by MCMC.
 
     Parameters
@@ -402,7 +404,3 @@ def dropout_sensitivity(naive_fit: object, joint_fit: object, *,
         rows.append(row)
     return pd.DataFrame(rows)
 
-
-def joint_dropout_spec(fit: object) -> DropoutSpec:
-    """The dropout spec stored in a joint fit (``None``-safe alias of ``dropout_spec_of``)."""
-    return DropoutSpec.from_dict(json.loads(posterior(fit).attrs["setback_dropout_spec"]))

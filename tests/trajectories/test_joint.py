@@ -145,3 +145,12 @@ def test_joint_fit_smoke() -> None:
         assert np.all(np.isfinite(post[name].values))
     risk = dropout_risk(fit, horizon=2)
     assert risk["cumulative"].between(0, 1).all()
+
+
+def test_joint_fit_survives_save_and_load(tmp_path) -> None:  # noqa: ANN001
+    data = _data()
+    fit = _fake_joint(data, np.array([0.1, 0.2, 0.3]), np.zeros((data.n_patients, 2)))
+    fit.save(str(tmp_path / "fit.nc"))
+    loaded = GrowthFit.load(str(tmp_path / "fit.nc"))
+    pd.testing.assert_frame_equal(dropout_association(loaded), dropout_association(fit))
+    assert "dropout_association[level]" in set(loaded.summary()["parameter"])
