@@ -199,18 +199,19 @@ def end_status_from_rows(
         raise DataValidationError(
             f"column {status!r}: patient {p!r} has more than one end status "
             f"{sorted(final.loc[final['patient'] == p, 'status'].unique())}")
-    marked = final.groupby("patient")["session"].min()
-    after = marked[marked < last.reindex(marked.index)]
+    # A final status may be repeated on every row (a per-patient column) but no session
+    # without it may follow the first session that carries it.
+    marked = frame["patient"].map(final.groupby("patient")["session"].min())
+    after = frame[(frame["session"] > marked) & (frame["status"] == "ongoing")]
     if len(after):
-        p = after.index[0]
+        p = after["patient"].iloc[0]
         st = final.loc[final["patient"] == p, "status"].iloc[0]
-        later = sorted(frame.loc[(frame["patient"] == p) & (frame["session"] > after[p]),
-                                 "session"].tolist())
+        first = final.loc[final["patient"] == p, "session"].min()
+        later = sorted(after.loc[after["patient"] == p, "session"].tolist())
         raise DataValidationError(
             f"column {status!r}: patient {_py(p)!r} is marked {st!r} at "
-            f"{session}={_py(after[p])!r} "
-            f"but attended later sessions {later[:5]}; a dropout or planned ending must be "
-            "the last session")
+            f"{session}={_py(first)!r} but attended later sessions {later[:5]}; a dropout or "
+            "planned ending must be the last session")
     out = pd.Series("ongoing", index=last.index, name="end_status")
     out[final.groupby("patient")["status"].first().index] = final.groupby("patient")[
         "status"].first()

@@ -248,3 +248,10 @@ def test_standalone_hazard_recovers_known_effects() -> None:
     truth = -2.0 + 0.8 * (mean - 15) / 5
     assert base.loc["dropout_baseline[0+]", "ci_low"] < truth < base.loc[
         "dropout_baseline[0+]", "ci_high"]
+
+
+def test_status_rows_repeated_per_patient_are_accepted() -> None:
+    df = pd.DataFrame({"id": [1, 1, 2, 2], "wk": [0, 1, 0, 1],
+                       "st": ["dropout", "dropout", "", "completed"]})
+    got = end_status_from_rows(df, patient="id", session="wk", status="st")
+    assert got.to_dict() == {1: "dropout", 2: "completed"}
