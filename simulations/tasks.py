@@ -20,6 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulations.sbc import sbc_task as _sbc_task
+from simulations.tasks_monitor import monitor_study as _monitor_study
+from simulations.tasks_trial import trial_power as _trial_power
+
 __all__ = ["Task", "available_tasks", "get_task", "policy_study", "register_task", "t_interval",
            "task_name"]
 
@@ -266,3 +270,7 @@ def policy_study(condition: Mapping[str, Any], rng: np.random.Generator) -> list
 
 register_task("t_interval", t_interval)
 register_task("policy_study", policy_study)
+# Built-in tasks defined in their own modules (each imports its heavy dependencies lazily).
+register_task("trial_power", _trial_power)
+register_task("monitor_study", _monitor_study)
+register_task("sbc", _sbc_task)
