@@ -19,7 +19,8 @@ from trajectories.data import DataValidationError
 __all__ = ["build_parser", "main"]
 
 #: Subcommand modules, in the order ``setback --help`` lists them.
-COMMANDS: tuple[str, ...] = ("describe", "demo", "simulate", "compare_policies", "fit", "study")
+COMMANDS: tuple[str, ...] = ("describe", "analyze", "fit", "report", "simulate",
+                             "compare_policies", "study", "demo")
 
 
 def _version() -> str:

@@ -102,7 +102,7 @@ class Report:
     meta: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
-    captions: dict[str, str] = field(default_factory=dict)
+    captions: dict[str, str] = field(default_factory=dict)  # "table/<name>", "figure/<name>"
     _order: list[tuple[Literal["text", "heading", "table", "link", "figure"], str]] = field(
         default_factory=list, repr=False
     )
@@ -121,14 +121,14 @@ class Report:
         (then the HTML links the CSV, e.g. for one row per patient)."""
         self._check_name(name, self.tables)
         self.tables[name] = table
-        self.captions[name] = caption
+        self.captions[f"table/{name}"] = caption
         self._order.append(("table" if show else "link", name))
 
     def add_figure(self, name: str, figure: Any, caption: str = "") -> None:
         """A matplotlib Figure (or Axes), written as PNG and SVG and embedded in the HTML."""
         self._check_name(name, self.figures)
         self.figures[name] = getattr(figure, "figure", figure)
-        self.captions[name] = caption
+        self.captions[f"figure/{name}"] = caption
         self._order.append(("figure", name))
 
     @staticmethod
@@ -169,12 +169,12 @@ class Report:
             elif kind == "table":
                 body.append(self._table_html(item))
             elif kind == "link":
-                cap = html.escape(self.captions[item] or item)
+                cap = html.escape(self.captions[f"table/{item}"] or item)
                 body.append(f'<p class="note">{cap}: <a href="tables/{item}.csv">'
                             f"tables/{item}.csv</a> ({len(self.tables[item])} rows).</p>")
             else:
                 data = base64.b64encode(pngs[item]).decode("ascii")
-                cap = html.escape(self.captions[item])
+                cap = html.escape(self.captions[f"figure/{item}"])
                 body.append(
                     f'<figure id="fig-{item}"><img alt="{html.escape(item)}" '
                     f'src="data:image/png;base64,{data}"><figcaption>{cap}</figcaption></figure>'
@@ -188,7 +188,7 @@ class Report:
         shown = table.head(HTML_MAX_ROWS)
         note = (f"<p class='note'>First {HTML_MAX_ROWS} of {len(table)} rows; all rows in "
                 f"tables/{name}.csv.</p>" if len(table) > HTML_MAX_ROWS else "")
-        cap = html.escape(self.captions[name] or name)
+        cap = html.escape(self.captions[f"table/{name}"] or name)
         grid = shown.to_html(index=False, border=0, float_format=lambda v: f"{v:.3g}",
                              na_rep="", classes="data")
         return f'<section class="table" id="table-{name}"><h3>{cap}</h3>{grid}{note}</section>'

@@ -1,0 +1,189 @@
+"""Reports for a data set, a saved fit and a simulation study.
+
+- :func:`analyze_dataset`: descriptives, clinical significance, retention, growth fit,
+  expected course, recovery curves, therapist effects and deterioration risk.
+- :func:`fit_report`: the model sections again, from a folder written by ``setback fit``.
+- :func:`study_report`: performance measures with Monte Carlo SEs from a study folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analyses.pipelines.describe import describe_dataset
+from analyses.pipelines.fit import run_fit
+from analyses.plots import (
+    plot_clinical_significance,
+    plot_deterioration_risk,
+    plot_expected_change,
+    plot_recovery_curves,
+    plot_retention,
+    plot_study_performance,
+    plot_therapist_effects,
+)
+from analyses.report import Report, provenance
+from trajectories.clinical import clinical_significance
+from trajectories.data import TherapyData
+from trajectories.estimands import (
+    deterioration_risk,
+    expected_change,
+    recovery_curves,
+    therapist_effects,
+)
+from trajectories.fit import GrowthFit
+from trajectories.retention import retention_curve
+from trajectories.spec import GrowthSpec
+
+__all__ = ["add_model_sections", "analyze_dataset", "fit_report", "study_report"]
+
+
+def _rci(data: TherapyData, rci: float | None) -> float | None:
+    """The given RCI, else the one clinical significance uses (published, or computed from
+    the instrument's reliability and the sample's intake SD), else None."""
+    if rci is not None or data.instrument is None:
+        return rci
+    try:
+        return float(clinical_significance(data).attrs["rci"])
+    except ValueError:
+        return None
+
+
+def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None = None,
+                       rci: float | None = None) -> None:
+    """Add the growth-model tables and figures of ``fit`` to ``rep``."""
+    data = fit.data
+    sessions = data.coords()["session"]
+    at = float(sessions[-1]) if at_session is None else float(at_session)
+    rep.add_heading("Growth model")
+    rep.add_text(fit.diagnostics.message or "Convergence checks passed (R-hat < 1.01, ESS >= "
+                 "100 per chain, no divergences).")
+    rep.add_table("parameters", fit.summary(), "Posterior summary of the model parameters")
+    course = pd.concat([expected_change(fit, at_session=s) for s in sessions],
+                       ignore_index=True)
+    rep.add_table("expected_change", course, "Expected score and change from intake "
+                  "(population level)")
+    rep.add_figure("expected_course", plot_expected_change(course),
+                   "Expected score over sessions with 95% credible band")
+    intake = data.frame.groupby("patient")["score"].first()
+    levels = sorted({round(float(q), 1) for q in intake.quantile([0.25, 0.5, 0.75])})
+    curves = recovery_curves(fit, intake=levels)
+    rep.add_table("recovery_curves", curves, "Expected recovery curves at the intake quartiles",
+                  show=False)
+    rep.add_figure("recovery_curves", plot_recovery_curves(curves),
+                   "Expected recovery curves and failure boundaries by intake severity")
+    if data.has_therapist and fit.spec.therapist != "none":
+        te = therapist_effects(fit, at_session=at)
+        rep.add_table("therapist_variance", te[te["therapist"].isna()],
+                      f"Therapist variance and share of outcome variance at session {at:g}")
+        rep.add_table("therapist_effects", te, "Therapist effects", show=False)
+        rep.add_figure("therapist_effects", plot_therapist_effects(te),
+                       f"Therapist effects on the expected score at session {at:g}")
+    rci = _rci(data, rci)
+    if rci is not None:
+        risk = deterioration_risk(fit, by_session=at, instrument=rci)
+        rep.add_table("deterioration_risk", risk, f"Probability of reliable deterioration "
+                      f"(RCI {rci:.2f}) by session {at:g}", show=False)
+        rep.add_figure("deterioration_risk", plot_deterioration_risk(risk),
+                       f"Patients' deterioration risk by session {at:g}")
+    else:
+        rep.add_text("Deterioration risk is not shown: the instrument has no reliable change "
+                     "index (give rci=).")
+
+
+def analyze_dataset(
+    data: TherapyData,
+    spec: GrowthSpec,
+    *,
+    out: str | Path,
+    draws: int = 1000,
+    tune: int = 1000,
+    seed: int | None = None,
+    input_path: str | Path | None = None,
+    progress: bool = True,
+) -> Report:
+    """Describe, fit and report a data set; write the fit and ``report.html`` into ``out``.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> rep = analyze_dataset(load_beat_the_blues(), GrowthSpec(),
+    ...                       out="btb-analysis")  # doctest: +SKIP
+    """
+    rep = Report(f"Analysis of {data!r}", meta=provenance(seed=seed, spec=spec.to_dict(),
+                                                          input_path=input_path))
+    desc = describe_dataset(data)
+    rep.add_heading("Data")
+    o = desc.overview
+    rep.add_text(
+        f"{o['patients']} patients, {o['therapists'] or 'no'} therapists, {o['observations']} "
+        f"sessions ({o['sessions_per_patient_mean']:.1f} per patient). Dropout share "
+        f"{100 * o['share_dropout']:.1f}%; end status {o['end_status_source']}."
+    )
+    if desc.clinical is not None:
+        rep.add_table("clinical_significance", desc.clinical_by_status,
+                      f"Jacobson–Truax outcome by end status (RCI {desc.rule['rci']:.2f}, "
+                      f"cutoff {desc.rule['cutoff']})")
+        rep.add_figure("clinical_significance",
+                       plot_clinical_significance(desc.clinical_by_status, by="end_status"),
+                       "Clinical significance by end status")
+    retention = retention_curve(data)
+    rep.add_table("retention", retention, "Dropout hazard and retention by session", show=False)
+    rep.add_figure("retention", plot_retention(retention),
+                   "Share of patients still in treatment after each session (Kaplan–Meier)")
+    outputs = run_fit(data, spec, out=out, draws=draws, tune=tune, seed=seed,
+                      progress=progress)
+    add_model_sections(rep, outputs.fit)
+    rep.write(out)
+    return rep
+
+
+def fit_report(fit_dir: str | Path) -> Report:
+    """A report from a folder written by ``setback fit`` (reads ``fit.nc``)."""
+    path = Path(fit_dir) / "fit.nc"
+    if not path.exists():
+        raise FileNotFoundError(f"{fit_dir}: no fit.nc (write one with `setback fit`)")
+    fit = GrowthFit.load(str(path))
+    rep = Report(f"Growth model fitted to {fit.data!r}",
+                 meta=provenance(spec=fit.spec.to_dict(), input_path=path))
+    add_model_sections(rep, fit)
+    return rep
+
+
+def study_report(study_dir: str | Path) -> Report:
+    """A report of a simulation study: status, performance measures and their MCSE plots."""
+    from simulations.metrics import summarise
+    from simulations.run import condition_status, load_results
+    from simulations.store import ParquetStore
+
+    store = ParquetStore(study_dir)
+    results = load_results(store)
+    design = results.design
+    rep = Report(f"Simulation study in {Path(study_dir).name}",
+                 meta=provenance(seed=design.seed, design=design.to_dict(),
+                                 study=dict(results.meta)))
+    rep.add_table("status", condition_status(design, results.frame),
+                  "Replications done and failed per condition")
+    perf = summarise(results)
+    rep.add_table("performance", perf, "Performance measures with Monte Carlo SEs "
+                  "(Morris, White & Crowther 2019)", show=len(perf) <= 60)
+    factors = [f for f in design.factors if perf[f].nunique() > 1]
+    if factors:
+        x = factors[0]
+        fixed = perf.drop_duplicates(subset=factors[1:]).head(1) if len(factors) > 1 else None
+        sel = perf
+        if fixed is not None:
+            for f in factors[1:]:
+                sel = sel[sel[f] == fixed[f].iloc[0]]
+        for metric in dict.fromkeys(sel["metric"]):
+            for estimand in list(dict.fromkeys(sel["estimand"]))[:4]:
+                part = sel[(sel["metric"] == metric) & (sel["estimand"] == estimand)]
+                if part.duplicated([x, "method"]).any() or part.empty:
+                    continue
+                ref = {"bias": 0.0, "coverage": 0.95}.get(metric)
+                rep.add_figure(f"{metric}_{estimand}"[:60].replace(".", "_"),
+                               plot_study_performance(part, metric=metric, x=x,
+                                                      reference=ref),
+                               f"{metric} of {estimand} across {x} (±1.96 MCSE)")
+    return rep
