@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,7 @@ from analyses.plots import (
     plot_expected_change,
     plot_recovery_curves,
     plot_retention,
+    plot_sbc_ranks,
     plot_study_performance,
     plot_therapist_effects,
 )
@@ -182,8 +184,32 @@ def study_report(study_dir: str | Path) -> Report:
                 if part.duplicated([x, "method"]).any() or part.empty:
                     continue
                 ref = {"bias": 0.0, "coverage": 0.95}.get(metric)
-                rep.add_figure(f"{metric}_{estimand}"[:60].replace(".", "_"),
+                rep.add_figure(_safe(f"{metric}_{estimand}"),
                                plot_study_performance(part, metric=metric, x=x,
                                                       reference=ref),
                                f"{metric} of {estimand} across {x} (±1.96 MCSE)")
+    _add_sbc(rep, results.frame)
     return rep
+
+
+def _safe(name: str) -> str:
+    """A report item name from free text (letters, digits, '_' and '-')."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name)[:60]
+
+
+def _add_sbc(rep: Report, frame: pd.DataFrame) -> None:
+    """Rank histograms and uniformity tests when the study holds SBC ranks."""
+    if "rank" not in frame or frame["rank"].isna().all():
+        return
+    from simulations.sbc import sbc_histogram, sbc_uniformity
+
+    ranked = frame.dropna(subset=["rank"])
+    for cid, part in list(ranked.groupby("condition_id"))[:3]:
+        L = int(part["L"].iloc[0])  # noqa: N806
+        rep.add_heading(f"Simulation-based calibration, condition {cid}")
+        rep.add_table(f"sbc_uniformity_{cid}", sbc_uniformity(part, L),
+                      "Chi-square test of uniform ranks per parameter (Talts et al. 2018)")
+        hist = sbc_histogram(part, L)
+        for name in dict.fromkeys(hist["parameter"]):
+            rep.add_figure(_safe(f"sbc_{cid}_{name}"), plot_sbc_ranks(hist, parameter=name),
+                           f"Rank histogram of {name} with its 99% uniform band")

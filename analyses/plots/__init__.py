@@ -20,6 +20,7 @@ from analyses.plots.models import (
 from analyses.plots.simulation import (
     plot_policy_differences,
     plot_policy_rates,
+    plot_sbc_ranks,
     plot_study_performance,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "plot_expected_change",
     "plot_recovery_curves",
     "plot_risk_calibration",
+    "plot_sbc_ranks",
     "plot_therapist_effects",
     "plot_policy_differences",
     "plot_policy_rates",

@@ -11,7 +11,8 @@ from matplotlib.axes import Axes
 
 from analyses.plots.data import _axes
 
-__all__ = ["plot_policy_differences", "plot_policy_rates", "plot_study_performance"]
+__all__ = ["plot_policy_differences", "plot_policy_rates", "plot_sbc_ranks",
+           "plot_study_performance"]
 
 _Z95 = 1.959963984540054
 
@@ -150,4 +151,49 @@ def plot_study_performance(
     ax.set_xlabel(x)
     ax.set_ylabel(f"{metric} (±1.96 MCSE)")
     ax.legend(title=hue, frameon=False)
+    return ax
+
+
+def plot_sbc_ranks(
+    histogram: pd.DataFrame,
+    *,
+    parameter: str,
+    ax: Axes | None = None,
+    bar_kws: dict[str, Any] | None = None,
+) -> Axes:
+    """SBC rank histogram of one parameter with the band a uniform histogram stays in.
+
+    Bars outside the grey band (a 99% binomial band per bin by default) point at a
+    miscalibrated posterior: a U shape is over-confidence, a hump under-confidence, a slope
+    bias (Talts et al., 2018).
+
+    Parameters
+    ----------
+    histogram : pandas.DataFrame
+        Output of :func:`simulations.sbc.sbc_histogram`.
+    parameter : str
+        Which parameter to draw.
+
+    See Also
+    --------
+    simulations.sbc.sbc_histogram : Compute the table.
+    simulations.sbc.sbc_uniformity : The matching chi-square test.
+    """
+    h = histogram[histogram["parameter"] == parameter]
+    if h.empty:
+        raise ValueError(f"parameter {parameter!r} not in the histogram "
+                         f"(has {sorted(histogram['parameter'].unique())})")
+    ax = _axes(ax, (4.5, 3.0))
+    centre = (h["rank_low"] + h["rank_high"]) / 2.0
+    width = (h["rank_high"] - h["rank_low"] + 1).to_numpy()
+    ax.fill_between(np.r_[h["rank_low"].iloc[0], h["rank_high"].to_numpy() + 1],
+                    np.r_[h["band_low"].iloc[0], h["band_low"].to_numpy()],
+                    np.r_[h["band_high"].iloc[0], h["band_high"].to_numpy()],
+                    step="pre", color="0.85", lw=0)
+    kws = {"color": "#4c72b0", "edgecolor": "white"} | (bar_kws or {})
+    ax.bar(centre + 0.5, h["count"], width=width, **kws)
+    ax.axhline(float(h["expected"].mean()), color="black", lw=0.8, ls="--")
+    ax.set_xlabel("rank of the true value among posterior draws")
+    ax.set_ylabel("replications")
+    ax.set_title(parameter)
     return ax

@@ -16,6 +16,7 @@ from analyses.plots import (  # noqa: E402
     plot_policy_differences,
     plot_policy_rates,
     plot_retention,
+    plot_sbc_ranks,
     plot_study_performance,
     plot_trajectories,
 )
@@ -116,3 +117,19 @@ def test_study_performance_with_mcse_bars() -> None:
         [0.1, 0.05]), rtol=1e-6)
     with pytest.raises(ValueError, match="metric 'coverage' not in the summary"):
         plot_study_performance(summary, metric="coverage", x="n_patients")
+
+
+def test_sbc_rank_histogram_with_uniform_band() -> None:
+    from simulations.sbc import sbc_histogram
+
+    rng = np.random.default_rng(4)
+    ranks = {"slope": rng.integers(0, 100, size=400), "residual_sd": np.zeros(400, int)}
+    hist = sbc_histogram(ranks, 99, bins=10)
+    ax = plot_sbc_ranks(hist, parameter="slope")
+    assert len(ax.patches) == 10 and ax.get_title() == "slope"
+    assert sum(p.get_height() for p in ax.patches) == 400
+    assert ax.lines[0].get_ydata()[0] == pytest.approx(40.0)  # expected count per bin
+    bad = plot_sbc_ranks(hist, parameter="residual_sd")
+    assert bad.patches[0].get_height() == 400  # all mass in the first bin: clearly off
+    with pytest.raises(ValueError, match="parameter 'nope'"):
+        plot_sbc_ranks(hist, parameter="nope")
