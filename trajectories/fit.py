@@ -434,15 +434,8 @@ def _add_patient_effects(post: xr.Dataset, spec: GrowthSpec, design: Design,
                          rng: np.random.Generator) -> xr.Dataset:
     d = _draws_from(post, spec, bool(design.q_t))
     stats = sufficient_statistics(design.x, design.y, design.patient_index, design.n_patients)
-    q_t = design.q_t
-
-    def coefs(start: int, stop: int) -> np.ndarray:
-        b = np.repeat(d.beta[start:stop, None, :], design.n_patients, axis=1)
-        if q_t:
-            b[:, :, :q_t] += d.therapist_effect[start:stop][:, design.therapist_index, :]
-        return b
-
-    v = draw_conditional_effects(coefs, d.residual_sd, d.sigma_v, stats, design.q, rng=rng)
+    v = draw_conditional_effects(d.beta, d.therapist_effect, design.therapist_index,
+                                 d.residual_sd, d.sigma_v, stats, design.q, rng=rng)
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     v = v.reshape(n_chain, n_draw, design.n_patients, design.q)
     post = post.assign(patient_effect=(("chain", "draw", "patient", "coefficient"), v))

@@ -205,35 +205,113 @@ def conditional_effects(
     return mean, s2 * m_inv
 
 
+def _effects_kernel():  # noqa: ANN202
+    """The per-(draw, patient) conditional draw, compiled once with numba (cached on disk)."""
+    import numba
+
+    @numba.njit(cache=True, fastmath=False)
+    def kernel(beta, u, tidx, sigma, inv_sv, xtx, xty, z, out):  # noqa: ANN001, ANN202
+        n_s, n_p, q = z.shape
+        p = beta.shape[1]
+        q_t = u.shape[2]
+        b = np.empty(p)
+        m = np.empty((q, q))
+        r = np.empty(q)
+        for s in range(n_s):
+            s2 = sigma[s] * sigma[s]
+            for i in range(n_p):
+                for k in range(p):
+                    b[k] = beta[s, k]
+                for k in range(q_t):
+                    b[k] += u[s, tidx[i], k]
+                for a in range(q):
+                    acc = xty[i, a]
+                    for k in range(p):
+                        acc -= xtx[i, a, k] * b[k]
+                    r[a] = acc
+                    for c in range(q):
+                        m[a, c] = s2 * inv_sv[s, a, c] + xtx[i, a, c]
+                # Cholesky M = L L' in place (lower triangle of m)
+                for a in range(q):
+                    for c in range(a + 1):
+                        acc = m[a, c]
+                        for k in range(c):
+                            acc -= m[a, k] * m[c, k]
+                        m[a, c] = np.sqrt(acc) if a == c else acc / m[c, c]
+                # mean = M^-1 r (two triangular solves); noise = sigma * L'^-1 z
+                for a in range(q):
+                    acc = r[a]
+                    for k in range(a):
+                        acc -= m[a, k] * r[k]
+                    r[a] = acc / m[a, a]
+                for a in range(q - 1, -1, -1):
+                    acc = r[a] + sigma[s] * z[s, i, a]
+                    for k in range(a + 1, q):
+                        acc -= m[k, a] * out[s, i, k]
+                    out[s, i, a] = acc / m[a, a]
+
+    return kernel
+
+
+_KERNEL: list = []
+
+
 def draw_conditional_effects(
-    b: np.ndarray,
+    beta: np.ndarray,
+    therapist_effect: np.ndarray | None,
+    therapist_index: np.ndarray | None,
     sigma: np.ndarray,
     sigma_v: np.ndarray,
     stats: SufficientStatistics,
     q: int,
     *,
     rng: np.random.Generator,
-    chunk: int = 2_000_000,
+    chunk: int = 4_000_000,
 ) -> np.ndarray:
     """One draw of every patient's effects from their exact conditional, per posterior draw.
 
-    Parameters are as in :func:`conditional_effects`; ``b`` may also be a callable
-    ``b(start, stop) -> (stop - start, N, p)`` so that large posteriors are processed in
-    chunks of about ``chunk`` patient-draws without building ``b`` whole.
+    ``v_i = M_i^-1 Z_i'r_i + sigma L_i'^-1 z`` with ``M_i = L_i L_i'`` and standard normal
+    z, i.e. a draw from ``N(M_i^-1 Z_i'r_i, sigma^2 M_i^-1)``. The loop over draws and
+    patients is compiled with numba: millions of tiny q x q problems are far faster in
+    one fused loop than as batched NumPy/LAPACK calls.
+
+    Parameters
+    ----------
+    beta : array (S, p)
+        Fixed effects per draw.
+    therapist_effect : array (S, T, q_t) or None
+        Therapist effects per draw (added to the first q_t coefficients).
+    therapist_index : array (N,) or None
+        Each patient's therapist.
+    sigma, sigma_v, stats, q
+        As in :func:`conditional_effects`.
+    rng : numpy.random.Generator
+        Source of the standard normals (drawn in chunks of about ``chunk`` values).
 
     Returns
     -------
     array (S, N, q)
     """
-    n_draws = len(sigma)
-    n_patients = stats.n.shape[0]
-    step = max(1, chunk // max(n_patients, 1))
+    if not _KERNEL:
+        _KERNEL.append(_effects_kernel())
+    kernel = _KERNEL[0]
+    n_draws, n_patients = len(sigma), stats.n.shape[0]
+    if therapist_effect is None:
+        therapist_effect = np.zeros((n_draws, 1, 0))
+        therapist_index = np.zeros(n_patients, dtype=np.int64)
+    inv_sv = np.linalg.inv(sigma_v)
     out = np.empty((n_draws, n_patients, q))
+    step = max(1, chunk // max(n_patients * q, 1))
+    xtx = np.ascontiguousarray(stats.xtx)
+    xty = np.ascontiguousarray(stats.xty)
+    tidx = np.ascontiguousarray(therapist_index, dtype=np.int64)
     for start in range(0, n_draws, step):
         stop = min(n_draws, start + step)
-        bb = b(start, stop) if callable(b) else b[start:stop]
-        mean, cov = conditional_effects(bb, sigma[start:stop], sigma_v[start:stop], stats, q)
-        chol = np.linalg.cholesky(cov)
-        z = rng.standard_normal(mean.shape)
-        out[start:stop] = mean + np.einsum("snij,snj->sni", chol, z)
+        z = rng.standard_normal((stop - start, n_patients, q))
+        part = np.empty((stop - start, n_patients, q))
+        kernel(np.ascontiguousarray(beta[start:stop], dtype=float),
+               np.ascontiguousarray(therapist_effect[start:stop], dtype=float), tidx,
+               np.ascontiguousarray(sigma[start:stop], dtype=float),
+               np.ascontiguousarray(inv_sv[start:stop]), xtx, xty, z, part)
+        out[start:stop] = part
     return out
