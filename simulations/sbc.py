@@ -132,12 +132,12 @@ def sbc_task(condition: Mapping[str, Any], rng: np.random.Generator) -> list[dic
     list of dict
         One row per parameter: ``method="sbc"``, ``estimand`` (parameter), ``truth``,
         ``estimate`` (posterior mean), ``se`` (posterior SD), ``ci_low``/``ci_high`` (95%
-        equal-tailed), ``rank`` (0..L), ``L`` and ``n_divergent``.
+        equal-tailed), ``rank`` (0..L), ``n_ranked`` (L) and ``n_divergent``.
 
     Examples
     --------
     >>> rows = sbc_task({"n_patients": 30}, np.random.default_rng(1))  # doctest: +SKIP
-    >>> 0 <= rows[0]["rank"] <= rows[0]["L"]  # doctest: +SKIP
+    >>> 0 <= rows[0]["rank"] <= rows[0]["n_ranked"]  # doctest: +SKIP
     True
     """
     known = {"n_patients", "n_sessions", "draws", "tune", "chains", "L"}
@@ -162,7 +162,7 @@ def sbc_task(condition: Mapping[str, Any], rng: np.random.Generator) -> list[dic
         rows.append({"method": "sbc", "estimand": name, "truth": theta[name],
                      "estimate": float(values.mean()), "se": float(values.std(ddof=1)),
                      "ci_low": float(lo), "ci_high": float(hi),
-                     "rank": int((values[keep] < theta[name]).sum()), "L": n_rank,
+                     "rank": int((values[keep] < theta[name]).sum()), "n_ranked": n_rank,
                      "n_divergent": div})
     return rows
 
