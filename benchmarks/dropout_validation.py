@@ -24,8 +24,8 @@ ADEMP (Morris, White & Crowther 2019):
 
 Run (resumable; results are appended per replication)::
 
-    nice -n 10 .venv/bin/python benchmarks/dropout_validation.py --reps 50 \
-        --out benchmarks/dropout_validation.csv
+    nice -n 10 .venv/bin/python benchmarks/dropout_validation.py --reps 100 --draws 500 \
+        --tune 500 --out benchmarks/dropout_validation.csv
     .venv/bin/python benchmarks/dropout_validation.py --summarise benchmarks/dropout_validation.csv
 """
 
