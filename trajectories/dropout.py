@@ -36,7 +36,11 @@ import pytensor.tensor as pt
 
 from trajectories.data import END_STATUSES, DataValidationError, TherapyData
 
-__all__ = ["DropoutSpec", "end_status_from_rows", "risk_set"]
+__all__ = [
+    "DropoutFit", "DropoutSpec", "HazardDesign", "add_hazard", "build_dropout_model",
+    "dropout_association", "dropout_risk", "end_status_from_rows", "fit_dropout",
+    "hazard_curve", "hazard_design", "link_inverse", "risk_set", "therapist_dropout_effects",
+]
 
 #: Observed predictors of the standalone model (what each means: see DropoutSpec).
 PREDICTORS = ("score", "improvement", "worsening", "alliance")
