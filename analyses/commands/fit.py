@@ -6,6 +6,7 @@ import argparse
 
 from analyses.commands._data_options import add_data_options, load_data
 from analyses.pipelines.fit import run_fit
+from trajectories.dropout import DropoutSpec
 from trajectories.spec import GrowthSpec
 
 
@@ -32,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--likelihood", default="normal", choices=["normal", "student_t"])
     model.add_argument("--time-interactions", default="",
                        help="comma-separated covariates that also change the slope")
+    model.add_argument("--dropout", default="none", choices=["none", "joint"],
+                       help="'joint': model dropout jointly with the growth curves (shared "
+                       "latent level and change; informative dropout) and write "
+                       "dropout_risk.csv")
     opts = parser.add_argument_group("sampling and output")
     opts.add_argument("--draws", type=int, default=1000)
     opts.add_argument("--tune", type=int, default=1000)
@@ -59,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     )
     result = run_fit(data, spec, out=args.out, draws=args.draws, tune=args.tune,
                      chains=args.chains, seed=args.seed, sampler=args.sampler,
-                     at_session=args.at_session, rci=args.rci, progress=not args.quiet)
+                     at_session=args.at_session, rci=args.rci, progress=not args.quiet,
+                     dropout=DropoutSpec() if args.dropout == "joint" else None)
     for note in result.notes:
         print(f"note: {note}")
     for name, path in result.files.items():
