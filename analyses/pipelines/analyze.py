@@ -205,7 +205,7 @@ def _add_sbc(rep: Report, frame: pd.DataFrame) -> None:
 
     ranked = frame.dropna(subset=["rank"])
     for cid, part in list(ranked.groupby("condition_id"))[:3]:
-        L = int(part["L"].iloc[0])  # noqa: N806
+        L = int(part["n_ranked" if "n_ranked" in part else "L"].iloc[0])  # noqa: N806
         rep.add_heading(f"Simulation-based calibration, condition {cid}")
         rep.add_table(f"sbc_uniformity_{cid}", sbc_uniformity(part, L),
                       "Chi-square test of uniform ranks per parameter (Talts et al. 2018)")
