@@ -103,8 +103,11 @@ def test_workers_and_scheduler_are_exclusive(study: Path, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("study_*.toml")), ids=lambda p: p.name)
 def test_example_studies_load(path: Path) -> None:
+    from simulations.tasks import get_task
+
     settings = load_study(path)
-    assert settings.design.n_conditions >= 2
+    assert settings.design.n_conditions >= 1 and settings.design.replications >= 20
+    assert callable(get_task(settings.task))  # the task the example names exists
 
 
 @pytest.mark.slow  # starts a Dask cluster (~10 s); tests/simulations/test_dask.py is the fast check
