@@ -90,6 +90,8 @@ def plot_therapist_effects(
 ) -> Axes:
     """Caterpillar plot of therapist effects with 95% intervals, best mean rank at the top.
 
+    The title gives the therapist share of outcome variance (ICC) with its interval.
+
     Parameters
     ----------
     table : pandas.DataFrame
@@ -123,6 +125,11 @@ def plot_therapist_effects(
     ax.set_yticks(y, [str(t) for t in eff["therapist"]], fontsize="small")
     ax.invert_yaxis()
     session = eff["session"].iloc[0]
+    icc = table[table["quantity"] == "icc"]
+    if len(icc):
+        r = icc.iloc[0]
+        ax.set_title(f"therapist share of variance (ICC) {r['mean']:.3f} "
+                     f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]", fontsize="medium")
     ax.set_xlabel(f"therapist effect on the expected score at session {session:g}")
     ax.set_ylabel("therapist (by posterior mean rank, best first)")
     return ax

@@ -83,6 +83,9 @@ def test_therapist_caterpillar_orders_and_shows_shrinkage() -> None:
     assert [t.get_text() for t in ax.get_yticklabels()] == ["B", "C", "A"]
     np.testing.assert_allclose(ax.collections[-1].get_offsets()[:, 0], [-2.0, 0.5, 2.0])
     assert "session 1" in ax.get_xlabel()
+    icc = table.query("quantity == 'icc'").iloc[0]
+    assert ax.get_title() == (f"therapist share of variance (ICC) {icc['mean']:.3f} "
+                              f"[{icc['ci_low']:.3f}, {icc['ci_high']:.3f}]")
 
 
 def test_risk_histogram_and_calibration(btb_fit) -> None:  # noqa: ANN001
