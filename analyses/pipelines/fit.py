@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from trajectories.data import TherapyData
-from trajectories.dropout import DropoutSpec, dropout_risk
+from trajectories.dropout import DropoutSpec
+from trajectories.dropout_estimands import dropout_risk
 from trajectories.estimands import deterioration_risk, expected_change, therapist_effects
 from trajectories.fit import GrowthFit, fit_growth
 from trajectories.joint import fit_joint

@@ -15,14 +15,16 @@ from trajectories.dropout import (
     DropoutFit,
     DropoutSpec,
     build_dropout_model,
-    dropout_association,
-    dropout_risk,
     end_status_from_rows,
     fit_dropout,
-    hazard_curve,
     hazard_design,
     link_inverse,
     risk_set,
+)
+from trajectories.dropout_estimands import (
+    dropout_association,
+    dropout_risk,
+    hazard_curve,
     therapist_dropout_effects,
 )
 

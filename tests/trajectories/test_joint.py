@@ -10,7 +10,8 @@ import pytest
 import xarray as xr
 
 from trajectories.data import TherapyData
-from trajectories.dropout import DropoutSpec, dropout_association, dropout_risk, hazard_design
+from trajectories.dropout import DropoutSpec, hazard_design
+from trajectories.dropout_estimands import dropout_association, dropout_risk
 from trajectories.fit import GrowthFit, fit_from_draws
 from trajectories.joint import (
     build_joint_model,
