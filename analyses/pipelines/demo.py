@@ -60,7 +60,7 @@ class DemoSettings:
 
     n_patients: int = 2000
     n_therapists: int = 22
-    draws: int = 1000
+    draws: int = 2000  # therapist_corr (22 therapists) needs them for ESS >= 100 per chain
     tune: int = 1000
     seen_sessions: int = 4
     seed: int = 2026
