@@ -213,9 +213,9 @@ def format_section(rows: list[dict], cost: tuple[float, float], waits: dict[str,
         "",
         f"Runner overhead per replication (cheap `t_interval` task, serial): "
         f"{cost[1] - cost[0]:.0f} us on top of the task's {cost[0]:.0f} us (seeding, warning "
-        "capture, tidy rows). PyMC-based tasks (trial power with the Bayesian path, monitor "
-        "operating characteristics, SBC) are not benchmarked yet: they come with the growth "
-        "model.",
+        "capture, tidy rows). The PyMC-based tasks (monitor operating characteristics, SBC) "
+        "are timed per replication, with and without compiled-model reuse, by "
+        "`python -m benchmarks.study_tasks` (section \"Study tasks: per-replication cost\").",
         "",
     ]
     return "\n".join(lines)
