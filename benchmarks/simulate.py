@@ -119,9 +119,13 @@ def format_section(rows: list[dict], machine: str, chunk: int, repeats: int) -> 
 
 
 def write_section(section: str, path: Path = RESULTS) -> None:
-    """Replace (or append) the ``## Simulator`` section, keeping every other section."""
+    """Replace (or append) the section of RESULTS.md whose ``## `` heading opens
+    ``section``, keeping every other section (shared by the benchmark scripts)."""
+    heading = section.splitlines()[0]
+    if not heading.startswith("## "):
+        raise ValueError(f"a section starts with a '## ' heading, got {heading!r}")
     text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Simulator\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text)
     else:

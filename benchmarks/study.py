@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import time
@@ -221,20 +220,9 @@ def format_section(rows: list[dict], cost: tuple[float, float], waits: dict[str,
     return "\n".join(lines)
 
 
-def write_section(section: str, path: Path = RESULTS) -> None:
-    """Replace (or append) the ``## Studies`` section, keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(r"^## Studies\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table and update RESULTS.md."""
-    from benchmarks.simulate import _machine
+    from benchmarks.simulate import _machine, write_section
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.study",
                                      description=__doc__.splitlines()[0])
