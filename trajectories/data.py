@@ -439,6 +439,33 @@ class TherapyData:
         return TherapyData(frame, status, self.instrument, self.covariates,
                            self.end_status_source, self.source_columns)
 
+    def before_session(self, session: int) -> TherapyData:
+        """The data as they stood before ``session``: rows with an earlier session only.
+
+        Patients who lose rows were still in treatment at that point, so their end status
+        becomes ``ongoing``; patients left with no row are dropped. Use it to predict from
+        the first sessions (the not-on-track signal) or to hold later sessions out.
+
+        Examples
+        --------
+        >>> from trajectories.datasets import load_beat_the_blues
+        >>> early = load_beat_the_blues().before_session(3)
+        >>> sorted(early.frame["session"].unique().tolist())
+        [0, 2]
+        >>> early.end_status.value_counts().to_dict()  # dropouts seen at most to month 2 stay
+        {'ongoing': 73, 'dropout': 27}
+        """
+        cut = self._frame["session"] < session
+        frame = self._frame[cut].reset_index(drop=True)
+        if frame.empty:
+            raise DataValidationError(f"before_session({session}): no session precedes it")
+        lost = set(self._frame.loc[~cut, "patient"])
+        status = self.end_status[self.end_status.index.isin(set(frame["patient"]))].copy()
+        status[status.index.isin(lost)] = "ongoing"
+        return TherapyData(frame, status, self.instrument, self.covariates,
+                           f"{self.end_status_source}; 'ongoing' where sessions from "
+                           f"{session} on were removed", self.source_columns)
+
     def with_end_status(self, status: pd.Series | dict) -> TherapyData:
         """A copy with end statuses replaced (a mapping patient -> status for every patient)."""
         status = pd.Series(status, name="end_status").astype(str).str.lower()

@@ -90,10 +90,7 @@ def not_on_track_check(
     """
     frame = held_out.frame
     ids = frame.loc[frame["session"] == seen - 1, "patient"].unique()
-    early = held_out.subset(ids)
-    early = TherapyData(early._frame[early._frame["session"] < seen].reset_index(drop=True),
-                        early.end_status, early.instrument, early.covariates,
-                        early.end_status_source, early.source_columns)
+    early = held_out.subset(ids).before_session(seen)
     pred = predict(fit, early, at_session=at_session, max_draws=400)
     pred["failed"] = pred["patient"].map(failed).astype(bool)
     pos = pred.loc[pred["failed"], "p_failure"]

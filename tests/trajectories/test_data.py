@@ -163,3 +163,14 @@ def test_patient_table() -> None:
     assert t["intake_score"].tolist() == [18.0, 20.0, 11.0]
     assert t["last_score"].tolist() == [12.0, 21.0, 6.0]
     assert t["age"].tolist() == [30, 41, 25]
+
+
+def test_before_session_keeps_earlier_rows_and_marks_truncated_patients_ongoing() -> None:
+    data = build(frame(), end_status="status")
+    early = data.before_session(2)
+    assert early.frame["session"].max() == 1 and early.n_observations == 6
+    # a and c lost session 2, so they were still in treatment; b ended at session 1
+    assert early.end_status.to_dict() == {"a": "ongoing", "b": "dropout", "c": "ongoing"}
+    assert data.before_session(1).patients.tolist() == ["a", "b", "c"]
+    with pytest.raises(DataValidationError, match="no session precedes"):
+        data.before_session(0)
