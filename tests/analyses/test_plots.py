@@ -5,7 +5,6 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -27,12 +26,6 @@ from trajectories.clinical import (  # noqa: E402
 )
 from trajectories.datasets import load_beat_the_blues  # noqa: E402
 from trajectories.retention import retention_curve  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():  # noqa: ANN202
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")
