@@ -8,8 +8,11 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pytest
+
+matplotlib.use("Agg")  # figures are drawn headless
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,6 +27,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():  # noqa: ANN202
+    """Close every figure a test drew, so that memory does not grow over the suite."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
 
 
 @pytest.fixture
