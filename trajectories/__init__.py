@@ -1,5 +1,5 @@
 """Statistics for therapy outcome data: validated data, instruments, clinical significance,
-growth models.
+growth and dropout models.
 
 The growth-model names are imported on first use, so that ``import trajectories`` (and
 ``setback describe``) does not pay for importing PyMC.
@@ -10,10 +10,11 @@ from importlib import import_module
 from trajectories.data import DataValidationError, TherapyData
 from trajectories.instruments import Instrument, get_instrument
 
-__all__ = ["DataValidationError", "GrowthFit", "GrowthSpec", "Instrument", "Priors",
-           "TherapyData", "fit_growth", "get_instrument"]
+__all__ = ["DataValidationError", "DropoutSpec", "GrowthFit", "GrowthSpec", "Instrument",
+           "Priors", "TherapyData", "fit_growth", "get_instrument"]
 
 _LAZY = {"GrowthSpec": "trajectories.spec", "Priors": "trajectories.spec",
+         "DropoutSpec": "trajectories.spec",
          "GrowthFit": "trajectories.fit", "fit_growth": "trajectories.fit"}
 
 

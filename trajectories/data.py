@@ -16,7 +16,7 @@ import pandas as pd
 
 from trajectories.instruments import Instrument, get_instrument
 
-__all__ = ["END_STATUSES", "DataValidationError", "TherapyData"]
+__all__ = ["END_STATUSES", "DataValidationError", "TherapyData", "end_status_from_rows"]
 
 END_STATUSES: tuple[str, ...] = ("completed", "dropout", "referred", "ongoing")
 CANONICAL = ("patient", "therapist", "session", "score", "alliance")
@@ -51,6 +51,94 @@ def _plain(value: object) -> object:
 def _fail(column: str, rule: str, detail: str = "") -> DataValidationError:
     msg = f"column {column!r}: {rule}"
     return DataValidationError(msg + (f"; offending rows: {detail}" if detail else ""))
+
+
+def end_status_from_rows(
+    df: pd.DataFrame, *, patient: str, session: str, status: str
+) -> pd.Series:
+    """Per-patient end status from a status column, checking that it is consistent.
+
+    The column may hold each patient's status on every row, or, as services often record
+    it, only on the session at which treatment ended (``dropout``, ``completed`` or
+    ``referred``) with the other rows empty or ``ongoing``. A final status must be on the
+    patient's last session: no session may follow it. :meth:`TherapyData.from_frame` reads
+    its ``end_status=`` column with this function.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Long data (not modified).
+    patient, session, status : str
+        Column names. Values are case-insensitive; empty cells mean "no ending recorded at
+        this session", so a patient with no final status is ``ongoing``.
+
+    Returns
+    -------
+    pandas.Series
+        Index patient (sorted), values in ``completed``, ``dropout``, ``referred``,
+        ``ongoing``.
+
+    Raises
+    ------
+    DataValidationError
+        Unknown status values, two different final statuses for one patient, or sessions
+        after the session marked with a final status; the message names the column, the
+        patient and the session.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"id": [1, 1, 2, 2], "week": [0, 1, 0, 1],
+    ...                    "status": [None, "dropout", None, None]})
+    >>> end_status_from_rows(df, patient="id", session="week", status="status").to_dict()
+    {1: 'dropout', 2: 'ongoing'}
+    >>> bad = df.assign(week=[1, 0, 0, 1])  # dropout at week 0, then week 1 attended
+    >>> end_status_from_rows(bad, patient="id", session="week", status="status")
+    Traceback (most recent call last):
+    ...
+    trajectories.data.DataValidationError: column 'status': patient 1 is marked 'dropout' at \
+week=0 but attended later sessions [1]; a dropout or planned ending must be the last session
+    """
+    for col in (patient, session, status):
+        if col not in df:
+            raise DataValidationError(f"column {col!r}: required column is missing")
+    text = df[status].astype("string").str.strip().str.lower().fillna("ongoing")
+    text = text.where(text != "", "ongoing")
+    bad = ~text.isin(END_STATUSES)
+    if bad.any():
+        rows = df.loc[bad.to_numpy(), [patient, session, status]].head(_SHOW)
+        shown = ", ".join(f"({patient}={_plain(p)!r}, {session}={_plain(s)!r}, "
+                          f"value={_plain(v)!r})" for p, s, v in rows.itertuples(index=False))
+        more = f" and {int(bad.sum()) - _SHOW} more" if bad.sum() > _SHOW else ""
+        raise _fail(status, f"end status must be one of {END_STATUSES} (or empty)",
+                    shown + more)
+    frame = pd.DataFrame({"patient": df[patient].to_numpy(), "session": df[session].to_numpy(),
+                          "status": text.to_numpy()})
+    final = frame[frame["status"] != "ongoing"]
+    n_final = final.groupby("patient")["status"].nunique()
+    if (n_final > 1).any():
+        p = n_final.index[n_final > 1][0]
+        raise DataValidationError(
+            f"column {status!r}: patient {_plain(p)!r} has more than one end status "
+            f"{sorted(final.loc[final['patient'] == p, 'status'].unique())}; a patient ends "
+            "treatment once")
+    # A final status may be repeated on every row (a per-patient column) but no session
+    # without it may follow the first session that carries it.
+    marked = frame["patient"].map(final.groupby("patient")["session"].min())
+    after = frame[(frame["session"] > marked) & (frame["status"] == "ongoing")]
+    if len(after):
+        p = after["patient"].iloc[0]
+        st = final.loc[final["patient"] == p, "status"].iloc[0]
+        first = final.loc[final["patient"] == p, "session"].min()
+        later = sorted(_plain(x) for x in after.loc[after["patient"] == p, "session"])
+        raise DataValidationError(
+            f"column {status!r}: patient {_plain(p)!r} is marked {st!r} at "
+            f"{session}={_plain(first)!r} but attended later sessions {later[:_SHOW]}; a "
+            "dropout or planned ending must be the last session")
+    out = pd.Series("ongoing", index=pd.Index(sorted(frame["patient"].unique()),
+                                              name="patient"), name="end_status", dtype=object)
+    firsts = final.groupby("patient")["status"].first()
+    out[firsts.index] = firsts
+    return out.astype(str)
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,7 +213,10 @@ class TherapyData:
             Alliance rating column (any numeric scale).
         end_status : str, optional
             Column with each patient's end status: one of ``completed``, ``dropout``,
-            ``referred``, ``ongoing`` (case-insensitive), constant within a patient.
+            ``referred``, ``ongoing`` (case-insensitive), either on every row of the
+            patient or only on the session at which treatment ended, other rows empty or
+            ``ongoing`` (see :func:`end_status_from_rows`: a patient with no final status
+            is ``ongoing``; a final status followed by later sessions is an error).
             Without it the status is inferred: a patient whose last session is the planned
             last session (``planned_sessions``, or else the largest session in the data) has
             ``completed``; any other patient ``dropout``. Say ``end_status=`` when your data
@@ -212,7 +303,7 @@ class TherapyData:
 
         frame = frame.sort_values(["patient", "session"], kind="stable").reset_index(drop=True)
         if end_status is not None:
-            status = cls._status_from_column(df[end_status], frame, end_status)
+            status = cls._status_from_column(df[end_status], frame, end_status, source)
             status_source = "column"
         else:
             status, status_source = cls._infer_status(frame, planned_sessions)
@@ -308,27 +399,14 @@ class TherapyData:
         return values
 
     @staticmethod
-    def _status_from_column(raw: pd.Series, frame: pd.DataFrame, column: str) -> pd.Series:
+    def _status_from_column(raw: pd.Series, frame: pd.DataFrame, column: str,
+                            source: dict[str, str]) -> pd.Series:
         values = raw.to_numpy(copy=True)[frame["source_row"].to_numpy()]
-        text = pd.Series(values).astype("string").str.strip().str.lower()
-        unknown = ~text.isin(END_STATUSES) | text.isna()
-        if unknown.any():
-            bad = frame.loc[unknown.to_numpy(), ["patient", "session"]].head(_SHOW)
-            shown = ", ".join(
-                f"(patient={_plain(p)!r}, value={_plain(v)!r})"
-                for p, v in zip(bad["patient"], values[unknown.to_numpy()][:_SHOW], strict=True)
-            )
-            raise _fail(column, f"end status must be one of {END_STATUSES}", shown)
-        per = pd.DataFrame({"patient": frame["patient"], "status": text.to_numpy()})
-        n = per.groupby("patient", sort=True)["status"].nunique()
-        if (n > 1).any():
-            shown = ", ".join(repr(_plain(p)) for p in n.index[n > 1][:_SHOW])
-            raise DataValidationError(
-                f"column {column!r}: end status must be the same on every row of a patient; "
-                f"patients {shown} have more than one"
-            )
-        status = per.groupby("patient", sort=True)["status"].first().astype(str)
-        return status.rename("end_status")
+        named = pd.DataFrame({source["patient"]: frame["patient"].to_numpy(),
+                              source["session"]: frame["session"].to_numpy(), column: values})
+        status = end_status_from_rows(named, patient=source["patient"],
+                                      session=source["session"], status=column)
+        return status
 
     @staticmethod
     def _infer_status(frame: pd.DataFrame, planned: int | None) -> tuple[pd.Series, str]:

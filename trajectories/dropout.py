@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -37,192 +37,14 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from trajectories.data import END_STATUSES, DataValidationError, TherapyData
+from trajectories.spec import DropoutSpec
 
 __all__ = [
     "DropoutFit", "DropoutSpec", "HazardDesign", "add_hazard", "build_dropout_model",
-    "end_status_from_rows", "fit_dropout", "hazard_design", "link_inverse", "risk_set",
+    "fit_dropout", "hazard_design", "link_inverse", "risk_set",
 ]
 
-#: Observed predictors of the standalone model (what each means: see DropoutSpec).
-PREDICTORS = ("score", "improvement", "worsening", "alliance")
-#: Shared latent terms of the joint model.
-ASSOCIATIONS = ("level", "slope", "improvement", "worsening")
-
-
-@dataclass(frozen=True)
-class DropoutSpec:
-    """What dropout model to fit, frozen.
-
-    Parameters
-    ----------
-    link : {"logit", "cloglog"}
-        Link of the discrete-time hazard. The complementary log-log link makes the
-        coefficients log hazard ratios of an underlying continuous-time proportional hazard.
-    n_bins : int
-        Number of piecewise-constant baseline bins, cut at quantiles of the risk-set
-        sessions (used when ``breaks`` is None). Sessions past the last cut share its bin.
-    breaks : tuple of int, optional
-        Explicit first session of each baseline bin, increasing, e.g. ``(0, 1, 3, 6)``.
-    predictors : tuple of str
-        Observed predictors of the standalone model, each standardised by the score (or
-        alliance) SD: ``"score"`` (current observed severity, centred), ``"improvement"``
-        and ``"worsening"`` (observed change since intake, split so that each can raise
-        the hazard: Arndt et al. 2020), ``"alliance"`` (current rating, centred). The joint
-        model replaces the score-based ones by their latent counterparts and keeps
-        ``"alliance"``.
-    association : tuple of str
-        Shared latent terms of the joint model (per SD of the scores, oriented so that
-        positive means more severe): ``"level"`` (current latent severity), ``"slope"``
-        (latent rate of change per session, positive = worsening), ``"improvement"`` and
-        ``"worsening"`` (latent change since intake, in two one-sided terms).
-    covariates : tuple of str
-        Data columns (patient- or session-level). Numeric ones are centred and divided by
-        their SD; text ones are dummy coded against their first sorted level.
-    therapist : bool
-        Therapist random effect on dropout (ignored for data without therapists).
-    coef_sd, baseline_sd, therapist_sd : float
-        Prior scales: ``Normal(0, coef_sd)`` for every coefficient (per SD of its
-        predictor), ``Normal(g(overall rate), baseline_sd)`` for each baseline bin,
-        ``HalfNormal(therapist_sd)`` for the therapist SD on the link scale.
-
-    Examples
-    --------
-    >>> spec = DropoutSpec(link="cloglog", breaks=(0, 2, 5))
-    >>> DropoutSpec.from_dict(spec.to_dict()) == spec
-    True
-    """
-
-    link: Literal["logit", "cloglog"] = "logit"
-    n_bins: int = 4
-    breaks: tuple[int, ...] | None = None
-    predictors: tuple[str, ...] = ("score", "improvement", "worsening")
-    association: tuple[str, ...] = ("level", "improvement", "worsening")
-    covariates: tuple[str, ...] = ()
-    therapist: bool = True
-    coef_sd: float = 1.0
-    baseline_sd: float = 1.5
-    therapist_sd: float = 0.5
-
-    def __post_init__(self) -> None:
-        for name in ("predictors", "association", "covariates"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        if self.breaks is not None:
-            object.__setattr__(self, "breaks", tuple(int(b) for b in self.breaks))
-            if len(self.breaks) == 0 or any(np.diff(self.breaks) <= 0):
-                raise ValueError(f"DropoutSpec.breaks must be increasing, got {self.breaks}")
-        if self.link not in ("logit", "cloglog"):
-            raise ValueError(f"DropoutSpec.link must be 'logit' or 'cloglog', got {self.link!r}")
-        if not (isinstance(self.n_bins, int) and 1 <= self.n_bins <= 50):
-            raise ValueError(f"DropoutSpec.n_bins must be an integer in [1, 50], got "
-                             f"{self.n_bins!r}")
-        for name, allowed in (("predictors", PREDICTORS), ("association", ASSOCIATIONS)):
-            bad = [p for p in getattr(self, name) if p not in allowed]
-            if bad or len(set(getattr(self, name))) != len(getattr(self, name)):
-                raise ValueError(f"DropoutSpec.{name} must be distinct values of {allowed}, "
-                                 f"got {getattr(self, name)}")
-        for name in ("coef_sd", "baseline_sd", "therapist_sd"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ValueError(f"DropoutSpec.{name} must be a positive number, got {value!r}")
-
-    def to_dict(self) -> dict:
-        """Plain JSON-ready dictionary (``from_dict`` inverts it)."""
-        out = asdict(self)
-        for key in ("predictors", "association", "covariates", "breaks"):
-            out[key] = None if out[key] is None else list(out[key])
-        return out
-
-    @classmethod
-    def from_dict(cls, d: dict) -> DropoutSpec:
-        """Rebuild a spec from :meth:`to_dict` output; unknown keys are an error."""
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"DropoutSpec.from_dict: unknown keys {sorted(unknown)}")
-        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        return cls(**d)
-
-    def to_json(self) -> str:
-        """Canonical JSON (sorted keys)."""
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-
 # ---------------------------------------------------------------------------- risk set
-def end_status_from_rows(
-    df: pd.DataFrame, *, patient: str, session: str, status: str
-) -> pd.Series:
-    """Per-patient end status from a row-level status column, checking it is consistent.
-
-    Services often mark the session at which a patient was recorded as ``dropout`` (or
-    ``completed``/``referred``) and leave the other rows empty or ``ongoing``. This reads
-    such a column, checks that a final status is on the patient's last session and that
-    no session follows it, and returns one status per patient for
-    :meth:`TherapyData.with_end_status`.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Long data (not modified).
-    patient, session, status : str
-        Column names. Empty status cells count as ``ongoing``.
-
-    Returns
-    -------
-    pandas.Series
-        Index patient, values in ``completed``, ``dropout``, ``referred``, ``ongoing``.
-
-    Raises
-    ------
-    DataValidationError
-        Unknown status values, two different final statuses for one patient, or sessions
-        after the session marked with a final status (naming the patient).
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"id": [1, 1, 2, 2], "week": [0, 1, 0, 1],
-    ...                    "status": [None, "dropout", None, None]})
-    >>> end_status_from_rows(df, patient="id", session="week", status="status").to_dict()
-    {1: 'dropout', 2: 'ongoing'}
-    """
-    for col in (patient, session, status):
-        if col not in df:
-            raise DataValidationError(f"column {col!r}: required column is missing")
-    text = df[status].astype("string").str.strip().str.lower().fillna("ongoing")
-    text = text.where(text != "", "ongoing")
-    bad = ~text.isin(END_STATUSES)
-    if bad.any():
-        row = df.loc[bad.to_numpy()].iloc[0]
-        raise DataValidationError(
-            f"column {status!r}: end status must be one of {END_STATUSES}; patient "
-            f"{_py(row[patient])!r} has {_py(row[status])!r} at {session}={_py(row[session])!r}")
-    frame = pd.DataFrame({"patient": df[patient].to_numpy(), "session": df[session].to_numpy(),
-                          "status": text.to_numpy()})
-    last = frame.groupby("patient", sort=True)["session"].max()
-    final = frame[frame["status"] != "ongoing"]
-    n_final = final.groupby("patient")["status"].nunique()
-    if (n_final > 1).any():
-        p = _py(n_final.index[n_final > 1][0])
-        raise DataValidationError(
-            f"column {status!r}: patient {p!r} has more than one end status "
-            f"{sorted(final.loc[final['patient'] == p, 'status'].unique())}")
-    # A final status may be repeated on every row (a per-patient column) but no session
-    # without it may follow the first session that carries it.
-    marked = frame["patient"].map(final.groupby("patient")["session"].min())
-    after = frame[(frame["session"] > marked) & (frame["status"] == "ongoing")]
-    if len(after):
-        p = after["patient"].iloc[0]
-        st = final.loc[final["patient"] == p, "status"].iloc[0]
-        first = final.loc[final["patient"] == p, "session"].min()
-        later = sorted(after.loc[after["patient"] == p, "session"].tolist())
-        raise DataValidationError(
-            f"column {status!r}: patient {_py(p)!r} is marked {st!r} at "
-            f"{session}={_py(first)!r} but attended later sessions {later[:5]}; a dropout or "
-            "planned ending must be the last session")
-    out = pd.Series("ongoing", index=last.index, name="end_status")
-    out[final.groupby("patient")["status"].first().index] = final.groupby("patient")[
-        "status"].first()
-    return out
-
-
 def _py(value: object) -> object:
     """A NumPy scalar as the plain Python value a user typed (for error messages)."""
     return value.item() if isinstance(value, np.generic) else value
@@ -615,9 +437,12 @@ def dropout_spec_of(fit: object) -> DropoutSpec:
     """The :class:`DropoutSpec` of a standalone fit or a joint :class:`GrowthFit`."""
     if isinstance(fit, DropoutFit):
         return fit.spec
-    attrs = fit.idata["posterior"].attrs
+    if getattr(fit.spec, "dropout", None) is not None:
+        return fit.spec.dropout
+    attrs = fit.idata["posterior"].attrs  # fits made before GrowthSpec.dropout existed
     if "setback_dropout_spec" not in attrs:
-        raise ValueError("this fit has no dropout part: fit it with fit_dropout or fit_joint")
+        raise ValueError("this fit has no dropout part: fit it with fit_dropout, or with "
+                         "fit_growth(GrowthSpec(dropout=DropoutSpec()), ...)")
     return DropoutSpec.from_dict(json.loads(attrs["setback_dropout_spec"]))
 
 

@@ -13,7 +13,6 @@ import pandas as pd
 
 from trajectories.data import TherapyData
 from trajectories.dropout import (
-    PREDICTORS,
     DropoutFit,
     HazardDesign,
     dropout_spec_of,
@@ -24,6 +23,7 @@ from trajectories.dropout import (
     posterior,
     risk_set,
 )
+from trajectories.spec import PREDICTORS
 
 __all__ = ["dropout_association", "dropout_risk", "hazard_curve", "therapist_dropout_effects"]
 

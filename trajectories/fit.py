@@ -357,7 +357,10 @@ def fit_growth(
     Parameters
     ----------
     spec : GrowthSpec
-        What to fit.
+        What to fit. With ``spec.dropout`` the joint growth–dropout model is fitted
+        (:func:`trajectories.joint.fit_joint`, latent path): its growth estimands then
+        describe all patients under informative dropout, and the dropout estimands
+        (:mod:`trajectories.dropout_estimands`) apply too.
     data : TherapyData
         The data; two-level data (no therapist) give a two-level model.
     draws, tune, chains : int
@@ -386,6 +389,11 @@ def fit_growth(
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if sampler not in ("nutpie", "pymc"):
         raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {sampler!r}")
+    if spec.dropout is not None:  # shared-parameter joint growth-dropout model
+        from trajectories.joint import fit_joint
+
+        return fit_joint(spec, spec.dropout, data, draws=draws, tune=tune, chains=chains,
+                         sampler=sampler, seed=seed, progress=progress)
     seeds = np.random.SeedSequence(seed).generate_state(2)
     design = make_design(spec, data)
     seconds: dict[str, float] = {}

@@ -138,10 +138,11 @@ def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: 
 
 
 def _latent(spec: GrowthSpec) -> GrowthSpec:
+    """The growth part alone, on the latent path (the hazard shares its patient effects)."""
     if spec.method == "marginal":
         raise ValueError("the joint model needs latent patient effects: use "
                          "GrowthSpec(method='latent') or method='auto'")
-    return replace(spec, method="latent")
+    return replace(spec, method="latent", dropout=None)
 
 
 def fit_joint(
@@ -157,6 +158,9 @@ def fit_joint(
     progress: bool = False,
 ) -> GrowthFit:
     """Fit the joint growth–dropout model by MCMC.
+
+    ``fit_growth(replace(growth_spec, dropout=dropout_spec), data)`` calls this; the
+    returned fit's ``spec.dropout`` is ``dropout_spec``.
 
     Parameters
     ----------
@@ -198,6 +202,9 @@ def fit_joint(
 
     from trajectories.fit import GrowthFit, check_convergence
 
+    if growth_spec.dropout is not None and growth_spec.dropout != dropout_spec:
+        raise ValueError("growth_spec.dropout and dropout_spec differ; give the dropout part "
+                         "once (fit_growth(GrowthSpec(dropout=...), data) is the usual way)")
     gspec = _latent(growth_spec)
     model = build_joint_model(gspec, dropout_spec, data)
     if sampler == "nutpie":
@@ -215,7 +222,8 @@ def fit_joint(
     idata = xr.DataTree.from_dict({"posterior": post,
                                    "sample_stats": idata["sample_stats"].to_dataset()})
     diag = check_convergence(idata, method="joint", sampler=sampler)
-    return GrowthFit(spec=gspec, data=data, idata=idata, diagnostics=diag)
+    return GrowthFit(spec=replace(gspec, dropout=dropout_spec), data=data, idata=idata,
+                     diagnostics=diag)
 
 
 def _sample_nutpie(model: pm.Model, gspec: GrowthSpec, dspec: DropoutSpec, *, draws: int,

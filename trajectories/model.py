@@ -11,7 +11,7 @@ for new data of the same structure without recompiling (see :mod:`trajectories.f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -244,6 +244,8 @@ def build_model(spec: GrowthSpec, data: TherapyData, *, design: Design | None = 
     ----------
     spec : GrowthSpec
         What to fit; ``spec.resolved_method`` picks the fast marginal or the latent path.
+        With ``spec.dropout`` the joint growth–dropout model
+        (:func:`trajectories.joint.build_joint_model`) is returned.
     data : TherapyData
         Validated data. Without a therapist column the model is two-level.
     design : Design, optional
@@ -267,6 +269,10 @@ def build_model(spec: GrowthSpec, data: TherapyData, *, design: Design | None = 
     ['intercept', 'patient_corr_raw', 'patient_intercept_sd', 'patient_slope_sd',
      'residual_sd', 'slope']
     """
+    if spec.dropout is not None:  # the joint growth-dropout model
+        from trajectories.joint import build_joint_model
+
+        return build_joint_model(replace(spec, dropout=None), spec.dropout, data)
     design = design if design is not None else make_design(spec, data)
     method = spec.resolved_method
     if method == "marginal" and spec.likelihood != "normal":

@@ -1,4 +1,4 @@
-"""`GrowthSpec` and `Priors`: what growth model to fit, frozen and storable as JSON.
+"""`GrowthSpec`, `Priors` and `DropoutSpec`: what model to fit, frozen and storable as JSON.
 
 The model (see DESIGN.md, "The statistical model") is, for session j of patient i seen by
 therapist t::
@@ -9,7 +9,10 @@ therapist t::
 ``time`` chooses f and g, ``patient`` and ``therapist`` choose which columns of z carry
 random effects, ``covariates`` and ``time_interactions`` add columns to x, and
 ``likelihood`` chooses the distribution of e. Priors are weakly informative and scaled to
-the data (see :class:`Priors`), so one spec fits PHQ-9 and OQ-45 data alike.
+the data (see :class:`Priors`), so one spec fits PHQ-9 and OQ-45 data alike. A
+:class:`DropoutSpec` describes a discrete-time dropout hazard: fitted alone
+(:func:`trajectories.dropout.fit_dropout`) or, as ``GrowthSpec(dropout=...)``, jointly with
+the growth model (:mod:`trajectories.joint`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["INTAKE", "GrowthSpec", "Priors"]
+__all__ = ["INTAKE", "DropoutSpec", "GrowthSpec", "Priors"]
 
 #: Covariate name that means "centred intake severity" (each patient's first score).
 INTAKE = "intake"
@@ -79,6 +82,110 @@ class Priors:
                 raise ValueError(f"Priors.{f.name} must be a positive number, got {value!r}")
 
 
+#: Observed predictors of the standalone model (what each means: see DropoutSpec).
+PREDICTORS = ("score", "improvement", "worsening", "alliance")
+#: Shared latent terms of the joint model.
+ASSOCIATIONS = ("level", "slope", "improvement", "worsening")
+
+
+@dataclass(frozen=True)
+class DropoutSpec:
+    """What dropout model to fit, frozen.
+
+    Parameters
+    ----------
+    link : {"logit", "cloglog"}
+        Link of the discrete-time hazard. The complementary log-log link makes the
+        coefficients log hazard ratios of an underlying continuous-time proportional hazard.
+    n_bins : int
+        Number of piecewise-constant baseline bins, cut at quantiles of the risk-set
+        sessions (used when ``breaks`` is None). Sessions past the last cut share its bin.
+    breaks : tuple of int, optional
+        Explicit first session of each baseline bin, increasing, e.g. ``(0, 1, 3, 6)``.
+    predictors : tuple of str
+        Observed predictors of the standalone model, each standardised by the score (or
+        alliance) SD: ``"score"`` (current observed severity, centred), ``"improvement"``
+        and ``"worsening"`` (observed change since intake, split so that each can raise
+        the hazard: Arndt et al. 2020), ``"alliance"`` (current rating, centred). The joint
+        model replaces the score-based ones by their latent counterparts and keeps
+        ``"alliance"``.
+    association : tuple of str
+        Shared latent terms of the joint model (per SD of the scores, oriented so that
+        positive means more severe): ``"level"`` (current latent severity), ``"slope"``
+        (latent rate of change per session, positive = worsening), ``"improvement"`` and
+        ``"worsening"`` (latent change since intake, in two one-sided terms).
+    covariates : tuple of str
+        Data columns (patient- or session-level). Numeric ones are centred and divided by
+        their SD; text ones are dummy coded against their first sorted level.
+    therapist : bool
+        Therapist random effect on dropout (ignored for data without therapists).
+    coef_sd, baseline_sd, therapist_sd : float
+        Prior scales: ``Normal(0, coef_sd)`` for every coefficient (per SD of its
+        predictor), ``Normal(g(overall rate), baseline_sd)`` for each baseline bin,
+        ``HalfNormal(therapist_sd)`` for the therapist SD on the link scale.
+
+    Examples
+    --------
+    >>> spec = DropoutSpec(link="cloglog", breaks=(0, 2, 5))
+    >>> DropoutSpec.from_dict(spec.to_dict()) == spec
+    True
+    """
+
+    link: Literal["logit", "cloglog"] = "logit"
+    n_bins: int = 4
+    breaks: tuple[int, ...] | None = None
+    predictors: tuple[str, ...] = ("score", "improvement", "worsening")
+    association: tuple[str, ...] = ("level", "improvement", "worsening")
+    covariates: tuple[str, ...] = ()
+    therapist: bool = True
+    coef_sd: float = 1.0
+    baseline_sd: float = 1.5
+    therapist_sd: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("predictors", "association", "covariates"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.breaks is not None:
+            object.__setattr__(self, "breaks", tuple(int(b) for b in self.breaks))
+            if len(self.breaks) == 0 or any(np.diff(self.breaks) <= 0):
+                raise ValueError(f"DropoutSpec.breaks must be increasing, got {self.breaks}")
+        if self.link not in ("logit", "cloglog"):
+            raise ValueError(f"DropoutSpec.link must be 'logit' or 'cloglog', got {self.link!r}")
+        if not (isinstance(self.n_bins, int) and 1 <= self.n_bins <= 50):
+            raise ValueError(f"DropoutSpec.n_bins must be an integer in [1, 50], got "
+                             f"{self.n_bins!r}")
+        for name, allowed in (("predictors", PREDICTORS), ("association", ASSOCIATIONS)):
+            bad = [p for p in getattr(self, name) if p not in allowed]
+            if bad or len(set(getattr(self, name))) != len(getattr(self, name)):
+                raise ValueError(f"DropoutSpec.{name} must be distinct values of {allowed}, "
+                                 f"got {getattr(self, name)}")
+        for name in ("coef_sd", "baseline_sd", "therapist_sd"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"DropoutSpec.{name} must be a positive number, got {value!r}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dictionary (``from_dict`` inverts it)."""
+        out = asdict(self)
+        for key in ("predictors", "association", "covariates", "breaks"):
+            out[key] = None if out[key] is None else list(out[key])
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DropoutSpec:
+        """Rebuild a spec from :meth:`to_dict` output; unknown keys are an error."""
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"DropoutSpec.from_dict: unknown keys {sorted(unknown)}")
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**d)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+
 @dataclass(frozen=True)
 class GrowthSpec:
     """A three-level (or, without therapists, two-level) growth model, frozen.
@@ -110,6 +217,11 @@ class GrowthSpec:
         only), ``"latent"`` samples them; ``"auto"`` picks the fast path where it applies.
     priors : Priors
         Prior scales (see :class:`Priors`).
+    dropout : DropoutSpec, optional
+        Switches on the joint growth–dropout model (informative dropout): the dropout
+        hazard of :mod:`trajectories.dropout` shares each patient's latent trajectory
+        (:mod:`trajectories.joint`). It needs latent patient effects, so the fit takes the
+        latent path. ``None`` (default): dropout is ignored, i.e. assumed missing at random.
 
     Examples
     --------
@@ -121,6 +233,8 @@ class GrowthSpec:
     True
     >>> spec.resolved_method
     'marginal'
+    >>> GrowthSpec(dropout=DropoutSpec()).resolved_method
+    'latent'
     """
 
     time: TimeShape = "log"
@@ -133,6 +247,7 @@ class GrowthSpec:
     likelihood: Literal["normal", "student_t"] = "normal"
     method: Literal["auto", "marginal", "latent"] = "auto"
     priors: Priors = field(default_factory=Priors)
+    dropout: DropoutSpec | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "covariates", tuple(self.covariates))
@@ -165,6 +280,13 @@ class GrowthSpec:
             )
         if not isinstance(self.priors, Priors):
             raise ValueError("GrowthSpec.priors must be a Priors instance")
+        if self.dropout is not None and not isinstance(self.dropout, DropoutSpec):
+            raise ValueError("GrowthSpec.dropout must be a DropoutSpec or None, got "
+                             f"{type(self.dropout).__name__}")
+        if self.dropout is not None and self.method == "marginal":
+            raise ValueError(
+                "GrowthSpec.dropout needs latent patient effects (the hazard shares them): "
+                "use method='latent' or 'auto' with a dropout part")
 
     # ------------------------------------------------------------------ derived names
     @property
@@ -196,7 +318,8 @@ class GrowthSpec:
     def resolved_method(self) -> Literal["marginal", "latent"]:
         """The path that will be used: the fast marginal path unless it cannot apply."""
         if self.method == "auto":
-            return "marginal" if self.likelihood == "normal" else "latent"
+            normal = self.likelihood == "normal" and self.dropout is None
+            return "marginal" if normal else "latent"
         return self.method
 
     def time_basis(self, session: np.ndarray) -> np.ndarray:
@@ -225,6 +348,7 @@ class GrowthSpec:
         out = asdict(self)
         out["covariates"] = list(self.covariates)
         out["time_interactions"] = list(self.time_interactions)
+        out["dropout"] = None if self.dropout is None else self.dropout.to_dict()
         return out
 
     @classmethod
@@ -237,6 +361,8 @@ class GrowthSpec:
             raise ValueError(f"GrowthSpec.from_dict: unknown keys {sorted(unknown)}")
         if "priors" in d and isinstance(d["priors"], dict):
             d["priors"] = Priors(**d["priors"])
+        if isinstance(d.get("dropout"), dict):
+            d["dropout"] = DropoutSpec.from_dict(d["dropout"])
         for key in ("covariates", "time_interactions"):
             if key in d:
                 d[key] = tuple(d[key])

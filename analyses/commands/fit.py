@@ -6,8 +6,7 @@ import argparse
 
 from analyses.commands._data_options import add_data_options, load_data
 from analyses.pipelines.fit import run_fit
-from trajectories.dropout import DropoutSpec
-from trajectories.spec import GrowthSpec
+from trajectories.spec import DropoutSpec, GrowthSpec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,11 +60,11 @@ def run(args: argparse.Namespace) -> int:
         covariates=data.covariates,
         time_interactions=tuple(c.strip() for c in args.time_interactions.split(",")
                                 if c.strip()),
+        dropout=DropoutSpec() if args.dropout == "joint" else None,
     )
     result = run_fit(data, spec, out=args.out, draws=args.draws, tune=args.tune,
                      chains=args.chains, seed=args.seed, sampler=args.sampler,
-                     at_session=args.at_session, rci=args.rci, progress=not args.quiet,
-                     dropout=DropoutSpec() if args.dropout == "joint" else None)
+                     at_session=args.at_session, rci=args.rci, progress=not args.quiet)
     for note in result.notes:
         print(f"note: {note}")
     for name, path in result.files.items():

@@ -9,11 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from trajectories.data import TherapyData
-from trajectories.dropout import DropoutSpec
 from trajectories.dropout_estimands import dropout_risk
 from trajectories.estimands import deterioration_risk, expected_change, therapist_effects
 from trajectories.fit import GrowthFit, fit_growth
-from trajectories.joint import fit_joint
 from trajectories.model import make_design
 from trajectories.spec import GrowthSpec
 
@@ -46,7 +44,6 @@ def run_fit(
     sampler: str = "nutpie",
     at_session: float | None = None,
     rci: float | None = None,
-    dropout: DropoutSpec | None = None,
     progress: bool = True,
 ) -> FitOutputs:
     """Fit ``spec`` to ``data`` and write ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
@@ -55,7 +52,7 @@ def run_fit(
 
     The design is built (and bad data or covariates rejected) before sampling starts.
     Estimands are evaluated at ``at_session`` (default: the last session in the data).
-    With ``dropout`` the joint growth–dropout model is fitted instead (its dropout
+    With ``spec.dropout`` the joint growth–dropout model is fitted (its dropout
     parameters appear in ``summary.csv``) and ``dropout_risk.csv`` is written too.
 
     Examples
@@ -78,12 +75,8 @@ def run_fit(
     session = float(data.frame["session"].max()) if at_session is None else float(at_session)
     _say(f"fitting {data!r} ({spec.resolved_method} path; compiling a new model structure "
          "takes a minute, sampling follows)", progress)
-    if dropout is None:
-        fit = fit_growth(spec, data, draws=draws, tune=tune, chains=chains, sampler=sampler,
-                         seed=seed, progress=progress)
-    else:  # shared-parameter joint growth-dropout model (latent path)
-        fit = fit_joint(spec, dropout, data, draws=draws, tune=tune, chains=chains,
-                        sampler=sampler, seed=seed, progress=progress)
+    fit = fit_growth(spec, data, draws=draws, tune=tune, chains=chains, sampler=sampler,
+                     seed=seed, progress=progress)
     _say(f"sampled in {fit.diagnostics.seconds.get('sample', 0):.1f} s; writing tables", progress)
     files = {"fit": out / "fit.nc", "summary": out / "summary.csv",
              "expected_change": out / "expected_change.csv"}
@@ -103,7 +96,7 @@ def run_fit(
         files["deterioration_risk"] = out / "deterioration_risk.csv"
         deterioration_risk(fit, by_session=session, instrument=rci).to_csv(
             files["deterioration_risk"], index=False)
-    if dropout is not None:
+    if spec.dropout is not None:
         files["dropout_risk"] = out / "dropout_risk.csv"
         dropout_risk(fit).to_csv(files["dropout_risk"], index=False)
     if fit.diagnostics.message:

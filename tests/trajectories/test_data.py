@@ -97,10 +97,10 @@ def test_inferred_end_status_is_documented() -> None:
          r"column 'clin': each patient must be seen by one therapist.*'a'.*allow_therapist_change"),
         ({"end_status": "status"},
          frame(status=["completed"] * 3 + ["quit"] * 2 + ["completed"] * 3),
-         r"column 'status': end status must be one of.*patient='b', value='quit'"),
+         r"column 'status': end status must be one of.*client='b', week=0, value='quit'"),
         ({"end_status": "status"},
          frame(status=["completed", "dropout"] + ["completed"] * 6),
-         r"column 'status': end status must be the same on every row.*'a'"),
+         r"column 'status': patient 'a' has more than one end status \['completed', 'dropout'\]"),
         ({}, frame(phq=[18, np.nan, 12, 20, 21, 11, 9, 6]),
          r"column 'phq': scores may not be missing.*allow_missing_scores.*client='a', week=1"),
         ({}, frame(client=["a", None, "a", "b", "b", "c", "c", "c"]),
@@ -174,3 +174,18 @@ def test_before_session_keeps_earlier_rows_and_marks_truncated_patients_ongoing(
     assert data.before_session(1).patients.tolist() == ["a", "b", "c"]
     with pytest.raises(DataValidationError, match="no session precedes"):
         data.before_session(0)
+
+
+def test_end_status_marked_on_the_last_session_only() -> None:
+    # The service records the ending on the session it happened; other rows are empty.
+    data = build(frame(status=[None, "", "Completed", None, "dropout", None, "ongoing", None]),
+                 end_status="status")
+    assert data.end_status.to_dict() == {"a": "completed", "b": "dropout", "c": "ongoing"}
+
+
+def test_dropout_followed_by_sessions_names_patient_and_session() -> None:
+    with pytest.raises(DataValidationError,
+                       match=r"column 'status': patient 'c' is marked 'dropout' at week=1 but "
+                             r"attended later sessions \[2\]"):
+        build(frame(status=["completed"] * 3 + ["dropout"] * 2 + [None, "dropout", None]),
+              end_status="status")

@@ -10,12 +10,11 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from trajectories.data import DataValidationError, TherapyData
+from trajectories.data import DataValidationError, TherapyData, end_status_from_rows
 from trajectories.dropout import (
     DropoutFit,
     DropoutSpec,
     build_dropout_model,
-    end_status_from_rows,
     fit_dropout,
     hazard_design,
     link_inverse,
@@ -111,7 +110,7 @@ def test_status_rows_with_sessions_after_dropout() -> None:
 
 def test_status_rows_unknown_and_conflicting() -> None:
     df = pd.DataFrame({"id": [1, 1], "wk": [0, 1], "st": ["", "quit"]})
-    with pytest.raises(DataValidationError, match=r"patient 1 has 'quit'"):
+    with pytest.raises(DataValidationError, match=r"\(id=1, wk=1, value='quit'\)"):
         end_status_from_rows(df, patient="id", session="wk", status="st")
     df = pd.DataFrame({"id": [1, 1], "wk": [0, 1], "st": ["referred", "dropout"]})
     with pytest.raises(DataValidationError, match="more than one end status"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -9,16 +10,17 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from trajectories.data import TherapyData
+from trajectories.data import DataValidationError, TherapyData
 from trajectories.dropout import DropoutSpec, hazard_design
 from trajectories.dropout_estimands import dropout_association, dropout_risk
-from trajectories.fit import GrowthFit, fit_from_draws
+from trajectories.fit import GrowthFit, fit_from_draws, fit_growth
 from trajectories.joint import (
     build_joint_model,
     change_without_dropout,
     dropout_sensitivity,
     fit_joint,
 )
+from trajectories.model import build_model
 from trajectories.spec import GrowthSpec
 
 
@@ -57,9 +59,48 @@ def test_marginal_method_is_refused() -> None:
         build_joint_model(GrowthSpec(method="marginal"), DropoutSpec(), _data())
 
 
-def _fake_joint(data: TherapyData, assoc: np.ndarray, effects: np.ndarray) -> GrowthFit:
-    """A joint fit pinned at intercept 20, slope -3, given patient effects and associations."""
-    spec = GrowthSpec(time="log", method="latent")
+def test_growth_spec_with_dropout_builds_the_joint_model() -> None:
+    data = _data(therapists=True)
+    dspec = DropoutSpec(association=("level", "slope"))
+    via_spec = build_model(GrowthSpec(time="log", therapist="intercept", dropout=dspec), data)
+    direct = build_joint_model(GrowthSpec(time="log", therapist="intercept"), dspec, data)
+    assert {v.name for v in via_spec.free_RVs} == {v.name for v in direct.free_RVs}
+    point = direct.initial_point()
+    assert via_spec.compile_logp(mode="FAST_COMPILE")(point) == pytest.approx(
+        direct.compile_logp(mode="FAST_COMPILE")(point), rel=1e-12)
+
+
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_bad_dropout_information_fails_before_sampling(sampler: str, monkeypatch) -> None:  # noqa: ANN001
+    import nutpie
+    import pymc as pm
+
+    def never(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("sampling started before the data were checked")
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", never)
+    monkeypatch.setattr(pm, "sample", never)
+    data = _data()
+    bad = dataclasses.replace(data, end_status=data.end_status.replace({"dropout": "quit"}))
+    spec = GrowthSpec(time="log", dropout=DropoutSpec())
+    with pytest.raises(DataValidationError, match=r"end_status: patient 'p1' has 'quit'"):
+        fit_growth(spec, bad, sampler=sampler, draws=10, tune=10)
+    with pytest.raises(ValueError, match="growth_spec.dropout and dropout_spec differ"):
+        fit_joint(spec, DropoutSpec(link="cloglog"), data)
+
+
+_DSPEC = DropoutSpec(breaks=(0,), predictors=(), association=("level", "improvement",
+                                                              "worsening"))
+
+
+def _fake_joint(data: TherapyData, assoc: np.ndarray, effects: np.ndarray, *,
+                legacy: bool = False) -> GrowthFit:
+    """A joint fit pinned at intercept 20, slope -3, given patient effects and associations.
+
+    ``legacy``: the dropout spec only in the posterior's attributes (files written before
+    ``GrowthSpec.dropout`` existed), not in the growth spec.
+    """
+    spec = GrowthSpec(time="log", method="latent", dropout=None if legacy else _DSPEC)
     s = 2
     growth = fit_from_draws(spec, data, {
         "intercept": np.full(s, 20.0), "slope": np.full(s, -3.0),
@@ -67,14 +108,13 @@ def _fake_joint(data: TherapyData, assoc: np.ndarray, effects: np.ndarray) -> Gr
         "patient_corr": np.zeros((s, 1)), "residual_sd": np.full(s, 2.0),
         "patient_effect": np.repeat(effects[None], s, axis=0)})
     post = growth.idata["posterior"].to_dataset()
-    dspec = DropoutSpec(breaks=(0,), predictors=(), association=("level", "improvement",
-                                                                  "worsening"))
     post = post.assign(
         dropout_baseline=(("chain", "draw", "dropout_bin"), np.full((1, s, 1), -2.0)),
         dropout_association=(("chain", "draw", "association"),
                              np.tile(assoc, (1, s, 1)))).assign_coords(
         association=["level", "improvement", "worsening"])
-    post.attrs["setback_dropout_spec"] = dspec.to_json()
+    if legacy:
+        post.attrs["setback_dropout_spec"] = _DSPEC.to_json()
     idata = xr.DataTree.from_dict({"posterior": post,
                                    "sample_stats": growth.idata["sample_stats"].to_dataset()})
     return GrowthFit(spec=spec, data=data, idata=idata, diagnostics=growth.diagnostics)
@@ -137,8 +177,9 @@ def test_sensitivity_table_differences() -> None:
 @pytest.mark.slow
 def test_joint_fit_smoke() -> None:
     data = _data(therapists=True, n=16)
-    fit = fit_joint(GrowthSpec(time="log", therapist="intercept"), DropoutSpec(n_bins=2),
-                    data, draws=50, tune=50, chains=1, seed=1)
+    spec = GrowthSpec(time="log", therapist="intercept", dropout=DropoutSpec(n_bins=2))
+    fit = fit_growth(spec, data, draws=50, tune=50, chains=1, seed=1, sampler="pymc")
+    assert fit.spec == spec and fit.diagnostics.method == "joint"
     post = fit.idata["posterior"]
     for name in ("slope", "patient_effect", "dropout_association", "dropout_baseline",
                  "therapist_dropout_effect"):
@@ -155,3 +196,12 @@ def test_joint_fit_survives_save_and_load(tmp_path) -> None:  # noqa: ANN001
     loaded = GrowthFit.load(str(tmp_path / "fit.nc"))
     pd.testing.assert_frame_equal(dropout_association(loaded), dropout_association(fit))
     assert "dropout_association[level]" in set(loaded.summary()["parameter"])
+    assert loaded.spec.dropout == _DSPEC
+
+
+def test_fit_without_dropout_in_its_spec_reads_the_legacy_attribute() -> None:
+    data = _data()
+    assoc = np.array([0.1, 0.2, 0.3])
+    new, old = (_fake_joint(data, assoc, np.zeros((data.n_patients, 2)), legacy=flag)
+                for flag in (False, True))
+    pd.testing.assert_frame_equal(dropout_association(old), dropout_association(new))

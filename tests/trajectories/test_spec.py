@@ -1,11 +1,11 @@
-"""GrowthSpec and Priors: validation, names, time bases, storage."""
+"""GrowthSpec, Priors and DropoutSpec: validation, names, time bases, storage."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from trajectories.spec import GrowthSpec, Priors
+from trajectories.spec import DropoutSpec, GrowthSpec, Priors
 
 
 def test_defaults_and_names() -> None:
@@ -50,3 +50,20 @@ def test_time_bases() -> None:
     np.testing.assert_allclose(GrowthSpec(time="quadratic").time_basis(s), [[0, 0], [1, 1], [3, 9]])
     np.testing.assert_allclose(GrowthSpec(time="piecewise", breakpoint=1).time_basis(s),
                                [[0, 0], [1, 0], [1, 2]])
+
+
+def test_dropout_part_switches_to_the_joint_model() -> None:
+    dropout = DropoutSpec(link="cloglog", breaks=(0, 2), association=("level", "worsening"))
+    spec = GrowthSpec(time="log", dropout=dropout)
+    assert spec.resolved_method == "latent"  # the hazard shares the latent patient effects
+    assert GrowthSpec(method="latent", dropout=dropout).resolved_method == "latent"
+    back = GrowthSpec.from_dict(spec.to_dict())
+    assert back == spec and back.dropout == dropout
+    assert back.to_json() == spec.to_json()
+    assert GrowthSpec.from_dict(GrowthSpec().to_dict()).dropout is None
+    with pytest.raises(ValueError, match="dropout needs latent patient effects"):
+        GrowthSpec(method="marginal", dropout=dropout)
+    with pytest.raises(ValueError, match="must be a DropoutSpec or None, got dict"):
+        GrowthSpec(dropout={"link": "logit"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="DropoutSpec.from_dict: unknown keys"):
+        GrowthSpec.from_dict({"dropout": {"lnk": "logit"}})
