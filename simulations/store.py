@@ -19,11 +19,14 @@ replications are run again. Only the process that calls
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import json
 import os
 import platform
 import socket
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,13 +36,17 @@ import pandas as pd
 
 from simulations.design import StudyDesign
 
-__all__ = ["ChunkRecord", "ParquetStore", "StoreMismatchError"]
+__all__ = ["ChunkRecord", "ParquetStore", "StoreChangedWarning", "StoreMismatchError"]
 
 FORMAT_VERSION = 1
 
 
 class StoreMismatchError(ValueError):
     """The store was written by a different study than the one being run."""
+
+
+class StoreChangedWarning(UserWarning):
+    """A study is resumed with other code or library versions than its last run."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +77,25 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 (first 16 hex digits) of the source of ``trajectories`` and ``simulations``.
+
+    The package version stays the same while the code is edited, so a study resumed after
+    a change to the simulator or a model would silently mix results of two codes; the
+    fingerprint tells them apart. (A user's own task module is not covered.)
+    """
+    digest = hashlib.sha256()
+    for package in ("trajectories", "simulations"):
+        root = Path(importlib.import_module(package).__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root.parent).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def versions() -> dict[str, str]:
-    """Versions that can change a study's random streams or its results."""
+    """Versions (and the setback code) that can change a study's random streams or results."""
     import numpy
     import pyarrow
 
@@ -81,9 +105,9 @@ def versions() -> dict[str, str]:
         setback = version("setback")
     except Exception:  # a source tree without installation
         setback = "unknown"
-    return {"setback": setback, "python": platform.python_version(),
-            "numpy": numpy.__version__, "pandas": pd.__version__,
-            "pyarrow": pyarrow.__version__}
+    return {"setback": setback, "setback_code": code_fingerprint(),
+            "python": platform.python_version(), "numpy": numpy.__version__,
+            "pandas": pd.__version__, "pyarrow": pyarrow.__version__}
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -164,7 +188,9 @@ class ParquetStore:
 
         The same design and task resume. Raising ``replications`` extends the study (seeds
         of the existing replications do not depend on the count); any other change is
-        refused, because results of two studies would be mixed.
+        refused, because results of two studies would be mixed. Resuming finished work
+        with other setback code (:func:`code_fingerprint`) or library versions warns
+        (:class:`StoreChangedWarning`), naming what changed.
 
         Raises
         ------
@@ -191,6 +217,15 @@ class ParquetStore:
                 f"{self.path} holds results of a different study ({'; '.join(changes)}). "
                 "Use a new output directory, or restore the original design to resume."
             )
+        last = manifest["runs"][-1].get("versions", {}) if manifest["runs"] else {}
+        moved = [f"{k} {last[k]} -> {v}" for k, v in run["versions"].items()
+                 if k in last and last[k] != v]
+        if moved and self.chunks():
+            warnings.warn(
+                f"{self.path}: resuming a study whose finished replications were computed "
+                f"with other code or versions ({'; '.join(moved)}); old and new "
+                "replications are mixed in one result set. Use a new output directory for "
+                "results from one code.", StoreChangedWarning, stacklevel=3)
         manifest["design"] = design.to_dict()
         manifest["runs"].append(run)
         _write_atomic(self.manifest_path, json.dumps(manifest, indent=2))

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import toy_tasks
 
+from simulations import store as store_module
 from simulations.design import StudyDesign
 from simulations.run import load_results, run_study
-from simulations.store import ParquetStore, StoreMismatchError
+from simulations.store import ParquetStore, StoreChangedWarning, StoreMismatchError
 
 DESIGN = StudyDesign({"n": [5, 20], "mu": [0.0, 1.0]}, replications=20, seed=7)
 
@@ -33,8 +35,8 @@ def test_manifest_records_design_task_seed_and_versions(tmp_path: Path) -> None:
     assert manifest["design"] == DESIGN.to_dict()
     assert manifest["task"] == "toy_tasks:normal_mean"
     assert manifest["seed_entropy"] == 7
-    assert {"numpy", "pandas", "pyarrow", "python", "setback"} <= set(manifest["runs"][0]
-                                                                      ["versions"])
+    assert {"numpy", "pandas", "pyarrow", "python", "setback",
+            "setback_code"} <= set(manifest["runs"][0]["versions"])
     assert "finished" in manifest["runs"][0]
     assert len(store.chunks()) == 4 * 4
     assert not (tmp_path / "study" / "lock").exists()
@@ -157,3 +159,21 @@ def test_lost_chunk_before_a_stop_is_redone(tmp_path: Path) -> None:
     resumed = run_study(design, toy_tasks.flaky, store=store, **kw)
     assert resumed.meta["n_run"] == 1
     pd.testing.assert_frame_equal(resumed.frame, reference)
+
+
+def test_resuming_with_changed_code_warns_naming_the_change(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ParquetStore(tmp_path / "study", chunk_size=5)
+    small = StudyDesign(DESIGN.factors, replications=5, seed=7)
+    _run(store, small)
+    code = store.manifest()["runs"][0]["versions"]["setback_code"]
+    assert len(code) == 16 and code == store_module.code_fingerprint()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreChangedWarning)
+        _run(store, small)  # same code: resumes silently
+    real = store_module.versions()
+    monkeypatch.setattr(store_module, "versions", lambda: real | {"setback_code": "0" * 16})
+    with pytest.warns(StoreChangedWarning, match=f"setback_code {code} -> 0{{16}}"):
+        _run(store, StudyDesign(DESIGN.factors, replications=10, seed=7))
+    assert [r["versions"]["setback_code"] for r in store.manifest()["runs"]] == [
+        code, code, "0" * 16]
