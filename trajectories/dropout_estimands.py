@@ -100,7 +100,8 @@ def dropout_risk(fit: object, *, horizon: int = 3, patients: list | None = None,
     Parameters
     ----------
     fit : DropoutFit or GrowthFit
-        From :func:`fit_dropout` or :func:`trajectories.joint.fit_joint`.
+        From :func:`fit_dropout`, or the joint model:
+        ``fit_growth(GrowthSpec(dropout=DropoutSpec()), data)``.
     horizon : int
         Number of sessions to look ahead (including the current one).
     patients : list, optional
@@ -264,7 +265,7 @@ def dropout_association(fit: object, *, prob: float = 0.9) -> pd.DataFrame:
 
     Examples
     --------
-    >>> fit = fit_joint(GrowthSpec(), DropoutSpec(), data, seed=1)  # doctest: +SKIP
+    >>> fit = fit_growth(GrowthSpec(dropout=DropoutSpec()), data, seed=1)  # doctest: +SKIP
     >>> dropout_association(fit)[["term", "interpretation"]]  # doctest: +SKIP
     """
     post, spec = posterior(fit), dropout_spec_of(fit)
@@ -285,14 +286,16 @@ def dropout_association(fit: object, *, prob: float = 0.9) -> pd.DataFrame:
                                 else f"{term} rather than the reference level")
             what = what.format(k="latent " if k == "latent" else "observed ")
             r, lo, hi = np.exp([s["mean"][j], s["ci_low"][j], s["ci_high"][j]])
-            verb = "raises" if lo > 1 else "lowers" if hi < 1 else "changes (unclearly)"
+            effect = (f"raises the {ratio}" if lo > 1 else f"lowers the {ratio}" if hi < 1
+                      else f"is not clearly associated with the {ratio} (the interval includes "
+                           "1)")
             rows.append({
                 "term": term, "kind": k, "mean": s["mean"][j], "sd": s["sd"][j],
                 "ci_low": s["ci_low"][j], "ci_high": s["ci_high"][j], "ratio": r,
                 "ratio_low": lo, "ratio_high": hi, "p_positive": float((draws[:, j] > 0).mean()),
                 "interpretation": (
-                    f"{what[0].upper()}{what[1:]} {verb} the {ratio} of dropping out after "
-                    f"a session: {ratio} ratio {r:.2f} ({prob:.0%} interval {lo:.2f} to "
+                    f"{what[0].upper()}{what[1:]} {effect} of dropping out after a "
+                    f"session: {ratio} ratio {r:.2f} ({prob:.0%} interval {lo:.2f} to "
                     f"{hi:.2f}); P(more dropout) = {(draws[:, j] > 0).mean():.2f}"),
             })
     return pd.DataFrame(rows)

@@ -14,6 +14,10 @@ deteriorating and rapidly improving patients drop out more (Arndt et al. 2020). 
 shared-parameter model (Wu & Carroll 1988; Rizopoulos 2010): the growth estimands of the
 joint fit describe everyone, dropouts included, under the assumption that dropout depends
 on the observed data and the latent trajectory only.
+
+Switch it on with ``GrowthSpec(dropout=DropoutSpec(...))``: :func:`trajectories.fit.
+fit_growth` and :func:`trajectories.model.build_model` then call :func:`fit_joint` and
+:func:`build_joint_model`.
 """
 
 from __future__ import annotations
@@ -222,7 +226,8 @@ def fit_joint(
     idata = xr.DataTree.from_dict({"posterior": post,
                                    "sample_stats": idata["sample_stats"].to_dataset()})
     diag = check_convergence(idata, method="joint", sampler=sampler)
-    return GrowthFit(spec=replace(gspec, dropout=dropout_spec), data=data, idata=idata,
+    # The user's spec with its dropout part (method 'auto' resolves to 'latent' with it).
+    return GrowthFit(spec=replace(growth_spec, dropout=dropout_spec), data=data, idata=idata,
                      diagnostics=diag)
 
 
@@ -324,7 +329,8 @@ def change_without_dropout(fit: object, *, at_session: float | None = None,
 
     Examples
     --------
-    >>> fit = fit_joint(GrowthSpec(time="log"), DropoutSpec(), data, seed=1)  # doctest: +SKIP
+    >>> fit = fit_growth(GrowthSpec(time="log", dropout=DropoutSpec()), data,
+    ...                  seed=1)  # doctest: +SKIP
     >>> change_without_dropout(fit, at_session=8)  # doctest: +SKIP
     """
     at = _last_session(fit) if at_session is None else at_session
@@ -368,7 +374,7 @@ def dropout_sensitivity(naive_fit: object, joint_fit: object, *,
         :func:`trajectories.fit.fit_growth` on the same data (dropout ignored, i.e.
         missing at random).
     joint_fit : GrowthFit
-        :func:`fit_joint` with the same growth spec.
+        The same growth spec with a dropout part (``GrowthSpec(dropout=...)``).
     at_session : float, optional
         Session of the expected change and the ICC (default: the last in the data).
 
@@ -382,8 +388,8 @@ def dropout_sensitivity(naive_fit: object, joint_fit: object, *,
 
     Examples
     --------
-    >>> dropout_sensitivity(fit_growth(spec, data), fit_joint(spec, DropoutSpec(), data)
-    ...                     )  # doctest: +SKIP
+    >>> joint = fit_growth(replace(spec, dropout=DropoutSpec()), data)  # doctest: +SKIP
+    >>> dropout_sensitivity(fit_growth(spec, data), joint)  # doctest: +SKIP
     """
     at = _last_session(joint_fit) if at_session is None else at_session
     parts = {}

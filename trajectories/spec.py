@@ -185,7 +185,6 @@ class DropoutSpec:
         return json.dumps(self.to_dict(), sort_keys=True)
 
 
-
 @dataclass(frozen=True)
 class GrowthSpec:
     """A three-level (or, without therapists, two-level) growth model, frozen.

@@ -111,7 +111,7 @@ def _fake_joint(data: TherapyData, assoc: np.ndarray, effects: np.ndarray, *,
     post = post.assign(
         dropout_baseline=(("chain", "draw", "dropout_bin"), np.full((1, s, 1), -2.0)),
         dropout_association=(("chain", "draw", "association"),
-                             np.tile(assoc, (1, s, 1)))).assign_coords(
+                             np.broadcast_to(assoc, (s, 3))[None].copy())).assign_coords(
         association=["level", "improvement", "worsening"])
     if legacy:
         post.attrs["setback_dropout_spec"] = _DSPEC.to_json()
@@ -144,6 +144,18 @@ def test_dropout_risk_uses_latent_trajectory_closed_form() -> None:
     table = dropout_association(fit).set_index("term")
     assert table.loc["worsening", "kind"] == "latent"
     assert table.loc["improvement", "ratio"] == pytest.approx(math.exp(0.8), rel=1e-8)
+
+
+def test_association_reads_an_interval_across_one_as_no_clear_association() -> None:
+    data = _data()
+    draws = np.array([[-0.5, 0.1, -0.4], [0.5, 0.3, -0.2]])  # level's interval spans 0
+    t = dropout_association(_fake_joint(data, draws, np.zeros((data.n_patients, 2))))
+    t = t.set_index("term")
+    assert "is not clearly associated with the odds (the interval includes 1)" in t.loc[
+        "level", "interpretation"]
+    assert "raises the odds" in t.loc["improvement", "interpretation"]
+    assert "lowers the odds" in t.loc["worsening", "interpretation"]
+    assert t.loc["level", "p_positive"] == 0.5
 
 
 def test_change_without_dropout_closed_form() -> None:
