@@ -295,7 +295,8 @@ def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
     centre = math.log(rate / (1 - rate)) if spec.link == "logit" else math.log(-math.log1p(-rate))
     # Arrays enter as pm.Data, not constants: the compiled graph is then the same for every
     # data set of this structure, so PyTensor's compilation cache is hit on a refit.
-    base = pm.Normal("dropout_baseline", mu=centre, sigma=spec.baseline_sd, dims="dropout_bin")
+    base = pm.Normal("dropout_baseline", mu=pm.Data("dropout_baseline_centre", centre),
+                     sigma=spec.baseline_sd, dims="dropout_bin")
     bins = pm.Data("dropout_bin_of_row", design.bin_of(design.rows["session"].to_numpy()))
     eta = base[bins]
     if design.x.shape[1]:

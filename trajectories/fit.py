@@ -321,6 +321,19 @@ def _data_updates(spec: GrowthSpec, design: Design) -> dict[str, np.ndarray]:
     return upd
 
 
+def set_shared_data(model: object, updates: dict[str, np.ndarray]) -> None:
+    """Give a cached PyMC model's ``pm.Data`` the values of a new data set.
+
+    ``CompiledModel.with_data`` swaps the data of nutpie's compiled log density only; its
+    initial-point function still reads the PyMC model's shared variables. Without this, a
+    refit would start from the first data set's initial point, so the same data and seed
+    would give other draws depending on what the process had fitted before.
+    """
+    for var in model.data_vars:
+        if var.name in updates:
+            var.set_value(np.asarray(updates[var.name], dtype=var.dtype))
+
+
 def _compiled(spec: GrowthSpec, data: TherapyData, design: Design) -> tuple:
     """(model, nutpie compiled model, seconds spent compiling) from the cache or fresh."""
     import nutpie
@@ -328,7 +341,9 @@ def _compiled(spec: GrowthSpec, data: TherapyData, design: Design) -> tuple:
     key = _structure_key(spec, design, "nutpie")
     if key in _CACHE:
         model, compiled = _CACHE[key]
-        return model, compiled.with_data(**_data_updates(spec, design)), 0.0
+        updates = _data_updates(spec, design)
+        set_shared_data(model, updates)
+        return model, compiled.with_data(**updates), 0.0
     start = time.perf_counter()
     model = build_model(spec, data, design=design)
     compiled = nutpie.compile_pymc_model(model)

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_joint_model", "change_without_dropout", "dropout_sensitivity", "fit_joint"]
 
-_CACHE: dict[tuple, object] = {}  # compiled nutpie models by structure (see fit_joint)
+_CACHE: dict[tuple, tuple] = {}  # (PyMC model, compiled nutpie model) by structure
 _H = 1e-4  # half-step of the central difference giving the latent rate of change
 
 
@@ -79,9 +79,14 @@ def latent_arrays(design: Design, data: TherapyData, rows: pd.DataFrame) -> dict
     return {"level": x, "slope": dx, "change": x - x0, "pidx": pidx, "tidx": tidx}
 
 
-def _terms(names: tuple[str, ...], values: dict, hd: HazardDesign, maximum) -> list:  # noqa: ANN001
+def _scaling(hd: HazardDesign) -> tuple[float, float, float]:
+    """(sign, score SD, score mean): orient and standardise the latent terms."""
+    return hd.sign, hd.scales["score_sd"], hd.scales["score_mean"]
+
+
+def _terms(names: tuple[str, ...], values: dict, scaling: tuple, maximum) -> list:  # noqa: ANN001
     """Association columns from latent level / slope / change, on the score-SD scale."""
-    sign, s_y, centre = hd.sign, hd.scales["score_sd"], hd.scales["score_mean"]
+    sign, s_y, centre = scaling
     out = []
     for name in names:
         if name == "level":
@@ -132,7 +137,12 @@ def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: 
         extra = None
         if dropout_spec.association:
             values = {k: latent(k) for k in ("level", "slope", "change")}
-            cols = _terms(dropout_spec.association, values, hdesign, pt.maximum)
+            # pm.Data, not constants: a cached compiled model refitted to other data must
+            # standardise with that data's score mean and SD (as latent_terms does).
+            scaling = tuple(pm.Data(f"dropout_{name}", value) for name, value in
+                            zip(("sign", "score_sd", "score_mean"), _scaling(hdesign),
+                                strict=True))
+            cols = _terms(dropout_spec.association, values, scaling, pt.maximum)
             model.add_coord("association", list(dropout_spec.association))
             assoc = pm.Normal("dropout_association", 0.0, dropout_spec.coef_sd,
                               dims="association")
@@ -241,17 +251,21 @@ def _sample_nutpie(model: pm.Model, gspec: GrowthSpec, dspec: DropoutSpec, *, dr
     """
     import nutpie
 
+    from trajectories.fit import set_shared_data
+
     key = (gspec.to_json(), dspec.to_json(),
            *(tuple(model.coords.get(k) or ()) for k in ("dropout_bin", "dropout_term",
                                                          "association", "coefficient")),
            len(model.coords.get("patient") or ()), len(model.coords.get("therapist") or ()))
     if key in _CACHE:
-        compiled = _CACHE[key]
+        cached_model, compiled = _CACHE[key]
         known = {var.name for var in compiled.shared_var_keys}
-        compiled = compiled.with_data(**{v.name: v.get_value() for v in model.data_vars
-                                         if v.name in known})
+        updates = {v.name: v.get_value() for v in model.data_vars if v.name in known}
+        set_shared_data(cached_model, updates)  # nutpie's initial point reads these
+        compiled = compiled.with_data(**updates)
     else:
-        compiled = _CACHE[key] = nutpie.compile_pymc_model(model)
+        compiled = nutpie.compile_pymc_model(model)
+        _CACHE[key] = (model, compiled)
     seed_int = int(np.random.SeedSequence(seed).generate_state(1)[0])
     return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=1,
                          seed=seed_int, progress_bar=progress, save_warmup=False)
@@ -276,7 +290,7 @@ def latent_terms(fit: object, rows: pd.DataFrame, *, draws: np.ndarray) -> np.nd
         return out if u is None else out + (a[None, :, : gdesign.q_t] * u).sum(-1)
 
     values = {k: latent(arrays[k]) for k in ("level", "slope", "change")}
-    cols = _terms(spec.association, values, hdesign, np.maximum)
+    cols = _terms(spec.association, values, _scaling(hdesign), np.maximum)
     assoc = flat(posterior(fit), "dropout_association")[draws]
     return sum(assoc[:, j, None] * c for j, c in enumerate(cols))
 

@@ -9,12 +9,17 @@ import pytest
 import xarray as xr
 
 from trajectories.fit import (
+    _CACHE,
     ConvergenceWarning,
     GrowthFit,
+    _data_updates,
+    _structure_key,
     check_convergence,
     fit_growth,
     posterior_draws,
 )
+from trajectories.model import make_design
+from trajectories.spec import GrowthSpec
 
 PARAMS = ["intercept", "slope", "patient_intercept_sd", "patient_slope_sd",
           "patient_corr[intercept,slope]", "therapist_intercept_sd", "residual_sd"]
@@ -59,6 +64,30 @@ def test_second_fit_reuses_the_compiled_model_and_seed_reproduces(  # noqa: ANN0
     assert new.idata["posterior"].sizes["patient"] == 40
     assert list(new.idata["posterior"]["therapist"].values) == sorted(
         other.frame["therapist"].unique())
+    # nutpie's initial-point function reads the cached PyMC model's data: they must be the
+    # new data set's, or a refit starts from the first data set's initial point.
+    design = make_design(g["spec"], other)
+    model, _ = _CACHE[_structure_key(g["spec"], design, "nutpie")]
+    for name, value in _data_updates(g["spec"], design).items():
+        np.testing.assert_array_equal(model[name].get_value(), value, err_msg=name)
+
+
+@pytest.mark.slow
+def test_a_refit_with_the_cached_model_equals_a_fresh_compile(growth_tools) -> None:  # noqa: ANN001
+    g = growth_tools
+    first, second = (g["to_data"](g["simulate"](6, 5, 6, seed=s)) for s in (5, 6))
+    spec = GrowthSpec(time="log", therapist="intercept", correlated=False)  # own structure
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit_growth(spec, first, seed=1, **g["draws"])
+        cached = fit_growth(spec, second, seed=2, **g["draws"])
+        assert cached.diagnostics.seconds["compile"] == 0.0
+        for key in [k for k in _CACHE if k[1] == spec.to_json()]:
+            del _CACHE[key]
+        fresh = fit_growth(spec, second, seed=2, **g["draws"])
+    assert fresh.diagnostics.seconds["compile"] > 0.0
+    xr.testing.assert_equal(cached.idata["posterior"].to_dataset(),
+                            fresh.idata["posterior"].to_dataset())
 
 
 def test_save_and_load_round_trip(small_fit, tmp_path) -> None:  # noqa: ANN001

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -199,6 +200,23 @@ def test_joint_fit_smoke() -> None:
         assert np.all(np.isfinite(post[name].values))
     risk = dropout_risk(fit, horizon=2)
     assert risk["cumulative"].between(0, 1).all()
+
+
+@pytest.mark.slow
+def test_joint_refit_with_the_cached_model_equals_a_fresh_compile() -> None:
+    from trajectories import joint
+
+    first, second = _data(n=16, seed=1), _data(n=16, seed=2)
+    spec = GrowthSpec(time="log", dropout=DropoutSpec(breaks=(0, 2)))
+    settings = {"draws": 100, "tune": 100, "chains": 1, "sampler": "nutpie"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tiny chains
+        fit_growth(spec, first, seed=1, **settings)
+        cached = fit_growth(spec, second, seed=2, **settings)
+        joint._CACHE.clear()
+        fresh = fit_growth(spec, second, seed=2, **settings)
+    xr.testing.assert_equal(cached.idata["posterior"].to_dataset(),
+                            fresh.idata["posterior"].to_dataset())
 
 
 def test_joint_fit_survives_save_and_load(tmp_path) -> None:  # noqa: ANN001
