@@ -361,6 +361,7 @@ def fit_growth(
     sampler: Literal["nutpie", "pymc"] = "nutpie",
     seed: int | None = None,
     progress: bool = False,
+    design: Design | None = None,
 ) -> GrowthFit:
     """Fit a growth model by MCMC and check convergence.
 
@@ -386,6 +387,11 @@ def fit_growth(
         Seeds the sampler and the patient-effect draws; the same seed gives the same fit.
     progress : bool
         Show the sampler's progress bar.
+    design : Design, optional
+        A precomputed :func:`~trajectories.model.make_design` of ``spec`` and ``data``,
+        e.g. with fixed prior locations and scales instead of the data-scaled ones
+        (simulation-based calibration, :mod:`simulations.sbc`, needs the prior that
+        generated the parameters). Default: computed from the data.
 
     Returns
     -------
@@ -407,10 +413,15 @@ def fit_growth(
     if spec.dropout is not None:  # shared-parameter joint growth-dropout model
         from trajectories.joint import fit_joint
 
+        if design is not None:
+            raise ValueError("design= is for growth models without a dropout part")
         return fit_joint(spec, spec.dropout, data, draws=draws, tune=tune, chains=chains,
                          sampler=sampler, seed=seed, progress=progress)
     seeds = np.random.SeedSequence(seed).generate_state(2)
-    design = make_design(spec, data)
+    if design is None:
+        design = make_design(spec, data)
+    elif design.spec != spec or design.n_patients != data.n_patients:
+        raise ValueError("design was made for another spec or data set than the ones given")
     seconds: dict[str, float] = {}
     if sampler == "nutpie":
         import nutpie
