@@ -134,9 +134,13 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
         bj, bn, r = ej.mean(), en.mean(), len(g)
         cov = np.cov(ej, en, ddof=1)
         var = (cov[0, 0] / bn**2 - 2 * bj * cov[0, 1] / bn**3 + bj**2 * cov[1, 1] / bn**4) / r
+        if abs(bn) < 2 * math.sqrt(cov[1, 1] / r):  # no naive bias to take a ratio of
+            ratio = (math.nan, math.nan)
+        else:
+            ratio = (bj / bn, math.sqrt(var))
         table.loc[(table["scenario"] == scenario) & (table["method"] == "joint"),
                   ["paired_diff", "paired_diff_mcse", "bias_ratio", "bias_ratio_mcse"]] = [
-            d.mean(), d.std(ddof=1) / math.sqrt(r), bj / bn, math.sqrt(var)]
+            d.mean(), d.std(ddof=1) / math.sqrt(r), *ratio]
     return table
 
 
