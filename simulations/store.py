@@ -220,7 +220,7 @@ class ParquetStore:
         last = manifest["runs"][-1].get("versions", {}) if manifest["runs"] else {}
         moved = [f"{k} {last[k]} -> {v}" for k, v in run["versions"].items()
                  if k in last and last[k] != v]
-        if moved and self.chunks():
+        if moved and self._read_index():  # recorded work; chunks() would hash every file
             warnings.warn(
                 f"{self.path}: resuming a study whose finished replications were computed "
                 f"with other code or versions ({'; '.join(moved)}); old and new "

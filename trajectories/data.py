@@ -404,9 +404,8 @@ class TherapyData:
         values = raw.to_numpy(copy=True)[frame["source_row"].to_numpy()]
         named = pd.DataFrame({source["patient"]: frame["patient"].to_numpy(),
                               source["session"]: frame["session"].to_numpy(), column: values})
-        status = end_status_from_rows(named, patient=source["patient"],
-                                      session=source["session"], status=column)
-        return status
+        return end_status_from_rows(named, patient=source["patient"],
+                                    session=source["session"], status=column)
 
     @staticmethod
     def _infer_status(frame: pd.DataFrame, planned: int | None) -> tuple[pd.Series, str]:

@@ -424,7 +424,6 @@ def fit_dropout(
     model = build_dropout_model(spec, data)
     idata = sample_model(model, draws=draws, tune=tune, chains=chains, sampler=sampler,
                          seed=seed, progress=progress)
-    idata["posterior"].attrs["setback_dropout_spec"] = spec.to_json()
     diag = check_convergence(idata, method="dropout", sampler=sampler)
     return DropoutFit(spec=spec, data=data, idata=idata, diagnostics=diag)
 
@@ -438,7 +437,7 @@ def dropout_spec_of(fit: object) -> DropoutSpec:
     """The :class:`DropoutSpec` of a standalone fit or a joint :class:`GrowthFit`."""
     if isinstance(fit, DropoutFit):
         return fit.spec
-    if getattr(fit.spec, "dropout", None) is not None:
+    if fit.spec.dropout is not None:
         return fit.spec.dropout
     attrs = fit.idata["posterior"].attrs  # fits made before GrowthSpec.dropout existed
     if "setback_dropout_spec" not in attrs:

@@ -232,7 +232,6 @@ def fit_joint(
     # A cached compiled model carries the coordinates of the data it was compiled with.
     post = post.assign_coords({k: list(model.coords[k]) for k in ("patient", "therapist")
                                if k in post.dims})
-    post.attrs["setback_dropout_spec"] = dropout_spec.to_json()
     idata = xr.DataTree.from_dict({"posterior": post,
                                    "sample_stats": idata["sample_stats"].to_dataset()})
     diag = check_convergence(idata, method="joint", sampler=sampler)

@@ -272,6 +272,8 @@ def build_model(spec: GrowthSpec, data: TherapyData, *, design: Design | None = 
     if spec.dropout is not None:  # the joint growth-dropout model
         from trajectories.joint import build_joint_model
 
+        if design is not None:
+            raise ValueError("design= is for growth models without a dropout part")
         return build_joint_model(replace(spec, dropout=None), spec.dropout, data)
     design = design if design is not None else make_design(spec, data)
     method = spec.resolved_method

@@ -21,7 +21,7 @@ from trajectories.joint import (
     dropout_sensitivity,
     fit_joint,
 )
-from trajectories.model import build_model
+from trajectories.model import build_model, make_design
 from trajectories.spec import GrowthSpec
 
 
@@ -69,6 +69,9 @@ def test_growth_spec_with_dropout_builds_the_joint_model() -> None:
     point = direct.initial_point()
     assert via_spec.compile_logp(mode="FAST_COMPILE")(point) == pytest.approx(
         direct.compile_logp(mode="FAST_COMPILE")(point), rel=1e-12)
+    with pytest.raises(ValueError, match="design= is for growth models without a dropout"):
+        build_model(GrowthSpec(time="log", dropout=dspec), data,
+                    design=make_design(GrowthSpec(time="log"), data))
 
 
 @pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
