@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from trajectories.data import TherapyData
-from trajectories.model import make_design
+from trajectories.design import make_design
 from trajectories.spec import GrowthSpec
 
 __all__ = ["fit_mixedlm"]

@@ -34,9 +34,11 @@ from trajectories.instruments import Instrument, get_instrument
 __all__ = [
     "CATEGORIES",
     "Cutoffs",
+    "ReliableChange",
     "classify_change",
     "clinical_cutoffs",
     "clinical_significance",
+    "reliable_change",
     "reliable_change_index",
     "reliable_deterioration_flags",
     "summarize_clinical_significance",
@@ -177,29 +179,82 @@ def classify_change(
     return out
 
 
+@dataclass(frozen=True)
+class ReliableChange:
+    """The reliable-change threshold used for an analysis, and where it came from."""
+
+    rci: float
+    source: str
+    instrument: Instrument | None = None
+
+    def __str__(self) -> str:
+        return f"RCI {self.rci:.2f} ({self.source})"
+
+
+def reliable_change(data: TherapyData | None = None, *,
+                    instrument: Instrument | str | None = None,
+                    rci: float | None = None) -> ReliableChange:
+    """The reliable-change threshold for these data: the one rule every path uses.
+
+    In order: the ``rci`` given; the instrument's published RCI; Jacobson & Truax's
+    ``1.96 sqrt(2) SD_1 sqrt(1 - r_xx)`` with the instrument's clinical SD and
+    reliability; the same with the **sample's intake SD** (SD_1 is the pre-treatment SD)
+    when the instrument has a reliability but no clinical SD. The instrument defaults to
+    ``data.instrument``. The returned ``source`` says which rule applied (report it).
+
+    Raises
+    ------
+    ValueError
+        If ``rci`` is not positive, or no rule applies (the message says what to pass).
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> str(reliable_change(instrument="phq9"))
+    'RCI 6.00 (published RCI of PHQ-9)'
+    >>> reliable_change(load_beat_the_blues()).source.startswith("Jacobson")
+    True
+    """
+    if rci is not None:
+        if not (isinstance(rci, int | float) and math.isfinite(rci) and rci > 0):
+            raise ValueError(f"rci must be a positive number of score points, got {rci!r}")
+        inst = get_instrument(instrument) if instrument is not None else (
+            data.instrument if data is not None else None)
+        return ReliableChange(float(rci), "given", inst)
+    inst = get_instrument(instrument) if instrument is not None else (
+        data.instrument if data is not None else None)
+    if inst is None:
+        raise ValueError("no instrument: give instrument= (a name or an Instrument) or rci= "
+                         "(the minimum change in score points that counts as reliable)")
+    if inst.published_rci is not None:
+        return ReliableChange(float(inst.published_rci), f"published RCI of {inst.name}", inst)
+    if inst.clinical_sd is not None and inst.reliability is not None:
+        return ReliableChange(reliable_change_index(inst.clinical_sd, inst.reliability),
+                              f"Jacobson-Truax from the clinical SD {inst.clinical_sd:g} and "
+                              f"reliability {inst.reliability:g} of {inst.name}", inst)
+    if inst.reliability is None:
+        raise ValueError(f"{inst.name} has no published RCI, clinical SD or reliability; "
+                         "pass rci=")
+    intake = None if data is None else (
+        data.frame.dropna(subset=["score"]).groupby("patient")["score"].first())
+    if intake is None or len(intake) < 2:
+        raise ValueError(f"{inst.name} has no published RCI or clinical SD, and the intake SD "
+                         "needs at least two patients' data; pass rci=")
+    sd = float(intake.std())
+    return ReliableChange(reliable_change_index(sd, inst.reliability),
+                          f"Jacobson-Truax from the sample's intake SD {sd:.2f} and "
+                          f"reliability {inst.reliability:g} of {inst.name}", inst)
+
+
 def _data_rci(
     data: TherapyData, instrument: Instrument | str | None, rci: float | None
 ) -> tuple[Instrument | None, float | None, str]:
-    """The RCI for these data and where it came from.
-
-    Falls back on the sample's intake SD (Jacobson & Truax's SD_1 is the pre-treatment SD)
-    when the instrument has a reliability but neither a published RCI nor a clinical SD.
-    """
-    inst = get_instrument(instrument) if instrument is not None else data.instrument
+    """(instrument, RCI, source) for the clinical-significance tables."""
     if rci is not None:
+        inst = get_instrument(instrument) if instrument is not None else data.instrument
         return inst, rci, "given"
-    if inst is None:
-        raise ValueError("give instrument= or rci= (the data have no instrument)")
-    if inst.published_rci is not None or inst.clinical_sd is not None:
-        return inst, None, "instrument"
-    if inst.reliability is None:
-        raise ValueError(f"{inst.name} has no RCI, clinical SD or reliability; pass rci=")
-    intake = data.frame.dropna(subset=["score"]).groupby("patient")["score"].first()
-    if len(intake) < 2:
-        raise ValueError(f"{inst.name} has no RCI and one patient gives no intake SD; pass rci=")
-    return inst, reliable_change_index(float(intake.std()), inst.reliability), (
-        "sample intake SD and instrument reliability"
-    )
+    rc = reliable_change(data, instrument=instrument)
+    return rc.instrument, rc.rci, rc.source
 
 
 def reliable_deterioration_flags(

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -37,6 +36,11 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from trajectories.data import END_STATUSES, DataValidationError, TherapyData
+from trajectories.engine import tree
+from trajectories.engine.convergence import Diagnostics, check_convergence, summary_table
+from trajectories.engine.sampling import sample
+from trajectories.engine.settings import SamplerSettings
+from trajectories.engine.tree import flat
 from trajectories.spec import DropoutSpec
 
 __all__ = [
@@ -348,49 +352,21 @@ class DropoutFit:
     spec: DropoutSpec
     data: TherapyData
     idata: object
-    diagnostics: object
+    diagnostics: Diagnostics
+    settings: SamplerSettings = SamplerSettings()
 
     def summary(self, *, ci_prob: float = 0.9) -> pd.DataFrame:
         """One row per parameter: ``mean``, ``sd``, ``ci_low``, ``ci_high``, ESS and R-hat."""
-        from trajectories.fit import az_summary
-
-        post = posterior(self)
-        return az_summary(post.drop_vars([v for v in post.data_vars
-                                          if str(v).endswith("_raw")]), ci_prob)
+        return summary_table(tree.visible(posterior(self)), ci_prob)
 
 
-def sample_model(model: pm.Model, *, draws: int, tune: int, chains: int,
-                 sampler: Literal["pymc", "nutpie"], seed: int | None,
-                 progress: bool = False) -> object:
-    """Sample a PyMC model with NUTS (PyMC's or nutpie) and return the posterior tree."""
-    for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
-        if not (isinstance(value, int | np.integer) and value >= 1):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if sampler not in ("nutpie", "pymc"):
-        raise ValueError(f"sampler must be 'nutpie' or 'pymc', got {sampler!r}")
-    seed_int = int(np.random.SeedSequence(seed).generate_state(1)[0])
-    with model:
-        return pm.sample(draws=draws, tune=tune, chains=chains, cores=1, nuts_sampler=sampler,
-                         random_seed=seed_int, progressbar=progress,
-                         compute_convergence_checks=False)
-
-
-def fit_dropout(
-    spec: DropoutSpec,
-    data: TherapyData,
-    *,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 2,
-    sampler: Literal["pymc", "nutpie"] = "pymc",
-    seed: int | None = None,
-    progress: bool = False,
-) -> DropoutFit:
+def fit_dropout(spec: DropoutSpec, data: TherapyData, *,
+                settings: SamplerSettings | None = None, **overrides: object) -> DropoutFit:
     """Fit the standalone dropout hazard (observed predictors only) by MCMC.
 
     A quick analysis of who drops out. Because its predictors are observed scores, it
-    says nothing about the scores dropouts would have had; use
-    :func:`trajectories.joint.fit_joint` for that.
+    says nothing about the scores dropouts would have had; fit the joint model
+    (``fit_growth(GrowthSpec(dropout=DropoutSpec()), data)``) for that.
 
     Parameters
     ----------
@@ -398,20 +374,17 @@ def fit_dropout(
         Link, baseline bins, predictors, covariates, therapist effect.
     data : TherapyData
         Data with end statuses.
-    draws, tune, chains : int
-        Draws and tuning steps per chain, number of chains.
-    sampler : {"pymc", "nutpie"}
-        PyMC's NUTS compiles in seconds and is the default for these small models;
-        nutpie samples faster but compiles for about a minute.
-    seed : int, optional
-        Seed of the sampler.
-    progress : bool
-        Show a progress bar.
+    settings : SamplerSettings, optional
+        Draws, tuning, chains, seed...; ``sampler="pymc"`` (PyMC's NUTS compiles these
+        small models in seconds) unless given.
+    **overrides
+        Fields of :class:`~trajectories.engine.settings.SamplerSettings` to change.
 
     Returns
     -------
     DropoutFit
-        A :class:`~trajectories.fit.ConvergenceWarning` names parameters that fail checks.
+        A :class:`~trajectories.engine.convergence.ConvergenceWarning` names parameters
+        that fail checks.
 
     Examples
     --------
@@ -419,18 +392,19 @@ def fit_dropout(
     >>> fit = fit_dropout(DropoutSpec(), load_beat_the_blues(), seed=1)  # doctest: +SKIP
     >>> dropout_association(fit)  # doctest: +SKIP
     """
-    from trajectories.fit import check_convergence
-
+    settings = replace(settings or SamplerSettings(sampler="pymc"), **overrides)
     model = build_dropout_model(spec, data)
-    idata = sample_model(model, draws=draws, tune=tune, chains=chains, sampler=sampler,
-                         seed=seed, progress=progress)
-    diag = check_convergence(idata, method="dropout", sampler=sampler)
-    return DropoutFit(spec=spec, data=data, idata=idata, diagnostics=diag)
+    sampled = sample(model, settings)
+    idata = tree.make_tree(posterior=sampled.posterior, sample_stats=sampled.sample_stats)
+    diag = check_convergence(idata, method="dropout", sampler=sampled.settings.sampler,
+                             seconds=sampled.seconds, exact=(), what="dropout-model")
+    return DropoutFit(spec=spec, data=data, idata=idata, diagnostics=diag,
+                      settings=sampled.settings)
 
 
 def posterior(fit: object) -> object:
     """The posterior of a dropout or joint fit as an ``xarray.Dataset``."""
-    return fit.idata["posterior"].to_dataset()
+    return tree.group(fit.idata, "posterior")
 
 
 def dropout_spec_of(fit: object) -> DropoutSpec:
@@ -439,17 +413,11 @@ def dropout_spec_of(fit: object) -> DropoutSpec:
         return fit.spec
     if fit.spec.dropout is not None:
         return fit.spec.dropout
-    attrs = fit.idata["posterior"].attrs  # fits made before GrowthSpec.dropout existed
+    attrs = posterior(fit).attrs  # fits made before GrowthSpec.dropout existed
     if "setback_dropout_spec" not in attrs:
         raise ValueError("this fit has no dropout part: fit it with fit_dropout, or with "
                          "fit_growth(GrowthSpec(dropout=DropoutSpec()), ...)")
     return DropoutSpec.from_dict(json.loads(attrs["setback_dropout_spec"]))
-
-
-def flat(post: object, name: str) -> np.ndarray:
-    """Draws of one variable with chains and draws flattened into the first axis."""
-    arr = post[name].values
-    return arr.reshape(arr.shape[0] * arr.shape[1], *arr.shape[2:])
 
 
 def interval(draws: np.ndarray, prob: float) -> dict[str, np.ndarray]:

@@ -13,8 +13,7 @@ from scipy.special import ndtr
 
 from trajectories.fit import GrowthFit, posterior_draws
 from trajectories.instruments import Instrument
-from trajectories.model import make_design
-from trajectories.predict import mixture_quantile, pad, predict, rci_of, summarise_draws
+from trajectories.predict import mixture_quantile, pad, predict, resolve_rci, summarise_draws
 
 __all__ = ["deterioration_risk", "expected_change", "predict", "recovery_curves",
            "therapist_effects"]
@@ -76,7 +75,7 @@ def expected_change(fit: GrowthFit, *, at_session: float,
     """
     if level not in ("population", "therapist", "patient"):
         raise ValueError(f"level must be population, therapist or patient, got {level!r}")
-    design = make_design(fit.spec, fit.data)
+    design = fit.design
     d = posterior_draws(fit)
     k = len(fit.spec.coefficients)
     xk, x0 = _rows(design, fit.data, at_session), _rows(design, fit.data, 0.0)
@@ -156,7 +155,7 @@ def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
     >>> curves["expected_score"].round(2).tolist(), curves["failure_boundary"].round(2).tolist()
     ([30.0, 20.53], [30.0, 31.87])
     """
-    design = make_design(fit.spec, fit.data)
+    design = fit.design
     d = posterior_draws(fit)
     k = len(fit.spec.coefficients)
     intake = np.atleast_1d(np.asarray(intake, dtype=float))
@@ -226,7 +225,7 @@ def therapist_effects(fit: GrowthFit, *, at_session: float,
     >>> te.query("quantity == 'p_better_than_average'")["mean"].tolist()
     [1.0, 0.0]
     """
-    design = make_design(fit.spec, fit.data)
+    design = fit.design
     d = posterior_draws(fit)
     if d.therapist_effect is None:
         raise ValueError("this fit has no therapist effects (two-level data or "
@@ -282,11 +281,11 @@ def deterioration_risk(fit: GrowthFit, *, by_session: float,
     >>> risk.loc[0, ["intake_score", "p_deteriorated"]].round(4).tolist()
     [29.0, 0.0001]
     """
-    design = make_design(fit.spec, fit.data)
+    design = fit.design
     d = posterior_draws(fit)
     if d.patient_effect is None:
         raise ValueError("this fit has no patient effects in its posterior")
-    rci = rci_of(fit, instrument)
+    rci = resolve_rci(fit, instrument)
     k = len(fit.spec.coefficients)
     worse = 1.0 if fit.data.higher_is_worse else -1.0
     xk, x0 = _rows(design, fit.data, by_session), _rows(design, fit.data, 0.0)

@@ -16,14 +16,10 @@ joint fit describe everyone, dropouts included, under the assumption that dropou
 on the observed data and the latent trajectory only.
 
 Switch it on with ``GrowthSpec(dropout=DropoutSpec(...))``: :func:`trajectories.fit.
-fit_growth` and :func:`trajectories.model.build_model` then call :func:`fit_joint` and
-:func:`build_joint_model`.
+fit_growth` and :func:`trajectories.model.build_model` then build :func:`build_joint_model`.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
-from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,26 +27,24 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from trajectories.data import TherapyData
+from trajectories.design import Design, make_design
 from trajectories.dropout import (
     DropoutSpec,
     HazardDesign,
     add_hazard,
     dropout_spec_of,
-    flat,
     hazard_design,
     interval,
     posterior,
-    sample_model,
 )
-from trajectories.model import Design, build_model, make_design
+from trajectories.engine import tree
+from trajectories.engine.tree import flat
+from trajectories.latent import build_latent_model
 from trajectories.spec import INTAKE, GrowthSpec
 
-if TYPE_CHECKING:
-    from trajectories.fit import GrowthFit
+__all__ = ["build_joint_model", "change_without_dropout", "dropout_sensitivity",
+           "joint_structure_key"]
 
-__all__ = ["build_joint_model", "change_without_dropout", "dropout_sensitivity", "fit_joint"]
-
-_CACHE: dict[tuple, tuple] = {}  # (PyMC model, compiled nutpie model) by structure
 _H = 1e-4  # half-step of the central difference giving the latent rate of change
 
 
@@ -99,8 +93,8 @@ def _terms(names: tuple[str, ...], values: dict, scaling: tuple, maximum) -> lis
     return out
 
 
-def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: TherapyData
-                      ) -> pm.Model:
+def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: TherapyData,
+                      *, design: Design | None = None) -> pm.Model:
     """The joint growth–dropout PyMC model (never samples).
 
     The growth part is :func:`~trajectories.model.build_model` on the latent path; the
@@ -114,12 +108,12 @@ def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: 
     >>> [v for v in ("patient_effect", "dropout_association", "dropout") if v in model]
     ['patient_effect', 'dropout_association', 'dropout']
     """
-    gspec = _latent(growth_spec)
-    gdesign = make_design(gspec, data)
+    gspec = growth_spec
+    gdesign = design if design is not None else make_design(gspec, data)
     hdesign = hazard_design(dropout_spec, data, predictors=tuple(
         p for p in dropout_spec.predictors if p == "alliance"))
     arrays = latent_arrays(gdesign, data, hdesign.rows)
-    model = build_model(gspec, data, design=gdesign)
+    model = build_latent_model(gspec, gdesign)
     with model:
         beta = pt.stack([model[c] for c in gspec.coefficients])
         if "covariate_effect" in model:
@@ -151,136 +145,28 @@ def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: 
     return model
 
 
-def _latent(spec: GrowthSpec) -> GrowthSpec:
-    """The growth part alone, on the latent path (the hazard shares its patient effects)."""
-    if spec.method == "marginal":
-        raise ValueError("the joint model needs latent patient effects: use "
-                         "GrowthSpec(method='latent') or method='auto'")
-    return replace(spec, method="latent", dropout=None)
-
-
-def fit_joint(
-    growth_spec: GrowthSpec,
-    dropout_spec: DropoutSpec,
-    data: TherapyData,
-    *,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 2,
-    sampler: Literal["pymc", "nutpie"] = "pymc",
-    seed: int | None = None,
-    progress: bool = False,
-) -> GrowthFit:
-    """Fit the joint growth–dropout model by MCMC.
-
-    ``fit_growth(replace(growth_spec, dropout=dropout_spec), data)`` calls this; the
-    returned fit's ``spec.dropout`` is ``dropout_spec``.
-
-    Parameters
-    ----------
-    growth_spec : GrowthSpec
-        The growth part; it is fitted on the latent path (``method='latent'``).
-    dropout_spec : DropoutSpec
-        The hazard: link, baseline bins, shared latent terms (``association``),
-        covariates, therapist effect.
-    data : TherapyData
-        Data with end statuses.
-    draws, tune, chains : int
-        Draws and tuning steps per chain, number of chains.
-    sampler : {"pymc", "nutpie"}
-        PyMC's NUTS, or nutpie: it compiles for a minute or two the first time, then
-        refits of the same structure in the same process reuse the compiled model and
-        take seconds (use it for simulation studies).
-    seed : int, optional
-        Seed of the sampler.
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    GrowthFit
-        A growth fit (so every growth estimand applies: they now describe all patients,
-        dropouts included) whose posterior also holds the dropout variables
-        (``dropout_baseline``, ``dropout_association``, ``dropout_coef``,
-        ``therapist_dropout_sd``, ``therapist_dropout_effect``) and, in its attributes,
-        the dropout spec, so the dropout estimands accept it too.
-
-    Examples
-    --------
-    >>> from trajectories.datasets import load_beat_the_blues
-    >>> fit = fit_joint(GrowthSpec(time="log"), DropoutSpec(), load_beat_the_blues(),
-    ...                 seed=1)  # doctest: +SKIP
-    >>> dropout_association(fit)  # doctest: +SKIP
-    """
-    import xarray as xr
-
-    from trajectories.fit import GrowthFit, check_convergence
-
-    if growth_spec.dropout is not None and growth_spec.dropout != dropout_spec:
-        raise ValueError("growth_spec.dropout and dropout_spec differ; give the dropout part "
-                         "once (fit_growth(GrowthSpec(dropout=...), data) is the usual way)")
-    gspec = _latent(growth_spec)
-    model = build_joint_model(gspec, dropout_spec, data)
-    if sampler == "nutpie":
-        idata = _sample_nutpie(model, gspec, dropout_spec, draws=draws, tune=tune,
-                               chains=chains, seed=seed, progress=progress)
-    else:
-        idata = sample_model(model, draws=draws, tune=tune, chains=chains, sampler=sampler,
-                             seed=seed, progress=progress)
-    post = posterior(type("F", (), {"idata": idata})())
-    post = post.drop_vars([v for v in post.data_vars if str(v).endswith(("_raw", "_chol"))])
-    # A cached compiled model carries the coordinates of the data it was compiled with.
-    post = post.assign_coords({k: list(model.coords[k]) for k in ("patient", "therapist")
-                               if k in post.dims})
-    idata = xr.DataTree.from_dict({"posterior": post,
-                                   "sample_stats": idata["sample_stats"].to_dataset()})
-    diag = check_convergence(idata, method="joint", sampler=sampler)
-    # The user's spec with its dropout part (method 'auto' resolves to 'latent' with it).
-    return GrowthFit(spec=replace(growth_spec, dropout=dropout_spec), data=data, idata=idata,
-                     diagnostics=diag)
-
-
-def _sample_nutpie(model: pm.Model, gspec: GrowthSpec, dspec: DropoutSpec, *, draws: int,
-                   tune: int, chains: int, seed: int | None, progress: bool) -> object:
-    """Sample with nutpie, compiling once per model structure and process.
+def joint_structure_key(growth_spec: GrowthSpec, dropout_spec: DropoutSpec,
+                        model: pm.Model) -> tuple:
+    """What fixes the compiled code of the joint model: specs, bins, terms and sizes.
 
     Every array of the joint model is ``pm.Data``, so a data set with the same structure
-    (spec, numbers of patients and therapists, baseline bins, terms) only swaps its data
-    into the compiled model (shapes of rows may differ) -- what simulation studies need.
+    only swaps its data into the compiled model (the shapes of rows may differ).
     """
-    import nutpie
-
-    from trajectories.fit import set_shared_data
-
-    key = (gspec.to_json(), dspec.to_json(),
-           *(tuple(model.coords.get(k) or ()) for k in ("dropout_bin", "dropout_term",
-                                                         "association", "coefficient")),
-           len(model.coords.get("patient") or ()), len(model.coords.get("therapist") or ()))
-    if key in _CACHE:
-        cached_model, compiled = _CACHE[key]
-        known = {var.name for var in compiled.shared_var_keys}
-        updates = {v.name: v.get_value() for v in model.data_vars if v.name in known}
-        set_shared_data(cached_model, updates)  # nutpie's initial point reads these
-        compiled = compiled.with_data(**updates)
-    else:
-        compiled = nutpie.compile_pymc_model(model)
-        _CACHE[key] = (model, compiled)
-    seed_int = int(np.random.SeedSequence(seed).generate_state(1)[0])
-    return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=1,
-                         seed=seed_int, progress_bar=progress, save_warmup=False)
+    return ("joint", growth_spec.to_json(), dropout_spec.to_json(),
+            *(tuple(model.coords.get(k) or ()) for k in ("dropout_bin", "dropout_term",
+                                                          "association", "coefficient", "term")),
+            len(model.coords.get("patient") or ()), len(model.coords.get("therapist") or ()))
 
 
 def latent_terms(fit: object, rows: pd.DataFrame, *, draws: np.ndarray) -> np.ndarray:
     """Posterior draws (S, n) of the shared latent part of the hazard for risk-set ``rows``."""
-    from trajectories.fit import posterior_draws
-
     spec = dropout_spec_of(fit)
     if not spec.association:
         return np.zeros((len(draws), len(rows)))
-    gdesign = make_design(fit.spec, fit.data)
+    gdesign = fit.design
     hdesign = hazard_design(spec, fit.data, predictors=())
     arrays = latent_arrays(gdesign, fit.data, rows)
-    d = posterior_draws(fit)
+    d = tree.growth_draws(fit)
     beta, v = d.beta[draws], d.patient_effect[draws][:, arrays["pidx"], :]
     u = None if d.therapist_effect is None else d.therapist_effect[draws][:, arrays["tidx"], :]
 
@@ -297,14 +183,12 @@ def latent_terms(fit: object, rows: pd.DataFrame, *, draws: np.ndarray) -> np.nd
 # ---------------------------------------------------------------------------- estimands
 def _change_draws(fit: object, at_session: float) -> dict[str, np.ndarray]:
     """Per-draw expected score and change at ``at_session``, population and in-sample."""
-    from trajectories.fit import posterior_draws
-
-    design = make_design(fit.spec, fit.data)
+    design = fit.design
     first = fit.data.frame.groupby("patient", sort=True).head(1).reset_index(drop=True)
     first = _rows_for_growth(design, fit.data, first)
     x0 = design.encode(first.assign(session=0))
     xk = design.encode(first.assign(session=float(at_session)))
-    d = posterior_draws(fit)
+    d = tree.growth_draws(fit)
     out = {"population_score": (d.beta @ xk.T).mean(1),
            "population_change": (d.beta @ (xk - x0).T).mean(1)}
     if d.patient_effect is not None:
@@ -363,12 +247,10 @@ def change_without_dropout(fit: object, *, at_session: float | None = None,
 
 
 def _icc_draws(fit: object, at_session: float) -> np.ndarray | None:
-    from trajectories.fit import posterior_draws
-
-    d = posterior_draws(fit)
+    d = tree.growth_draws(fit)
     if d.sigma_u is None:
         return None
-    z = make_design(fit.spec, fit.data).basis(at_session)[0]
+    z = fit.design.basis(at_session)[0]
     q, q_t = d.sigma_v.shape[1], d.sigma_u.shape[1]
     var_t = np.einsum("i,sij,j->s", z[:q_t], d.sigma_u, z[:q_t])
     var_p = np.einsum("i,sij,j->s", z[:q], d.sigma_v, z[:q])

@@ -1,12 +1,17 @@
-"""Dynamic prediction for new or partially observed patients, without refitting.
+"""The prediction core: patients' latent scores given the sessions seen so far.
 
-For each posterior draw, a patient's random effects given the sessions seen so far have
-an exact Gaussian conditional (:func:`trajectories.marginal.conditional_effects`). With a
-therapist the fit knows, the prior is the patient-effect covariance and the therapist's
-drawn effect shifts the mean; with an unknown or no therapist, the therapist effect is
-integrated out too (prior covariance Sigma_u + Sigma_v). Averaging the resulting normal
-predictions over draws gives the posterior predictive distribution in closed form, so
-nothing here is random.
+For each posterior draw, a patient's random effects given its observed scores have an exact
+Gaussian conditional::
+
+    v | y ~ N(M^-1 Z'r, sigma^2 M^-1),   M = sigma^2 Sigma^-1 + Z'Z,   r = y - X b
+
+with ``b`` the fixed effects plus, for a therapist the fit knows, that therapist's drawn
+effects; for an unknown or no therapist the therapist effect is integrated out too (prior
+covariance ``Sigma_u + Sigma_v``). :func:`effect_posterior` is that step and
+:func:`latent_moments` the resulting mean and variance of latent scores at target rows;
+:func:`predict` (new or partially observed patients), the fitted not-on-track monitor of
+the simulator and the estimands all use them. Averaging the normal predictions over draws
+gives the posterior predictive distribution in closed form, so nothing here is random.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from trajectories.clinical import reliable_change
 from trajectories.data import TherapyData
-from trajectories.fit import GrowthFit, PosteriorDraws, posterior_draws
-from trajectories.instruments import Instrument, get_instrument
-from trajectories.marginal import conditional_effects, sufficient_statistics
-from trajectories.model import Design, make_design
+from trajectories.design import Design
+from trajectories.engine.collapsed import gram_matrices
+from trajectories.engine.tree import PosteriorDraws, growth_draws
+from trajectories.instruments import Instrument
 
-__all__ = ["mixture_quantile", "predict", "summarise_draws"]
+__all__ = ["effect_posterior", "latent_moments", "mixture_quantile", "predict",
+           "resolve_rci", "summarise_draws"]
 
 
 def summarise_draws(samples: np.ndarray, ci_prob: float = 0.95) -> dict[str, np.ndarray]:
@@ -58,67 +65,111 @@ def pad(a: np.ndarray, k: int, axes: int = 2) -> np.ndarray:
     return np.pad(a, width)
 
 
-def rci_of(fit: GrowthFit, instrument: str | Instrument | float | None) -> float:
-    """The reliable change index to use: a number, an instrument, or the data's instrument."""
-    if isinstance(instrument, int | float):
-        return float(instrument)
-    inst = get_instrument(instrument) if instrument is not None else fit.data.instrument
-    if inst is None:
-        raise ValueError("no instrument: pass instrument= (a name, an Instrument or an RCI)")
-    return inst.rci
+def resolve_rci(fit: object, instrument: str | Instrument | float | None) -> float:
+    """The RCI of an estimand's ``instrument=`` argument: a number (the RCI itself), an
+    instrument, or (None) the fitted data's instrument, by :func:`~trajectories.clinical.
+    reliable_change` (the one rule)."""
+    if isinstance(instrument, int | float) and not isinstance(instrument, bool):
+        return reliable_change(fit.data, rci=float(instrument)).rci
+    return reliable_change(fit.data, instrument=instrument).rci
+
+
+def effect_posterior(sigma: np.ndarray, prior_cov: np.ndarray, ztz: np.ndarray,
+                     ztr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of random effects given a patient's data, per draw.
+
+    Parameters
+    ----------
+    sigma : array (S,)
+        Residual SD per draw.
+    prior_cov : array (S, k, k)
+        Prior covariance of the effects.
+    ztz : array (N, k, k) or (1, k, k)
+        ``Z'Z`` of each patient's observed rows (one shared matrix when all patients were
+        seen at the same sessions: the inverse is then computed once per draw).
+    ztr : array (S, N, k)
+        ``Z'(y - X b)`` per draw and patient.
+
+    Returns
+    -------
+    mean : array (S, N, k)
+    cov : array (S, N or 1, k, k)
+
+    Examples
+    --------
+    >>> mean, cov = effect_posterior(np.array([1.0]), np.array([[[1.0]]]),
+    ...                              np.array([[[2.0]]]), np.array([[[10.0]]]))
+    >>> round(float(mean[0, 0, 0]), 12), round(float(cov[0, 0, 0, 0]), 12)  # 10/3, 1/3
+    (3.333333333333, 0.333333333333)
+    """
+    s2 = (np.asarray(sigma, dtype=float) ** 2)[:, None, None, None]
+    m = s2 * np.linalg.inv(prior_cov)[:, None] + np.asarray(ztz, dtype=float)[None]
+    m_inv = np.linalg.inv(m)
+    mean = np.einsum("snij,snj->sni", np.broadcast_to(
+        m_inv, (m_inv.shape[0], ztr.shape[1], *m_inv.shape[2:])), ztr)
+    return mean, s2 * m_inv
+
+
+def latent_moments(d: PosteriorDraws, design: Design, gram: np.ndarray,
+                   therapist: np.ndarray, targets: list[np.ndarray]) -> dict:
+    """Latent score moments at target rows for patients given their observed scores.
+
+    Parameters
+    ----------
+    d : PosteriorDraws
+        Posterior draws of the fit.
+    design : Design
+        The fit's design (its q and q_t).
+    gram : array (N, p + 1, p + 1)
+        Gram matrices ``[X y]'[X y]`` of each patient's observed rows (coded by ``design``).
+    therapist : int array (N,)
+        Index of the patient's therapist in the fit, or -1 (unknown: integrated out).
+    targets : list of arrays (N, p)
+        Design rows at which to evaluate each patient's latent score.
+
+    Returns
+    -------
+    dict
+        ``mean`` and ``var``: lists (one per target) of (S, N) arrays; ``cov``: (S, N)
+        covariance between the first two targets (when there are two).
+    """
+    p = d.beta.shape[1]
+    q, q_t = design.q, design.q_t
+    n = gram.shape[0]
+    known = therapist >= 0
+    mean = [np.empty((len(d.residual_sd), n)) for _ in targets]
+    var = [np.empty_like(m) for m in mean]
+    cov = np.zeros((len(d.residual_sd), n))
+    for group, k in ((known, q), (~known, max(q, q_t))):
+        if not group.any():
+            continue
+        b = np.repeat(d.beta[:, None, :], group.sum(), axis=1)
+        prior = pad(d.sigma_v, k)
+        if q_t and group is known:
+            b[:, :, :q_t] += d.therapist_effect[:, therapist[group], :]
+        elif q_t:
+            prior = prior + pad(d.sigma_u, k)
+        g = gram[group]
+        ztr = g[None, :, :k, p] - np.einsum("nij,snj->sni", g[:, :k, :p], b)
+        m, c = effect_posterior(d.residual_sd, prior, g[:, :k, :k], ztr)
+        for j, x in enumerate(targets):
+            xg = x[group]
+            mean[j][:, group] = (b * xg[None]).sum(-1) + (m * xg[None, :, :k]).sum(-1)
+            var[j][:, group] = np.einsum("ni,snij,nj->sn", xg[:, :k], c, xg[:, :k])
+        if len(targets) > 1:
+            cov[:, group] = np.einsum("ni,snij,nj->sn", targets[0][group][:, :k], c,
+                                      targets[1][group][:, :k])
+    return {"mean": mean, "var": var, "cov": cov}
 
 
 def _patient_rows(design: Design, frame: pd.DataFrame, session: float) -> np.ndarray:
     """X rows of each patient (first row's covariates) placed at ``session``."""
     first = frame.sort_values(["patient", "session"]).groupby("patient", sort=True).head(1)
-    first = first.assign(session=session)
-    return design.encode(first)
-
-
-def _conditional(fit: GrowthFit, d: PosteriorDraws, design: Design, new: TherapyData,
-                 x_at: np.ndarray) -> dict[str, np.ndarray]:
-    """Per draw and patient: latent mean and variance at the target rows ``x_at`` (N, p),
-    and the same at intake (session 0)."""
-    frame = new.frame
-    frame = frame[frame["score"].notna()].reset_index(drop=True)
-    x = design.encode(frame)
-    idx = pd.Categorical(frame["patient"], categories=new.patients).codes
-    stats = sufficient_statistics(x, frame["score"].to_numpy(float), idx, new.n_patients)
-    x0 = _patient_rows(design, new.frame, 0.0)
-    n_s, p = d.beta.shape
-    q, q_t = design.q, design.q_t
-    known = np.zeros(new.n_patients, dtype=bool)
-    t_idx = np.zeros(new.n_patients, dtype=np.int64)
-    if q_t and new.has_therapist:
-        lookup = {t: i for i, t in enumerate(design.therapists.tolist())}
-        ther = new.therapist_of_patient.reindex(new.patients).tolist()
-        known = np.array([t in lookup for t in ther])
-        t_idx = np.array([lookup.get(t, 0) for t in ther])
-    mean = np.empty((n_s, new.n_patients))
-    var = np.empty_like(mean)
-    mean0, var0, cov0 = np.empty_like(mean), np.empty_like(mean), np.empty_like(mean)
-    for group, k in ((known, q), (~known, max(q, q_t))):
-        if not group.any():
-            continue
-        sub = type(stats)(stats.n[group], stats.xtx[group], stats.xty[group], stats.yty[group])
-        b = np.repeat(d.beta[:, None, :], group.sum(), axis=1)
-        prior = pad(d.sigma_v, k)
-        if q_t and group is known:
-            b[:, :, :q_t] += d.therapist_effect[:, t_idx[group], :]
-        elif q_t:
-            prior = prior + pad(d.sigma_u, k)
-        m, c = conditional_effects(b, d.residual_sd, prior, sub, k)
-        for xr_, mu_out, var_out in ((x_at[group], mean, var), (x0[group], mean0, var0)):
-            z = xr_[:, :k]
-            mu_out[:, group] = (b * xr_[None]).sum(-1) + (m * z[None]).sum(-1)
-            var_out[:, group] = np.einsum("ni,snij,nj->sn", z, c, z)
-        cov0[:, group] = np.einsum("ni,snij,nj->sn", x_at[group][:, :k], c, x0[group][:, :k])
-    return {"mean": mean, "var": var, "mean0": mean0, "var0": var0, "cov0": cov0,
-            "known": known}
+    return design.encode(first.assign(session=session))
 
 
 def predict(
-    fit: GrowthFit,
+    fit: object,
     new_data: TherapyData,
     *,
     at_session: float,
@@ -136,7 +187,7 @@ def predict(
     Parameters
     ----------
     fit : GrowthFit
-        A fitted growth model.
+        A fitted growth model with normal residuals.
     new_data : TherapyData
         Patients to predict (new, or the fitted ones truncated to their first sessions).
         A therapist the fit knows contributes its estimated effect; otherwise the
@@ -145,7 +196,7 @@ def predict(
         Session to predict (e.g. the planned last session).
     instrument : str, Instrument or float, optional
         Gives the reliable change index (or pass the RCI itself); default: the fitted
-        data's instrument.
+        data's instrument (:func:`~trajectories.clinical.reliable_change`).
     ci_prob : float
         Probability of the credible and predictive intervals.
     max_draws : int, optional
@@ -174,47 +225,56 @@ def predict(
     >>> out["n_sessions_seen"].tolist(), out["p_failure"].round(2).tolist()
     ([3, 5, 2], [0.0, 0.17, 0.53])
     """
-    design = make_design(fit.spec, fit.data)
-    d = posterior_draws(fit)
-    if max_draws is not None and max_draws < len(d.residual_sd):
-        keep = np.linspace(0, len(d.residual_sd) - 1, max_draws).round().astype(int)
-        d = PosteriorDraws(*[None if a is None else a[keep] for a in
-                             (d.beta, d.residual_sd, d.sigma_v, d.patient_effect, d.sigma_u,
-                              d.therapist_effect, d.nu)])
-    rci = rci_of(fit, instrument)
+    if fit.spec.likelihood != "normal":
+        raise ValueError("predict needs a fit with normal residuals (the closed-form "
+                         "conditional of the patient effects); this fit has "
+                         f"{fit.spec.likelihood!r} residuals")
+    design = fit.design
+    d = growth_draws(fit).thin(max_draws)
+    rci = resolve_rci(fit, instrument)
     worse = 1.0 if (fit.data.higher_is_worse if new_data.instrument is None
                     else new_data.higher_is_worse) else -1.0
-    x_at = _patient_rows(design, new_data.frame, float(at_session))
-    c = _conditional(fit, d, design, new_data, x_at)
+    frame = new_data.frame
+    seen = frame[frame["score"].notna()].reset_index(drop=True)
+    idx = pd.Categorical(seen["patient"], categories=new_data.patients).codes
+    gram, _, _ = gram_matrices(design.encode(seen), seen["score"].to_numpy(float), idx,
+                               new_data.n_patients)
+    therapist = np.full(new_data.n_patients, -1, dtype=np.int64)
+    if design.q_t and new_data.has_therapist:
+        lookup = {t: i for i, t in enumerate(design.therapists.tolist())}
+        ther = new_data.therapist_of_patient.reindex(new_data.patients).tolist()
+        therapist = np.array([lookup.get(t, -1) for t in ther], dtype=np.int64)
+    x_at = _patient_rows(design, frame, float(at_session))
+    x0 = _patient_rows(design, frame, 0.0)
+    c = latent_moments(d, design, gram, therapist, [x_at, x0])
+    (mean, mean0), (var, var0) = c["mean"], c["var"]
     s2 = (d.residual_sd**2)[:, None]
     table = new_data.patient_table()
-    obs0 = new_data.frame.query("session == 0").set_index("patient")["score"]
+    obs0 = frame.query("session == 0").set_index("patient")["score"]
     intake = obs0.reindex(new_data.patients).to_numpy(dtype=float)
     has0 = ~np.isnan(intake)
     # change = y_at - y_0: with an observed intake only y_at is uncertain
-    diff_mean = np.where(has0[None], c["mean"] - intake[None], c["mean"] - c["mean0"])
-    diff_var = np.where(has0[None], c["var"] + s2,
-                        c["var"] + c["var0"] - 2.0 * c["cov0"] + 2.0 * s2)
+    diff_mean = np.where(has0[None], mean - intake[None], mean - mean0)
+    diff_var = np.where(has0[None], var + s2, var + var0 - 2.0 * c["cov"] + 2.0 * s2)
     diff_sd = np.sqrt(diff_var)
     p_worse = ndtr((worse * diff_mean - rci) / diff_sd).mean(0)
     p_better = ndtr((-worse * diff_mean - rci) / diff_sd).mean(0)
     a = (1.0 - ci_prob) / 2.0
-    sd_lat = np.sqrt(np.maximum(c["var"], 1e-300))
-    sd_pred = np.sqrt(c["var"] + s2)
-    out = pd.DataFrame({
+    sd_lat = np.sqrt(np.maximum(var, 1e-300))
+    sd_pred = np.sqrt(var + s2)
+    return pd.DataFrame({
         "patient": new_data.patients,
         **({"therapist": table["therapist"].to_numpy()} if new_data.has_therapist else {}),
         "n_sessions_seen": table["n_sessions"].to_numpy(),
         "last_session_seen": table["last_session"].to_numpy(),
         "at_session": at_session,
-        "intake_score": np.where(has0, intake, c["mean0"].mean(0)),
-        "expected_score": c["mean"].mean(0),
-        "ci_low": mixture_quantile(c["mean"], sd_lat, a),
-        "ci_high": mixture_quantile(c["mean"], sd_lat, 1.0 - a),
-        "pred_low": mixture_quantile(c["mean"], sd_pred, a),
-        "pred_high": mixture_quantile(c["mean"], sd_pred, 1.0 - a),
+        "intake_score": np.where(has0, intake, mean0.mean(0)),
+        "expected_score": mean.mean(0),
+        "ci_low": mixture_quantile(mean, sd_lat, a),
+        "ci_high": mixture_quantile(mean, sd_lat, 1.0 - a),
+        "pred_low": mixture_quantile(mean, sd_pred, a),
+        "pred_high": mixture_quantile(mean, sd_pred, 1.0 - a),
         "p_improved": p_better,
         "p_deteriorated": p_worse,
         "p_failure": 1.0 - p_better,
     })
-    return out

@@ -59,27 +59,81 @@ class Priors:
         correlations; 1 is uniform).
     nu_alpha, nu_beta : float
         Student-t degrees of freedom ``nu ~ Gamma(nu_alpha, nu_beta)`` (Juarez & Steel, 2010).
+    scale : {"data", "absolute"}
+        ``"data"`` (default): the SD fields above are multiples of the data's score SD as
+        described. ``"absolute"``: they are prior SDs in score units, used as given (what
+        simulation-based calibration needs: the prior that generated the parameters).
+        ``time`` and ``group_sd`` then take one number per time term / growth coefficient.
+    intercept_mean : float, optional
+        Prior mean of the intercept; default the mean intake score of the data.
+    time_mean : float or tuple of float
+        Prior mean of each time coefficient (default 0: no change expected a priori).
+    therapist_sd : float or tuple of float, optional
+        Like ``group_sd`` for the therapist effects (default: the same as ``group_sd``).
 
     Examples
     --------
     >>> Priors(group_sd=0.5).group_sd
     0.5
+    >>> Priors(scale="absolute", intercept_mean=15, intercept=3, time_mean=-2.5, time=1,
+    ...        group_sd=(5, 2), residual_sd=3).group_sd
+    (5.0, 2.0)
     """
 
     intercept: float = 2.0
-    time: float = 2.0
+    time: float | tuple[float, ...] = 2.0
     covariate: float = 2.0
-    group_sd: float = 1.0
+    group_sd: float | tuple[float, ...] = 1.0
     residual_sd: float = 1.0
     corr_eta: float = 2.0
     nu_alpha: float = 2.0
     nu_beta: float = 0.1
+    scale: Literal["data", "absolute"] = "data"
+    intercept_mean: float | None = None
+    time_mean: float | tuple[float, ...] = 0.0
+    therapist_sd: float | tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ValueError(f"Priors.{f.name} must be a positive number, got {value!r}")
+        if self.scale not in ("data", "absolute"):
+            raise ValueError(f"Priors.scale must be 'data' or 'absolute', got {self.scale!r}")
+        for name in ("time", "group_sd", "time_mean", "therapist_sd"):
+            value = getattr(self, name)
+            if isinstance(value, list | tuple):
+                object.__setattr__(self, name, tuple(float(v) for v in value))
+        positive = ("intercept", "time", "covariate", "group_sd", "residual_sd", "corr_eta",
+                    "nu_alpha", "nu_beta", "therapist_sd")
+        for name in positive:
+            value = getattr(self, name)
+            if name == "therapist_sd" and value is None:
+                continue
+            values = value if isinstance(value, tuple) else (value,)
+            if not values or not all(isinstance(v, int | float) and math.isfinite(v) and v > 0
+                                     for v in values):
+                raise ValueError(f"Priors.{name} must be a positive number (or, for time, "
+                                 f"group_sd and therapist_sd, a tuple of them), got {value!r}")
+        for name in ("intercept_mean", "time_mean"):
+            value = getattr(self, name)
+            values = () if value is None else value if isinstance(value, tuple) else (value,)
+            if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+                raise ValueError(f"Priors.{name} must be a finite number, got {value!r}")
+
+    def per_term(self, name: str, n: int) -> tuple[float, ...]:
+        """Field ``name`` as ``n`` numbers (a scalar is repeated; a tuple must have n).
+
+        Examples
+        --------
+        >>> Priors(group_sd=(5, 2)).per_term("group_sd", 2)
+        (5.0, 2.0)
+        """
+        value = getattr(self, name)
+        if name == "therapist_sd" and value is None:
+            value = self.group_sd
+        if not isinstance(value, tuple):
+            return (float(value),) * n
+        if len(value) != n:
+            raise ValueError(f"Priors.{name} has {len(value)} values but the model has {n} "
+                             f"{'time terms' if name.startswith('time') else 'growth coefficients'}")
+        return value
 
 
 #: Observed predictors of the standalone model (what each means: see DropoutSpec).
@@ -359,7 +413,8 @@ class GrowthSpec:
         if unknown:
             raise ValueError(f"GrowthSpec.from_dict: unknown keys {sorted(unknown)}")
         if "priors" in d and isinstance(d["priors"], dict):
-            d["priors"] = Priors(**d["priors"])
+            d["priors"] = Priors(**{k: tuple(v) if isinstance(v, list) else v
+                                    for k, v in d["priors"].items()})
         if isinstance(d.get("dropout"), dict):
             d["dropout"] = DropoutSpec.from_dict(d["dropout"])
         for key in ("covariates", "time_interactions"):

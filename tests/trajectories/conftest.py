@@ -78,8 +78,23 @@ def small_latent_fit(small_data: TherapyData) -> GrowthFit:
     return _quiet_fit(replace(SMALL_SPEC, method="latent"), small_data, seed=2)
 
 
+def same_posterior(fast: GrowthFit, slow: GrowthFit, params: list[str]) -> None:
+    """Assert two fits of the same model have the same posterior within Monte Carlo error."""
+    a = fast.summary().set_index("parameter")
+    b = slow.summary().set_index("parameter")
+    for name in params:
+        f, s = a.loc[name], b.loc[name]
+        # Means: the difference of two independent MC estimates has SE
+        # sqrt(mcse_f^2 + mcse_l^2); 4 SE bounds a false alarm per check at ~6e-5.
+        assert abs(f["mean"] - s["mean"]) < 4 * np.hypot(f["mcse_mean"], s["mcse_mean"]), name
+        # SDs: the MC SE of an SD estimate is about sd / sqrt(2 ESS) (normal approximation);
+        # same 4-SE rule, with the posterior SD of the wider fit.
+        se = max(f["sd"], s["sd"]) * np.sqrt(1 / (2 * f["ess_bulk"]) + 1 / (2 * s["ess_bulk"]))
+        assert abs(f["sd"] - s["sd"]) < 4 * se, name
+
+
 @pytest.fixture(scope="session")
 def growth_tools() -> dict:
     """Helpers and constants for test modules (test files are not a package to import from)."""
     return {"simulate": simulate_growth, "to_data": to_data, "spec": SMALL_SPEC,
-            "draws": SMALL_DRAWS}
+            "draws": SMALL_DRAWS, "same_posterior": same_posterior}

@@ -98,7 +98,7 @@ def test_patient_table_by_hand() -> None:
                                        "c": "unchanged", "d": "unchanged"}
     assert t["change"].to_dict() == {"a": -9, "b": 6, "c": -1, "d": 0}
     assert t["clinical_at_intake"].all()
-    assert t.attrs["rci"] == 6.0 and t.attrs["rci_source"] == "instrument"
+    assert t.attrs["rci"] == 6.0 and t.attrs["rci_source"] == "published RCI of PHQ-9"
     summary = summarize_clinical_significance(t.reset_index()).set_index("category")
     assert summary["n"].to_dict() == {"recovered": 1, "improved": 0, "unchanged": 2,
                                       "deteriorated": 1}
@@ -110,7 +110,7 @@ def test_rci_from_sample_sd_when_instrument_has_none() -> None:
     t = clinical_significance(data)
     sd = np.std([30, 20, 25], ddof=1)  # = 5
     assert t.attrs["rci"] == pytest.approx(1.96 * math.sqrt(2) * sd * math.sqrt(1 - 0.92))
-    assert t.attrs["rci_source"].startswith("sample intake SD")
+    assert t.attrs["rci_source"].startswith("Jacobson-Truax from the sample's intake SD")
     assert t["category"].tolist() == ["recovered", "unchanged", "deteriorated"]
 
 

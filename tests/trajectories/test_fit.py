@@ -1,55 +1,70 @@
-"""fit_growth: the fast path's posterior equals the latent path's; caching, seeds, storage."""
+"""fit_growth: the fast path's posterior equals the latent path's; no compiling, seeds,
+storage, leave-one-patient-out."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from trajectories.fit import (
-    _CACHE,
-    ConvergenceWarning,
-    GrowthFit,
-    _data_updates,
-    _structure_key,
-    check_convergence,
-    fit_growth,
-    posterior_draws,
-)
-from trajectories.model import make_design
-from trajectories.spec import GrowthSpec
+from trajectories.engine.convergence import check_convergence
+from trajectories.fit import ConvergenceWarning, GrowthFit, fit_growth, posterior_draws
+from trajectories.spec import INTAKE, GrowthSpec
 
 PARAMS = ["intercept", "slope", "patient_intercept_sd", "patient_slope_sd",
           "patient_corr[intercept,slope]", "therapist_intercept_sd", "residual_sd"]
 
 
-def test_fast_and_latent_paths_give_the_same_posterior(small_fit, small_latent_fit) -> None:  # noqa: ANN001
-    fast = small_fit.summary().set_index("parameter")
-    slow = small_latent_fit.summary().set_index("parameter")
-    for name in PARAMS:
-        f, s = fast.loc[name], slow.loc[name]
-        # Means: the difference of two independent MC estimates has SE
-        # sqrt(mcse_f^2 + mcse_l^2); 4 SE bounds a false alarm over 7 checks at ~4e-4.
-        assert abs(f["mean"] - s["mean"]) < 4 * np.hypot(f["mcse_mean"], s["mcse_mean"]), name
-        # SDs: the MC SE of an SD estimate is about sd / sqrt(2 ESS) (normal approximation);
-        # same 4-SE rule, with the posterior SD of the better-mixed fit.
-        se = max(f["sd"], s["sd"]) * np.sqrt(1 / (2 * f["ess_bulk"]) + 1 / (2 * s["ess_bulk"]))
-        assert abs(f["sd"] - s["sd"]) < 4 * se, name
+def test_fast_and_latent_paths_give_the_same_posterior(small_fit, small_latent_fit,  # noqa: ANN001
+                                                       growth_tools) -> None:
+    growth_tools["same_posterior"](small_fit, small_latent_fit, PARAMS)
+
+
+@pytest.mark.parametrize(("spec", "params"), [
+    (GrowthSpec(time="linear", therapist="intercept", covariates=("arm",),
+                time_interactions=("arm",)),
+     ["intercept", "slope", "covariate_effect[arm[B]]", "covariate_effect[arm[B]:slope]",
+      "patient_slope_sd", "therapist_intercept_sd", "residual_sd"]),
+    (GrowthSpec(time="quadratic", patient="intercept", therapist="slopes", correlated=False,
+                covariates=(INTAKE,)),
+     ["intercept", "slope", "quadratic", "covariate_effect[intake]", "patient_intercept_sd",
+      "therapist_intercept_sd", "therapist_slope_sd", "residual_sd"]),
+    (GrowthSpec(time="piecewise", breakpoint=2, therapist="intercept"),
+     ["intercept", "slope_early", "slope_late", "patient_intercept_sd", "patient_slope_late_sd",
+      "patient_corr[intercept,slope_early]", "therapist_intercept_sd", "residual_sd"]),
+], ids=["linear+arm", "quadratic+intake", "piecewise"])
+def test_fast_and_latent_agree_for_every_time_shape(spec: GrowthSpec, params: list[str],  # noqa: ANN001
+                                                    growth_tools) -> None:
+    """Three-level data (8 therapists x 6 patients), both paths, same posterior within MC
+    error; the log-time case is the session fixture pair above."""
+    g = growth_tools
+    frame = g["simulate"](8, 6, 8, seed=21)
+    frame["arm"] = np.where(frame["patient"].str[-1].astype(int) % 2 == 0, "A", "B")
+    data = g["to_data"](frame, covariates=("arm",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = fit_growth(spec, data, seed=5, draws=600, tune=600)
+        slow = fit_growth(replace(spec, method="latent"), data, seed=6, draws=600, tune=600)
+    g["same_posterior"](fast, slow, params)
 
 
 def test_patient_effects_are_drawn_for_every_draw(small_fit, small_data) -> None:  # noqa: ANN001
-    pe = small_fit.idata["posterior"]["patient_effect"]
+    pe = small_fit.posterior["patient_effect"]
     assert pe.dims == ("chain", "draw", "patient", "coefficient")
     assert pe.shape == (2, 500, small_data.n_patients, 2)
     assert list(pe["patient"].values) == list(small_data.patients)
     d = posterior_draws(small_fit)
     assert d.beta.shape == (1000, 2) and d.therapist_effect.shape == (1000, 8, 1)
     assert small_fit.diagnostics.method == "marginal"
+    assert small_fit.design.n_patients == small_data.n_patients  # the fit keeps its design
 
 
-def test_second_fit_reuses_the_compiled_model_and_seed_reproduces(  # noqa: ANN001
+def test_the_fast_path_never_compiles_and_a_seed_reproduces(  # noqa: ANN001
         small_fit, small_data, growth_tools) -> None:
     g = growth_tools
     other = g["to_data"](g["simulate"](8, 5, 7, seed=99))  # same structure, new data
@@ -59,35 +74,53 @@ def test_second_fit_reuses_the_compiled_model_and_seed_reproduces(  # noqa: ANN0
         new = fit_growth(g["spec"], other, seed=3, **g["draws"])
     assert again.diagnostics.seconds["compile"] == 0.0
     assert new.diagnostics.seconds["compile"] == 0.0
-    xr.testing.assert_equal(again.idata["posterior"].to_dataset(),
-                            small_fit.idata["posterior"].to_dataset())
-    assert new.idata["posterior"].sizes["patient"] == 40
-    assert list(new.idata["posterior"]["therapist"].values) == sorted(
-        other.frame["therapist"].unique())
-    # nutpie's initial-point function reads the cached PyMC model's data: they must be the
-    # new data set's, or a refit starts from the first data set's initial point.
-    design = make_design(g["spec"], other)
-    model, _ = _CACHE[_structure_key(g["spec"], design, "nutpie")]
-    for name, value in _data_updates(g["spec"], design).items():
-        np.testing.assert_array_equal(model[name].get_value(), value, err_msg=name)
+    xr.testing.assert_equal(again.posterior, small_fit.posterior)
+    assert new.posterior.sizes["patient"] == 40
+    assert list(new.posterior["therapist"].values) == sorted(other.frame["therapist"].unique())
 
 
-@pytest.mark.slow
-def test_a_refit_with_the_cached_model_equals_a_fresh_compile(growth_tools) -> None:  # noqa: ANN001
+def test_a_seed_is_drawn_recorded_and_reproduces(small_data, growth_tools) -> None:  # noqa: ANN001
     g = growth_tools
-    first, second = (g["to_data"](g["simulate"](6, 5, 6, seed=s)) for s in (5, 6))
-    spec = GrowthSpec(time="log", therapist="intercept", correlated=False)  # own structure
+    short = {"draws": 100, "tune": 100, "chains": 1}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fit_growth(spec, first, seed=1, **g["draws"])
-        cached = fit_growth(spec, second, seed=2, **g["draws"])
-        assert cached.diagnostics.seconds["compile"] == 0.0
-        for key in [k for k in _CACHE if k[1] == spec.to_json()]:
-            del _CACHE[key]
-        fresh = fit_growth(spec, second, seed=2, **g["draws"])
-    assert fresh.diagnostics.seconds["compile"] > 0.0
-    xr.testing.assert_equal(cached.idata["posterior"].to_dataset(),
-                            fresh.idata["posterior"].to_dataset())
+        first = fit_growth(g["spec"], small_data, **short)
+        assert first.settings.seed is not None
+        again = fit_growth(g["spec"], small_data, seed=first.settings.seed, **short)
+    xr.testing.assert_equal(again.posterior, first.posterior)
+
+
+def test_machine_code_is_loaded_from_the_cache_in_a_new_process(small_fit) -> None:  # noqa: ANN001
+    """The collapsed kernels are compiled once per install (numba ``cache=True``): a fresh
+    process loads them from disk instead of compiling (the session fixture ran them)."""
+    code = ("import numpy as np\n"
+            "from trajectories.engine import kernels\n"
+            "from trajectories.engine.collapsed import CollapsedProblem\n"
+            "z = np.zeros((0, 2, 2))\n"
+            "prob = CollapsedProblem(np.array([[[2.0, 3.0], [3.0, 5.0]]]), z, z,\n"
+            "    np.array([2.0]), np.array([-1]), 0, 1, 0, True, False, np.zeros(1),\n"
+            "    np.ones(1), np.ones(1), np.zeros(0), 1.0, 2.0)\n"
+            "prob.log_density(np.zeros(prob.ndim))\n"
+            "st = kernels.log_density.stats\n"
+            "print(sum(st.cache_hits.values()), sum(st.cache_misses.values()))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    hits, misses = (int(v) for v in out.stdout.split())
+    assert (hits, misses) == (1, 0), out.stdout
+
+
+def test_loo_works_on_both_paths_and_agrees(small_fit, small_latent_fit) -> None:  # noqa: ANN001
+    import arviz as az
+
+    fast, latent = az.loo(small_fit.idata), az.loo(small_latent_fit.idata)
+    for res in (fast, latent):
+        assert np.all(np.isfinite(res.elpd_i)) and np.asarray(res.elpd_i).shape == (48,)
+    # Both estimate the same per-patient predictive density; the paths differ by Monte
+    # Carlo error only. Issue criterion: elpd within 2 SE. Per patient, the importance-
+    # sampling error of 1000 draws is a few hundredths of a nat; 0.5 flags a wrong term
+    # (a missing log|Sigma_v| is ~2 nats per patient) with room for the tails.
+    assert abs(fast.elpd - latent.elpd) < 2 * max(fast.se, latent.se)
+    assert np.max(np.abs(np.asarray(fast.elpd_i) - np.asarray(latent.elpd_i))) < 0.5
 
 
 def test_save_and_load_round_trip(small_fit, tmp_path) -> None:  # noqa: ANN001
@@ -117,7 +150,7 @@ def test_convergence_warning_names_failing_parameters() -> None:
                        "residual_sd": (("chain", "draw"), bad)})
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 300), bool))})
     tree = xr.DataTree.from_dict({"posterior": post, "sample_stats": stats})
-    with pytest.warns(ConvergenceWarning, match=r"R-hat above 1.01\) for residual_sd") as rec:
+    with pytest.warns(ConvergenceWarning, match=r"R-hat up to 1.8\d\) for residual_sd: the chains ended") as rec:
         diag = check_convergence(tree)
     assert len(rec) == 1 and "slope" not in diag.failing and "residual_sd" in diag.failing
 

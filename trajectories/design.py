@@ -1,0 +1,233 @@
+"""The design of a growth fit: the numeric arrays a spec needs from the data, derived once.
+
+The fixed-effect design X starts with the growth coefficients (``intercept`` and the time
+terms), so the random-effect designs of patients and therapists are simply its first q and
+q_t columns. Covariates follow, then covariate x time interactions. ``Design.encoding``
+records how covariates were coded (levels, centring means), so new patients
+(:func:`trajectories.predict.predict`) are coded the same way. A :class:`~trajectories.fit.
+GrowthFit` keeps the design it was fitted with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from trajectories.data import DataValidationError, TherapyData
+from trajectories.engine.collapsed import CollapsedProblem, gram_matrices
+from trajectories.spec import INTAKE, GrowthSpec
+
+__all__ = ["Design", "make_design", "posterior_coords"]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Numeric arrays a growth model needs, derived from a spec and data.
+
+    ``encoding`` records how covariates were coded (levels, centring means), so that new
+    patients (see :func:`trajectories.estimands.predict`) are coded the same way.
+    """
+
+    spec: GrowthSpec
+    terms: tuple[str, ...]
+    x: np.ndarray
+    y: np.ndarray
+    session: np.ndarray
+    patient_index: np.ndarray
+    patients: np.ndarray
+    therapists: np.ndarray
+    therapist_index: np.ndarray | None
+    encoding: dict
+    prior_loc: np.ndarray
+    prior_scale: np.ndarray
+    group_scale: np.ndarray
+    therapist_scale: np.ndarray
+    residual_scale: float
+
+    @property
+    def q(self) -> int:
+        """Number of patient random effects."""
+        return len(self.spec.patient_coefficients)
+
+    @property
+    def q_t(self) -> int:
+        """Number of therapist random effects (0 for two-level data or ``therapist='none'``)."""
+        return len(self.spec.therapist_coefficients(len(self.therapists) > 0))
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients."""
+        return len(self.patients)
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """The design matrix X for rows of a canonical frame, coded like the fitted data."""
+        return _encode(self.spec, frame, self.encoding)[0]
+
+    def basis(self, session: np.ndarray | float) -> np.ndarray:
+        """Rows (1, f(session) [, g(session)]) of the growth coefficients, shape (n, k + 1)."""
+        s = np.atleast_1d(np.asarray(session, dtype=float))
+        return np.column_stack([np.ones_like(s), self.spec.time_basis(s)])
+
+    def collapsed(self) -> CollapsedProblem:
+        """The collapsed (all Gaussian effects integrated) problem of this design.
+
+        Built from the per-patient Gram matrices of ``[X y]``; used by the fast path for
+        sampling and by every path for the per-patient log-likelihood.
+        """
+        g0, gd, gl = gram_matrices(self.x, self.y, self.patient_index, self.n_patients)
+        tidx = (np.full(self.n_patients, -1, dtype=np.int64) if self.therapist_index is None
+                else self.therapist_index)
+        return CollapsedProblem(
+            gram=g0, gram_d=gd, gram_l=gl,
+            n_obs=np.bincount(self.patient_index, minlength=self.n_patients),
+            therapist=tidx, n_therapists=len(self.therapists) if self.q_t else 0,
+            q=self.q, q_t=self.q_t, correlated=self.spec.correlated, ar=False,
+            prior_mean=self.prior_loc, prior_sd=self.prior_scale,
+            scale_v=self.group_scale[: self.q], scale_u=self.therapist_scale[: self.q_t],
+            residual_scale=self.residual_scale, eta=self.spec.priors.corr_eta)
+
+
+def _intake(frame: pd.DataFrame) -> pd.Series:
+    """Each row's patient's first observed score (the intake severity)."""
+    ordered = frame.sort_values(["patient", "session"], kind="stable")
+    first = ordered.dropna(subset=["score"]).groupby("patient", sort=False)["score"].first()
+    return frame["patient"].map(first)
+
+
+def _encode(spec: GrowthSpec, frame: pd.DataFrame, enc: dict | None) -> tuple[np.ndarray, dict]:
+    """Build X (and, when ``enc`` is None, learn the coding from ``frame``)."""
+    learn = enc is None
+    enc = {} if learn else enc
+    time = spec.time_basis(frame["session"].to_numpy())
+    cols = [np.ones(len(frame)), *time.T]
+    names = list(spec.coefficients)
+    for cov in spec.covariates:
+        if cov == INTAKE and cov not in frame:
+            raw = _intake(frame).to_numpy(dtype=float)
+            kind = "numeric"
+        elif cov not in frame:
+            raise DataValidationError(
+                f"column {cov!r}: covariate named in the GrowthSpec is not in the data "
+                f"(pass covariates=({cov!r},) when building TherapyData, or use {INTAKE!r} "
+                "for intake severity)"
+            )
+        else:
+            raw = frame[cov]
+            kind = "numeric" if pd.api.types.is_numeric_dtype(raw) else "categorical"
+            raw = raw.to_numpy(dtype=float) if kind == "numeric" else raw.astype(str).to_numpy()
+        if pd.isna(raw).any():
+            raise DataValidationError(f"column {cov!r}: covariate values may not be missing")
+        if learn:
+            enc[cov] = ({"kind": kind, "mean": float(np.mean(raw))} if kind == "numeric"
+                        else {"kind": kind, "levels": sorted(set(raw.tolist()))})
+        rule = enc[cov]
+        if rule["kind"] == "numeric":
+            block = [(cov, raw.astype(float) - rule["mean"])]
+        else:
+            unknown = sorted(set(raw.tolist()) - set(rule["levels"]))
+            if unknown:
+                raise DataValidationError(
+                    f"column {cov!r}: levels {unknown} were not in the fitted data "
+                    f"(known: {rule['levels']})"
+                )
+            block = [(f"{cov}[{lev}]", (raw == lev).astype(float)) for lev in rule["levels"][1:]]
+        for name, col in block:
+            names.append(name)
+            cols.append(col)
+        if cov in spec.time_interactions:
+            for name, col in block:
+                for t_name, t_col in zip(spec.time_terms, time.T, strict=True):
+                    names.append(f"{name}:{t_name}")
+                    cols.append(col * t_col)
+    if learn:
+        enc["terms"] = names
+    return np.column_stack(cols), enc
+
+
+def make_design(spec: GrowthSpec, data: TherapyData) -> Design:
+    """Code the data for a spec: X, y, indices and data-scaled prior scales.
+
+    Rows with a missing score (allowed only with ``allow_missing_scores=True``) carry no
+    information about the outcome and are left out of the likelihood; their sessions
+    still appear in ``coords()``.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> d = make_design(GrowthSpec(time="log", covariates=("treatment",)), load_beat_the_blues())
+    >>> d.terms, d.x.shape, d.q, d.q_t
+    (('intercept', 'slope', 'treatment[TAU]'), (380, 3), 2, 0)
+    """
+    frame = data.frame
+    frame = frame[frame["score"].notna()].reset_index(drop=True)
+    x, enc = _encode(spec, frame, None)
+    y = frame["score"].to_numpy(dtype=float)
+    patients = data.patients
+    pidx = pd.Categorical(frame["patient"], categories=patients).codes.astype(np.int64)
+    if (pidx < 0).any() or len(np.unique(pidx)) != len(patients):
+        raise DataValidationError("column 'score': every patient needs at least one observed score")
+    if data.has_therapist and spec.therapist != "none":
+        therapists = np.asarray(data.coords()["therapist"], dtype=object)
+        tidx = pd.Categorical(data.therapist_of_patient.reindex(patients),
+                              categories=therapists).codes.astype(np.int64)
+    else:
+        therapists, tidx = np.asarray([], dtype=object), None
+    loc, scale, group, ther, resid = _prior_constants(spec, x, y, frame)
+    return Design(
+        spec=spec, terms=tuple(enc["terms"]), x=x, y=y, session=frame["session"].to_numpy(),
+        patient_index=pidx, patients=patients, therapists=therapists, therapist_index=tidx,
+        encoding=enc, prior_loc=loc, prior_scale=scale, group_scale=group,
+        therapist_scale=ther, residual_scale=resid,
+    )
+
+
+def _prior_constants(spec: GrowthSpec, x: np.ndarray, y: np.ndarray,
+                     frame: pd.DataFrame) -> tuple:
+    """Prior locations and scales of :class:`~trajectories.spec.Priors` for this data.
+
+    ``"data"`` scale: multiples of the score SD per unit of each column (the range of a
+    time term, the SD of a covariate column); ``"absolute"``: the numbers as given.
+    """
+    pri = spec.priors
+    k = len(spec.time_terms)
+    n_coef = k + 1
+    intake = pri.intercept_mean
+    if intake is None:
+        intake = float(frame.groupby("patient", sort=False)["score"].first().mean())
+    loc = np.zeros(x.shape[1])
+    loc[0] = intake
+    loc[1:n_coef] = pri.per_term("time_mean", k)
+    time_sd = np.array(pri.per_term("time", k))
+    group = np.array(pri.per_term("group_sd", n_coef))
+    ther = np.array(pri.per_term("therapist_sd", n_coef))
+    if pri.scale == "absolute":
+        scale = np.concatenate([[pri.intercept], time_sd,
+                                np.full(x.shape[1] - n_coef, pri.covariate)])
+        return loc, scale, group, ther, float(pri.residual_sd)
+    s_y = float(np.std(y, ddof=1)) if len(y) > 1 else 1.0
+    s_y = s_y if np.isfinite(s_y) and s_y > 0 else 1.0
+    spread = np.ones(x.shape[1])
+    for j in range(1, x.shape[1]):
+        col = x[:, j]
+        width = np.ptp(col) if j < n_coef else np.std(col)
+        spread[j] = width if width > 0 else 1.0
+    factor = np.concatenate([[pri.intercept], time_sd,
+                             np.full(x.shape[1] - n_coef, pri.covariate)])
+    return (loc, factor * s_y / spread, group * s_y / spread[:n_coef],
+            ther * s_y / spread[:n_coef], pri.residual_sd * s_y)
+
+
+def posterior_coords(spec: GrowthSpec, design: Design) -> dict:
+    """Coordinate values of every model and posterior dimension for this spec and design."""
+    has_t = bool(design.q_t)
+    pairs = {lvl: [f"{a},{b}" for i, a in enumerate(nm) for b in nm[i + 1:]]
+             for lvl, nm in (("patient", spec.patient_coefficients),
+                             ("therapist", spec.therapist_coefficients(has_t)))}
+    return {"patient": design.patients.tolist(), "therapist": design.therapists.tolist(),
+            "session": sorted(np.unique(design.session).tolist()),
+            "coefficient": list(spec.patient_coefficients),
+            "therapist_coefficient": list(spec.therapist_coefficients(has_t)),
+            "term": list(design.terms[len(spec.coefficients):]),
+            "patient_corr_pair": pairs["patient"], "therapist_corr_pair": pairs["therapist"]}

@@ -1,0 +1,771 @@
+"""Machine code of the collapsed Gaussian growth model, compiled once per install.
+
+Every function here is ``numba.njit(cache=True)``: the first process on a new install
+compiles it (a few seconds) and writes the machine code next to this file (or under
+``NUMBA_CACHE_DIR``); every later process loads it in a fraction of a second, whatever the
+data. Nothing is compiled per data set or per model structure: sizes (patients, therapists,
+fixed effects, random effects) are run-time arguments.
+
+The model and the algebra are in :mod:`trajectories.engine.collapsed`. Notation: per patient
+the Gram matrix ``G = [X y]'R^-1[X y]`` (m = p + 1 columns; R is the AR(1) correlation or
+the identity), ``K = G / sigma^2``. One operator integrates a Gaussian block of effects that
+act on the first ``k`` columns with prior precision ``P``::
+
+    A = P + K[:k, :k],   W = K[:, :k] A^-1,   R = K - W K[:k, :],   l = log|A| - log|P|
+
+``R`` is the Gram matrix of the same columns after the block is integrated out (Woodbury)
+and ``l`` the log-determinant it adds (determinant lemma). Applied to patients (k = q,
+P = Sigma_v^-1), then to the sum over each therapist's patients (k = q_t, P = Sigma_u^-1),
+then to the fixed effects (k = p, P = their prior precision), it leaves the Schur complement
+``y'V^-1 y`` of the whole marginal likelihood. Its adjoint (reverse-mode derivative) is::
+
+    Kbar = Rbar - (E W'Rbar + Rbar W E') + E C E',   C = W'Rbar W + lbar A^-1
+    Pbar = C - lbar P^-1
+
+with E the first k columns of the identity, which gives the exact gradient in O(patients).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+# ------------------------------------------------------------------ small dense algebra
+@nb.njit(cache=True, inline="always")
+def _chol(a, n, out):  # noqa: ANN001, ANN202
+    """Lower Cholesky factor of ``a[:n, :n]`` into ``out``; log-determinant, NaN if not PD."""
+    logdet = 0.0
+    for i in range(n):
+        for j in range(i + 1):
+            s = a[i, j]
+            for k in range(j):
+                s -= out[i, k] * out[j, k]
+            if i == j:
+                if not s > 0.0:
+                    return np.nan
+                out[i, i] = np.sqrt(s)
+                logdet += 2.0 * np.log(out[i, i])
+            else:
+                out[i, j] = s / out[j, j]
+        for j in range(i + 1, n):
+            out[i, j] = 0.0
+    return logdet
+
+
+@nb.njit(cache=True, inline="always")
+def _chol_inverse(chol, n, out):  # noqa: ANN001, ANN202
+    """``(L L')^-1`` from the Cholesky factor L."""
+    for c in range(n):
+        for i in range(n):
+            s = 1.0 if i == c else 0.0
+            for k in range(i):
+                s -= chol[i, k] * out[k, c]
+            out[i, c] = s / chol[i, i]
+        for i in range(n - 1, -1, -1):
+            s = out[i, c]
+            for k in range(i + 1, n):
+                s -= chol[k, i] * out[k, c]
+            out[i, c] = s / chol[i, i]
+
+
+@nb.njit(cache=True, inline="always")
+def _small_inverse(a, k, out):  # noqa: ANN001, ANN202
+    """Inverse of a symmetric k x k matrix (k <= 3) in closed form; returns the determinant."""
+    if k == 1:
+        d = a[0, 0]
+        out[0, 0] = 1.0 / d
+        return d
+    if k == 2:
+        d = a[0, 0] * a[1, 1] - a[0, 1] * a[0, 1]
+        r = 1.0 / d
+        out[0, 0] = a[1, 1] * r
+        out[1, 1] = a[0, 0] * r
+        out[0, 1] = -a[0, 1] * r
+        out[1, 0] = out[0, 1]
+        return d
+    c00 = a[1, 1] * a[2, 2] - a[1, 2] * a[1, 2]
+    c01 = a[0, 2] * a[1, 2] - a[0, 1] * a[2, 2]
+    c02 = a[0, 1] * a[1, 2] - a[1, 1] * a[0, 2]
+    c11 = a[0, 0] * a[2, 2] - a[0, 2] * a[0, 2]
+    c12 = a[0, 1] * a[0, 2] - a[0, 0] * a[1, 2]
+    c22 = a[0, 0] * a[1, 1] - a[0, 1] * a[0, 1]
+    d = a[0, 0] * c00 + a[0, 1] * c01 + a[0, 2] * c02
+    r = 1.0 / d
+    out[0, 0] = c00 * r
+    out[0, 1] = c01 * r
+    out[0, 2] = c02 * r
+    out[1, 0] = c01 * r
+    out[1, 1] = c11 * r
+    out[1, 2] = c12 * r
+    out[2, 0] = c02 * r
+    out[2, 1] = c12 * r
+    out[2, 2] = c22 * r
+    return d
+
+
+@nb.njit(cache=True)
+def _block(kmat, prec, k, work_a, work_l, a_inv, w, r):  # noqa: ANN001, ANN202
+    """The block operator on a full symmetric ``kmat``; returns log|A| (NaN if not PD)."""
+    m = kmat.shape[0]
+    for i in range(k):
+        for j in range(k):
+            work_a[i, j] = prec[i, j] + kmat[i, j]
+    logdet = _chol(work_a, k, work_l)
+    if not np.isfinite(logdet):
+        return logdet
+    _chol_inverse(work_l, k, a_inv)
+    for i in range(m):
+        for j in range(k):
+            s = 0.0
+            for c in range(k):
+                s += kmat[i, c] * a_inv[c, j]
+            w[i, j] = s
+    for i in range(m):
+        for j in range(i, m):
+            s = kmat[i, j]
+            for c in range(k):
+                s -= w[i, c] * kmat[c, j]
+            r[i, j] = s
+            r[j, i] = s
+    return logdet
+
+
+@nb.njit(cache=True)
+def _block_adjoint(rbar, w, a_inv, lbar, k, u, c, kbar):  # noqa: ANN001, ANN202
+    """Adjoint of the block operator: ``kbar`` from ``rbar`` (C = W'Rbar W + lbar A^-1)."""
+    m = rbar.shape[0]
+    for i in range(m):
+        for j in range(k):
+            s = 0.0
+            for b in range(m):
+                s += rbar[i, b] * w[b, j]
+            u[i, j] = s
+    for i in range(k):
+        for j in range(k):
+            s = lbar * a_inv[i, j]
+            for b in range(m):
+                s += w[b, i] * u[b, j]
+            c[i, j] = s
+    for i in range(m):
+        for j in range(m):
+            kbar[i, j] = rbar[i, j]
+    for i in range(m):
+        for j in range(k):
+            kbar[i, j] -= u[i, j]
+            kbar[j, i] -= u[i, j]
+    for i in range(k):
+        for j in range(k):
+            kbar[i, j] += c[i, j]
+
+
+# ------------------------------------------------------------------ per-patient Gram matrix
+@nb.njit(cache=True, inline="always")
+def _patient_gram(i, gram, gram_d, gram_l, rho, has_ar, inv_s2, out):  # noqa: ANN001, ANN202
+    """``K_i = G_i(rho) / sigma^2`` with ``G(rho) = G0 + (rho^2 GD - rho GL) / (1 - rho^2)``."""
+    m = gram.shape[1]
+    if has_ar:
+        f = 1.0 / (1.0 - rho * rho)
+        for a in range(m):
+            for b in range(m):
+                out[a, b] = (gram[i, a, b] + (rho * rho * gram_d[i, a, b]
+                                              - rho * gram_l[i, a, b]) * f) * inv_s2
+    else:
+        for a in range(m):
+            for b in range(m):
+                out[a, b] = gram[i, a, b] * inv_s2
+
+
+# ------------------------------------------------------------------ log-likelihood + gradient
+@nb.njit(cache=True, nogil=True)
+def loglik_and_adjoints(sigma2, sigma_v, sigma_u, rho, has_ar, gram, gram_d, gram_l, n_obs,
+                        therapist, n_therapists, q, q_t, prior_mean, prior_prec, g_sigma_v,
+                        g_sigma_u):  # noqa: ANN001, ANN201
+    """Marginal log-likelihood of all scores and its derivatives.
+
+    Patient effects, therapist effects and fixed effects (with their normal prior) are all
+    integrated out. Returns ``(loglik, d/dsigma2, d/drho)``; writes ``d/dSigma_v`` into
+    ``g_sigma_v`` and ``d/dSigma_u`` into ``g_sigma_u`` (symmetric-matrix derivatives:
+    ``dL = tr(G dSigma)``). ``therapist[i] < 0`` marks a patient without a therapist effect
+    (partially nested designs). Returns ``-inf`` when a covariance is not positive definite.
+    """
+    n, m, _ = gram.shape
+    p = m - 1
+    kq = max(q, 1)
+    kt = max(q_t, 1)
+    kmax = max(p, max(q, q_t))
+    work_a = np.empty((kmax, kmax))
+    work_l = np.empty((kmax, kmax))
+    prec_v = np.empty((kq, kq))
+    logdet_sv = _chol(sigma_v, q, work_l)
+    if not np.isfinite(logdet_sv):
+        return -np.inf, 0.0, 0.0
+    _chol_inverse(work_l, q, prec_v)
+    prec_u = np.zeros((kt, kt))
+    logdet_su = 0.0
+    if q_t > 0:
+        logdet_su = _chol(sigma_u, q_t, work_l)
+        if not np.isfinite(logdet_su):
+            return -np.inf, 0.0, 0.0
+        _chol_inverse(work_l, q_t, prec_u)
+    inv_s2 = 1.0 / sigma2
+    has_t = q_t > 0 and n_therapists > 0
+    k_ther = np.zeros((max(n_therapists, 1), m, m))
+    h_tot = np.zeros((m, m))
+    w_pat = np.empty((n, m, kq))
+    a_pat = np.empty((n, kq, kq))
+    kmat = np.empty((m, m))
+    a_small = np.empty((kq, kq))
+    n_tot = 0.0
+    n_ar = 0.0
+    logdet_a = 0.0
+    prod = 1.0
+    # ---- level 1: each patient's effects (closed-form q x q inverse, one log per 8 patients)
+    for i in range(n):
+        _patient_gram(i, gram, gram_d, gram_l, rho, has_ar, inv_s2, kmat)
+        for a in range(q):
+            for b in range(q):
+                a_small[a, b] = prec_v[a, b] + kmat[a, b]
+        det = _small_inverse(a_small, q, a_pat[i])
+        if not det > 0.0:
+            return -np.inf, 0.0, 0.0
+        prod *= det
+        if (i & 7) == 7:
+            logdet_a += np.log(prod)
+            prod = 1.0
+        for a in range(m):
+            for b in range(q):
+                s = 0.0
+                for c in range(q):
+                    s += kmat[a, c] * a_pat[i, c, b]
+                w_pat[i, a, b] = s
+        t = therapist[i]
+        dst = k_ther[t] if (has_t and t >= 0) else h_tot
+        for a in range(m):
+            for b in range(a, m):
+                s = kmat[a, b]
+                for c in range(q):
+                    s -= w_pat[i, a, c] * kmat[c, b]
+                dst[a, b] += s
+        n_tot += n_obs[i]
+        n_ar += n_obs[i] - 1.0
+    logdet_a += np.log(prod)
+    for a in range(m):
+        for b in range(a + 1, m):
+            h_tot[b, a] = h_tot[a, b]
+    # ---- level 2: each therapist's effects
+    n_t = n_therapists if has_t else 0
+    w_ther = np.empty((max(n_t, 1), m, kt))
+    a_ther = np.empty((max(n_t, 1), kt, kt))
+    r_mat = np.empty((m, m))
+    logdet_at = 0.0
+    for t in range(n_t):
+        for a in range(m):
+            for b in range(a + 1, m):
+                k_ther[t, b, a] = k_ther[t, a, b]
+        ld = _block(k_ther[t], prec_u, q_t, work_a, work_l, a_ther[t], w_ther[t], r_mat)
+        if not np.isfinite(ld):
+            return -np.inf, 0.0, 0.0
+        logdet_at += ld
+        for a in range(m):
+            for b in range(m):
+                h_tot[a, b] += r_mat[a, b]
+    # ---- level 3: fixed effects beta ~ N(mu, diag(1/prec)); shift y by X mu first
+    h0 = np.empty((m, m))
+    _shift(h_tot, prior_mean, h0)
+    prec_b = np.zeros((max(p, 1), max(p, 1)))
+    logdet_pb = 0.0
+    for a in range(p):
+        prec_b[a, a] = prior_prec[a]
+        logdet_pb += np.log(prior_prec[a])
+    a_b = np.empty((max(p, 1), max(p, 1)))
+    w_b = np.empty((m, max(p, 1)))
+    logdet_ab = _block(h0, prec_b, p, work_a, work_l, a_b, w_b, r_mat)
+    if not np.isfinite(logdet_ab):
+        return -np.inf, 0.0, 0.0
+    schur = r_mat[p, p]
+    loglik = -0.5 * (n_tot * (_LOG_2PI + np.log(sigma2)) + logdet_a + n * logdet_sv
+                     + logdet_at + n_t * logdet_su + logdet_ab - logdet_pb + schur)
+    if has_ar:
+        loglik -= 0.5 * n_ar * np.log(1.0 - rho * rho)
+    # ---- reverse pass
+    u = np.empty((m, kmax))
+    c = np.empty((kmax, kmax))
+    rbar = np.zeros((m, m))
+    rbar[p, p] = -0.5
+    kbar = np.empty((m, m))
+    _block_adjoint(rbar, w_b, a_b, -0.5, p, u, c, kbar)
+    hbar = np.empty((m, m))
+    _unshift(kbar, prior_mean, hbar)
+    kbar_ther = np.empty((max(n_t, 1), m, m))
+    for a in range(kt):
+        for b in range(kt):
+            g_sigma_u[a, b] = 0.0
+    pbar_u = np.zeros((kt, kt))
+    for t in range(n_t):
+        _block_adjoint(hbar, w_ther[t], a_ther[t], -0.5, q_t, u, c, kbar_ther[t])
+        for a in range(q_t):
+            for b in range(q_t):
+                pbar_u[a, b] += c[a, b] + 0.5 * sigma_u[a, b]
+    pbar_v = np.zeros((kq, kq))
+    s2bar = -0.5 * n_tot * inv_s2
+    rhobar = 0.0
+    dg = np.empty((m, m))
+    for i in range(n):
+        t = therapist[i]
+        rb = kbar_ther[t] if (has_t and t >= 0) else hbar
+        _patient_gram(i, gram, gram_d, gram_l, rho, has_ar, inv_s2, kmat)
+        # U = Rbar W and C = W'Rbar W - A^-1 / 2, then tr(Kbar K) without forming Kbar
+        for a in range(m):
+            for b in range(q):
+                s = 0.0
+                for e in range(m):
+                    s += rb[a, e] * w_pat[i, e, b]
+                u[a, b] = s
+        tr = 0.0
+        for a in range(m):
+            for b in range(m):
+                tr += rb[a, b] * kmat[a, b]
+            for b in range(q):
+                tr -= 2.0 * u[a, b] * kmat[a, b]
+        for a in range(q):
+            for b in range(q):
+                s = -0.5 * a_pat[i, a, b]
+                for e in range(m):
+                    s += w_pat[i, e, a] * u[e, b]
+                c[a, b] = s
+                pbar_v[a, b] += s + 0.5 * sigma_v[a, b]
+                tr += s * kmat[a, b]
+        s2bar -= tr * inv_s2
+        if has_ar:
+            # dK/drho = (2 rho GD - (1 + rho^2) GL) / (1 - rho^2)^2 / sigma^2
+            f = inv_s2 / ((1.0 - rho * rho) * (1.0 - rho * rho))
+            for a in range(m):
+                for b in range(m):
+                    dg[a, b] = (2.0 * rho * gram_d[i, a, b]
+                                - (1.0 + rho * rho) * gram_l[i, a, b]) * f
+            tr = 0.0
+            for a in range(m):
+                for b in range(m):
+                    tr += rb[a, b] * dg[a, b]
+                for b in range(q):
+                    tr -= 2.0 * u[a, b] * dg[a, b]
+            for a in range(q):
+                for b in range(q):
+                    tr += c[a, b] * dg[a, b]
+            rhobar += tr
+    if has_ar:
+        rhobar += n_ar * rho / (1.0 - rho * rho)
+    _precision_to_cov_adjoint(prec_v, pbar_v, q, g_sigma_v)
+    if n_t > 0:
+        _precision_to_cov_adjoint(prec_u, pbar_u, q_t, g_sigma_u)
+    return loglik, s2bar, rhobar
+
+
+@nb.njit(cache=True, inline="always")
+def _shift(h, mu, out):  # noqa: ANN001, ANN202
+    """``T' H T`` with ``T = [[I, -mu], [0, 1]]``: the Gram matrix of ``[X, y - X mu]``."""
+    m = h.shape[0]
+    p = m - 1
+    for a in range(p):
+        for b in range(p):
+            out[a, b] = h[a, b]
+    s_pp = h[p, p]
+    for a in range(p):
+        s = h[a, p]
+        for b in range(p):
+            s -= h[a, b] * mu[b]
+        out[a, p] = s
+        out[p, a] = s
+        s_pp -= 2.0 * mu[a] * h[a, p]
+        for b in range(p):
+            s_pp += mu[a] * h[a, b] * mu[b]
+    out[p, p] = s_pp
+
+
+@nb.njit(cache=True, inline="always")
+def _unshift(kbar, mu, out):  # noqa: ANN001, ANN202
+    """Adjoint of :func:`_shift`: ``T Kbar T'``."""
+    m = kbar.shape[0]
+    p = m - 1
+    for a in range(m):
+        for b in range(m):
+            v = kbar[a, b]
+            if a < p:
+                v -= mu[a] * kbar[p, b]
+            if b < p:
+                v -= mu[b] * kbar[a, p]
+            if a < p and b < p:
+                v += mu[a] * mu[b] * kbar[p, p]
+            out[a, b] = v
+
+
+@nb.njit(cache=True, inline="always")
+def _precision_to_cov_adjoint(prec, pbar, k, out):  # noqa: ANN001, ANN202
+    """``dL/dSigma = -P Pbar P`` for ``P = Sigma^-1``."""
+    for a in range(k):
+        for b in range(k):
+            s = 0.0
+            for c in range(k):
+                for d in range(k):
+                    s += prec[a, c] * pbar[c, d] * prec[d, b]
+            out[a, b] = -s
+
+
+# ------------------------------------------------------------------ parameters on R^d
+@nb.njit(cache=True, inline="always")
+def _vine(pc, k, chol):  # noqa: ANN001, ANN202
+    """Cholesky factor of a k x k correlation matrix (k <= 3) from C-vine partial correlations.
+
+    ``pc`` holds (r12, r13, r23|1) for k = 3 and (r12,) for k = 2; with independent
+    ``(r + 1) / 2 ~ Beta(b, b)``, ``b = eta + (k - 1 - level) / 2``, the matrix is LKJ(eta)
+    (Lewandowski, Kurowicka & Joe 2009).
+    """
+    for a in range(k):
+        for b in range(k):
+            chol[a, b] = 0.0
+    chol[0, 0] = 1.0
+    if k == 2:
+        chol[1, 0] = pc[0]
+        chol[1, 1] = np.sqrt(1.0 - pc[0] * pc[0])
+    elif k == 3:
+        s12 = np.sqrt(1.0 - pc[0] * pc[0])
+        s13 = np.sqrt(1.0 - pc[1] * pc[1])
+        s23 = np.sqrt(1.0 - pc[2] * pc[2])
+        chol[1, 0] = pc[0]
+        chol[1, 1] = s12
+        chol[2, 0] = pc[1]
+        chol[2, 1] = pc[2] * s13
+        chol[2, 2] = s13 * s23
+
+
+@nb.njit(cache=True, inline="always")
+def _vine_adjoint(pc, k, lbar, out):  # noqa: ANN001, ANN202
+    """Derivatives with respect to the partial correlations from those of the factor."""
+    if k == 2:
+        out[0] = lbar[1, 0] - lbar[1, 1] * pc[0] / np.sqrt(1.0 - pc[0] * pc[0])
+    elif k == 3:
+        s13 = np.sqrt(1.0 - pc[1] * pc[1])
+        s23 = np.sqrt(1.0 - pc[2] * pc[2])
+        out[0] = lbar[1, 0] - lbar[1, 1] * pc[0] / np.sqrt(1.0 - pc[0] * pc[0])
+        ds13 = -pc[1] / s13
+        out[1] = lbar[2, 0] + (lbar[2, 1] * pc[2] + lbar[2, 2] * s23) * ds13
+        out[2] = lbar[2, 1] * s13 - lbar[2, 2] * s13 * pc[2] / s23
+
+
+@nb.njit(cache=True, inline="always")
+def _covariance(theta, start, k, correlated, sd, pc, chol, cov):  # noqa: ANN001, ANN202
+    """SDs, partial correlations, correlation factor and covariance of one level."""
+    for a in range(k):
+        sd[a] = np.exp(theta[start + a])
+    n_pc = k * (k - 1) // 2 if correlated else 0
+    for j in range(n_pc):
+        pc[j] = np.tanh(theta[start + k + j])
+    if n_pc:
+        _vine(pc, k, chol)
+    else:
+        for a in range(k):
+            for b in range(k):
+                chol[a, b] = 1.0 if a == b else 0.0
+    for a in range(k):
+        for b in range(k):
+            s = 0.0
+            for c in range(k):
+                s += chol[a, c] * chol[b, c]
+            cov[a, b] = sd[a] * s * sd[b]
+    return start + k + n_pc
+
+
+@nb.njit(cache=True, inline="always")
+def _covariance_adjoint(theta, start, k, correlated, sd, pc, chol, gcov, scale, eta,
+                        grad):  # noqa: ANN001, ANN202
+    """Chain ``dL/dSigma`` to the level's coordinates and add prior + Jacobian terms.
+
+    SDs: ``sd = exp(x)`` with ``sd ~ HalfNormal(scale)``; partial correlations
+    ``r = tanh(x)`` with ``(r + 1)/2 ~ Beta(b, b)``; log prior + log Jacobian is
+    ``-sd^2 / (2 scale^2) + x`` and ``b log(1 - r^2)``. Returns (log prior, next index).
+    """
+    # Sigma = F F', F = diag(sd) L: Fbar = 2 Gbar F; sdbar_a = sum_j Fbar_aj L_aj
+    logp = 0.0
+    lbar = np.zeros((3, 3))
+    for a in range(k):
+        sdbar = 0.0
+        for j in range(k):
+            fbar = 0.0
+            for b in range(k):
+                fbar += 2.0 * gcov[a, b] * sd[b] * chol[b, j]
+            sdbar += fbar * chol[a, j]
+            lbar[a, j] = sd[a] * fbar
+        z = sd[a] / scale[a]
+        logp += -0.5 * z * z + theta[start + a]
+        grad[start + a] += sdbar * sd[a] - z * z + 1.0
+    n_pc = k * (k - 1) // 2 if correlated else 0
+    if n_pc:
+        pcbar = np.zeros(3)
+        _vine_adjoint(pc, k, lbar, pcbar)
+        for j in range(n_pc):
+            b = eta + 0.5 * (k - 1 - (1 if (k == 2 or j < 2) else 2))
+            r = pc[j]
+            logp += b * np.log(1.0 - r * r)
+            grad[start + k + j] += pcbar[j] * (1.0 - r * r) - 2.0 * b * r
+    return logp, start + k + n_pc
+
+
+@nb.njit(cache=True, nogil=True)
+def log_density(theta, grad, gram, gram_d, gram_l, n_obs, therapist, n_therapists, q, q_t,
+                correlated_v, correlated_u, has_ar, prior_mean, prior_prec, scale_v,
+                scale_u, residual_scale, eta, ar_eta):  # noqa: ANN001, ANN201
+    """Log posterior density (up to a constant) on R^d and its gradient, written to ``grad``.
+
+    Coordinates: ``log residual_sd``, then per level (patients, therapists) ``log sd`` of each
+    effect and ``atanh`` of each partial correlation, then ``atanh rho`` (AR(1) only).
+    """
+    d = theta.shape[0]
+    for j in range(d):
+        grad[j] = 0.0
+    sigma = np.exp(theta[0])
+    kq = max(q, 1)
+    kt = max(q_t, 1)
+    sd_v = np.empty(kq)
+    pc_v = np.zeros(3)
+    chol_v = np.empty((kq, kq))
+    cov_v = np.empty((kq, kq))
+    nxt = _covariance(theta, 1, q, correlated_v, sd_v, pc_v, chol_v, cov_v)
+    sd_u = np.empty(kt)
+    pc_u = np.zeros(3)
+    chol_u = np.eye(kt)
+    cov_u = np.eye(kt)
+    start_u = nxt
+    if q_t > 0:
+        nxt = _covariance(theta, start_u, q_t, correlated_u, sd_u, pc_u, chol_u, cov_u)
+    rho = np.tanh(theta[nxt]) if has_ar else 0.0
+    g_v = np.empty((kq, kq))
+    g_u = np.zeros((kt, kt))
+    loglik, s2bar, rhobar = loglik_and_adjoints(
+        sigma * sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs, therapist,
+        n_therapists, q, q_t, prior_mean, prior_prec, g_v, g_u)
+    if not np.isfinite(loglik):
+        return -np.inf
+    z = sigma / residual_scale
+    logp = loglik - 0.5 * z * z + theta[0]
+    grad[0] = s2bar * 2.0 * sigma * sigma - z * z + 1.0
+    lp, _ = _covariance_adjoint(theta, 1, q, correlated_v, sd_v, pc_v, chol_v, g_v, scale_v,
+                                eta, grad)
+    logp += lp
+    if q_t > 0:
+        lp, _ = _covariance_adjoint(theta, start_u, q_t, correlated_u, sd_u, pc_u, chol_u,
+                                    g_u, scale_u, eta, grad)
+        logp += lp
+    if has_ar:
+        # (rho + 1)/2 ~ Beta(ar_eta, ar_eta), rho = tanh(x): log prior + Jacobian
+        logp += ar_eta * np.log(1.0 - rho * rho)
+        grad[nxt] = rhobar * (1.0 - rho * rho) - 2.0 * ar_eta * rho
+    return logp
+
+
+@nb.njit(cache=True)
+def unpack(theta, q, q_t, correlated_v, correlated_u, has_ar, sigma, cov_v, cov_u,
+           corr_v, corr_u, rho):  # noqa: ANN001, ANN201
+    """Constrained values of draws ``theta`` (S, d): SDs, covariances, correlations, rho."""
+    kq = max(q, 1)
+    kt = max(q_t, 1)
+    sd = np.empty(max(kq, kt))
+    pc = np.zeros(3)
+    chol = np.empty((max(kq, kt), max(kq, kt)))
+    cov = np.empty((max(kq, kt), max(kq, kt)))
+    for s in range(theta.shape[0]):
+        th = theta[s]
+        sigma[s] = np.exp(th[0])
+        nxt = _covariance(th, 1, q, correlated_v, sd, pc, chol, cov)
+        for a in range(q):
+            for b in range(q):
+                cov_v[s, a, b] = cov[a, b]
+                corr_v[s, a, b] = cov[a, b] / (sd[a] * sd[b])
+        if q_t > 0:
+            nxt = _covariance(th, nxt, q_t, correlated_u, sd, pc, chol, cov)
+            for a in range(q_t):
+                for b in range(q_t):
+                    cov_u[s, a, b] = cov[a, b]
+                    corr_u[s, a, b] = cov[a, b] / (sd[a] * sd[b])
+        rho[s] = np.tanh(th[nxt]) if has_ar else 0.0
+
+
+# ------------------------------------------------------------------ exact conditional draws
+@nb.njit(cache=True, nogil=True)
+def draw_effects(sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, therapist,
+                 n_therapists, q, q_t, prior_mean, prior_prec, z_beta, z_ther, z_pat, beta,
+                 u_out, v_out):  # noqa: ANN001, ANN201
+    """Fixed, therapist and patient effects from their exact conditionals, per draw.
+
+    For each draw s of the variance parameters: ``beta | theta, y``, then
+    ``u_t | beta, theta, y`` (patient effects integrated out), then
+    ``v_i | u, beta, theta, y``, each Gaussian with the moments of the block operator;
+    ``z_*`` are standard normals. Together they are one exact draw of the joint posterior.
+    Returns False if a covariance was not positive definite for some draw.
+    """
+    n_s = sigma.shape[0]
+    n, m, _ = gram.shape
+    p = m - 1
+    kq = max(q, 1)
+    kt = max(q_t, 1)
+    kmax = max(p, max(q, q_t))
+    has_t = q_t > 0 and n_therapists > 0
+    n_t = n_therapists if has_t else 0
+    work_a = np.empty((kmax, kmax))
+    work_l = np.empty((kmax, kmax))
+    chol = np.empty((kmax, kmax))
+    a_inv = np.empty((kmax, kmax))
+    w = np.empty((m, kmax))
+    r_mat = np.empty((m, m))
+    kmat = np.empty((m, m))
+    k_ther = np.empty((max(n_t, 1), m, m))
+    h_tot = np.empty((m, m))
+    h0 = np.empty((m, m))
+    prec_v = np.empty((kq, kq))
+    prec_u = np.empty((kt, kt))
+    prec_b = np.zeros((max(p, 1), max(p, 1)))
+    for a in range(p):
+        prec_b[a, a] = prior_prec[a]
+    mean = np.empty(kmax)
+    g = np.empty(kmax)
+    b_i = np.empty(max(p, 1))
+    for s in range(n_s):
+        inv_s2 = 1.0 / (sigma[s] * sigma[s])
+        if not np.isfinite(_chol(cov_v[s], q, work_l)):
+            return False
+        _chol_inverse(work_l, q, prec_v)
+        if n_t > 0:
+            if not np.isfinite(_chol(cov_u[s], q_t, work_l)):
+                return False
+            _chol_inverse(work_l, q_t, prec_u)
+        k_ther[:] = 0.0
+        h_tot[:] = 0.0
+        for i in range(n):
+            _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
+            _block(kmat, prec_v, q, work_a, work_l, a_inv, w, r_mat)
+            t = therapist[i]
+            dst = k_ther[t] if (has_t and t >= 0) else h_tot
+            for a in range(m):
+                for b in range(m):
+                    dst[a, b] += r_mat[a, b]
+        for t in range(n_t):
+            _block(k_ther[t], prec_u, q_t, work_a, work_l, a_inv, w, r_mat)
+            for a in range(m):
+                for b in range(m):
+                    h_tot[a, b] += r_mat[a, b]
+        # beta | theta, y ~ N(mu + A^-1 c, A^-1), A = P_b + H0_xx, c = H0[:p, p]
+        _shift(h_tot, prior_mean, h0)
+        _gaussian_draw(h0, prec_b, p, work_a, chol, z_beta[s], mean, g)
+        for a in range(p):
+            beta[s, a] = prior_mean[a] + mean[a]
+        # u_t | beta: precision P_u + K_t[:qt,:qt], linear term K_t[:qt, :] [-beta; 1]
+        for t in range(n_t):
+            _conditional_draw(k_ther[t], prec_u, q_t, beta[s], p, work_a, chol,
+                              z_ther[s, t], mean, g)
+            for a in range(q_t):
+                u_out[s, t, a] = mean[a]
+        for i in range(n):
+            for a in range(p):
+                b_i[a] = beta[s, a]
+            t = therapist[i]
+            if has_t and t >= 0:
+                for a in range(q_t):
+                    b_i[a] += u_out[s, t, a]
+            _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
+            _conditional_draw(kmat, prec_v, q, b_i, p, work_a, chol, z_pat[s, i], mean, g)
+            for a in range(q):
+                v_out[s, i, a] = mean[a]
+    return True
+
+
+@nb.njit(cache=True, inline="always")
+def _gaussian_draw(kmat, prec, k, work_a, chol, z, out, scratch):  # noqa: ANN001, ANN202
+    """``out = A^-1 K[:k, m-1] + L'^-1 z`` with ``A = P + K[:k, :k] = L L'``."""
+    m = kmat.shape[0]
+    for a in range(k):
+        for b in range(k):
+            work_a[a, b] = prec[a, b] + kmat[a, b]
+        scratch[a] = kmat[a, m - 1]
+    _chol(work_a, k, chol)
+    _solve_and_noise(chol, k, scratch, z, out)
+
+
+@nb.njit(cache=True, inline="always")
+def _conditional_draw(kmat, prec, k, coef, p, work_a, chol, z, out,
+                      scratch):  # noqa: ANN001, ANN202
+    """Draw effects given coefficients: mean ``A^-1 K[:k, :] [-coef; 1]``, covariance A^-1."""
+    m = kmat.shape[0]
+    for a in range(k):
+        for b in range(k):
+            work_a[a, b] = prec[a, b] + kmat[a, b]
+        s = kmat[a, m - 1]
+        for b in range(p):
+            s -= kmat[a, b] * coef[b]
+        scratch[a] = s
+    _chol(work_a, k, chol)
+    _solve_and_noise(chol, k, scratch, z, out)
+
+
+@nb.njit(cache=True, inline="always")
+def _solve_and_noise(chol, k, rhs, z, out):  # noqa: ANN001, ANN202
+    """``out = (L L')^-1 rhs + L'^-1 z``: a draw from N(A^-1 rhs, A^-1)."""
+    for a in range(k):  # forward: L y = rhs
+        s = rhs[a]
+        for c in range(a):
+            s -= chol[a, c] * rhs[c]
+        rhs[a] = s / chol[a, a]
+    for a in range(k - 1, -1, -1):  # backward: L' out = y + z
+        s = rhs[a] + z[a]
+        for c in range(a + 1, k):
+            s -= chol[c, a] * out[c]
+        out[a] = s / chol[a, a]
+
+
+# ------------------------------------------------------------------ per-patient log-likelihood
+@nb.njit(cache=True, nogil=True)
+def patient_loglik(coef, u, therapist, sigma, cov_v, rho, has_ar, gram, gram_d, gram_l,
+                   n_obs, q, out):  # noqa: ANN001, ANN201
+    """``log p(y_i | beta, u_t, Sigma_v, sigma[, rho])`` per draw and patient (effects v_i
+    integrated out): the pointwise log-likelihood of leave-one-patient-out cross-validation.
+
+    ``coef`` (S, p) fixed effects, ``u`` (S, T, q_t) therapist effects (T may be 0).
+    """
+    n_s = sigma.shape[0]
+    n, m, _ = gram.shape
+    p = m - 1
+    q_t = u.shape[2]
+    kq = max(q, 1)
+    work_a = np.empty((kq, kq))
+    work_l = np.empty((kq, kq))
+    a_inv = np.empty((kq, kq))
+    w = np.empty((m, kq))
+    r_mat = np.empty((m, m))
+    kmat = np.empty((m, m))
+    prec = np.empty((kq, kq))
+    vec = np.empty(m)
+    for s in range(n_s):
+        inv_s2 = 1.0 / (sigma[s] * sigma[s])
+        logdet_sv = _chol(cov_v[s], q, work_l)
+        _chol_inverse(work_l, q, prec)
+        for i in range(n):
+            _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
+            ld = _block(kmat, prec, q, work_a, work_l, a_inv, w, r_mat)
+            for a in range(p):
+                vec[a] = -coef[s, a]
+            t = therapist[i]
+            if t >= 0 and q_t > 0:
+                for a in range(q_t):
+                    vec[a] -= u[s, t, a]
+            vec[p] = 1.0
+            quad = 0.0
+            for a in range(m):
+                for b in range(m):
+                    quad += vec[a] * r_mat[a, b] * vec[b]
+            val = -0.5 * (n_obs[i] * (_LOG_2PI + np.log(sigma[s] * sigma[s])) + ld + quad
+                          + logdet_sv)
+            if has_ar:
+                val -= 0.5 * (n_obs[i] - 1.0) * np.log(1.0 - rho[s] * rho[s])
+            out[s, i] = val
+    return True

@@ -1,0 +1,158 @@
+"""Every direct access to the ArviZ ``xarray.DataTree`` of a fit lives here.
+
+The rest of setback asks this module for groups as ``xarray.Dataset`` objects, for flat
+NumPy draws, or for a new tree with groups added; the next ArviZ/xarray migration touches
+this file (DESIGN.md, STYLE.md §3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["PosteriorDraws", "covariance_draws", "flat", "group", "groups", "growth_draws",
+           "has_group", "make_tree", "posterior_draws", "read_tree", "visible", "with_groups",
+           "write_tree"]
+
+#: Sampler-internal variables (raw non-centred values, Cholesky factors), never shown.
+HIDDEN = ("_raw", "_chol")
+
+
+def make_tree(**datasets: xr.Dataset | None) -> xr.DataTree:
+    """A DataTree from named groups (``posterior=``, ``sample_stats=``...); None is skipped.
+
+    Examples
+    --------
+    >>> post = xr.Dataset({"mu": (("chain", "draw"), np.zeros((1, 3)))})
+    >>> sorted(groups(make_tree(posterior=post, sample_stats=None)))
+    ['posterior']
+    """
+    return xr.DataTree.from_dict({k: v for k, v in datasets.items() if v is not None})
+
+
+def group(idata: xr.DataTree, name: str) -> xr.Dataset:
+    """One group of a tree as a Dataset (KeyError naming the group if absent)."""
+    if name not in idata.children:
+        raise KeyError(f"the fit has no {name!r} group (it has {sorted(idata.children)})")
+    return idata[name].to_dataset()
+
+
+def has_group(idata: xr.DataTree, name: str) -> bool:
+    """Whether the tree has a group of that name."""
+    return name in idata.children
+
+
+def groups(idata: xr.DataTree) -> dict[str, xr.Dataset]:
+    """All groups of a tree as Datasets."""
+    return {name: idata[name].to_dataset() for name in idata.children}
+
+
+def with_groups(idata: xr.DataTree, **datasets: xr.Dataset) -> xr.DataTree:
+    """A new tree with groups added or replaced (the input is not changed)."""
+    out = groups(idata) | datasets
+    tree = make_tree(**out)
+    tree.attrs = dict(idata.attrs)
+    return tree
+
+
+def visible(post: xr.Dataset) -> xr.Dataset:
+    """A posterior without sampler-internal variables."""
+    return post.drop_vars([v for v in post.data_vars if str(v).endswith(HIDDEN)])
+
+
+def flat(ds: xr.Dataset, name: str) -> np.ndarray:
+    """Draws of one variable with chains and draws flattened into the first axis."""
+    arr = ds[name].values
+    return arr.reshape(arr.shape[0] * arr.shape[1], *arr.shape[2:])
+
+
+def covariance_draws(post: xr.Dataset, level: str, names: tuple[str, ...]) -> np.ndarray:
+    """(S, q, q) covariance of one random-effect level from its SDs and correlations."""
+    sds = np.stack([flat(post, f"{level}_{c}_sd") for c in names], axis=-1)
+    q = len(names)
+    corr = np.broadcast_to(np.eye(q), (sds.shape[0], q, q)).copy()
+    if f"{level}_corr" in post:
+        vals = flat(post, f"{level}_corr")
+        k = 0
+        for i in range(q):
+            for j in range(i + 1, q):
+                corr[:, i, j] = corr[:, j, i] = vals[:, k]
+                k += 1
+    return sds[:, :, None] * corr * sds[:, None, :]
+
+
+@dataclass(frozen=True)
+class PosteriorDraws:
+    """Posterior draws of a growth fit as NumPy arrays, chains and draws flattened (S)."""
+
+    beta: np.ndarray  # (S, p) fixed effects in design-term order
+    residual_sd: np.ndarray  # (S,)
+    sigma_v: np.ndarray  # (S, q, q) patient-effect covariance
+    patient_effect: np.ndarray | None  # (S, N, q)
+    sigma_u: np.ndarray | None  # (S, q_t, q_t) therapist-effect covariance
+    therapist_effect: np.ndarray | None  # (S, T, q_t)
+    nu: np.ndarray | None  # (S,) Student-t degrees of freedom
+
+    def thin(self, max_draws: int | None) -> PosteriorDraws:
+        """At most ``max_draws`` evenly spaced draws (all when None)."""
+        n = len(self.residual_sd)
+        if max_draws is None or max_draws >= n:
+            return self
+        keep = np.linspace(0, n - 1, max_draws).round().astype(int)
+        return PosteriorDraws(*[None if a is None else a[keep] for a in (
+            self.beta, self.residual_sd, self.sigma_v, self.patient_effect, self.sigma_u,
+            self.therapist_effect, self.nu)])
+
+
+def posterior_draws(idata: xr.DataTree, coefficients: tuple[str, ...],
+                    patient_coefficients: tuple[str, ...],
+                    therapist_coefficients: tuple[str, ...]) -> PosteriorDraws:
+    """The growth parameters of a tree's posterior as :class:`PosteriorDraws`."""
+    post = group(idata, "posterior")
+    beta = np.stack([flat(post, c) for c in coefficients], axis=-1)
+    if "covariate_effect" in post:
+        beta = np.concatenate([beta, flat(post, "covariate_effect")], axis=-1)
+    has_t = bool(therapist_coefficients)
+    return PosteriorDraws(
+        beta=beta, residual_sd=flat(post, "residual_sd"),
+        sigma_v=covariance_draws(post, "patient", patient_coefficients),
+        patient_effect=flat(post, "patient_effect") if "patient_effect" in post else None,
+        sigma_u=covariance_draws(post, "therapist", therapist_coefficients) if has_t else None,
+        therapist_effect=flat(post, "therapist_effect") if has_t else None,
+        nu=flat(post, "nu") if "nu" in post else None,
+    )
+
+
+def growth_draws(fit: object) -> PosteriorDraws:
+    """:func:`posterior_draws` of a growth fit (anything with ``spec``, ``design``, ``idata``)."""
+    spec = fit.spec
+    return posterior_draws(fit.idata, spec.coefficients, spec.patient_coefficients,
+                           spec.therapist_coefficients(bool(fit.design.q_t)))
+
+
+def write_tree(idata: xr.DataTree, path: str, attrs: dict[str, str],
+               extra: dict[str, xr.Dataset] | None = None) -> None:
+    """Write a tree's groups (plus ``extra`` groups) and ``attrs`` to one netCDF file."""
+    tree = make_tree(**(groups(idata) | (extra or {})))
+    tree.attrs = dict(attrs)
+    tree.to_netcdf(path, engine="h5netcdf")
+
+
+def read_tree(path: str) -> xr.DataTree:
+    """Read a netCDF file written by :func:`write_tree` fully into memory.
+
+    Raises
+    ------
+    ValueError
+        Naming the file when it is not a readable netCDF/HDF5 file.
+    """
+    try:
+        with xr.open_datatree(path, engine="h5netcdf") as opened:
+            return opened.load()
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: not a readable setback fit (expected a netCDF file written "
+                         f"by GrowthFit.save): {exc}") from exc

@@ -1,0 +1,134 @@
+"""The growth model as a PyMC model with latent effects (the general path). Never samples.
+
+Patient and therapist effects are latent, non-centred (``effect = z @ (diag(sd) L)'``,
+``z ~ N(0, 1)``), with the same priors as the collapsed fast path, so both paths have the
+same posterior. This path serves what the collapsed algebra cannot: Student-t residuals and
+the joint growth-dropout model (:mod:`trajectories.joint`).
+
+Data and data-scaled prior scales are ``pm.Data`` with fixed names, so a compiled model is
+reused for new data of the same structure (:func:`trajectories.engine.sampling.sample`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from trajectories.design import Design, posterior_coords
+from trajectories.spec import GrowthSpec
+
+__all__ = ["build_latent_model", "latent_structure_key"]
+
+
+def build_latent_model(spec: GrowthSpec, design: Design) -> pm.Model:
+    """The latent-effects PyMC growth model of a spec on a design (never samples).
+
+    Returns
+    -------
+    pymc.Model
+        Dims ``patient``, ``therapist``, ``session``, ``coefficient``; variables
+        ``intercept``, the time terms (``slope`` ...), ``covariate_effect`` (dim ``term``),
+        ``patient_<coef>_sd``, ``patient_corr``, ``therapist_<coef>_sd``,
+        ``therapist_corr``, ``therapist_effect``, ``patient_effect``, ``residual_sd`` (and
+        ``nu`` for Student-t); the observed variable is ``score``.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> from trajectories.design import make_design
+    >>> spec = GrowthSpec(time="log")
+    >>> model = build_latent_model(spec, make_design(spec, load_beat_the_blues()))
+    >>> sorted(v.name for v in model.free_RVs)  # doctest: +NORMALIZE_WHITESPACE
+    ['intercept', 'patient_corr_raw', 'patient_effect_raw', 'patient_intercept_sd',
+     'patient_slope_sd', 'residual_sd', 'slope']
+    """
+    k = len(spec.coefficients)
+    p = design.x.shape[1]
+    q_t = design.q_t
+    coords = {k: v for k, v in posterior_coords(spec, design).items() if v}
+    with pm.Model(coords=coords) as model:
+        loc = pm.Data("prior_loc", design.prior_loc)
+        scale = pm.Data("prior_scale", design.prior_scale)
+        gscale = pm.Data("group_scale", design.group_scale)
+        tscale = pm.Data("therapist_scale", design.therapist_scale)
+        rscale = pm.Data("residual_scale", np.asarray(design.residual_scale))
+        coefs = [pm.Normal(name, mu=loc[j], sigma=scale[j])
+                 for j, name in enumerate(spec.coefficients)]
+        beta = pt.stack(coefs)
+        if p > k:
+            cov_eff = pm.Normal("covariate_effect", mu=loc[k:], sigma=scale[k:], dims="term")
+            beta = pt.concatenate([beta, cov_eff])
+        factor_v = _covariance("patient", spec.patient_coefficients, gscale, spec)
+        u = None
+        if q_t:
+            factor_u = _covariance("therapist", spec.therapist_coefficients(True), tscale,
+                                   spec)
+            raw_u = pm.Normal("therapist_effect_raw", 0.0, 1.0,
+                              dims=("therapist", "therapist_coefficient"))
+            u = pm.Deterministic("therapist_effect", raw_u @ factor_u.T,
+                                 dims=("therapist", "therapist_coefficient"))
+        sigma = pm.HalfNormal("residual_sd", sigma=rscale)
+        _latent_likelihood(spec, design, beta, u, sigma, factor_v)
+    return model
+
+
+def latent_structure_key(spec: GrowthSpec, design: Design) -> tuple:
+    """What fixes the compiled code of :func:`build_latent_model`: spec, terms and shapes."""
+    return ("latent", spec.to_json(), design.terms, design.q, design.q_t,
+            len(design.therapists), design.n_patients, len(design.y))
+
+
+def _lkj_cholesky(name: str, q: int, eta: float):  # noqa: ANN202
+    """Cholesky factor of an LKJ(eta) correlation matrix (q = 2 or 3) from partial correlations.
+
+    The vine construction of Lewandowski, Kurowicka & Joe (2009): partial correlations
+    ``2 * Beta(b_k, b_k) - 1`` with ``b_k = eta + (q - 1 - k) / 2`` give an LKJ(eta) matrix.
+    Written out for small q because it compiles much faster than ``pm.LKJCorr``.
+    """
+    if q == 2:
+        c = 2.0 * pm.Beta(name, eta, eta) - 1.0
+        return pt.stack([pt.stack([1.0, 0.0]), pt.stack([c, pt.sqrt(1.0 - c**2)])])
+    b1 = eta + 0.5
+    raw = pm.Beta(name, alpha=np.array([b1, b1, eta]), beta=np.array([b1, b1, eta]))
+    c = 2.0 * raw - 1.0
+    c12, c13, c23 = c[0], c[1], c[2]
+    s13 = pt.sqrt(1.0 - c13**2)
+    zero = pt.zeros(())
+    return pt.stack([
+        pt.stack([pt.ones(()), zero, zero]),
+        pt.stack([c12, pt.sqrt(1.0 - c12**2), zero]),
+        pt.stack([c13, c23 * s13, s13 * pt.sqrt(1.0 - c23**2)]),
+    ])
+
+
+def _covariance(level: str, names: tuple[str, ...], scale, spec: GrowthSpec):  # noqa: ANN001, ANN202
+    """SDs and correlation of one random-effect level: the factor ``diag(sd) L``."""
+    q = len(names)
+    sds = [pm.HalfNormal(f"{level}_{c}_sd", sigma=scale[j]) for j, c in enumerate(names)]
+    if spec.correlated and q > 1:
+        chol = _lkj_cholesky(f"{level}_corr_raw", q, spec.priors.corr_eta)
+        corr = chol @ chol.T
+        pairs = [(i, j) for i in range(q) for j in range(i + 1, q)]
+        pm.Deterministic(f"{level}_corr", pt.stack([corr[i, j] for i, j in pairs]),
+                         dims=f"{level}_corr_pair")
+    else:
+        chol = pt.eye(q)
+    return pt.stack(sds)[:, None] * chol  # diag(sd) L: effect = z @ factor.T
+
+
+def _latent_likelihood(spec: GrowthSpec, design: Design, beta, u, sigma, factor_v) -> None:  # noqa: ANN001
+    x = pm.Data("x", design.x)
+    y = pm.Data("y", design.y)
+    prow = pm.Data("patient_row", design.patient_index)
+    raw_v = pm.Normal("patient_effect_raw", 0.0, 1.0, dims=("patient", "coefficient"))
+    v = pm.Deterministic("patient_effect", raw_v @ factor_v.T, dims=("patient", "coefficient"))
+    mu = (x * beta[None, :]).sum(-1) + (x[:, : design.q] * v[prow]).sum(-1)
+    if u is not None:
+        trow = pm.Data("therapist_row", design.therapist_index[design.patient_index])
+        mu = mu + (x[:, : design.q_t] * u[trow]).sum(-1)
+    if spec.likelihood == "student_t":
+        nu = pm.Gamma("nu", alpha=spec.priors.nu_alpha, beta=spec.priors.nu_beta)
+        pm.StudentT("score", nu=nu, mu=mu, sigma=sigma, observed=y, shape=y.shape[0])
+    else:
+        pm.Normal("score", mu=mu, sigma=sigma, observed=y, shape=y.shape[0])
