@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulations.design import StudyDesign
+from simulations.study.design import StudyDesign
 
 __all__ = ["StudySettings", "load_study", "study_settings"]
 

@@ -32,7 +32,7 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def _design(replications: int, n_patients: int):  # noqa: ANN202
-    from simulations.design import StudyDesign
+    from simulations.study.design import StudyDesign
 
     return StudyDesign({"policy": ["feedback+alliance-repair"], "n_patients": [n_patients],
                         "caseload": [20, 90]}, replications=replications, seed=11)
@@ -64,9 +64,9 @@ def measure(replications: int, n_patients: int) -> list[dict]:
     import distributed
     import numpy as np
 
-    from simulations.executors import Dask, Processes, Serial
-    from simulations.run import run_study
-    from simulations.store import ParquetStore
+    from simulations.study.executors import Dask, Processes, Serial
+    from simulations.study.run import run_study
+    from simulations.study.store import ParquetStore
     from simulations.tasks import policy_study
 
     design = _design(replications, n_patients)
@@ -126,10 +126,10 @@ def dispatch(replications: int = 400) -> dict[str, float]:
     """
     import distributed
 
-    from simulations.design import StudyDesign
-    from simulations.executors import Dask, Processes
-    from simulations.run import run_study
-    from simulations.store import ParquetStore
+    from simulations.study.design import StudyDesign
+    from simulations.study.executors import Dask, Processes
+    from simulations.study.run import run_study
+    from simulations.study.store import ParquetStore
 
     def seconds(executor, reps: int) -> float:  # noqa: ANN001
         design = StudyDesign({"k": [1, 2]}, replications=reps, seed=1)
@@ -154,8 +154,8 @@ def dispatch(replications: int = 400) -> dict[str, float]:
 
 def overhead(replications: int = 2000) -> tuple[float, float]:
     """Microseconds per replication of a cheap task: plain loop, and through run_study."""
-    from simulations.design import StudyDesign
-    from simulations.run import run_study
+    from simulations.study.design import StudyDesign
+    from simulations.study.run import run_study
     from simulations.tasks import t_interval
 
     design = StudyDesign({"n": [20]}, replications=replications, seed=1)

@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cold", type=int, default=2, help="replications without reuse")
     parser.add_argument("--warm", type=int, default=5, help="replications with reuse")
     args = parser.parse_args(argv)
-    from simulations.sbc import sbc_task
-    from simulations.tasks_monitor import monitor_study
-    from simulations.tasks_trial import trial_power
+    from simulations.tasks.monitor import monitor_study
+    from simulations.tasks.sbc import sbc_task
+    from simulations.tasks.trial import trial_power
 
     cases = [
         ("sbc (40 patients x 8 sessions, 2 x 200 draws)", sbc_task,

@@ -1,12 +1,12 @@
 """Clinic simulator, policies, monitors, policy comparisons and simulation studies."""
 
-from simulations.clinic import SimulatedClinic, simulate
-from simulations.compare import compare_policies
-from simulations.config import ClinicConfig
-from simulations.design import StudyDesign
-from simulations.monitors import ExpectedRecoveryMonitor
-from simulations.policies import AllianceRepair, Feedback, policy_from_name
-from simulations.run import run_study
+from simulations.clinic.compare import compare_policies
+from simulations.clinic.config import ClinicConfig
+from simulations.clinic.monitors import ExpectedRecoveryMonitor
+from simulations.clinic.policies import AllianceRepair, Feedback, policy_from_name
+from simulations.clinic.simulate import SimulatedClinic, simulate
+from simulations.study.design import StudyDesign
+from simulations.study.run import run_study
 
 __all__ = [
     "AllianceRepair",

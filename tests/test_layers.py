@@ -33,3 +33,26 @@ def test_dependency_direction(package: str) -> None:
         if _imports(p) & FORBIDDEN[package]
     }
     assert not bad, f"{package} must not import {FORBIDDEN[package]}: {bad}"
+
+
+def _modules_imported(path: Path) -> set[str]:
+    """Full dotted names of the modules a file imports (also inside functions)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def test_study_runner_knows_nothing_of_clinics() -> None:
+    """simulations/study is generic: no clinic import, and of tasks/ only the registry."""
+    bad = {}
+    for p in (ROOT / "simulations" / "study").rglob("*.py"):
+        hits = sorted(m for m in _modules_imported(p)
+                      if m.startswith(("simulations.clinic", "simulations.tasks"))
+                      and not m.startswith("simulations.tasks.registry"))
+        if hits:
+            bad[str(p.relative_to(ROOT))] = hits
+    assert not bad, f"simulations/study must not import the clinic or the tasks: {bad}"

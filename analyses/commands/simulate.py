@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from simulations import ClinicConfig, policy_from_name
-from simulations.clinic import simulate_chunks
-from simulations.outcomes import summary
+from simulations.clinic.outcomes import summary
+from simulations.clinic.simulate import simulate_chunks
 
 PATIENTS_PER_THERAPIST = 90  # Saxon & Barkham (2012): 10,786 patients of 119 therapists
 

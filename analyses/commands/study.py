@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from analyses.settings import load_study
-from simulations.executors import Dask, Processes, Serial
-from simulations.metrics import METRICS, summarise
-from simulations.run import load_results, run_study
-from simulations.store import ParquetStore
+from simulations.study.executors import Dask, Processes, Serial
+from simulations.study.metrics import METRICS, summarise
+from simulations.study.run import load_results, run_study
+from simulations.study.store import ParquetStore
 
 
 def _positive_int(text: str) -> int:

@@ -155,9 +155,9 @@ def fit_report(fit_dir: str | Path) -> Report:
 
 def study_report(study_dir: str | Path) -> Report:
     """A report of a simulation study: status, performance measures and their MCSE plots."""
-    from simulations.metrics import summarise
-    from simulations.run import condition_status, load_results
-    from simulations.store import ParquetStore
+    from simulations.study.metrics import summarise
+    from simulations.study.run import condition_status, load_results
+    from simulations.study.store import ParquetStore
 
     store = ParquetStore(study_dir)
     results = load_results(store)
@@ -201,7 +201,7 @@ def _add_sbc(rep: Report, frame: pd.DataFrame) -> None:
     """Rank histograms and uniformity tests when the study holds SBC ranks."""
     if "rank" not in frame or frame["rank"].isna().all():
         return
-    from simulations.sbc import sbc_histogram, sbc_uniformity
+    from simulations.tasks.sbc import sbc_histogram, sbc_uniformity
 
     ranked = frame.dropna(subset=["rank"])
     for cid, part in list(ranked.groupby("condition_id"))[:3]:

@@ -9,7 +9,7 @@ import pandas as pd
 from analyses.plots import plot_policy_differences, plot_policy_rates, plot_retention
 from analyses.report import Report, provenance
 from simulations import ClinicConfig, compare_policies, simulate
-from simulations.policies import as_combined
+from simulations.clinic.policies import as_combined
 from trajectories.retention import retention_table
 
 __all__ = ["DEMO_POLICIES", "compare_policies_report", "headline_policy_numbers",

@@ -58,7 +58,7 @@ def plot_policy_rates(
     Parameters
     ----------
     table : pandas.DataFrame
-        Output of :func:`simulations.compare.compare_policies`.
+        Output of :func:`simulations.clinic.compare.compare_policies`.
     subgroup : str
         ``"all"`` patients or the not-on-track subgroup ``"NOT"``.
     outcomes : list of str, optional
@@ -66,7 +66,7 @@ def plot_policy_rates(
 
     See Also
     --------
-    simulations.compare.compare_policies : Compute the table.
+    simulations.clinic.compare.compare_policies : Compute the table.
     plot_policy_differences : Paired differences to treatment as usual.
     """
     sel = _select(table, subgroup, outcomes)
@@ -88,7 +88,7 @@ def plot_policy_differences(
 
     See Also
     --------
-    simulations.compare.compare_policies : Compute the table (common random numbers).
+    simulations.clinic.compare.compare_policies : Compute the table (common random numbers).
     plot_policy_rates : The rates themselves.
     """
     sel = _select(table, subgroup, outcomes)
@@ -130,7 +130,7 @@ def plot_study_performance(
 
     See Also
     --------
-    simulations.metrics : Compute the performance measures and their MCSEs.
+    simulations.study.metrics : Compute the performance measures and their MCSEs.
     """
     sel = summary[summary["metric"] == metric]
     if sel.empty:
@@ -170,14 +170,14 @@ def plot_sbc_ranks(
     Parameters
     ----------
     histogram : pandas.DataFrame
-        Output of :func:`simulations.sbc.sbc_histogram`.
+        Output of :func:`simulations.tasks.sbc.sbc_histogram`.
     parameter : str
         Which parameter to draw.
 
     See Also
     --------
-    simulations.sbc.sbc_histogram : Compute the table.
-    simulations.sbc.sbc_uniformity : The matching chi-square test.
+    simulations.tasks.sbc.sbc_histogram : Compute the table.
+    simulations.tasks.sbc.sbc_uniformity : The matching chi-square test.
     """
     h = histogram[histogram["parameter"] == parameter]
     if h.empty:

@@ -110,7 +110,7 @@ def test_example_studies_load(path: Path) -> None:
     assert callable(get_task(settings.task))  # the task the example names exists
 
 
-@pytest.mark.slow  # starts a Dask cluster (~10 s); tests/simulations/test_dask.py is the fast check
+@pytest.mark.slow  # starts a Dask cluster (~10 s); tests/simulations/study/test_dask.py is fast
 def test_run_on_a_local_dask_cluster_equals_serial(study: Path, tmp_path: Path,
                                                    capsys) -> None:  # noqa: ANN001
     pytest.importorskip("distributed")

@@ -77,7 +77,7 @@ def test_retention_and_hazard(btb) -> None:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def comparison() -> pd.DataFrame:
     from simulations import ClinicConfig
-    from simulations.compare import compare_policies
+    from simulations.clinic.compare import compare_policies
 
     return compare_policies(ClinicConfig(n_patients=400, n_therapists=8),
                             ["feedback", "alliance-repair"], seed=3)
@@ -113,7 +113,7 @@ def test_study_performance_with_mcse_bars() -> None:
 
 
 def test_sbc_rank_histogram_with_uniform_band() -> None:
-    from simulations.sbc import sbc_histogram
+    from simulations.tasks.sbc import sbc_histogram
 
     rng = np.random.default_rng(4)
     ranks = {"slope": rng.integers(0, 100, size=400), "residual_sd": np.zeros(400, int)}

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulations.sbc import (
+from simulations.tasks.sbc import (
     SBC_PARAMETERS,
     draw_prior,
     sbc_histogram,

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import toy_tasks
 
-from simulations.design import StudyDesign
-from simulations.executors import Dask, Processes, Serial, resolve_executor
-from simulations.run import condition_status, replay, run_study
+from simulations.study.design import StudyDesign
+from simulations.study.executors import Dask, Processes, Serial, resolve_executor
+from simulations.study.run import condition_status, replay, run_study
 from simulations.tasks import available_tasks, get_task, register_task, task_name
 
 DESIGN = StudyDesign({"n": [5, 20], "mu": [0.0, 1.0]}, replications=15, seed=11)
@@ -45,7 +45,7 @@ def test_replay_reproduces_any_replication_alone() -> None:
 
 
 def test_chunking_does_not_change_results(tmp_path) -> None:  # noqa: ANN001
-    from simulations.store import ParquetStore
+    from simulations.study.store import ParquetStore
 
     # chunks of 7 split the 15 replications of a condition unevenly; rows must not change
     store = ParquetStore(tmp_path / "s", chunk_size=7)

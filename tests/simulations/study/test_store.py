@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import toy_tasks
 
-from simulations import store as store_module
-from simulations.design import StudyDesign
-from simulations.run import load_results, run_study
-from simulations.store import ParquetStore, StoreChangedWarning, StoreMismatchError
+from simulations.study import store as store_module
+from simulations.study.design import StudyDesign
+from simulations.study.run import load_results, run_study
+from simulations.study.store import ParquetStore, StoreChangedWarning, StoreMismatchError
 
 DESIGN = StudyDesign({"n": [5, 20], "mu": [0.0, 1.0]}, replications=20, seed=7)
 

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import toy_tasks
 
-from simulations.design import StudyDesign
-from simulations.run import run_study
-from simulations.store import ParquetStore
+from simulations.study.design import StudyDesign
+from simulations.study.run import run_study
+from simulations.study.store import ParquetStore
 
 HERE = Path(__file__).resolve().parent
 DESIGN = StudyDesign({"n": [5, 20], "mu": [0.0]}, replications=40, seed=31)
@@ -24,10 +24,10 @@ N_CHUNKS = 2 * 40 // CHUNK
 
 RUNNER = """
 import sys
-from simulations.design import StudyDesign
-from simulations.executors import Processes
-from simulations.run import run_study
-from simulations.store import ParquetStore
+from simulations.study.design import StudyDesign
+from simulations.study.executors import Processes
+from simulations.study.run import run_study
+from simulations.study.store import ParquetStore
 import toy_tasks
 
 if __name__ == "__main__":

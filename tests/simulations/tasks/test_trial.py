@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from simulations.tasks_trial import analyse_trial, trial_power, true_effect
+from simulations.tasks.trial import analyse_trial, trial_power, true_effect
 
 
 def test_balanced_trial_estimate_is_the_difference_in_arm_means() -> None:

@@ -2,7 +2,7 @@
 
 Each statistic is the mean over independent seeded batches, with MCSE = SD(batch) /
 sqrt(batches). A statistic passes when |simulated - target| <= modelling tolerance + 3 MCSE
-(see ``simulations.calibration.TARGETS`` for each tolerance and its source): the modelling
+(see ``simulations.clinic.calibration.TARGETS`` for each tolerance and its source): the modelling
 tolerance says how far a synthesis of studies on other instruments and settings may land from
 the published figure, and 3 MCSE bounds the chance that Monte Carlo error alone fails a
 correct model at about 0.3% per statistic, so the fixed seeds are not what makes it pass.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulations.calibration import TARGETS, calibration_table
-from simulations.config import ClinicConfig
+from simulations.clinic.calibration import TARGETS, calibration_table
+from simulations.clinic.config import ClinicConfig
 
 
 def _check(table) -> None:

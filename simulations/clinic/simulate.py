@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulations.config import TRAJECTORY_CLASSES, ClinicConfig
-from simulations.engine import SESSION_TRUTH, Plan, run_chunk, therapist_effects
-from simulations.monitors import ExpectedRecoveryMonitor, Monitor
-from simulations.outcomes import patient_outcomes
-from simulations.policies import (
+from simulations.clinic.config import TRAJECTORY_CLASSES, ClinicConfig
+from simulations.clinic.engine import SESSION_TRUTH, Plan, run_chunk, therapist_effects
+from simulations.clinic.monitors import ExpectedRecoveryMonitor, Monitor
+from simulations.clinic.outcomes import patient_outcomes
+from simulations.clinic.policies import (
     AllianceRepair,
     ClinicalSupport,
     CombinedPolicy,

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from simulations import ClinicConfig, simulate
-from simulations.monitors import ExpectedRecoveryMonitor, FittedModelMonitor, Monitor
+from simulations.clinic.monitors import ExpectedRecoveryMonitor, FittedModelMonitor, Monitor
 from trajectories.data import TherapyData
 from trajectories.fit import fit_from_draws
 from trajectories.predict import predict

@@ -14,9 +14,9 @@ from simulations import (
     policy_from_name,
     simulate,
 )
-from simulations.config import CourseConfig, DropoutConfig
-from simulations.monitors import ReliableWorseningMonitor
-from simulations.policies import ClinicalSupport, Referral, TreatmentAsUsual, combine
+from simulations.clinic.config import CourseConfig, DropoutConfig
+from simulations.clinic.monitors import ReliableWorseningMonitor
+from simulations.clinic.policies import ClinicalSupport, Referral, TreatmentAsUsual, combine
 from trajectories.instruments import get_instrument
 
 SMALL = ClinicConfig(n_patients=3_000, n_therapists=30)
@@ -211,7 +211,7 @@ def test_policy_directions_on_a_moderate_run(runs: dict) -> None:
 
 
 def test_simulate_chunks_streams_the_same_run() -> None:
-    from simulations.clinic import simulate_chunks
+    from simulations.clinic.simulate import simulate_chunks
 
     whole = simulate(SMALL, "feedback+cst", seed=12, chunk_size=1_000)
     chunks = list(simulate_chunks(SMALL, "feedback+cst", seed=12, chunk_size=1_000))

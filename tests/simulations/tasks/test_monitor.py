@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import trajectories.fit
-from simulations.tasks_monitor import monitor_study, operating_characteristics
+from simulations.tasks.monitor import monitor_study, operating_characteristics
 from trajectories.fit import fit_from_draws
 
 SMALL = {"n_train": 200, "n_test": 200, "caseload": 20, "max_draws": 10}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from simulations import ClinicConfig, simulate
-from simulations.outcomes import cluster_se, rate_table, ratio_influence
+from simulations.clinic.outcomes import cluster_se, rate_table, ratio_influence
 from trajectories.instruments import get_instrument
 
 

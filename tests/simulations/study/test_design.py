@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulations.design import StudyDesign
+from simulations.study.design import StudyDesign
 
 
 def test_grid_is_fully_crossed_in_factor_order() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulations import ClinicConfig, compare_policies
-from simulations.compare import COLUMNS
+from simulations.clinic.compare import COLUMNS
 
 
 def test_compare_policies_table_and_paired_intervals() -> None:

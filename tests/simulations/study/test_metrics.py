@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulations.design import StudyDesign
-from simulations.metrics import performance, replications_needed, summarise
-from simulations.run import run_study
+from simulations.study.design import StudyDesign
+from simulations.study.metrics import performance, replications_needed, summarise
+from simulations.study.run import run_study
 
 RTOL = 1e-10
 

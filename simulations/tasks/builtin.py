@@ -1,113 +1,19 @@
-"""Tasks: what one replication of a simulation study does, and the registry of named tasks.
+"""Built-in study tasks: the textbook t-interval study and the clinic policy study.
 
-A task is a plain function ``task(condition, rng)`` that takes the factor levels of one
-condition (a dict) and a ``numpy.random.Generator`` and returns tidy rows, as a list of
-dicts or a DataFrame. The usual columns are ``method``, ``estimand``, ``estimate``,
-``truth``, ``se``, ``ci_low``, ``ci_high`` and ``p_value`` (what
-:func:`simulations.metrics.summarise` understands), plus any outcome rates the study needs.
-The function must be defined at module level so that worker processes can import it.
-
-Tasks are found by name (:func:`register_task`) or by ``"module:function"``, which is how a
-study TOML names a task defined in the user's own module.
+Both are registered by name (``task = "t_interval"``, ``task = "policy_study"`` in a study
+TOML); see :mod:`simulations.tasks.registry` for what a task is.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from simulations.sbc import sbc_task as _sbc_task
-from simulations.tasks_monitor import monitor_study as _monitor_study
-from simulations.tasks_trial import trial_power as _trial_power
+from simulations.tasks.registry import register_task
 
-__all__ = ["Task", "available_tasks", "get_task", "policy_study", "register_task", "t_interval",
-           "task_name"]
-
-Task = Callable[[Mapping[str, Any], np.random.Generator], "list[dict] | pd.DataFrame"]
-
-_REGISTRY: dict[str, Task] = {}
-
-
-def register_task(name: str, fn: Task) -> None:
-    """Make a task available by name, e.g. in a study TOML (``task = "name"``).
-
-    Raises
-    ------
-    ValueError
-        If the name contains ``":"`` (reserved for ``"module:function"``) or is taken by
-        another function.
-
-    Examples
-    --------
-    >>> def my_task(condition, rng):
-    ...     return [{"estimand": "mean", "estimate": rng.normal()}]
-    >>> register_task("my_task", my_task)
-    >>> get_task("my_task") is my_task
-    True
-    """
-    if not name or ":" in name:
-        raise ValueError(f"task name {name!r} must be non-empty and contain no ':'")
-    if not callable(fn):
-        raise ValueError(f"task {name!r} must be callable, got {fn!r}")
-    if name in _REGISTRY and _REGISTRY[name] is not fn:
-        raise ValueError(f"task name {name!r} is already registered to "
-                         f"{task_name(_REGISTRY[name])}")
-    _REGISTRY[name] = fn
-
-
-def get_task(task: str | Task) -> Task:
-    """Resolve a task given as a function, a registered name or ``"module:function"``.
-
-    Raises
-    ------
-    ValueError
-        If the name is neither registered nor an importable ``"module:function"``.
-
-    Examples
-    --------
-    >>> get_task("t_interval") is get_task("simulations.tasks:t_interval")
-    True
-    """
-    if callable(task):
-        return task
-    if task in _REGISTRY:
-        return _REGISTRY[task]
-    if ":" not in task:
-        raise ValueError(f"unknown task {task!r}; registered tasks are {available_tasks()}, "
-                         "or give 'module:function'")
-    module_name, _, attr = task.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot import task {task!r}: {exc}") from exc
-    if not callable(obj):
-        raise ValueError(f"task {task!r} is not callable")
-    return obj
-
-
-def task_name(fn: Task) -> str:
-    """The name a study records for a task: ``"module:function"``, whatever alias found it.
-
-    A registered name is only a way to look the function up, so a study started with
-    ``task="t_interval"`` and resumed with the function itself is the same study.
-
-    Examples
-    --------
-    >>> task_name(get_task("t_interval"))
-    'simulations.tasks:t_interval'
-    """
-    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
-
-
-def available_tasks() -> list[str]:
-    """Names of the registered tasks, sorted."""
-    return sorted(_REGISTRY)
+__all__ = ["POLICY_FACTORS", "policy_study", "t_interval"]
 
 
 def t_interval(condition: Mapping[str, Any], rng: np.random.Generator) -> list[dict]:
@@ -214,10 +120,10 @@ def policy_study(condition: Mapping[str, Any], rng: np.random.Generator) -> list
     """
     from dataclasses import replace
 
-    from simulations.compare import compare_policies
-    from simulations.config import ClinicConfig
-    from simulations.monitors import ExpectedRecoveryMonitor
-    from simulations.policies import (
+    from simulations.clinic.compare import compare_policies
+    from simulations.clinic.config import ClinicConfig
+    from simulations.clinic.monitors import ExpectedRecoveryMonitor
+    from simulations.clinic.policies import (
         AllianceRepair,
         ClinicalSupport,
         CombinedPolicy,
@@ -270,7 +176,3 @@ def policy_study(condition: Mapping[str, Any], rng: np.random.Generator) -> list
 
 register_task("t_interval", t_interval)
 register_task("policy_study", policy_study)
-# Built-in tasks defined in their own modules (each imports its heavy dependencies lazily).
-register_task("trial_power", _trial_power)
-register_task("monitor_study", _monitor_study)
-register_task("sbc", _sbc_task)

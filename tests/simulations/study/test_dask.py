@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import toy_tasks
 
-from simulations.design import StudyDesign
-from simulations.executors import Dask, Processes
-from simulations.run import run_study
-from simulations.store import ParquetStore
+from simulations.study.design import StudyDesign
+from simulations.study.executors import Dask, Processes
+from simulations.study.run import run_study
+from simulations.study.store import ParquetStore
 
 distributed = pytest.importorskip("distributed")
 

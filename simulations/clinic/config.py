@@ -1,0 +1,185 @@
+"""`ClinicConfig`: everything that defines a simulated service, with literature defaults.
+
+Every default cites its source in ``DOMAIN.md`` (provenance tag in brackets: [V] verified,
+[S] secondary, [derived] computed from those, [assumed] a modelling choice with no published
+number, set during calibration). Calibrated means: with these defaults, treatment as usual
+and feedback reproduce the validation targets checked in ``tests/simulations`` and tabled in
+``docs/simulator.md``.
+
+The default instrument is the **PHQ-9**: it is the only instrument for which DOMAIN.md has a
+verified routine-care outcome distribution on the same scale (IAPT: 6.6% reliable
+deterioration, 63.7% reliable improvement, 40.3% recovery; Gyani et al. 2013 [V]), together
+with intake norms (15.4, SD 5.5), the RCI of 6 and the caseness cutoff of 10. The OQ-45's
+cutoff and the reliability behind its RCI are unverified, so its scale cannot be calibrated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+from simulations.clinic.parameters import (
+    TRAJECTORY_CLASSES,
+    AllianceConfig,
+    CourseConfig,
+    DropoutConfig,
+    RiskConfig,
+    TherapistConfig,
+    _check,
+)
+from trajectories.instruments import Instrument, get_instrument
+
+__all__ = [
+    "TRAJECTORY_CLASSES",
+    "AllianceConfig",
+    "ClinicConfig",
+    "CourseConfig",
+    "DropoutConfig",
+    "RiskConfig",
+    "TherapistConfig",
+]
+
+
+@dataclass(frozen=True)
+class ClinicConfig:
+    """A simulated service: therapists, patients, instrument, course, alliance, dropout, ending.
+
+    Parameters
+    ----------
+    n_patients : int
+        Number of patients (1 to 100 million).
+    n_therapists : int
+        Number of therapists; patients are assigned to therapists at random with equal
+        probability. The defaults give about 90 patients per therapist (Saxon & Barkham 2012:
+        10,786 patients of 119 therapists [derived]).
+    instrument : str or Instrument
+        Outcome measure; PHQ-9 by default (see the module docstring for why).
+    intake_mean, intake_sd : float or None
+        Observed intake distribution; ``None`` takes the instrument's clinical norms
+        (PHQ-9: 15.4, SD 5.5, NHS Talking Therapies 2022/23 [S]). The latent intake SD is
+        reduced so that latent plus measurement error has this SD.
+    max_sessions : int
+        Session limit: sessions are numbered 0 (intake) to ``max_sessions - 1``. 20 covers the
+        13-18 sessions needed for 50% to improve (Hansen et al. 2002 [V]).
+    min_planned_sessions : int or None
+        Each patient's planned number of sessions is uniform between this and
+        ``max_sessions``; ``None`` takes 60% of ``max_sessions`` (12 of 20: with dropout,
+        about the 12.7 sessions of trial treatments, Hansen et al. 2002 [V]).
+    good_enough : bool
+        End treatment (as completed) once the observed score has been below the cutoff for
+        ``good_enough_sessions`` consecutive sessions (Barkham et al. 2006 [V]).
+    good_enough_sessions : int
+        Consecutive non-clinical sessions required by the good-enough rule.
+    course, therapists, alliance, risk, dropout : sub-configurations
+        See each class.
+
+    Examples
+    --------
+    >>> cfg = ClinicConfig(n_patients=200, n_therapists=10)
+    >>> cfg.instrument.name, cfg.patients_per_therapist
+    ('PHQ-9', 20.0)
+    >>> ClinicConfig(n_patients=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_patients must be in [1, 100000000], got 0
+    >>> ClinicConfig.routine().dropout.setting
+    'routine'
+    """
+
+    n_patients: int = 2_000
+    n_therapists: int = 22
+    instrument: Instrument | str = "phq9"
+    intake_mean: float | None = None
+    intake_sd: float | None = None
+    max_sessions: int = 20
+    min_planned_sessions: int | None = None
+    good_enough: bool = False
+    good_enough_sessions: int = 2
+    course: CourseConfig = field(default_factory=CourseConfig)
+    therapists: TherapistConfig = field(default_factory=TherapistConfig)
+    alliance: AllianceConfig = field(default_factory=AllianceConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    dropout: DropoutConfig = field(default_factory=DropoutConfig)
+
+    def __post_init__(self) -> None:
+        for name, high in (("n_patients", 100_000_000), ("n_therapists", 1_000_000),
+                           ("max_sessions", 200), ("good_enough_sessions", 50)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise ValueError(f"{name} must be in [1, {high}], got {value!r}")
+        if self.max_sessions < 2:
+            raise ValueError(f"max_sessions must be in [2, 200], got {self.max_sessions}")
+        low = self.min_planned_sessions
+        if low is not None and (isinstance(low, bool) or not isinstance(low, int)
+                                or not 1 <= low <= self.max_sessions):
+            raise ValueError(f"min_planned_sessions must be in [1, max_sessions="
+                             f"{self.max_sessions}], got {low!r}")
+        if self.n_therapists > self.n_patients:
+            raise ValueError(f"n_therapists must be in [1, n_patients={self.n_patients}], "
+                             f"got {self.n_therapists}")
+        inst = get_instrument(self.instrument)
+        object.__setattr__(self, "instrument", inst)
+        if inst.cutoff is None:
+            raise ValueError(f"instrument {inst.name} has no clinical cutoff; the simulator "
+                             "needs one (give Instrument(cutoff=...))")
+        mean, sd = self.intake_mean_value, self.intake_sd_value
+        _check("intake_mean", mean, inst.min_score, inst.max_score)
+        _check("intake_sd", sd, inst.measurement_sd, inst.max_score - inst.min_score,
+               open_low=True)
+        for f in ("course", "therapists", "alliance", "risk", "dropout"):
+            expected = {"course": CourseConfig, "therapists": TherapistConfig,
+                        "alliance": AllianceConfig, "risk": RiskConfig,
+                        "dropout": DropoutConfig}[f]
+            if not isinstance(getattr(self, f), expected):
+                raise ValueError(f"{f} must be a {expected.__name__}")
+
+    @classmethod
+    def routine(cls, **changes: object) -> ClinicConfig:
+        """The routine-care setting: about 30% dropout (Bennemann et al. 2022 [V])."""
+        cfg = cls(**changes)  # type: ignore[arg-type]
+        return replace(cfg, dropout=replace(cfg.dropout, setting="routine"))
+
+    @property
+    def intake_mean_value(self) -> float:
+        """Observed intake mean (the instrument's clinical mean unless given)."""
+        inst = get_instrument(self.instrument)
+        value = self.intake_mean if self.intake_mean is not None else inst.clinical_mean
+        if value is None:
+            raise ValueError(f"intake_mean: instrument {inst.name} has no clinical mean; give one")
+        return float(value)
+
+    @property
+    def intake_sd_value(self) -> float:
+        """Observed intake SD (the instrument's clinical SD unless given)."""
+        inst = get_instrument(self.instrument)
+        value = self.intake_sd if self.intake_sd is not None else inst.clinical_sd
+        if value is None:
+            raise ValueError(f"intake_sd: instrument {inst.name} has no clinical SD; give one")
+        return float(value)
+
+    @property
+    def min_planned(self) -> int:
+        """Shortest planned treatment (sessions, intake included)."""
+        if self.min_planned_sessions is not None:
+            return self.min_planned_sessions
+        return max(1, round(0.6 * self.max_sessions))
+
+    @property
+    def patients_per_therapist(self) -> float:
+        """Mean caseload."""
+        return self.n_patients / self.n_therapists
+
+    def replace(self, **changes: object) -> ClinicConfig:
+        """A copy with some values changed (validated again)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain values for ``summary.json`` and provenance records."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Instrument):
+                value = value.key
+            elif hasattr(value, "__dataclass_fields__"):
+                value = {g.name: getattr(value, g.name) for g in fields(value)}
+            out[f.name] = value
+        return out

@@ -1,0 +1,221 @@
+"""Where a study's chunks run: in this process, in local worker processes, or on Dask.
+
+The three executors are small frozen dataclasses passed to
+:func:`simulations.study.run.run_study` (``executor=``); the strings ``"serial"``,
+``"processes"`` and ``"dask"`` stand for their defaults. :func:`open_pool` turns one into a
+context manager with ``submit`` and ``wait_any``, the only two operations the runner needs,
+so the scheduling loop is the same for all three and the results cannot differ.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Dask", "Processes", "Serial", "check_task", "open_pool", "resolve_executor"]
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Serial:
+    """Run every replication in the calling process, in order (for debugging and doctests)."""
+
+
+@dataclass(frozen=True)
+class Processes:
+    """Run chunks in local worker processes.
+
+    Parameters
+    ----------
+    workers : int or None
+        Number of processes; ``None`` uses every core available to this process.
+
+    Notes
+    -----
+    Workers are started with the ``spawn`` method on every platform: forking a process that
+    already runs threads (Dask, BLAS, PyTensor) can deadlock, and spawn behaves the same on
+    Linux, macOS and Windows. The task must therefore be importable (defined at module level).
+
+    Examples
+    --------
+    >>> Processes(workers=2)
+    Processes(workers=2)
+    """
+
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and (isinstance(self.workers, bool)
+                                         or not isinstance(self.workers, int)
+                                         or self.workers < 1):
+            raise ValueError(f"workers must be a positive integer or None, got {self.workers!r}")
+
+
+@dataclass(frozen=True)
+class Dask:
+    """Run chunks on a Dask distributed cluster.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        Address of a running scheduler, e.g. ``"tcp://10.0.0.5:8786"``. ``None`` starts a
+        local cluster on the loopback interface for the duration of the study.
+    workers : int or None
+        Worker processes of the local cluster (one thread each); ignored with ``scheduler``.
+        ``None`` uses every core.
+
+    Notes
+    -----
+    Workers of a remote cluster must be able to import setback and the task's module.
+
+    Examples
+    --------
+    >>> Dask(scheduler="tcp://10.0.0.5:8786")
+    Dask(scheduler='tcp://10.0.0.5:8786', workers=None)
+    """
+
+    scheduler: str | None = None
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        Processes(self.workers)  # same validation of the worker count
+
+
+def resolve_executor(executor: str | Serial | Processes | Dask) -> Serial | Processes | Dask:
+    """Turn ``"serial"``, ``"processes"`` or ``"dask"`` into its executor; pass others through.
+
+    Examples
+    --------
+    >>> resolve_executor("processes")
+    Processes(workers=None)
+    """
+    if isinstance(executor, Serial | Processes | Dask):
+        return executor
+    named = {"serial": Serial, "processes": Processes, "dask": Dask}
+    if executor not in named:
+        raise ValueError(f"executor must be 'serial', 'processes', 'dask' or an executor "
+                         f"object, got {executor!r}")
+    return named[executor]()
+
+
+def check_task(fn: Callable[..., Any], executor: Serial | Processes | Dask) -> None:
+    """Fail early, with advice, when worker processes could not import the task.
+
+    Worker processes find a task by its module and name, so a lambda, a nested function or
+    a function defined in a notebook (an interactive ``__main__``) cannot run there. Dask
+    pickles such functions by value, and the serial executor needs no pickling at all.
+
+    Raises
+    ------
+    ValueError
+        If ``executor`` is :class:`Processes` and the task is not importable.
+    """
+    if not isinstance(executor, Processes):
+        return
+    import pickle
+    import sys
+
+    main = sys.modules.get("__main__")
+    interactive = getattr(fn, "__module__", None) == "__main__" and not hasattr(main, "__file__")
+    try:
+        pickle.dumps(fn)
+    except Exception as exc:  # pickling raises several types; the advice is the same
+        interactive = True
+        reason = f" ({exc})"
+    else:
+        reason = ""
+    if interactive:
+        raise ValueError(
+            f"the task {getattr(fn, '__qualname__', fn)!r} cannot be sent to worker "
+            f"processes{reason}: define it at module level in an importable .py file, or "
+            "use executor='serial' or 'dask'")
+
+
+class _Pool:
+    """What the runner sees of an executor: submit a call, wait for any to finish."""
+
+    def __init__(self, submit: Callable[..., Any], wait_any: Callable[[list], list],
+                 n_workers: int, *, depth: int | None = None) -> None:
+        self.submit = submit
+        self.wait_any = wait_any
+        self.n_workers = n_workers
+        # calls in flight: two per worker keeps workers busy while results are written;
+        # one when serial, since a serial call runs at submission
+        self.depth = depth or 2 * n_workers
+
+
+def _serial_submit(fn: Callable[..., Any], *args: Any) -> Future:
+    future: Future = Future()
+    try:
+        future.set_result(fn(*args))
+    except BaseException as exc:  # delivered through the future like a worker's exception
+        future.set_exception(exc)
+    return future
+
+
+def _wait_any(futures: list) -> list:
+    done, _ = wait(futures, return_when=FIRST_COMPLETED)
+    return [f for f in futures if f in done]  # keep submission order for determinism
+
+
+@contextmanager
+def open_pool(executor: Serial | Processes | Dask) -> Iterator[_Pool]:
+    """Start the executor's workers for the duration of a ``with`` block."""
+    if isinstance(executor, Serial):
+        yield _Pool(_serial_submit, _wait_any, 1, depth=1)
+    elif isinstance(executor, Processes):
+        import multiprocessing
+
+        n = executor.workers or _cores()
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+            try:
+                yield _Pool(pool.submit, _wait_any, n)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    else:
+        with _dask_client(executor) as client:
+            import distributed
+
+            def submit(fn: Callable[..., Any], *args: Any) -> Any:
+                return client.submit(fn, *args, pure=False)
+
+            def wait_any(futures: list) -> list:
+                done, _ = distributed.wait(futures, return_when="FIRST_COMPLETED")
+                return [f for f in futures if f in done]
+
+            n = sum(w.get("nthreads", 1) for w in client.scheduler_info(n_workers=-1)
+                    ["workers"].values()) or 1
+            yield _Pool(submit, wait_any, n)
+
+
+@contextmanager
+def _dask_client(executor: Dask) -> Iterator[Any]:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError("the Dask executor needs dask[distributed]; install setback with "
+                          "the 'cluster' extra: pip install 'setback[cluster]'") from exc
+    if executor.scheduler is not None:
+        try:
+            client = distributed.Client(executor.scheduler, timeout="20s")
+        except OSError as exc:  # a typo in the address should read as one, not a traceback
+            raise ValueError(f"cannot reach the Dask scheduler at {executor.scheduler!r}: "
+                             f"{exc}") from exc
+        with client:
+            yield client
+        return
+    with (distributed.LocalCluster(n_workers=executor.workers or _cores(), threads_per_worker=1,
+                                   processes=True, host="127.0.0.1", dashboard_address=None)
+          as cluster, distributed.Client(cluster) as client):
+        yield client
