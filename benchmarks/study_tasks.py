@@ -27,12 +27,12 @@ import numpy as np
 
 
 def _time(task: Callable, condition: dict, seeds: range, clear: bool) -> list[float]:
-    import trajectories.fit
+    import trajectories.engine.sampling
 
     out = []
     for seed in seeds:
         if clear:
-            trajectories.fit._CACHE.clear()
+            trajectories.engine.sampling.clear_cache()
         start = time.perf_counter()
         task(condition, np.random.default_rng(seed))
         out.append(time.perf_counter() - start)

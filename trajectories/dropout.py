@@ -40,7 +40,6 @@ from trajectories.engine import tree
 from trajectories.engine.convergence import Diagnostics, check_convergence, summary_table
 from trajectories.engine.sampling import sample
 from trajectories.engine.settings import SamplerSettings
-from trajectories.engine.tree import flat
 from trajectories.spec import DropoutSpec
 
 __all__ = [

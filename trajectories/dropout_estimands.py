@@ -16,13 +16,14 @@ from trajectories.dropout import (
     DropoutFit,
     HazardDesign,
     dropout_spec_of,
-    flat,
     hazard_design,
     interval,
     link_inverse,
     posterior,
     risk_set,
 )
+from trajectories.engine.tree import flat
+from trajectories.joint import latent_terms
 from trajectories.spec import PREDICTORS
 
 __all__ = ["dropout_association", "dropout_risk", "hazard_curve", "therapist_dropout_effects"]
@@ -60,8 +61,6 @@ def linear_predictor(fit: object, rows: pd.DataFrame, *, max_draws: int = _MAX_D
                             np.zeros((len(keep), 1))], axis=1)
         eta = eta + w[:, idx]  # code -1 (unknown therapist) picks the zero column
     if _is_joint(fit):
-        from trajectories.joint import latent_terms
-
         eta = eta + latent_terms(fit, rows, draws=keep)
     return eta
 

@@ -81,7 +81,8 @@ class GrowthFit:
         ther = (f", {len(self.design.therapists)} therapists" if self.design.q_t else "")
         status = "all convergence checks passed" if d.ok else "CHECK: " + (
             ", ".join(d.failing) or f"{d.n_divergent} divergences")
-        return (f"GrowthFit({self.spec.time} time, {self.spec.resolved_method if not self.spec.dropout else 'joint'} path; "
+        path = "joint" if self.spec.dropout else self.spec.resolved_method
+        return (f"GrowthFit({self.spec.time} time, {path} path; "
                 f"{self.data.n_patients} patients{ther}, {len(self.design.y)} scores; "
                 f"{n_draws} draws, seed {self.settings.seed}; {status})")
 
@@ -135,7 +136,7 @@ class GrowthFit:
             When the file is not a netCDF file written by :meth:`save` (named in the message).
         """
         stored = tree.read_tree(path)
-        attrs = stored.attrs
+        attrs = tree.attributes(stored)
         if "setback_spec" not in attrs or not tree.has_group(stored, "therapy_data"):
             raise ValueError(f"{path}: not a setback growth fit (no spec or data in the file)")
         spec = GrowthSpec.from_dict(json.loads(attrs["setback_spec"]))

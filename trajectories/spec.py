@@ -131,8 +131,9 @@ class Priors:
         if not isinstance(value, tuple):
             return (float(value),) * n
         if len(value) != n:
+            what = "time terms" if name.startswith("time") else "growth coefficients"
             raise ValueError(f"Priors.{name} has {len(value)} values but the model has {n} "
-                             f"{'time terms' if name.startswith('time') else 'growth coefficients'}")
+                             f"{what}")
         return value
 
 

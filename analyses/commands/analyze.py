@@ -6,6 +6,7 @@ import argparse
 
 from analyses.commands._data_options import add_data_options, load_data
 from analyses.pipelines.analyze import analyze_dataset
+from trajectories.engine.settings import SamplerSettings
 from trajectories.spec import GrowthSpec
 
 
@@ -36,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(args)
     covariates = tuple(c.strip() for c in args.covariates.split(",") if c.strip())
     spec = GrowthSpec(time=args.time, covariates=covariates)
-    analyze_dataset(data, spec, out=args.out, draws=args.draws, tune=args.tune,
-                    seed=args.seed, input_path=args.file, progress=not args.quiet)
+    settings = SamplerSettings(draws=args.draws, tune=args.tune, seed=args.seed,
+                               progress=not args.quiet)
+    analyze_dataset(data, spec, out=args.out, settings=settings, input_path=args.file,
+                    progress=not args.quiet)
     print(f"Report: {args.out}/report.html")
     return 0

@@ -6,6 +6,7 @@ import argparse
 
 from analyses.commands._data_options import add_data_options, load_data
 from analyses.pipelines.fit import run_fit
+from trajectories.engine.settings import SamplerSettings
 from trajectories.spec import DropoutSpec, GrowthSpec
 
 
@@ -62,9 +63,10 @@ def run(args: argparse.Namespace) -> int:
                                 if c.strip()),
         dropout=DropoutSpec() if args.dropout == "joint" else None,
     )
-    result = run_fit(data, spec, out=args.out, draws=args.draws, tune=args.tune,
-                     chains=args.chains, seed=args.seed, sampler=args.sampler,
-                     at_session=args.at_session, rci=args.rci, progress=not args.quiet)
+    settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains,
+                               seed=args.seed, sampler=args.sampler, progress=not args.quiet)
+    result = run_fit(data, spec, out=args.out, settings=settings, at_session=args.at_session,
+                     rci=args.rci, progress=not args.quiet)
     for note in result.notes:
         print(f"note: {note}")
     for name, path in result.files.items():

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from analyses.pipelines.describe import describe_dataset
-from analyses.pipelines.fit import run_fit
+from analyses.pipelines.fit import resolve_rci, run_fit
 from analyses.plots import (
     plot_clinical_significance,
     plot_deterioration_risk,
@@ -26,8 +26,8 @@ from analyses.plots import (
     plot_therapist_effects,
 )
 from analyses.report import Report, provenance
-from trajectories.clinical import clinical_significance
 from trajectories.data import TherapyData
+from trajectories.engine.settings import SamplerSettings
 from trajectories.estimands import (
     deterioration_risk,
     expected_change,
@@ -39,17 +39,6 @@ from trajectories.retention import retention_curve
 from trajectories.spec import GrowthSpec
 
 __all__ = ["add_model_sections", "analyze_dataset", "fit_report", "study_report"]
-
-
-def _rci(data: TherapyData, rci: float | None) -> float | None:
-    """The given RCI, else the one clinical significance uses (published, or computed from
-    the instrument's reliability and the sample's intake SD), else None."""
-    if rci is not None or data.instrument is None:
-        return rci
-    try:
-        return float(clinical_significance(data).attrs["rci"])
-    except ValueError:
-        return None
 
 
 def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None = None,
@@ -82,16 +71,15 @@ def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None 
         rep.add_table("therapist_effects", te, "Therapist effects", show=False)
         rep.add_figure("therapist_effects", plot_therapist_effects(te),
                        f"Therapist effects on the expected score at session {at:g}")
-    rci = _rci(data, rci)
+    rci, note = resolve_rci(data, rci)
     if rci is not None:
         risk = deterioration_risk(fit, by_session=at, instrument=rci)
         rep.add_table("deterioration_risk", risk, f"Probability of reliable deterioration "
-                      f"(RCI {rci:.2f}) by session {at:g}", show=False)
+                      f"by session {at:g} ({note})", show=False)
         rep.add_figure("deterioration_risk", plot_deterioration_risk(risk),
                        f"Patients' deterioration risk by session {at:g}")
     else:
-        rep.add_text("Deterioration risk is not shown: the instrument has no reliable change "
-                     "index (give rci=).")
+        rep.add_text(f"Deterioration risk is not shown: {note.split(': ', 1)[1]}")
 
 
 def analyze_dataset(
@@ -99,9 +87,7 @@ def analyze_dataset(
     spec: GrowthSpec,
     *,
     out: str | Path,
-    draws: int = 1000,
-    tune: int = 1000,
-    seed: int | None = None,
+    settings: SamplerSettings | None = None,
     input_path: str | Path | None = None,
     progress: bool = True,
 ) -> Report:
@@ -113,8 +99,10 @@ def analyze_dataset(
     >>> rep = analyze_dataset(load_beat_the_blues(), GrowthSpec(),
     ...                       out="btb-analysis")  # doctest: +SKIP
     """
-    rep = Report(f"Analysis of {data!r}", meta=provenance(seed=seed, spec=spec.to_dict(),
-                                                          input_path=input_path))
+    settings = (settings or SamplerSettings(progress=progress)).resolved()
+    rep = Report(f"Analysis of {data!r}", meta=provenance(
+        seed=settings.seed, spec=spec.to_dict(), sampler=settings.to_dict(),
+        input_path=input_path))
     desc = describe_dataset(data)
     rep.add_heading("Data")
     o = desc.overview
@@ -134,8 +122,7 @@ def analyze_dataset(
     rep.add_table("retention", retention, "Dropout hazard and retention by session", show=False)
     rep.add_figure("retention", plot_retention(retention),
                    "Share of patients still in treatment after each session (Kaplan–Meier)")
-    outputs = run_fit(data, spec, out=out, draws=draws, tune=tune, seed=seed,
-                      progress=progress)
+    outputs = run_fit(data, spec, out=out, settings=settings, progress=progress)
     add_model_sections(rep, outputs.fit)
     rep.write(out)
     return rep
@@ -148,7 +135,8 @@ def fit_report(fit_dir: str | Path) -> Report:
         raise FileNotFoundError(f"{fit_dir}: no fit.nc (write one with `setback fit`)")
     fit = GrowthFit.load(str(path))
     rep = Report(f"Growth model fitted to {fit.data!r}",
-                 meta=provenance(spec=fit.spec.to_dict(), input_path=path))
+                 meta=provenance(seed=fit.settings.seed, spec=fit.spec.to_dict(),
+                                 sampler=fit.settings.to_dict(), input_path=path))
     add_model_sections(rep, fit)
     return rep
 

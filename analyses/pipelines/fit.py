@@ -8,14 +8,25 @@ from pathlib import Path
 
 import pandas as pd
 
+from trajectories.clinical import reliable_change
 from trajectories.data import TherapyData
 from trajectories.dropout_estimands import dropout_risk
+from trajectories.engine.settings import SamplerSettings
 from trajectories.estimands import deterioration_risk, expected_change, therapist_effects
 from trajectories.fit import GrowthFit, fit_growth
-from trajectories.model import make_design
 from trajectories.spec import GrowthSpec
 
-__all__ = ["FitOutputs", "run_fit"]
+__all__ = ["FitOutputs", "resolve_rci", "run_fit"]
+
+
+def resolve_rci(data: TherapyData, rci: float | None) -> tuple[float | None, str]:
+    """The RCI of an analysis by the one rule (:func:`~trajectories.clinical.
+    reliable_change`), and a note saying where it came from, or (None, why not)."""
+    try:
+        rc = reliable_change(data, rci=rci)
+    except ValueError as exc:
+        return None, f"deterioration risk not computed: {exc}"
+    return rc.rci, f"reliable change: {rc}"
 
 
 @dataclass(frozen=True)
@@ -37,53 +48,45 @@ def run_fit(
     spec: GrowthSpec,
     *,
     out: str | Path,
-    draws: int = 1000,
-    tune: int = 1000,
-    chains: int = 2,
-    seed: int | None = None,
-    sampler: str = "nutpie",
+    settings: SamplerSettings | None = None,
     at_session: float | None = None,
     rci: float | None = None,
     progress: bool = True,
 ) -> FitOutputs:
     """Fit ``spec`` to ``data`` and write ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
     ``therapist_effects.csv`` (three-level data) and ``deterioration_risk.csv`` (when an RCI
-    is known from the instrument or ``rci``) into ``out``.
+    follows from ``rci``, the instrument, or its reliability and the sample's intake SD)
+    into ``out``.
 
-    The design is built (and bad data or covariates rejected) before sampling starts.
-    Estimands are evaluated at ``at_session`` (default: the last session in the data).
-    With ``spec.dropout`` the joint growth–dropout model is fitted (its dropout
-    parameters appear in ``summary.csv``) and ``dropout_risk.csv`` is written too.
+    Bad data or covariates are rejected before sampling starts. Estimands are evaluated at
+    ``at_session`` (default: the last session in the data). With ``spec.dropout`` the joint
+    growth-dropout model is fitted (its dropout parameters appear in ``summary.csv``) and
+    ``dropout_risk.csv`` is written too. The seed used is in ``fit.settings.seed``.
 
     Examples
     --------
     >>> from trajectories.datasets import load_beat_the_blues
     >>> run_fit(load_beat_the_blues(), GrowthSpec(), out="fit-out")  # doctest: +SKIP
     """
-    make_design(spec, data)  # fails on bad covariates etc. before any compiling or sampling
-    notes: list[str] = []
-    if rci is None and data.instrument is not None:
-        try:
-            rci = data.instrument.rci
-        except ValueError:
-            rci = None
-    if rci is None:
-        notes.append("deterioration_risk.csv not written: the instrument has no reliable "
-                     "change index; pass --rci")
+    rci, rci_note = resolve_rci(data, rci)
+    notes: list[str] = [rci_note if rci is not None else
+                        rci_note.replace("deterioration risk not computed",
+                                         "deterioration_risk.csv not written")]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     session = float(data.frame["session"].max()) if at_session is None else float(at_session)
-    _say(f"fitting {data!r} ({spec.resolved_method} path; compiling a new model structure "
-         "takes a minute, sampling follows)", progress)
-    fit = fit_growth(spec, data, draws=draws, tune=tune, chains=chains, sampler=sampler,
-                     seed=seed, progress=progress)
+    settings = (settings or SamplerSettings(progress=progress)).resolved()
+    path = "fast collapsed" if spec.resolved_method == "marginal" and not spec.dropout else (
+        "latent (compiling a new model structure takes a minute)")
+    _say(f"fitting {data!r} ({path} path, seed {settings.seed})", progress)
+    fit = fit_growth(spec, data, settings=settings)
     _say(f"sampled in {fit.diagnostics.seconds.get('sample', 0):.1f} s; writing tables", progress)
     files = {"fit": out / "fit.nc", "summary": out / "summary.csv",
              "expected_change": out / "expected_change.csv"}
     fit.save(str(files["fit"]))
     fit.summary().to_csv(files["summary"], index=False)
     change = [expected_change(fit, at_session=session).assign(level="population")]
-    if fit.idata["posterior"].get("therapist_effect") is not None:
+    if fit.design.q_t:
         change.append(expected_change(fit, at_session=session, level="therapist")
                       .assign(level="therapist"))
         files["therapist_effects"] = out / "therapist_effects.csv"

@@ -239,33 +239,28 @@ class FittedModelMonitor:
         """Posterior draws reduced to what the monitor needs (computed once)."""
         if "params" in self._cache:
             return self._cache["params"]
-        from trajectories.fit import posterior_draws
-        from trajectories.model import make_design
+        from trajectories.fit import posterior_draws  # PyMC loads only when a fit is used
+        from trajectories.predict import pad
 
         fit = self.fit
-        spec = fit.spec
-        design = make_design(spec, fit.data)
-        d = posterior_draws(fit)
-        n = len(d.residual_sd)
-        keep = np.linspace(0, n - 1, min(n, self.max_draws)).round().astype(int)
+        spec, design = fit.spec, fit.design
+        d = posterior_draws(fit).thin(self.max_draws)
         kf = len(spec.coefficients)
-        q, q_t = design.q, design.q_t
-        k = max(q, q_t)
-        prior = np.zeros((len(keep), k, k))
-        prior[:, :q, :q] += d.sigma_v[keep]
-        if q_t:
-            prior[:, :q_t, :q_t] += d.sigma_u[keep]  # unknown therapist: integrated out
-        beta = d.beta[keep]
+        k = max(design.q, design.q_t)
+        prior = pad(d.sigma_v, k)
+        if design.q_t:
+            prior = prior + pad(d.sigma_u, k)  # unknown therapist: integrated out
         terms = list(design.terms)
-        intake_main = (beta[:, terms.index("intake")] if "intake" in terms
-                       else np.zeros(len(keep)))
+        beta = d.beta
+        n = len(d.residual_sd)
+        intake_main = beta[:, terms.index("intake")] if "intake" in terms else np.zeros(n)
         inter = [terms.index(f"intake:{t}") for t in spec.time_terms if f"intake:{t}" in terms]
-        intake_time = beta[:, inter] if inter else np.zeros((len(keep), kf - 1))
+        intake_time = beta[:, inter] if inter else np.zeros((n, kf - 1))
         enc = design.encoding.get("intake", {"mean": 0.0})
         self._cache["params"] = {
             "beta": beta[:, :kf], "intake_main": intake_main, "intake_time": intake_time,
-            "intake_mean": float(enc["mean"]), "s2": d.residual_sd[keep] ** 2,
-            "prior_inv": np.linalg.inv(prior), "k": k, "spec": spec,
+            "intake_mean": float(enc["mean"]), "sigma": d.residual_sd, "prior": prior,
+            "k": k, "spec": spec,
         }
         return self._cache["params"]
 
@@ -279,18 +274,14 @@ class FittedModelMonitor:
         basis = np.column_stack([np.ones_like(sess), spec.time_basis(sess)])  # (J, kf)
         target = np.concatenate([[1.0], spec.time_basis(np.array([float(self.at_session)]))[0]])
         z = basis[:, :k]
-        m = p["s2"][:, None, None] * p["prior_inv"] + (z.T @ z)[None]
-        m_inv = np.linalg.inv(m)  # (S, k, k); the posterior covariance is s2 * m_inv
-        z_t = target[:k]
-        var_t = p["s2"] * np.einsum("i,sij,j->s", z_t, m_inv, z_t)
         out = {
-            "z": z, "m_inv": m_inv,
+            "z": z, "ztz": (z.T @ z)[None],
             "ztx_b": (z.T @ basis)[None] @ p["beta"][:, :, None],  # (S, k, 1)
-            "zt_cov": z.T @ np.column_stack([np.ones_like(sess), basis[:, 1:]])
+            "zt_cov": z.T @ basis
             @ np.concatenate([p["intake_main"][:, None], p["intake_time"]], axis=1).T,  # (k, S)
             "mean_t": p["beta"] @ target,  # (S,)
             "cov_t": p["intake_main"] + p["intake_time"] @ target[1:],  # (S,)
-            "z_t": z_t, "sd_t": np.sqrt(var_t + p["s2"]),
+            "z_t": target[:k],
         }
         self._cache[session] = out
         return out
@@ -299,8 +290,14 @@ class FittedModelMonitor:
                   instrument: Instrument) -> np.ndarray:
         """Predicted probability of no reliable improvement at ``at_session``, per patient.
 
-        ``scores`` is ``(n_patients, >= session + 1)``; columns ``0..session`` are used.
+        ``scores`` is ``(n_patients, >= session + 1)``; columns ``0..session`` are used. The
+        patient effects given the scores come from the prediction core of
+        :func:`trajectories.predict.effect_posterior` (the same algebra as ``predict``).
         """
+        from scipy.special import ndtr
+
+        from trajectories.predict import effect_posterior
+
         if self.at_session is None:
             raise ValueError("FittedModelMonitor: call bind(config) before flag()")
         c = self._session(int(session))
@@ -308,16 +305,15 @@ class FittedModelMonitor:
         y = np.asarray(scores, dtype=float)[:, : session + 1]
         intake_c = y[:, 0] - p["intake_mean"]  # (N,)
         ztr = ((y @ c["z"])[None] - c["ztx_b"][:, :, 0][:, None, :]
-               - intake_c[None, :, None] * c["zt_cov"].T[:, None, :])
-        # ztr: (S, N, k); conditional mean of the effects: m_inv @ Z'r
-        v = np.einsum("sij,snj->sni", c["m_inv"], ztr)
+               - intake_c[None, :, None] * c["zt_cov"].T[:, None, :])  # (S, N, k)
+        v, cov = effect_posterior(p["sigma"], p["prior"], c["ztz"], ztr)
         mean = (c["mean_t"][:, None] + intake_c[None] * c["cov_t"][:, None]
                 + v @ c["z_t"])  # (S, N)
+        var_t = np.einsum("i,snij,j->sn", c["z_t"], cov, c["z_t"])  # (S, 1)
+        sd_t = np.sqrt(var_t + p["sigma"][:, None] ** 2)
         worse = 1.0 if instrument.higher_is_worse else -1.0
         rci = self.rci if self.rci is not None else instrument.rci
-        from scipy.special import ndtr
-
-        p_better = ndtr((-worse * (mean - y[None, :, 0]) - rci) / c["sd_t"][:, None]).mean(0)
+        p_better = ndtr((-worse * (mean - y[None, :, 0]) - rci) / sd_t).mean(0)
         return 1.0 - p_better
 
     def flag(self, session: int, scores: np.ndarray, *, instrument: Instrument) -> np.ndarray:

@@ -18,7 +18,6 @@ the compiled model is reused between replications.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ import pandas as pd
 
 from simulations.tasks.registry import register_task
 
-__all__ = ["SBC_PARAMETERS", "SBC_PRIOR", "draw_prior", "sbc_histogram", "sbc_task",
+__all__ = ["SBC_PARAMETERS", "SBC_PRIOR", "draw_prior", "sbc_histogram", "sbc_spec", "sbc_task",
            "sbc_uniformity", "simulate_growth"]
 
 #: Prior of the SBC model (two-level, log time, correlated patient intercepts and slopes).
@@ -87,35 +86,37 @@ def simulate_growth(theta: Mapping[str, float], n_patients: int, n_sessions: int
                          "score": y.ravel()})
 
 
+def sbc_spec() -> Any:
+    """The growth spec of the SBC model with :data:`SBC_PRIOR` as absolute priors."""
+    from trajectories.spec import GrowthSpec, Priors
+
+    p = SBC_PRIOR
+    priors = Priors(scale="absolute", intercept_mean=p["intercept"][0],
+                    intercept=p["intercept"][1], time_mean=p["slope"][0], time=p["slope"][1],
+                    group_sd=(p["patient_intercept_sd"][1], p["patient_slope_sd"][1]),
+                    residual_sd=p["residual_sd"][1], corr_eta=p["patient_corr"][0])
+    return GrowthSpec(time="log", patient="slopes", therapist="none", correlated=True,
+                      priors=priors)
+
+
 def _fit_with_prior(frame: pd.DataFrame, *, draws: int, tune: int, chains: int,
                     seed: int) -> tuple[Any, int]:
     """Posterior (xarray Dataset) under :data:`SBC_PRIOR` and the number of divergences.
 
-    The production :func:`trajectories.fit.fit_growth` (fast path, nutpie, compiled once per
-    process) with the data-scaled prior locations and scales of its design replaced by the
-    fixed SBC prior.
+    The production :func:`trajectories.fit.fit_growth` (fast path) with the fixed SBC
+    prior given as absolute :class:`~trajectories.spec.Priors`.
     """
     import warnings
 
     from trajectories.data import TherapyData
     from trajectories.fit import ConvergenceWarning, fit_growth
-    from trajectories.model import make_design
-    from trajectories.spec import GrowthSpec
 
-    spec = GrowthSpec(time="log", patient="slopes", therapist="none", correlated=True)
     data = TherapyData.from_frame(frame, patient="patient", session="session", score="score")
-    p = SBC_PRIOR
-    design = replace(
-        make_design(spec, data), prior_loc=np.array([p["intercept"][0], p["slope"][0]]),
-        prior_scale=np.array([p["intercept"][1], p["slope"][1]]),
-        group_scale=np.array([p["patient_intercept_sd"][1], p["patient_slope_sd"][1]]),
-        residual_scale=float(p["residual_sd"][1]))
     with warnings.catch_warnings():
         # Ranks are recorded whatever the diagnostics say; divergences are returned.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fit = fit_growth(spec, data, draws=draws, tune=tune, chains=chains, seed=seed,
-                         design=design)
-    return fit.idata["posterior"].to_dataset(), fit.diagnostics.n_divergent
+        fit = fit_growth(sbc_spec(), data, draws=draws, tune=tune, chains=chains, seed=seed)
+    return fit.posterior, fit.diagnostics.n_divergent
 
 
 def sbc_task(condition: Mapping[str, Any], rng: np.random.Generator) -> list[dict]:

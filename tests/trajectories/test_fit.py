@@ -150,7 +150,8 @@ def test_convergence_warning_names_failing_parameters() -> None:
                        "residual_sd": (("chain", "draw"), bad)})
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 300), bool))})
     tree = xr.DataTree.from_dict({"posterior": post, "sample_stats": stats})
-    with pytest.warns(ConvergenceWarning, match=r"R-hat up to 1.8\d\) for residual_sd: the chains ended") as rec:
+    match = r"R-hat up to 1.8\d\) for residual_sd: the chains ended"
+    with pytest.warns(ConvergenceWarning, match=match) as rec:
         diag = check_convergence(tree)
     assert len(rec) == 1 and "slope" not in diag.failing and "residual_sd" in diag.failing
 

@@ -111,7 +111,8 @@ def _fake_joint(data: TherapyData, assoc: np.ndarray, effects: np.ndarray, *,
         post.attrs["setback_dropout_spec"] = _DSPEC.to_json()
     idata = xr.DataTree.from_dict({"posterior": post,
                                    "sample_stats": growth.idata["sample_stats"].to_dataset()})
-    return GrowthFit(spec=spec, data=data, idata=idata, diagnostics=growth.diagnostics)
+    return GrowthFit(spec=spec, data=data, design=growth.design, idata=idata,
+                     diagnostics=growth.diagnostics)
 
 
 def test_dropout_risk_uses_latent_trajectory_closed_form() -> None:

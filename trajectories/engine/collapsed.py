@@ -45,7 +45,7 @@ def gram_matrices(x: np.ndarray, y: np.ndarray, patient_index: np.ndarray, n_pat
     --------
     >>> x = np.ones((3, 1)); y = np.array([1.0, 2.0, 4.0])
     >>> g0, gd, gl = gram_matrices(x, y, np.array([0, 0, 1]), 2, ar=True)
-    >>> g0[0].tolist(), gd[0].tolist(), gl[0][1, 1]
+    >>> g0[0].tolist(), gd[0].tolist(), float(gl[0][1, 1])
     ([[2.0, 3.0], [3.0, 5.0]], [[2.0, 3.0], [3.0, 5.0]], 4.0)
     """
     w = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-__all__ = ["PosteriorDraws", "covariance_draws", "flat", "group", "groups", "growth_draws",
+__all__ = ["PosteriorDraws", "attributes", "covariance_draws", "flat", "group", "groups", "growth_draws",
            "has_group", "make_tree", "posterior_draws", "read_tree", "visible", "with_groups",
            "write_tree"]
 
@@ -37,6 +37,11 @@ def group(idata: xr.DataTree, name: str) -> xr.Dataset:
     if name not in idata.children:
         raise KeyError(f"the fit has no {name!r} group (it has {sorted(idata.children)})")
     return idata[name].to_dataset()
+
+
+def attributes(idata: xr.DataTree) -> dict:
+    """The tree's own attributes (setback's provenance strings in a saved fit)."""
+    return dict(idata.attrs)
 
 
 def has_group(idata: xr.DataTree, name: str) -> bool:
