@@ -180,9 +180,10 @@ def _storable(col: pd.Series) -> np.ndarray:
 
 
 def _exact_variables(spec: GrowthSpec) -> tuple[str, ...]:
-    """Variables drawn exactly after sampling (not checked for convergence)."""
-    return ("patient_effect",) if spec.resolved_method == "marginal" and not spec.dropout \
-        else ()
+    """Effects drawn exactly from their conditionals after sampling: their mixing is that of
+    the variance parameters, which are checked, so they are not checked again."""
+    return ("patient_effect", "therapist_effect") \
+        if spec.resolved_method == "marginal" and not spec.dropout else ()
 
 
 def posterior_draws(fit: GrowthFit) -> PosteriorDraws:
@@ -229,13 +230,13 @@ def fit_growth(spec: GrowthSpec, data: TherapyData, *,
     if spec.resolved_method == "marginal":
         problem = design.collapsed()
         sampled = sample(problem, settings)
-        post = _collapsed_posterior(spec, design, problem, sampled)
+        post, loglik = _collapsed_posterior(spec, design, problem, sampled)
     else:
         model = build_latent_model(spec, design)
         sampled = sample(model, settings, cache_key=latent_structure_key(spec, design))
-        post = sampled.posterior
+        post, loglik = sampled.posterior, None
     post = post.assign_coords(_result_coords(post, design))
-    idata = _complete_tree(spec, design, post, sampled.sample_stats)
+    idata = _complete_tree(spec, design, post, sampled.sample_stats, loglik)
     diag = check_convergence(idata, method=spec.resolved_method, sampler=_sampler_name(
         spec, settings), seconds=sampled.seconds, exact=_exact_variables(spec))
     return GrowthFit(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
@@ -276,8 +277,9 @@ def _result_coords(post: xr.Dataset, design: Design) -> dict:
 
 
 def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
-                         sampled: Sampled) -> xr.Dataset:
-    """Named posterior variables from collapsed draws: variances, then exact effects."""
+                         sampled: Sampled) -> tuple[xr.Dataset, xr.Dataset]:
+    """Named posterior variables from collapsed draws (variances, then exact effects) and
+    the per-patient log-likelihood computed with them."""
     theta = sampled.theta
     n_chain, n_draw = sampled.posterior.sizes["chain"], sampled.posterior.sizes["draw"]
     values = problem.unpack(theta)
@@ -311,7 +313,10 @@ def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
     out["patient_effect"] = ((*cd, "patient", "coefficient"), shaped(effects["v"]))
     coords = posterior_coords(spec, design)
     post = xr.Dataset(out)
-    return post.assign_coords({k: v for k, v in coords.items() if k in post.dims})
+    post = post.assign_coords({k: v for k, v in coords.items() if k in post.dims})
+    loglik = xr.Dataset({"score": ((*cd, "patient"), shaped(effects["loglik"]))},
+                        coords={"patient": design.patients.tolist()})
+    return post, loglik
 
 
 def _observed(design: Design) -> xr.Dataset:
@@ -322,12 +327,14 @@ def _observed(design: Design) -> xr.Dataset:
                               "obs_session": ("obs", design.session)})
 
 
-def _complete_tree(spec: GrowthSpec, design: Design, post: xr.Dataset,
-                   stats: xr.Dataset) -> xr.DataTree:
-    """Posterior and sample stats plus ``observed_data`` and the per-patient log-likelihood."""
+def _complete_tree(spec: GrowthSpec, design: Design, post: xr.Dataset, stats: xr.Dataset,
+                   loglik: xr.Dataset | None = None) -> xr.DataTree:
+    """Posterior and sample stats plus ``observed_data`` and the per-patient log-likelihood
+    (computed here unless given: the fast path gets it with its effect draws)."""
     groups = {"posterior": post, "sample_stats": stats, "observed_data": _observed(design)}
     if spec.dropout is None:
-        groups["log_likelihood"] = _log_likelihood(spec, design, post)
+        groups["log_likelihood"] = loglik if loglik is not None else _log_likelihood(
+            spec, design, post)
     return tree.make_tree(**groups)
 
 

@@ -134,12 +134,13 @@ def test_conditional_draws_have_the_exact_moments(rng: np.random.Generator) -> N
     sigma, sv, su = 1.3, _spd(rng, q), _spd(rng, q_t)
     prob = _problem(x, y, pid, tid, q, q_t, False, mu, sd)
 
-    def draws(zb, zt, zp):  # noqa: ANN001, ANN202
+    def draws(zb, zt, zp, with_loglik=False):  # noqa: ANN001, ANN202
         beta, u, v = np.empty((1, p)), np.empty((1, n_ther, q_t)), np.empty((1, n_pat, q))
+        ll = np.empty((1, n_pat))
         kernels.draw_effects(np.array([sigma]), sv[None], su[None], np.zeros(1), False,
-                             prob.gram, prob.gram_d, prob.gram_l, prob.therapist, n_ther, q,
-                             q_t, mu, 1 / sd**2, zb, zt, zp, beta, u, v)
-        return beta[0], u[0], v[0]
+                             prob.gram, prob.gram_d, prob.gram_l, prob.n_obs, prob.therapist,
+                             n_ther, q, q_t, mu, 1 / sd**2, zb, zt, zp, beta, u, v, ll)
+        return (beta, u, ll) if with_loglik else (beta[0], u[0], v[0])
 
     zeros = (np.zeros((1, p)), np.zeros((1, n_ther, q_t)), np.zeros((1, n_pat, q)))
     beta0, u0, v0 = draws(*zeros)
@@ -161,6 +162,10 @@ def test_conditional_draws_have_the_exact_moments(rng: np.random.Generator) -> N
     sv_all = np.kron(np.eye(n_pat), sv)
     gain_v = sv_all @ zv.T @ np.linalg.inv(zv @ sv_all @ zv.T + sigma**2 * np.eye(len(y)))
     np.testing.assert_allclose(v0.ravel(), gain_v @ resid, rtol=1e-8, atol=1e-10)
+    # the log-likelihood computed alongside the draws is the per-patient marginal density
+    beta, u, ll = draws(*zeros, with_loglik=True)
+    np.testing.assert_allclose(ll, prob.patient_loglik(beta, u, np.array([sigma]), sv[None]),
+                               rtol=1e-12)
 
 
 def test_patient_loglik_is_the_marginal_density_of_each_patient(

@@ -218,7 +218,8 @@ class CollapsedProblem:
 
     def draw_effects(self, values: dict[str, np.ndarray], rng: np.random.Generator,
                      *, chunk: int = 4_000_000) -> dict[str, np.ndarray]:
-        """Exact conditional draws of beta (S, p), u (S, T, q_t) and v (S, N, q).
+        """Exact conditional draws of beta (S, p), u (S, T, q_t) and v (S, N, q), and each
+        patient's marginal log-likelihood given the drawn beta and u (S, N).
 
         ``values`` is :meth:`unpack` output. Standard normals come from ``rng`` in chunks
         of about ``chunk`` numbers, so memory stays bounded on large data.
@@ -229,6 +230,7 @@ class CollapsedProblem:
         beta = np.empty((n_s, p))
         u = np.zeros((n_s, t, q_t))
         v = np.empty((n_s, n, q))
+        loglik = np.empty((n_s, n))
         step = max(1, chunk // max(n * q + t * q_t + p, 1))
         for lo in range(0, n_s, step):
             hi = min(n_s, lo + step)
@@ -238,13 +240,13 @@ class CollapsedProblem:
             ok = kernels.draw_effects(
                 values["sigma"][lo:hi], np.ascontiguousarray(values["cov_v"][lo:hi]),
                 np.ascontiguousarray(values["cov_u"][lo:hi]), values["rho"][lo:hi], self.ar,
-                self.gram, self.gram_d, self.gram_l, self.therapist, t, q, q_t,
+                self.gram, self.gram_d, self.gram_l, self.n_obs, self.therapist, t, q, q_t,
                 self.prior_mean, 1.0 / self.prior_sd**2, z_b, z_t, z_p, beta[lo:hi],
-                u[lo:hi], v[lo:hi])
+                u[lo:hi], v[lo:hi], loglik[lo:hi])
             if not ok:
                 raise FloatingPointError("a posterior draw has a covariance matrix that is not "
                                          "positive definite")
-        return {"beta": beta, "u": u, "v": v}
+        return {"beta": beta, "u": u, "v": v, "loglik": loglik}
 
     def patient_loglik(self, beta: np.ndarray, u: np.ndarray | None, sigma: np.ndarray,
                        cov_v: np.ndarray, rho: np.ndarray | None = None) -> np.ndarray:

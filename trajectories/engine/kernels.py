@@ -593,26 +593,80 @@ def unpack(theta, q, q_t, correlated_v, correlated_u, has_ar, sigma, cov_v, cov_
 
 
 # ------------------------------------------------------------------ exact conditional draws
-@nb.njit(cache=True, nogil=True)
-def draw_effects(sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, therapist,
+@nb.njit(cache=True, inline="always")
+def _patient_conditional(kmat, prec, k, coef, p, work_a, chol, g, z, out):  # noqa: ANN001, ANN202
+    """One patient's effects given coefficients ``coef``: the conditional N(A^-1 g, A^-1),
+    ``A = P + K[:k, :k]``, ``g = K[:k, :] [-coef; 1]``.
+
+    With ``z`` given, writes a draw ``A^-1 g + L'^-1 z`` into ``out``. Returns
+    ``(log|A|, r'K r - g'A^-1 g)`` with ``r = [-coef; 1]``: the log-determinant and the
+    quadratic form of the patient's marginal density (the Woodbury form of ``r'V^-1 r``).
+    """
+    m = kmat.shape[0]
+    for a in range(k):
+        for b in range(k):
+            work_a[a, b] = prec[a, b] + kmat[a, b]
+        s = kmat[a, m - 1]
+        for b in range(p):
+            s -= kmat[a, b] * coef[b]
+        g[a] = s
+    logdet = _chol(work_a, k, chol)
+    rkr = kmat[m - 1, m - 1]
+    for a in range(p):
+        rkr -= 2.0 * coef[a] * kmat[a, m - 1]
+        for b in range(p):
+            rkr += coef[a] * kmat[a, b] * coef[b]
+    quad = 0.0
+    for a in range(k):  # forward solve L y = g (in place): g'A^-1 g = |y|^2
+        s = g[a]
+        for c in range(a):
+            s -= chol[a, c] * g[c]
+        g[a] = s / chol[a, a]
+        quad += g[a] * g[a]
+    if z.shape[0] > 0:
+        for a in range(k - 1, -1, -1):  # backward: L' out = y + z
+            s = g[a] + z[a]
+            for c in range(a + 1, k):
+                s -= chol[c, a] * out[c]
+            out[a] = s / chol[a, a]
+    return logdet, rkr - quad
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def draw_effects(sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs, therapist,
                  n_therapists, q, q_t, prior_mean, prior_prec, z_beta, z_ther, z_pat, beta,
-                 u_out, v_out):  # noqa: ANN001, ANN201
+                 u_out, v_out, loglik):  # noqa: ANN001, ANN201
     """Fixed, therapist and patient effects from their exact conditionals, per draw.
 
     For each draw s of the variance parameters: ``beta | theta, y``, then
     ``u_t | beta, theta, y`` (patient effects integrated out), then
     ``v_i | u, beta, theta, y``, each Gaussian with the moments of the block operator;
     ``z_*`` are standard normals. Together they are one exact draw of the joint posterior.
-    Returns False if a covariance was not positive definite for some draw.
+    ``loglik[s, i]`` receives patient i's marginal log-likelihood given the drawn beta and
+    u (as :func:`patient_loglik`). Draws run in parallel (numba threads). Returns False if a
+    covariance was not positive definite for some draw.
     """
     n_s = sigma.shape[0]
     n, m, _ = gram.shape
     p = m - 1
+    has_t = q_t > 0 and n_therapists > 0
+    n_t = n_therapists if has_t else 0
+    ok = np.ones(n_s, dtype=np.bool_)
+    for s in nb.prange(n_s):
+        ok[s] = _one_draw(s, sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs,
+                          therapist, n_t, has_t, q, q_t, p, prior_mean, prior_prec, z_beta,
+                          z_ther, z_pat, beta, u_out, v_out, loglik)
+    return ok.all()
+
+
+@nb.njit(cache=True)
+def _one_draw(s, sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs, therapist,
+              n_t, has_t, q, q_t, p, prior_mean, prior_prec, z_beta, z_ther, z_pat, beta,
+              u_out, v_out, loglik):  # noqa: ANN001, ANN202
+    n, m, _ = gram.shape
     kq = max(q, 1)
     kt = max(q_t, 1)
     kmax = max(p, max(q, q_t))
-    has_t = q_t > 0 and n_therapists > 0
-    n_t = n_therapists if has_t else 0
     work_a = np.empty((kmax, kmax))
     work_l = np.empty((kmax, kmax))
     chol = np.empty((kmax, kmax))
@@ -620,8 +674,8 @@ def draw_effects(sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, therapi
     w = np.empty((m, kmax))
     r_mat = np.empty((m, m))
     kmat = np.empty((m, m))
-    k_ther = np.empty((max(n_t, 1), m, m))
-    h_tot = np.empty((m, m))
+    k_ther = np.zeros((max(n_t, 1), m, m))
+    h_tot = np.zeros((m, m))
     h0 = np.empty((m, m))
     prec_v = np.empty((kq, kq))
     prec_u = np.empty((kt, kt))
@@ -631,100 +685,88 @@ def draw_effects(sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, therapi
     mean = np.empty(kmax)
     g = np.empty(kmax)
     b_i = np.empty(max(p, 1))
-    for s in range(n_s):
-        inv_s2 = 1.0 / (sigma[s] * sigma[s])
-        if not np.isfinite(_chol(cov_v[s], q, work_l)):
+    a_small = np.empty((kq, kq))
+    inv_s2 = 1.0 / (sigma[s] * sigma[s])
+    logdet_sv = _chol(cov_v[s], q, work_l)
+    if not np.isfinite(logdet_sv):
+        return False
+    _chol_inverse(work_l, q, prec_v)
+    if n_t > 0:
+        if not np.isfinite(_chol(cov_u[s], q_t, work_l)):
             return False
-        _chol_inverse(work_l, q, prec_v)
-        if n_t > 0:
-            if not np.isfinite(_chol(cov_u[s], q_t, work_l)):
-                return False
-            _chol_inverse(work_l, q_t, prec_u)
-        k_ther[:] = 0.0
-        h_tot[:] = 0.0
-        for i in range(n):
-            _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
-            _block(kmat, prec_v, q, work_a, work_l, a_inv, w, r_mat)
-            t = therapist[i]
-            dst = k_ther[t] if (has_t and t >= 0) else h_tot
-            for a in range(m):
-                for b in range(m):
-                    dst[a, b] += r_mat[a, b]
-        for t in range(n_t):
-            _block(k_ther[t], prec_u, q_t, work_a, work_l, a_inv, w, r_mat)
-            for a in range(m):
-                for b in range(m):
-                    h_tot[a, b] += r_mat[a, b]
-        # beta | theta, y ~ N(mu + A^-1 c, A^-1), A = P_b + H0_xx, c = H0[:p, p]
-        _shift(h_tot, prior_mean, h0)
-        _gaussian_draw(h0, prec_b, p, work_a, chol, z_beta[s], mean, g)
+        _chol_inverse(work_l, q_t, prec_u)
+    # patients: accumulate what each therapist block (or the fixed effects) sees
+    for i in range(n):
+        _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
+        for a in range(q):
+            for b in range(q):
+                a_small[a, b] = prec_v[a, b] + kmat[a, b]
+        _small_inverse(a_small, q, a_inv)
+        t = therapist[i]
+        dst = k_ther[t] if (has_t and t >= 0) else h_tot
+        for a in range(m):
+            for c in range(q):
+                acc = 0.0
+                for e in range(q):
+                    acc += kmat[a, e] * a_inv[e, c]
+                w[a, c] = acc
+        for a in range(m):
+            for b in range(a, m):
+                acc = kmat[a, b]
+                for c in range(q):
+                    acc -= w[a, c] * kmat[c, b]
+                dst[a, b] += acc
+    for a in range(m):
+        for b in range(a + 1, m):
+            h_tot[b, a] = h_tot[a, b]
+    for t in range(n_t):
+        for a in range(m):
+            for b in range(a + 1, m):
+                k_ther[t, b, a] = k_ther[t, a, b]
+        _block(k_ther[t], prec_u, q_t, work_a, work_l, a_inv, w, r_mat)
+        for a in range(m):
+            for b in range(m):
+                h_tot[a, b] += r_mat[a, b]
+    # beta | theta, y ~ N(mu + A^-1 c, A^-1), A = P_b + H0_xx, c = H0[:p, p]
+    _shift(h_tot, prior_mean, h0)
+    for a in range(p):
+        b_i[a] = 0.0
+    _patient_conditional(h0, prec_b, p, b_i, p, work_a, chol, g, z_beta[s], mean)
+    for a in range(p):
+        beta[s, a] = prior_mean[a] + mean[a]
+    for t in range(n_t):
+        _patient_conditional(k_ther[t], prec_u, q_t, beta[s], p, work_a, chol, g,
+                             z_ther[s, t], mean)
+        for a in range(q_t):
+            u_out[s, t, a] = mean[a]
+    for i in range(n):
         for a in range(p):
-            beta[s, a] = prior_mean[a] + mean[a]
-        # u_t | beta: precision P_u + K_t[:qt,:qt], linear term K_t[:qt, :] [-beta; 1]
-        for t in range(n_t):
-            _conditional_draw(k_ther[t], prec_u, q_t, beta[s], p, work_a, chol,
-                              z_ther[s, t], mean, g)
+            b_i[a] = beta[s, a]
+        t = therapist[i]
+        if has_t and t >= 0:
             for a in range(q_t):
-                u_out[s, t, a] = mean[a]
-        for i in range(n):
-            for a in range(p):
-                b_i[a] = beta[s, a]
-            t = therapist[i]
-            if has_t and t >= 0:
-                for a in range(q_t):
-                    b_i[a] += u_out[s, t, a]
-            _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
-            _conditional_draw(kmat, prec_v, q, b_i, p, work_a, chol, z_pat[s, i], mean, g)
-            for a in range(q):
-                v_out[s, i, a] = mean[a]
+                b_i[a] += u_out[s, t, a]
+        _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
+        logdet, quad = _patient_conditional(kmat, prec_v, q, b_i, p, work_a, chol, g,
+                                            z_pat[s, i], mean)
+        for a in range(q):
+            v_out[s, i, a] = mean[a]
+        loglik[s, i] = _patient_density(n_obs[i], sigma[s], rho[s], has_ar, logdet,
+                                        logdet_sv, quad)
     return True
 
 
 @nb.njit(cache=True, inline="always")
-def _gaussian_draw(kmat, prec, k, work_a, chol, z, out, scratch):  # noqa: ANN001, ANN202
-    """``out = A^-1 K[:k, m-1] + L'^-1 z`` with ``A = P + K[:k, :k] = L L'``."""
-    m = kmat.shape[0]
-    for a in range(k):
-        for b in range(k):
-            work_a[a, b] = prec[a, b] + kmat[a, b]
-        scratch[a] = kmat[a, m - 1]
-    _chol(work_a, k, chol)
-    _solve_and_noise(chol, k, scratch, z, out)
-
-
-@nb.njit(cache=True, inline="always")
-def _conditional_draw(kmat, prec, k, coef, p, work_a, chol, z, out,
-                      scratch):  # noqa: ANN001, ANN202
-    """Draw effects given coefficients: mean ``A^-1 K[:k, :] [-coef; 1]``, covariance A^-1."""
-    m = kmat.shape[0]
-    for a in range(k):
-        for b in range(k):
-            work_a[a, b] = prec[a, b] + kmat[a, b]
-        s = kmat[a, m - 1]
-        for b in range(p):
-            s -= kmat[a, b] * coef[b]
-        scratch[a] = s
-    _chol(work_a, k, chol)
-    _solve_and_noise(chol, k, scratch, z, out)
-
-
-@nb.njit(cache=True, inline="always")
-def _solve_and_noise(chol, k, rhs, z, out):  # noqa: ANN001, ANN202
-    """``out = (L L')^-1 rhs + L'^-1 z``: a draw from N(A^-1 rhs, A^-1)."""
-    for a in range(k):  # forward: L y = rhs
-        s = rhs[a]
-        for c in range(a):
-            s -= chol[a, c] * rhs[c]
-        rhs[a] = s / chol[a, a]
-    for a in range(k - 1, -1, -1):  # backward: L' out = y + z
-        s = rhs[a] + z[a]
-        for c in range(a + 1, k):
-            s -= chol[c, a] * out[c]
-        out[a] = s / chol[a, a]
+def _patient_density(n_i, sigma, rho, has_ar, logdet_a, logdet_sv, quad):  # noqa: ANN001, ANN202
+    """``log N(y_i; X_i b, V_i)`` from the Woodbury pieces (determinant lemma)."""
+    val = -0.5 * (n_i * (_LOG_2PI + 2.0 * np.log(sigma)) + logdet_a + logdet_sv + quad)
+    if has_ar:
+        val -= 0.5 * (n_i - 1.0) * np.log(1.0 - rho * rho)
+    return val
 
 
 # ------------------------------------------------------------------ per-patient log-likelihood
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, parallel=True)
 def patient_loglik(coef, u, therapist, sigma, cov_v, rho, has_ar, gram, gram_d, gram_l,
                    n_obs, q, out):  # noqa: ANN001, ANN201
     """``log p(y_i | beta, u_t, Sigma_v, sigma[, rho])`` per draw and patient (effects v_i
@@ -736,36 +778,29 @@ def patient_loglik(coef, u, therapist, sigma, cov_v, rho, has_ar, gram, gram_d, 
     n, m, _ = gram.shape
     p = m - 1
     q_t = u.shape[2]
-    kq = max(q, 1)
-    work_a = np.empty((kq, kq))
-    work_l = np.empty((kq, kq))
-    a_inv = np.empty((kq, kq))
-    w = np.empty((m, kq))
-    r_mat = np.empty((m, m))
-    kmat = np.empty((m, m))
-    prec = np.empty((kq, kq))
-    vec = np.empty(m)
-    for s in range(n_s):
+    for s in nb.prange(n_s):
+        kq = max(q, 1)
+        work_a = np.empty((kq, kq))
+        work_l = np.empty((kq, kq))
+        chol = np.empty((kq, kq))
+        kmat = np.empty((m, m))
+        g = np.empty(kq)
+        prec = np.empty((kq, kq))
+        b_i = np.empty(max(p, 1))
+        none = np.empty(0)
         inv_s2 = 1.0 / (sigma[s] * sigma[s])
         logdet_sv = _chol(cov_v[s], q, work_l)
         _chol_inverse(work_l, q, prec)
         for i in range(n):
-            _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
-            ld = _block(kmat, prec, q, work_a, work_l, a_inv, w, r_mat)
             for a in range(p):
-                vec[a] = -coef[s, a]
+                b_i[a] = coef[s, a]
             t = therapist[i]
             if t >= 0 and q_t > 0:
                 for a in range(q_t):
-                    vec[a] -= u[s, t, a]
-            vec[p] = 1.0
-            quad = 0.0
-            for a in range(m):
-                for b in range(m):
-                    quad += vec[a] * r_mat[a, b] * vec[b]
-            val = -0.5 * (n_obs[i] * (_LOG_2PI + np.log(sigma[s] * sigma[s])) + ld + quad
-                          + logdet_sv)
-            if has_ar:
-                val -= 0.5 * (n_obs[i] - 1.0) * np.log(1.0 - rho[s] * rho[s])
-            out[s, i] = val
+                    b_i[a] += u[s, t, a]
+            _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
+            logdet, quad = _patient_conditional(kmat, prec, q, b_i, p, work_a, chol, g, none,
+                                                none)
+            out[s, i] = _patient_density(n_obs[i], sigma[s], rho[s], has_ar, logdet,
+                                         logdet_sv, quad)
     return True

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-__all__ = ["PosteriorDraws", "attributes", "covariance_draws", "flat", "group", "groups", "growth_draws",
-           "has_group", "make_tree", "posterior_draws", "read_tree", "visible", "with_groups",
-           "write_tree"]
+__all__ = ["PosteriorDraws", "attributes", "covariance_draws", "flat", "group", "groups",
+           "growth_draws", "has_group", "make_tree", "posterior_draws", "read_tree", "visible",
+           "with_groups", "write_tree"]
 
 #: Sampler-internal variables (raw non-centred values, Cholesky factors), never shown.
 HIDDEN = ("_raw", "_chol")
