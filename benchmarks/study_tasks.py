@@ -1,76 +1,101 @@
-"""Per-replication cost of the built-in study tasks, with and without compiled-model reuse.
+"""Per-replication cost of the built-in study tasks in a fresh worker process.
 
-The Bayesian tasks (``monitor_study`` and ``sbc``) fit the growth model with nutpie in every
-replication. :mod:`trajectories.fit` caches the compiled model by structure, so within a
-worker process only the first replication compiles; later ones swap the new data in. This
-benchmark times, in one process,
+A simulation study's worker is a new process: what matters is the cost of its *first*
+replication, not only of later ones. For each task this benchmark starts a fresh Python
+process that imports the task and the libraries it fits with, times its first replication (in a study this is what every
+worker pays once) and then ``--warm`` more replications (median). The growth model's fast
+path never compiles (its machine code is cached on disk once per install), so the first
+replication should cost about what the later ones do.
 
-* *without reuse*: the cache is emptied before each replication (every fit compiles);
-* *with reuse*: the cache is warm (one untimed replication first);
-
-and the MixedLM ``trial_power`` task for comparison. Sizes are those of the example study
-TOMLs in ``analyses/configs``. Times are medians; the machine may be shared.
-
-Run ``python -m benchmarks.study_tasks`` (``--cold 2 --warm 5`` by default) and paste the
-printed table into the ``## Study tasks: per-replication cost`` section of RESULTS.md.
+Run ``python -m benchmarks.study_tasks [--warm 3] [--write]``; ``--write`` replaces the
+"Study tasks: per-replication cost" section of RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import time
-import warnings
-from collections.abc import Callable
+from pathlib import Path
 
-import numpy as np
+from benchmarks.simulate import write_section
 
-
-def _time(task: Callable, condition: dict, seeds: range, clear: bool) -> list[float]:
-    import trajectories.engine.sampling
-
-    out = []
-    for seed in seeds:
-        if clear:
-            trajectories.engine.sampling.clear_cache()
-        start = time.perf_counter()
-        task(condition, np.random.default_rng(seed))
-        out.append(time.perf_counter() - start)
-    return out
+ROOT = Path(__file__).resolve().parents[1]
+CASES = [
+    ("sbc (40 patients x 8 sessions, 2 x 200 draws)", "simulations.tasks.sbc:sbc_task",
+     {"n_patients": 40, "n_sessions": 8, "draws": 200, "tune": 300, "L": 19}),
+    ("monitor_study (train 400, test 400)", "simulations.tasks.monitor:monitor_study",
+     {"n_train": 400, "n_test": 400, "caseload": 30}),
+    ("trial_power (30 therapists x 20 patients, MixedLM)", "simulations.tasks.trial:trial_power",
+     {"n_therapists": 30, "patients_per_therapist": 20, "p_act": 0.75}),
+]
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Print a Markdown table of per-replication times."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cold", type=int, default=2, help="replications without reuse")
-    parser.add_argument("--warm", type=int, default=5, help="replications with reuse")
-    args = parser.parse_args(argv)
-    from simulations.tasks.monitor import monitor_study
-    from simulations.tasks.sbc import sbc_task
-    from simulations.tasks.trial import trial_power
+def _child(target: str, condition: dict, warm: int) -> dict:
+    """In a fresh process: import the task, time the first and the later replications."""
+    start = time.perf_counter()
+    import importlib
+    import warnings
 
-    cases = [
-        ("sbc (40 patients x 8 sessions, 2 x 200 draws)", sbc_task,
-         {"n_patients": 40, "n_sessions": 8, "draws": 200, "tune": 300, "L": 19}, True),
-        ("monitor_study (train 400, test 400)", monitor_study,
-         {"n_train": 400, "n_test": 400, "caseload": 30}, True),
-        ("trial_power (30 therapists x 20 patients, MixedLM)", trial_power,
-         {"n_therapists": 30, "patients_per_therapist": 20, "p_act": 0.75}, False),
-    ]
-    print("| task | without reuse (s) | with reuse (s) | ratio |")
-    print("|---|---:|---:|---:|")
+    import numpy as np
+
+    module, name = target.split(":")
+    task = getattr(importlib.import_module(module), name)
+    for lib in ("trajectories.fit", "nutpie", "arviz", "statsmodels.api"):
+        importlib.import_module(lib)  # libraries a worker imports once, before any task
+    imported = time.perf_counter() - start
+    times = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for label, task, cond, bayes in cases:
-            cold = _time(task, cond, range(100, 100 + args.cold), clear=True) if bayes else []
-            _time(task, cond, range(1), clear=False)  # warm the cache
-            warm = _time(task, cond, range(200, 200 + args.warm), clear=False)
-            c, w = (float(np.median(cold)) if cold else float("nan")), float(np.median(warm))
-            cold_txt = f"{c:.1f}" if cold else "n/a"
-            ratio = f"{c / w:.0f}x" if cold else "n/a"
-            print(f"| {label} | {cold_txt} | {w:.2f} | {ratio} |", flush=True)
-    print(f"\n1-minute load average at the end: {os.getloadavg()[0]:.1f}")
+        for seed in range(1 + warm):
+            t = time.perf_counter()
+            task(condition, np.random.default_rng(100 + seed))
+            times.append(time.perf_counter() - t)
+    return {"import": imported, "first": times[0], "warm": float(np.median(times[1:]))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print (and with ``--write`` save) a Markdown table of per-replication times."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm", type=int, default=3, help="replications after the first")
+    parser.add_argument("--write", action="store_true", help="update RESULTS.md")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print("JSON " + json.dumps(_child(args.child[0], json.loads(args.child[1]),
+                                          args.warm)))
+        return 0
+    load_start = os.getloadavg()[0]
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    rows = ["| task | imports (s) | first replication (s) | later replications, median (s) |",
+            "|---|---:|---:|---:|"]
+    print("\n".join(rows), flush=True)
+    for label, target, cond in CASES:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.study_tasks", "--warm",
+                               str(args.warm), "--child", target, json.dumps(cond)],
+                              capture_output=True, text=True, cwd=ROOT,
+                              env=os.environ | {"PYTHONPATH": str(ROOT)})
+        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("JSON ")]
+        if proc.returncode or not line:
+            rows.append(f"| {label} | failed: {proc.stderr.strip().splitlines()[-1:]} | | |")
+        else:
+            r = json.loads(line[0][5:])
+            rows.append(f"| {label} | {r['import']:.1f} | {r['first']:.2f} | {r['warm']:.2f} |")
+        print(rows[-1], flush=True)
+    load_end = os.getloadavg()[0]
+    if args.write:
+        write_section("\n".join([
+            "## Study tasks: per-replication cost", "",
+            f"`python -m benchmarks.study_tasks --warm {args.warm}` ({started}); each task in a "
+            f"fresh process (a new worker), 1-minute load average {load_start:.1f} at the start "
+            f"and {load_end:.1f} at the end. Sizes are those of the example study TOMLs.", "",
+            *rows, ""]))
+        print("updated RESULTS.md")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

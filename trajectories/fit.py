@@ -40,8 +40,6 @@ from trajectories.engine.sampling import Sampled, sample
 from trajectories.engine.settings import SamplerSettings
 from trajectories.engine.tree import PosteriorDraws
 from trajectories.instruments import Instrument
-from trajectories.joint import build_joint_model, joint_structure_key
-from trajectories.latent import build_latent_model, latent_structure_key
 from trajectories.spec import GrowthSpec
 
 __all__ = ["ConvergenceWarning", "GrowthFit", "SamplerSettings", "fit_from_draws",
@@ -232,6 +230,9 @@ def fit_growth(spec: GrowthSpec, data: TherapyData, *,
         sampled = sample(problem, settings)
         post, loglik = _collapsed_posterior(spec, design, problem, sampled)
     else:
+        # PyMC (about a second to import) loads only for the paths that need it
+        from trajectories.latent import build_latent_model, latent_structure_key
+
         model = build_latent_model(spec, design)
         sampled = sample(model, settings, cache_key=latent_structure_key(spec, design))
         post, loglik = sampled.posterior, None
@@ -250,6 +251,8 @@ def _sampler_name(spec: GrowthSpec, settings: SamplerSettings) -> str:
 
 def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -> GrowthFit:
     """The joint growth-dropout model on the latent path."""
+    from trajectories.joint import build_joint_model, joint_structure_key
+
     if spec.method == "marginal":
         raise ValueError("the joint model needs latent patient effects: use "
                          "GrowthSpec(method='latent') or method='auto'")
