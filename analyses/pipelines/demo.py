@@ -131,8 +131,7 @@ def run_demo(
     tau = simulate(config, "tau", seed=s.seed)
     last = config.max_sessions - 1
     say(f"2/3  Fitting the growth model ({spec.time} time, patient and therapist intercepts "
-        f"and slopes) to {tau.data.n_observations} sessions; the first fit compiles the "
-        "model (about a minute) ...")
+        f"and slopes) to {tau.data.n_observations} sessions ...")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = fit_growth(spec, tau.data, draws=s.draws, tune=s.tune, chains=2, seed=s.seed,

@@ -104,8 +104,8 @@ def monitor_study(condition: Mapping[str, Any], rng: np.random.Generator) -> lis
     """Fit the growth model on a training clinic and use it as the NOT monitor on a new one.
 
     One replication: (1) simulate a training clinic under TAU and fit the growth model
-    (``GrowthSpec(time=..., therapist=...)``, nutpie; the compiled model is reused across
-    replications of a process); (2) set the fitted monitor's threshold (see the module
+    (``GrowthSpec(time=..., therapist=...)``, the fast collapsed path, which does not
+    compile); (2) set the fitted monitor's threshold (see the module
     docstring); (3) on a new clinic (new seed, same configuration) run TAU with each monitor
     for its operating characteristics, and feedback with each monitor (common random
     numbers: same patients and noise) for the failure rate that feedback achieves.

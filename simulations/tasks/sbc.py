@@ -10,9 +10,9 @@ Why a fixed prior: :class:`trajectories.spec.Priors` scales every prior to the d
 SD, time range), which is fine for analysis but not for SBC, where the prior that
 generated the parameters must be the one the fit uses. :data:`SBC_PRIOR` is the same
 family as the model's (normal coefficients, half-normal SDs, LKJ(2) correlation) in
-absolute PHQ-9-like units; it is put into the compiled model's prior containers, so the
-code under test (likelihood, sampler, patient-effect handling) is the production code and
-the compiled model is reused between replications.
+absolute PHQ-9-like units, given to the production fit as absolute
+:class:`~trajectories.spec.Priors` (``Priors(scale="absolute", ...)``, see :func:`sbc_spec`), so
+the code under test (likelihood, sampler, effect draws) is the production code.
 """
 
 from __future__ import annotations
