@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -95,6 +96,9 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         executor = Processes(args.workers)
     store = ParquetStore(args.out, chunk_size=settings.chunk_size)
+    # SIGTERM (kill, a batch scheduler's time limit) ends the run as Ctrl-C does: workers
+    # are stopped, the lock released and finished chunks kept
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         results = run_study(settings.design, settings.task, store=store, executor=executor,
                             max_consecutive_errors=settings.max_consecutive_errors,
@@ -106,9 +110,15 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"setback study run: interrupted; finished chunks are kept in {store.path}, run "
               "the same command to resume", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"ran {results.meta['n_run']} replications; results in {store.path}")
     _print_status(store)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_status(store: ParquetStore) -> None:

@@ -132,12 +132,46 @@ def test_stale_lock_is_taken_over_and_live_lock_refused(tmp_path: Path) -> None:
     lock = tmp_path / "study" / "lock"
     import socket
 
-    # a process id that cannot exist on Linux (above pid_max) stands for a killed run
+    # a lock file left by a killed run (no process holds it) is simply free
     lock.write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 1}))
     _run(store)
-    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
-    with pytest.raises(RuntimeError, match="is being written by process"):
+    holder = ParquetStore(tmp_path / "study")
+    holder.lock()  # another writer (its own open file) holds the lock
+    try:
+        with pytest.raises(RuntimeError, match=f"is being written by process {os.getpid()}"):
+            _run(store)
+    finally:
+        holder.unlock()
+    assert not lock.exists()
+    lock.write_text(json.dumps({"host": "elsewhere", "pid": 12}))
+    with pytest.raises(RuntimeError, match="locked by process 12 on elsewhere.*delete"):
         _run(store)
+
+
+def test_concurrent_stale_lock_takeover_has_exactly_one_holder(tmp_path: Path) -> None:
+    # Issue 12, finding 7: the old read-pid-then-unlink takeover let several processes hold
+    # the lock at once (13 of 40 trials). Here six worker processes, released together by a
+    # barrier, race for a stale lock (left by a dead process) 40 times; every trial must
+    # end with exactly one holder. Winners keep their lock until the pool ends.
+    import multiprocessing
+    import socket
+    from concurrent.futures import ProcessPoolExecutor
+
+    trials, contenders = 40, 6
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(contenders)
+    winners = []
+    with ProcessPoolExecutor(contenders, mp_context=ctx, initializer=toy_tasks.init_contender,
+                             initargs=(barrier,)) as pool:
+        for trial in range(trials):
+            folder = tmp_path / f"t{trial}"
+            folder.mkdir()
+            (folder / "lock").write_text(json.dumps({"host": socket.gethostname(),
+                                                     "pid": 2**22 + 1}))
+            futures = [pool.submit(toy_tasks.claim_store_lock, str(folder))
+                       for _ in range(contenders)]
+            winners.append(sum(f.result(timeout=60) for f in futures))
+    assert winners == [1] * trials
 
 
 def test_reading_an_empty_directory_is_a_clear_error(tmp_path: Path) -> None:
