@@ -35,7 +35,7 @@ def test_describe_broken_file_fails_cleanly(tmp_path, capsys) -> None:  # noqa: 
         bad, index=False)
     assert main(["describe", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "column 'session'" in err and "patient=1" in err and "Traceback" not in err
+    assert "column 'session'" in err and "patient='1'" in err and "Traceback" not in err
 
 
 def test_describe_missing_column_and_missing_file(tmp_path, capsys) -> None:  # noqa: ANN001

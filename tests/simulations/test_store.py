@@ -14,7 +14,12 @@ import toy_tasks
 from simulations import store as store_module
 from simulations.design import StudyDesign
 from simulations.run import load_results, run_study
-from simulations.store import ParquetStore, StoreChangedWarning, StoreMismatchError
+from simulations.store import (
+    NotAStudyError,
+    ParquetStore,
+    StoreChangedWarning,
+    StoreMismatchError,
+)
 
 DESIGN = StudyDesign({"n": [5, 20], "mu": [0.0, 1.0]}, replications=20, seed=7)
 
@@ -113,6 +118,39 @@ def test_orphan_chunk_without_index_line_is_redone(tmp_path: Path,
     assert _run(store).meta["n_run"] == 5
     pd.testing.assert_frame_equal(load_results(store).frame, reference)
     assert len(store.index_path.read_text().splitlines()) == 16
+
+
+def test_files_the_store_did_not_write_survive(tmp_path: Path) -> None:
+    # Issue 12, finding 2: every file in DIR/chunks that was not a recorded chunk was
+    # removed, even in a folder that never held a study (and a subfolder crashed the run).
+    folder = tmp_path / "mine"
+    (folder / "chunks" / "sub").mkdir(parents=True)
+    (folder / "chunks" / "notes.txt").write_text("mine")
+    (folder / "chunks" / "data.parquet").write_text("mine too")
+    with pytest.raises(NotAStudyError, match="is not empty \\(chunks/data.parquet, "
+                       "chunks/notes.txt, chunks/sub\\) and holds no study"):
+        _run(ParquetStore(folder))
+    assert not (folder / "manifest.json").exists() and not (folder / "lock").exists()
+    store = ParquetStore(folder, chunk_size=5, allow_other_files=True)
+    assert _run(store).meta["n_run"] == 80
+    (folder / "chunks" / "later.txt").write_text("added to a study folder")
+    assert _run(store).meta["n_run"] == 0  # resumed; repair() ran again
+    assert (folder / "chunks" / "notes.txt").read_text() == "mine"
+    assert (folder / "chunks" / "data.parquet").read_text() == "mine too"
+    assert (folder / "chunks" / "later.txt").exists() and (folder / "chunks" / "sub").is_dir()
+    assert len(load_results(ParquetStore(folder)).frame) == 80 * 2  # two methods per rep
+
+
+def test_a_foreign_manifest_is_not_a_study(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({"name": "a web app"}))
+    with pytest.raises(NotAStudyError, match="is not the manifest of a setback study"):
+        _run(ParquetStore(tmp_path))
+    with pytest.raises(NotAStudyError, match="not the manifest of a setback study"):
+        load_results(ParquetStore(tmp_path))
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(NotAStudyError, match="is not valid JSON"):
+        ParquetStore(tmp_path).status()
+    assert (tmp_path / "manifest.json").read_text() == "{not json"  # left alone
 
 
 def test_status_counts_done_remaining_failed(tmp_path: Path) -> None:
