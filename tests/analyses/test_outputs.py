@@ -171,3 +171,29 @@ def test_write_file_is_atomic_and_refuses_to_replace(tmp_path: Path) -> None:
         write_file(path, "two")
     write_file(path, "two", overwrite=True)
     assert path.read_text() == "two" and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+
+
+def test_ctrl_c_during_the_moves_waits_until_they_are_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    out = tmp_path / "sim"
+    _write(OutputFolder(out, "simulate"), {"summary.json": "old", "patients.parquet": "old"})
+    real_replace = os.replace
+    moved = []
+
+    def replace_and_interrupt(src, dst) -> None:  # noqa: ANN001
+        moved.append(Path(dst).name)
+        if len(moved) == 1:  # Ctrl-C arrives between the first and the second move
+            signal.raise_signal(signal.SIGINT)
+        real_replace(src, dst)
+
+    folder = OutputFolder(out, "simulate")
+    with pytest.raises(KeyboardInterrupt), folder:
+        (folder.tmp / "summary.json").write_text("new")
+        (folder.tmp / "patients.parquet").write_text("new")
+        monkeypatch.setattr(os, "replace", replace_and_interrupt)
+    monkeypatch.undo()
+    # both files and the marker were moved before the interrupt was delivered
+    assert moved == ["patients.parquet", "summary.json", MARKER]
+    assert _tree(out) == {"patients.parquet": "new", "summary.json": "new"}
