@@ -139,7 +139,7 @@ def cluster_se(phi: np.ndarray, cluster: np.ndarray, *,
     --------
     >>> phi = np.array([1.0, -1.0, 0.5, -0.5])
     >>> round(cluster_se(phi, np.arange(4), min_clusters=2), 4)  # sd(phi) / sqrt(n)
-    0.3227
+    0.4564
     """
     k = int(np.count_nonzero(np.bincount(cluster)))
     if k < max(min_clusters, 2):

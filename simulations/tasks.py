@@ -210,7 +210,7 @@ def policy_study(condition: Mapping[str, Any], rng: np.random.Generator) -> list
 
     Examples
     --------
-    >>> rows = policy_study({"policy": "feedback", "n_patients": 200, "caseload": 20},
+    >>> rows = policy_study({"policy": "feedback", "n_patients": 400, "caseload": 20},
     ...                     np.random.default_rng(3))
     >>> sorted({r["method"] for r in rows}), rows[0]["estimand"]
     (['feedback', 'tau'], 'deteriorated')

@@ -144,7 +144,7 @@ def read_long_file(path: str | os.PathLike, *, id_columns: Sequence[str] = ("pat
     Examples
     --------
     >>> import io
-    >>> read_long_file(io.StringIO("patient,session\n007,0\n7,0\n10.0,1\n"),
+    >>> read_long_file(io.StringIO("patient,session\\n007,0\\n7,0\\n10.0,1\\n"),
     ...                kind="csv")["patient"].tolist()
     ['007', '7', '10.0']
     """

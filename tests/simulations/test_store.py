@@ -196,7 +196,10 @@ def test_concurrent_stale_lock_takeover_has_exactly_one_holder(tmp_path: Path) -
     from concurrent.futures import ProcessPoolExecutor
 
     trials, contenders = 40, 6
-    ctx = multiprocessing.get_context("spawn")
+    # forked from a server that imported the store once (a spawned worker each would import
+    # pandas again; a plain fork of this multi-threaded process is unsafe)
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["simulations.store", "toy_tasks"])
     barrier = ctx.Barrier(contenders)
     winners = []
     with ProcessPoolExecutor(contenders, mp_context=ctx, initializer=toy_tasks.init_contender,
