@@ -14,6 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from analyses.commands._types import OneLineParser
 from trajectories.data import DataValidationError
 
 __all__ = ["build_parser", "main"]
@@ -34,7 +35,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="setback",
         description="Therapy trajectory and dropout modelling: describe data, fit growth "
         "models, simulate clinics and compare feedback and alliance-repair policies.",

@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from analyses.outputs import OutputFolder
+
 __all__ = ["Report", "file_sha256", "provenance"]
 
 #: Rows of a table shown in the HTML; the CSV always has them all.
@@ -95,7 +97,7 @@ class Report:
     >>> rep.add_table("counts", pd.DataFrame({"arm": ["a", "b"], "n": [3, 4]}))
     >>> out = rep.write(tempfile.mkdtemp())
     >>> sorted(p.name for p in out.iterdir())
-    ['figures', 'meta.json', 'report.html', 'tables']
+    ['.setback-output.json', 'figures', 'meta.json', 'report.html', 'tables']
     """
 
     name: str
@@ -138,10 +140,24 @@ class Report:
         if name in existing:
             raise ValueError(f"report item name {name!r} is already used")
 
-    def write(self, outdir: str | os.PathLike, *, svg: bool = True) -> Path:
+    def write(self, outdir: str | os.PathLike | OutputFolder, *, svg: bool = True,
+              overwrite: bool = False, kind: str = "report") -> Path:
         """Write ``tables/*.csv``, ``figures/*.png`` (and ``.svg``), ``meta.json`` and
-        ``report.html`` into ``outdir`` (created if needed); return the folder."""
-        out = Path(outdir)
+        ``report.html`` into ``outdir`` (created if needed); return the folder.
+
+        The folder rules of :class:`analyses.outputs.OutputFolder` apply: a non-empty folder
+        that is not a report folder (of ``kind``) is refused unless ``overwrite``; the files
+        are written into a temporary folder and moved into place together, and a previous
+        report's tables and figures that this one lacks are removed. ``outdir`` may also be
+        an :class:`~analyses.outputs.OutputFolder` being written by the caller.
+        """
+        folder = outdir if isinstance(outdir, OutputFolder) else OutputFolder(
+            outdir, kind, overwrite=overwrite)
+        with folder:
+            self._write_files(folder.tmp, svg=svg)
+        return folder.path
+
+    def _write_files(self, out: Path, *, svg: bool) -> None:
         (out / "tables").mkdir(parents=True, exist_ok=True)
         (out / "figures").mkdir(parents=True, exist_ok=True)
         for name, table in self.tables.items():
@@ -157,7 +173,6 @@ class Report:
         meta = {"report": self.name, **self.meta}
         (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
         (out / "report.html").write_text(self._html(pngs, meta), encoding="utf-8")
-        return out
 
     def _html(self, pngs: dict[str, bytes], meta: dict[str, Any]) -> str:
         body: list[str] = [f"<h1>{html.escape(self.name)}</h1>"]

@@ -2,8 +2,9 @@
 
 A simulation study's worker is a new process: what matters is the cost of its *first*
 replication, not only of later ones. For each task this benchmark starts a fresh Python
-process that imports the task and the libraries it fits with, times its first replication (in a study this is what every
-worker pays once) and then ``--warm`` more replications (median). The growth model's fast
+process that imports the task and the libraries it fits with, times its first replication
+(in a study this is what every worker pays once) and then ``--warm`` more replications
+(median). The growth model's fast
 path never compiles (its machine code is cached on disk once per install), so the first
 replication should cost about what the later ones do.
 

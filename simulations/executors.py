@@ -7,6 +7,7 @@ from simulations.study.executors import (
     check_task,
     open_pool,
     resolve_executor,
+    tie_to_parent,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "check_task",
     "open_pool",
     "resolve_executor",
+    "tie_to_parent",
 ]

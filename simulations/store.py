@@ -2,6 +2,7 @@
 
 from simulations.study.store import (
     ChunkRecord,
+    NotAStudyError,
     ParquetStore,
     StoreChangedWarning,
     StoreMismatchError,
@@ -9,6 +10,7 @@ from simulations.study.store import (
 
 __all__ = [
     "ChunkRecord",
+    "NotAStudyError",
     "ParquetStore",
     "StoreChangedWarning",
     "StoreMismatchError",

@@ -88,3 +88,20 @@ def render_probe() -> Callable[[Path], dict[str, int]]:
     Skips the test with a message when Chromium is not installed (.ci/run installs it).
     """
     return _render_probe
+
+
+def _exit_code(argv: list[str]) -> int:
+    """Run ``setback ARGV`` in this process; its exit code, whether argparse exits (a bad
+    option) or the command returns."""
+    from analyses.cli import main
+
+    try:
+        return main(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+@pytest.fixture
+def cli() -> Callable[[list[str]], int]:
+    """``cli(argv) -> exit code`` of ``setback`` (errors of options included)."""
+    return _exit_code

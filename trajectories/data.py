@@ -15,42 +15,24 @@ import numpy as np
 import pandas as pd
 
 from trajectories.instruments import Instrument, get_instrument
+from trajectories.validation import (
+    MAX_SESSION,
+    SHOW,
+    DataValidationError,
+    check_ids,
+    check_numeric,
+    check_sessions,
+)
+from trajectories.validation import fail as _fail
+from trajectories.validation import offending as _where
+from trajectories.validation import plain as _plain
 
-__all__ = ["END_STATUSES", "DataValidationError", "TherapyData", "end_status_from_rows"]
+__all__ = ["END_STATUSES", "MAX_SESSION", "DataValidationError", "TherapyData",
+           "end_status_from_rows", "read_long_file"]
 
 END_STATUSES: tuple[str, ...] = ("completed", "dropout", "referred", "ongoing")
 CANONICAL = ("patient", "therapist", "session", "score", "alliance")
-_SHOW = 5  # offending values listed in an error message
-
-
-class DataValidationError(ValueError):
-    """Bad input data: the message names the column, the offending rows and the rule broken."""
-
-
-def _where(frame: pd.DataFrame, mask: np.ndarray | pd.Series, source: dict[str, str]) -> str:
-    """Describe the first few offending rows as ``patient=..., session=...`` in source names."""
-    idx = np.flatnonzero(np.asarray(mask, dtype=bool))
-    cols = [c for c in ("patient", "session") if c in frame]
-    parts = []
-    for i in idx[:_SHOW]:
-        bits = [f"{source.get(c, c)}={_plain(frame[c].iloc[i])!r}" for c in cols]
-        parts.append("(" + ", ".join(bits) + ")")
-    more = f" and {len(idx) - _SHOW} more" if len(idx) > _SHOW else ""
-    return ", ".join(parts) + more
-
-
-def _plain(value: object) -> object:
-    """A numpy scalar as the Python value a user typed (1 rather than np.float64(1.0))."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _fail(column: str, rule: str, detail: str = "") -> DataValidationError:
-    msg = f"column {column!r}: {rule}"
-    return DataValidationError(msg + (f"; offending rows: {detail}" if detail else ""))
+_SHOW = SHOW
 
 
 def end_status_from_rows(
@@ -95,7 +77,7 @@ def end_status_from_rows(
     >>> end_status_from_rows(bad, patient="id", session="week", status="status")
     Traceback (most recent call last):
     ...
-    trajectories.data.DataValidationError: column 'status': patient 1 is marked 'dropout' at \
+    trajectories.validation.DataValidationError: column 'status': patient 1 is marked 'dropout' at \
 week=0 but attended later sessions [1]; a dropout or planned ending must be the last session
     """
     for col in (patient, session, status):
@@ -139,6 +121,45 @@ week=0 but attended later sessions [1]; a dropout or planned ending must be the 
     firsts = final.groupby("patient")["status"].first()
     out[firsts.index] = firsts
     return out.astype(str)
+
+
+def read_long_file(path: str | os.PathLike, *, id_columns: Sequence[str] = ("patient",
+                                                                            "therapist"),
+                   kind: str | None = None) -> pd.DataFrame:
+    """Read a long-format CSV or Parquet file, with identifier columns as written.
+
+    In a CSV file the ``id_columns`` (those present) are read as text, never parsed as
+    numbers: ``007`` and ``7``, or ``10`` and ``10.0``, are different patients, as the user
+    wrote them. Parquet files keep the types they were written with.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.csv`` file, or a ``.parquet`` / ``.pq`` file.
+    id_columns : sequence of str
+        Columns holding identifiers.
+    kind : {"csv", "parquet"} or None
+        The format; None decides by the file suffix.
+
+    Examples
+    --------
+    >>> import io
+    >>> read_long_file(io.StringIO("patient,session\\n007,0\\n7,0\\n10.0,1\\n"),
+    ...                kind="csv")["patient"].tolist()
+    ['007', '7', '10.0']
+    """
+    if kind is None:
+        kind = ("parquet" if os.fspath(path).lower().endswith((".parquet", ".pq"))
+                else "csv")
+    if kind == "parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=dict.fromkeys(id_columns, str))
+
+
+def _read(path: str | os.PathLike, columns: dict, kind: str | None) -> pd.DataFrame:
+    ids = [c for c in (columns.get("patient", "patient"), columns.get("therapist"))
+           if isinstance(c, str)]
+    return read_long_file(path, id_columns=ids, kind=kind)
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,8 +226,10 @@ class TherapyData:
         df : pandas.DataFrame
             One row per patient and session. It is copied, never modified.
         patient, session, score : str
-            Column names of the patient identifier, the session number (integer, 0 = intake)
-            and the outcome score.
+            Column names of the patient identifier, the session number (a whole number from
+            0 = intake to :data:`MAX_SESSION`; larger numbers, e.g. ``1e20``, are refused
+            before any conversion to integers) and the outcome score. Identifiers are
+            compared as given: a column mixing types (``1`` and ``"1"``) is refused.
         therapist : str, optional
             Therapist identifier. Without it the data are two-level (sessions in patients).
         alliance : str, optional
@@ -278,11 +301,11 @@ class TherapyData:
             frame[cov] = df[cov].to_numpy(copy=True)
         frame.insert(0, "source_row", np.arange(len(df)))
 
-        cls._check_ids(frame, source)
-        frame["session"] = cls._check_session(frame, source)
+        check_ids(frame, source)
+        frame["session"] = check_sessions(frame, source)
         frame["score"] = cls._check_score(frame, source, inst, allow_missing_scores)
         if "alliance" in frame:
-            frame["alliance"] = cls._check_numeric(frame, "alliance", source, allow_nan=True)
+            frame["alliance"] = check_numeric(frame, "alliance", source, allow_nan=True)
 
         dup = frame.duplicated(["patient", "session"], keep=False).to_numpy()
         if dup.any():
@@ -318,68 +341,26 @@ class TherapyData:
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike, **columns: object) -> TherapyData:
-        """Read a CSV file and validate it with :meth:`from_frame` (same keyword arguments)."""
-        return cls.from_frame(pd.read_csv(path), **columns)  # type: ignore[arg-type]
+        """Read a CSV file (:func:`read_long_file`) and validate it with :meth:`from_frame`
+        (same keyword arguments); the patient and therapist columns are read as text."""
+        return cls.from_frame(_read(path, columns, "csv"), **columns)  # type: ignore[arg-type]
 
     @classmethod
     def from_parquet(cls, path: str | os.PathLike, **columns: object) -> TherapyData:
         """Read a Parquet file and validate it with :meth:`from_frame`."""
-        return cls.from_frame(pd.read_parquet(path), **columns)  # type: ignore[arg-type]
+        return cls.from_frame(_read(path, columns, "parquet"), **columns)  # type: ignore[arg-type]
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, **columns: object) -> TherapyData:
-        """Read CSV or Parquet (by file suffix) and validate it."""
-        suffix = os.fspath(path).lower().rsplit(".", 1)[-1]
-        if suffix in ("parquet", "pq"):
-            return cls.from_parquet(path, **columns)
-        return cls.from_csv(path, **columns)
+        """Read CSV or Parquet (by file suffix, :func:`read_long_file`) and validate it."""
+        return cls.from_frame(_read(path, columns, None), **columns)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ checks
-    @staticmethod
-    def _check_ids(frame: pd.DataFrame, source: dict[str, str]) -> None:
-        for col in ("patient", "therapist"):
-            if col not in frame:
-                continue
-            bad = frame[col].isna().to_numpy()
-            if bad.any():
-                rows = np.flatnonzero(bad)[:_SHOW].tolist()
-                raise _fail(source[col], "identifiers may not be missing", f"row positions {rows}")
-
-    @staticmethod
-    def _check_numeric(
-        frame: pd.DataFrame, col: str, source: dict[str, str], *, allow_nan: bool
-    ) -> np.ndarray:
-        raw = frame[col]
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-        not_numeric = np.isnan(values) & raw.notna().to_numpy()
-        if not_numeric.any():
-            raise _fail(source[col], "values must be numeric", _where(frame, not_numeric, source))
-        inf = np.isinf(values)
-        if inf.any():
-            raise _fail(source[col], "values must be finite", _where(frame, inf, source))
-        if not allow_nan and np.isnan(values).any():
-            nan = np.isnan(values)
-            raise _fail(source[col], "values may not be missing", _where(frame, nan, source))
-        return values
-
-    @classmethod
-    def _check_session(cls, frame: pd.DataFrame, source: dict[str, str]) -> np.ndarray:
-        values = cls._check_numeric(frame, "session", source, allow_nan=False)
-        neg = values < 0
-        if neg.any():
-            raise _fail(source["session"], "sessions must be >= 0 (0 = intake)",
-                        _where(frame, neg, source))
-        frac = values != np.round(values)
-        if frac.any():
-            raise _fail(source["session"], "sessions must be whole numbers",
-                        _where(frame, frac, source))
-        return values.astype(np.int64)
-
     @classmethod
     def _check_score(
         cls, frame: pd.DataFrame, source: dict[str, str], inst: Instrument | None, allow_nan: bool
     ) -> np.ndarray:
-        values = cls._check_numeric(frame, "score", source, allow_nan=True)
+        values = check_numeric(frame, "score", source, allow_nan=True)
         nan = np.isnan(values)
         if nan.any() and not allow_nan:
             raise _fail(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from analyses.commands._data_options import add_data_options, load_data
+from analyses.commands._data_options import add_data_options, add_sampling_options, load_data
 from analyses.pipelines.analyze import analyze_dataset
 from trajectories.engine.settings import SamplerSettings
 from trajectories.spec import GrowthSpec
@@ -22,24 +22,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--time", default="log", choices=["linear", "log", "quadratic",
                                                          "piecewise"],
                         help="time shape of the growth model (default log(1 + session))")
-    parser.add_argument("--draws", type=int, default=1000, help="draws per chain")
-    parser.add_argument("--tune", type=int, default=1000, help="tuning steps per chain")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the sampler")
+    add_sampling_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a non-empty folder that is not an analysis folder "
+                        "(its files with the names an analysis writes are replaced)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Analyse the file and say where the report is."""
-    if args.draws < 1 or args.tune < 0:
-        raise ValueError("--draws must be >= 1 and --tune >= 0")
     data = load_data(args)
     covariates = tuple(c.strip() for c in args.covariates.split(",") if c.strip())
     spec = GrowthSpec(time=args.time, covariates=covariates)
     settings = SamplerSettings(draws=args.draws, tune=args.tune, seed=args.seed,
                                progress=not args.quiet)
     analyze_dataset(data, spec, out=args.out, settings=settings, input_path=args.file,
-                    progress=not args.quiet)
+                    progress=not args.quiet, overwrite=args.overwrite)
     print(f"Report: {args.out}/report.html")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from analyses.commands._types import integer, seed
 from analyses.pipelines.demo import DemoSettings, run_demo
 
 
@@ -17,10 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "policy comparison, recovery curves, therapist effects and deterioration risk.")
     parser.add_argument("--out", default="demo-output", help="output folder (default "
                         "demo-output)")
-    parser.add_argument("--patients", type=int, default=DemoSettings.n_patients,
-                        help="patients per simulated clinic (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=DemoSettings.seed,
+    parser.add_argument("--patients", type=integer(50, 1_000_000),
+                        default=DemoSettings.n_patients,
+                        help="patients per simulated clinic, at least 50 (default %(default)s)")
+    parser.add_argument("--seed", type=seed(), default=DemoSettings.seed,
                         help="root seed (default %(default)s)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a non-empty folder that is not a demo report (its "
+                        "report files are replaced; others are left alone)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes: checks that every step runs (numbers mean little)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -32,7 +37,5 @@ def run(args: argparse.Namespace) -> int:
     settings = DemoSettings.quick() if args.quick else DemoSettings(n_patients=args.patients)
     if args.seed != settings.seed:
         settings = DemoSettings(**(settings.__dict__ | {"seed": args.seed}))
-    if settings.n_patients < 50:
-        raise ValueError(f"--patients must be at least 50, got {settings.n_patients}")
-    run_demo(args.out, settings=settings, echo=not args.quiet)
+    run_demo(args.out, settings=settings, echo=not args.quiet, overwrite=args.overwrite)
     return 0

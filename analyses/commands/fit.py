@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from analyses.commands._data_options import add_data_options, load_data
+from analyses.commands._data_options import add_data_options, add_sampling_options, load_data
+from analyses.commands._types import integer, number
 from analyses.pipelines.fit import run_fit
+from trajectories.data import MAX_SESSION
 from trajectories.engine.settings import SamplerSettings
 from trajectories.spec import DropoutSpec, GrowthSpec
 
@@ -18,15 +20,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Fit the three-level growth model (sessions in patients in therapists; "
         "two-level without a therapist column) and write DIR/fit.nc, summary.csv, "
         "expected_change.csv, therapist_effects.csv and deterioration_risk.csv. Bad data "
-        "fail before sampling.",
+        "and options fail before sampling; the files appear in DIR together when the fit is "
+        "done.",
     )
     add_data_options(parser)
     model = parser.add_argument_group("model")
     model.add_argument("--time", default="log",
                        choices=["linear", "log", "quadratic", "piecewise"],
                        help="shape of change over sessions (default: log)")
-    model.add_argument("--breakpoint", type=float, default=4.0,
-                       help="end of early change for --time piecewise")
+    model.add_argument("--breakpoint", type=number(low=0.0, high=float(MAX_SESSION),
+                                                   low_open=True), default=4.0,
+                       help="end of early change for --time piecewise (a session > 0)")
     model.add_argument("--patient-effects", default="slopes", choices=["intercept", "slopes"])
     model.add_argument("--therapist-effects", default="slopes",
                        choices=["none", "intercept", "slopes"])
@@ -38,17 +42,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "latent level and change; informative dropout) and write "
                        "dropout_risk.csv")
     opts = parser.add_argument_group("sampling and output")
-    opts.add_argument("--draws", type=int, default=1000)
-    opts.add_argument("--tune", type=int, default=1000)
-    opts.add_argument("--chains", type=int, default=2)
-    opts.add_argument("--seed", type=int, default=None)
+    add_sampling_options(opts)
+    opts.add_argument("--chains", type=integer(1, 64), default=2, help="chains (default 2)")
     opts.add_argument("--sampler", default="nutpie", choices=["nutpie", "pymc"])
-    opts.add_argument("--at-session", type=float, default=None,
-                     help="session for the estimands (default: the last in the data)")
-    opts.add_argument("--rci", type=float, default=None,
-                     help="reliable change index (default: the instrument's)")
+    opts.add_argument("--at-session", type=number(low=0.0, high=float(MAX_SESSION)),
+                      default=None,
+                      help="session for the estimands, >= 0 (default: the last in the data)")
+    opts.add_argument("--rci", type=number(low=0.0, low_open=True), default=None,
+                      help="reliable change index, > 0 (default: the instrument's)")
     opts.add_argument("--quiet", action="store_true", help="no progress messages")
     opts.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    opts.add_argument("--overwrite", action="store_true",
+                      help="write into a non-empty folder that is not a fit folder (its files "
+                      "with the names a fit writes are replaced; others are left alone)")
     parser.set_defaults(func=run)
 
 
@@ -66,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains,
                                seed=args.seed, sampler=args.sampler, progress=not args.quiet)
     result = run_fit(data, spec, out=args.out, settings=settings, at_session=args.at_session,
-                     rci=args.rci, progress=not args.quiet)
+                     rci=args.rci, progress=not args.quiet, overwrite=args.overwrite)
     for note in result.notes:
         print(f"note: {note}")
     for name, path in result.files.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from analyses.outputs import OutputFolder, output_kind
 from analyses.pipelines.analyze import fit_report, study_report
 
 
@@ -13,23 +14,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "report", help="write report.html from a fit folder or a study folder",
         description="Write a report (report.html, CSV tables, PNG/SVG figures) from a folder "
-        "written by `setback fit` (it holds fit.nc) or by `setback study run` (it holds "
-        "manifest.json).")
-    parser.add_argument("source", metavar="FIT_OR_STUDY_DIR")
+        "written by `setback fit` or `setback analyze` (it holds fit.nc) or by `setback "
+        "study run` (it holds the study's manifest.json).")
+    parser.add_argument("source", metavar="FIT_OR_STUDY_DIR", type=Path)
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a non-empty folder that is not a report folder (its "
+                        "report files are replaced; others are left alone)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Detect the kind of folder, build its report and write it."""
-    src = Path(args.source)
-    if (src / "fit.nc").exists():
-        rep = fit_report(src)
-    elif (src / "manifest.json").exists():
-        rep = study_report(src)
-    else:
-        raise FileNotFoundError(f"{src}: neither a fit folder (fit.nc) nor a study folder "
-                                "(manifest.json)")
-    out = rep.write(args.out)
+    src = args.source
+    kind = output_kind(src) if src.is_dir() else None
+    if kind is None and (src / "fit.nc").is_file():  # a fit folder from before the markers
+        kind = "fit"
+    if kind not in ("fit", "analyze", "study"):
+        raise FileNotFoundError(f"{src}: neither a fit folder (fit.nc, from `setback fit`) nor "
+                                "a study folder (manifest.json, from `setback study run`)")
+    folder = OutputFolder(args.out, "report", overwrite=args.overwrite)  # checked first
+    rep = study_report(src) if kind == "study" else fit_report(src)
+    out = rep.write(folder)
     print(f"Report: {out / 'report.html'}")
     return 0

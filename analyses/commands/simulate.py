@@ -4,46 +4,57 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
+from analyses.commands._types import integer, seed
+from analyses.outputs import OutputFolder
 from simulations import ClinicConfig, policy_from_name
-from simulations.clinic.outcomes import summary
+from simulations.clinic.outcomes import (
+    MIN_CLUSTERS,
+    FewClustersWarning,
+    few_clusters_note,
+    summary,
+)
 from simulations.clinic.simulate import simulate_chunks
 
 PATIENTS_PER_THERAPIST = 90  # Saxon & Barkham (2012): 10,786 patients of 119 therapists
 
 
-def _int(name: str, low: int, high: int):  # noqa: ANN202
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{name} must be in [{low}, {high}], got {value}")
-        return value
-
-    return parse
+def policy_name(text: str) -> str:
+    """An argparse ``type=``: a policy name that :func:`policy_from_name` understands."""
+    try:
+        policy_from_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def add_clinic_options(parser: argparse.ArgumentParser) -> None:
     """Options that define the simulated service (shared with ``compare-policies``)."""
-    parser.add_argument("--patients", type=_int("--patients", 1, 100_000_000), default=2_000,
+    parser.add_argument("--patients", type=integer(1, 100_000_000), default=2_000,
                         help="number of patients (default 2000)")
-    parser.add_argument("--therapists", type=_int("--therapists", 1, 1_000_000), default=None,
+    parser.add_argument("--therapists", type=integer(1, 1_000_000),
+                        default=None,
                         help=f"number of therapists (default: patients / "
-                        f"{PATIENTS_PER_THERAPIST}, at least 1)")
-    parser.add_argument("--seed", type=_int("--seed", 0, 2**63 - 1), default=1,
+                        f"{PATIENTS_PER_THERAPIST}, at least 1). Intervals are cluster-robust "
+                        f"by therapist with at least {MIN_CLUSTERS} therapists; with fewer "
+                        "they treat patients as independent, and a note says so")
+    parser.add_argument("--seed", type=seed(), default=1,
                         help="root seed (default 1); the same seed gives identical results")
     parser.add_argument("--setting", choices=("trial", "routine"), default="trial",
                         help="dropout baseline: trial-like (~20%%) or routine care (~30%%)")
-    parser.add_argument("--max-sessions", type=_int("--max-sessions", 2, 200), default=20,
+    parser.add_argument("--max-sessions", type=integer(2, 200), default=20,
                         help="session limit, intake included (default 20)")
     parser.add_argument("--good-enough", action="store_true",
                         help="end treatment once the score stays below the cutoff (2 sessions)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a non-empty folder that is not this command's output "
+                        "(its files of this command's names are replaced; others are left "
+                        "alone)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -66,7 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(outcome rates with 95% intervals). Policies: tau, feedback, feedback+cst, "
         "alliance-repair, feedback+alliance-repair, referral, and other '+' combinations.",
     )
-    parser.add_argument("--policy", default="tau", help="policy name (default tau)")
+    parser.add_argument("--policy", default="tau", type=policy_name,
+                        help="policy name (default tau)")
     add_clinic_options(parser)
     parser.set_defaults(func=run)
 
@@ -74,10 +86,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def format_summary(policy: str, info: dict) -> str:
     """Plain-text summary: one line per outcome, overall and among not-on-track patients."""
     rates = pd.DataFrame(info["rates"])
-    lines = [f"policy {policy}: {info['n_patients']} patients, "
-             f"{info['mean_sessions']:.1f} sessions on average",
+    robust = bool((rates["interval"] == "cluster-robust").all())
+    how = "95% CI, cluster-robust" if robust else "95% Wilson CI"
+    k = info["n_therapists"]
+    lines = [f"policy {policy}: {info['n_patients']} patients of {k} "
+             f"therapist{'s' if k != 1 else ''}, {info['mean_sessions']:.1f} sessions on "
+             "average",
              "end status: " + ", ".join(f"{k} {v}" for k, v in info["end_status"].items()),
-             f"{'outcome':<18}{'all (95% CI)':<28}{'not on track (95% CI)'}"]
+             f"{'outcome':<18}{f'all ({how})':<32}{f'not on track ({how})'}"]
     for outcome, group in rates.groupby("outcome", sort=False):
         cells = []
         for subgroup in ("all", "NOT"):
@@ -85,37 +101,43 @@ def format_summary(policy: str, info: dict) -> str:
             cells.append("" if row.empty else
                          f"{row['rate'].iloc[0]:6.1%} [{row['ci_low'].iloc[0]:.1%}, "
                          f"{row['ci_high'].iloc[0]:.1%}]")
-        lines.append(f"{outcome:<18}{cells[0]:<28}{cells[1]}")
+        lines.append(f"{outcome:<18}{cells[0]:<32}{cells[1]}")
+    if not robust:
+        lines.append(f"note: {few_clusters_note(k)}")
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate, simulate chunk by chunk (writing sessions as they come, so memory stays
-    bounded), then write the patients and the summary and print it."""
+    bounded), then write the patients and the summary and print it. Everything is written
+    into a temporary folder and moved into ``--out`` only when complete."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     config = clinic_config(args)
     policy = policy_from_name(args.policy)
+    folder = OutputFolder(args.out, "simulate", overwrite=args.overwrite)
     chunks = simulate_chunks(config, policy, seed=args.seed, progress=not args.quiet)
-    args.out.mkdir(parents=True, exist_ok=True)
-    patients, writer = [], None
-    try:
-        for chunk in chunks:
-            observed = chunk.observed().frame.drop(columns="source_row")
-            table = pa.Table.from_pandas(observed, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(args.out / "sessions.parquet", table.schema)
-            writer.write_table(table)
-            patients.append(chunk.patients)
-    finally:
-        if writer is not None:
-            writer.close()
-    frame = pd.concat(patients, ignore_index=True)
-    frame.to_parquet(args.out / "patients.parquet", index=False)
-    info = {"policy": policy.name, "seed": args.seed, "config": config.to_dict(),
-            **summary(frame)}
-    (args.out / "summary.json").write_text(json.dumps(info, indent=2, default=str))
+    with folder:
+        patients, writer = [], None
+        try:
+            for chunk in chunks:
+                observed = chunk.observed().frame.drop(columns="source_row")
+                table = pa.Table.from_pandas(observed, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(folder.tmp / "sessions.parquet", table.schema)
+                writer.write_table(table)
+                patients.append(chunk.patients)
+        finally:
+            if writer is not None:
+                writer.close()
+        frame = pd.concat(patients, ignore_index=True)
+        frame.to_parquet(folder.tmp / "patients.parquet", index=False)
+        with warnings.catch_warnings():  # format_summary prints the note instead
+            warnings.simplefilter("ignore", FewClustersWarning)
+            info = {"policy": policy.name, "seed": args.seed, "config": config.to_dict(),
+                    **summary(frame)}
+        (folder.tmp / "summary.json").write_text(json.dumps(info, indent=2, default=str))
     print(format_summary(policy.name, info))
     print(f"wrote {args.out}/sessions.parquet, patients.parquet, summary.json")
     return 0

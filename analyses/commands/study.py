@@ -9,26 +9,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from analyses.commands._types import existing_file, integer, name_list, number
+from analyses.outputs import OutputFolder, OutputFolderError, output_kind, write_file
 from analyses.settings import load_study
 from simulations.study.executors import Dask, Processes, Serial
 from simulations.study.metrics import METRICS, summarise
 from simulations.study.run import load_results, run_study
 from simulations.study.store import ParquetStore
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,10 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "same command again resumes: finished replications are skipped; a different design "
         "in DIR is refused. Tasks named 'module:function' are imported from the current "
         "directory or the installed packages.")
-    run.add_argument("config", metavar="STUDY.toml", type=Path, help="study file")
-    run.add_argument("--out", required=True, type=Path, metavar="DIR", help="results directory")
+    run.add_argument("config", metavar="STUDY.toml", type=existing_file, help="study file")
+    run.add_argument("--out", required=True, type=Path, metavar="DIR",
+                     help="results directory: new, empty, or one this study wrote")
+    run.add_argument("--overwrite", action="store_true",
+                     help="start the study in a non-empty directory that holds no study "
+                     "(its files are left alone; a folder of another setback command is "
+                     "refused even so)")
     where = run.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    where.add_argument("--workers", type=integer(1, 1024), default=None, metavar="N",
                        help="local worker processes (default: one per core; 1 runs in this "
                        "process)")
     where.add_argument("--scheduler", default=None, metavar="ADDR",
@@ -71,21 +69,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         "coverage, rejection rate, ...) with their Monte Carlo SEs per condition, method and "
         "estimand; write DIR/summary.csv and print the table.")
     summ.add_argument("dir", metavar="DIR", type=Path, help="results directory")
-    summ.add_argument("--metrics", default=None,
+    summ.add_argument("--metrics", default=None, type=name_list(_metric, "metric"),
                       help=f"comma-separated, from: {', '.join(METRICS)} (default: those the "
                       "results allow)")
-    summ.add_argument("--alpha", type=float, default=0.05,
-                      help="test level for the rejection rate from p-values (default 0.05)")
-    summ.add_argument("--target-mcse", type=float, default=None, metavar="X",
-                      help="add n_needed, the replications for this Monte Carlo SE")
+    summ.add_argument("--alpha", type=number(low=0.0, high=1.0, low_open=True, high_open=True),
+                      default=0.05,
+                      help="test level in (0, 1) for the rejection rate from p-values "
+                      "(default 0.05)")
+    summ.add_argument("--target-mcse", type=number(low=0.0, low_open=True), default=None,
+                      metavar="X", help="add n_needed, the replications for this Monte Carlo "
+                      "SE (> 0)")
     summ.add_argument("--csv", type=Path, default=None,
                       help="where to write the table (default DIR/summary.csv)")
+    summ.add_argument("--overwrite", action="store_true",
+                      help="replace a --csv file (or a DIR/summary.csv) setback did not write")
     summ.set_defaults(func=summarize_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Start or resume the study and print its status."""
     settings = load_study(args.config)
+    kind = output_kind(args.out) if args.out.is_dir() else None
+    if kind not in (None, "study"):
+        raise OutputFolderError(f"{args.out} holds the output of `setback {kind}`; a study is "
+                                "not written into it (even with --overwrite): choose another "
+                                "directory")
     if os.getcwd() not in sys.path:  # so that 'module:function' finds the user's modules
         sys.path.insert(0, os.getcwd())
     if args.scheduler is not None:
@@ -94,7 +102,11 @@ def run_command(args: argparse.Namespace) -> int:
         executor = Serial()
     else:
         executor = Processes(args.workers)
-    store = ParquetStore(args.out, chunk_size=settings.chunk_size)
+    store = ParquetStore(args.out, chunk_size=settings.chunk_size,
+                         allow_other_files=args.overwrite)
+    # SIGTERM (kill, a batch scheduler's time limit) ends the run as Ctrl-C does: workers
+    # are stopped, the lock released and finished chunks kept
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         results = run_study(settings.design, settings.task, store=store, executor=executor,
                             max_consecutive_errors=settings.max_consecutive_errors,
@@ -106,9 +118,15 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"setback study run: interrupted; finished chunks are kept in {store.path}, run "
               "the same command to resume", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f"ran {results.meta['n_run']} replications; results in {store.path}")
     _print_status(store)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_status(store: ParquetStore) -> None:
@@ -142,14 +160,29 @@ def status_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metric(name: str) -> str:
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRICS)}")
+    return name
+
+
 def summarize_command(args: argparse.Namespace) -> int:
     """Write the performance table as CSV and print it."""
-    results = load_results(ParquetStore(args.dir))
-    metrics = None if args.metrics is None else tuple(
-        m.strip() for m in args.metrics.split(",") if m.strip())
+    store = ParquetStore(args.dir)
+    store.manifest()  # a clear error for a folder that is not a study, before any work
+    folder = None if args.csv else OutputFolder(args.dir, "study", overwrite=args.overwrite,
+                                                files=["summary.csv"])
+    if args.csv and args.csv.exists() and not args.overwrite:
+        raise OutputFolderError(f"{args.csv} exists; pass --overwrite to replace it")
+    results = load_results(store)
+    metrics = None if args.metrics is None else tuple(args.metrics)
     table = summarise(results, metrics, alpha=args.alpha, target_mcse=args.target_mcse)
-    path = args.csv or args.dir / "summary.csv"
-    table.to_csv(path, index=False)
+    if folder is None:
+        path = write_file(args.csv, table.to_csv(index=False), overwrite=args.overwrite)
+    else:
+        with folder:
+            table.to_csv(folder.tmp / "summary.csv", index=False)
+        path = folder.final("summary.csv")
     with pd.option_context("display.width", 160, "display.max_rows", 1000,
                            "display.float_format", "{:.4g}".format):
         print(table.to_string(index=False))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analyses.outputs import OutputFolder
 from analyses.pipelines.describe import describe_dataset
 from analyses.pipelines.fit import resolve_rci, run_fit
 from analyses.plots import (
@@ -90,8 +91,13 @@ def analyze_dataset(
     settings: SamplerSettings | None = None,
     input_path: str | Path | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Report:
     """Describe, fit and report a data set; write the fit and ``report.html`` into ``out``.
+
+    ``out`` is checked before the work (:class:`analyses.outputs.OutputFolder`: a non-empty
+    folder that is not an analysis folder is refused unless ``overwrite``), and the fit
+    files and the report are moved into it together at the end.
 
     Examples
     --------
@@ -99,6 +105,7 @@ def analyze_dataset(
     >>> rep = analyze_dataset(load_beat_the_blues(), GrowthSpec(),
     ...                       out="btb-analysis")  # doctest: +SKIP
     """
+    folder = OutputFolder(out, "analyze", overwrite=overwrite)
     settings = (settings or SamplerSettings(progress=progress)).resolved()
     rep = Report(f"Analysis of {data!r}", meta=provenance(
         seed=settings.seed, spec=spec.to_dict(), sampler=settings.to_dict(),
@@ -122,9 +129,10 @@ def analyze_dataset(
     rep.add_table("retention", retention, "Dropout hazard and retention by session", show=False)
     rep.add_figure("retention", plot_retention(retention),
                    "Share of patients still in treatment after each session (Kaplan–Meier)")
-    outputs = run_fit(data, spec, out=out, settings=settings, progress=progress)
-    add_model_sections(rep, outputs.fit)
-    rep.write(out)
+    with folder:
+        outputs = run_fit(data, spec, out=folder, settings=settings, progress=progress)
+        add_model_sections(rep, outputs.fit)
+        rep.write(folder)
     return rep
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
+from analyses.outputs import OutputFolder
 from analyses.pipelines.policies import (
     DEMO_POLICIES,
     compare_policies_report,
@@ -104,14 +105,19 @@ def run_demo(
     *,
     settings: DemoSettings | None = None,
     echo: bool = True,
+    overwrite: bool = False,
 ) -> Report:
     """Run the demo and write its report folder; return the :class:`Report`.
+
+    ``out`` is checked first: a non-empty folder that is not a demo report is refused
+    unless ``overwrite`` (:class:`analyses.outputs.OutputFolder`).
 
     Examples
     --------
     >>> rep = run_demo("demo-output", settings=DemoSettings.quick())  # doctest: +SKIP
     """
     s = settings or DemoSettings()
+    folder = OutputFolder(out, "demo", overwrite=overwrite)
     say = print if echo else (lambda *a, **k: None)
     config = ClinicConfig(n_patients=s.n_patients, n_therapists=s.n_therapists)
     spec = GrowthSpec(time="log")
@@ -192,7 +198,7 @@ def run_demo(
     rep.add_figure("not_on_track_calibration",
                    plot_risk_calibration(pred["p_failure"], pred["failed"]),
                    "Calibration of the predicted failure risk (held-out clinic)")
-    outdir = rep.write(out)
+    outdir = rep.write(folder)
 
     pop = course[(course["session"] == at) & (course["quantity"] == "change")].iloc[0]
     icc = te[te["quantity"] == "icc"].iloc[0]

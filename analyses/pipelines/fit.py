@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from analyses.outputs import OutputFolder
 from trajectories.clinical import reliable_change
-from trajectories.data import TherapyData
+from trajectories.data import MAX_SESSION, TherapyData
+from trajectories.design import make_design
 from trajectories.dropout_estimands import dropout_risk
 from trajectories.engine.settings import SamplerSettings
 from trajectories.estimands import deterioration_risk, expected_change, therapist_effects
@@ -47,33 +49,45 @@ def run_fit(
     data: TherapyData,
     spec: GrowthSpec,
     *,
-    out: str | Path,
+    out: str | Path | OutputFolder,
     settings: SamplerSettings | None = None,
     at_session: float | None = None,
     rci: float | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> FitOutputs:
     """Fit ``spec`` to ``data`` and write ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
     ``therapist_effects.csv`` (three-level data) and ``deterioration_risk.csv`` (when an RCI
-    follows from ``rci``, the instrument, or its reliability and the sample's intake SD)
-    into ``out``.
+    follows from ``rci``, the instrument, or its reliability and the sample's intake SD:
+    :func:`resolve_rci`) into ``out``. The seed used is in ``fit.settings.seed``.
 
-    Bad data or covariates are rejected before sampling starts. Estimands are evaluated at
-    ``at_session`` (default: the last session in the data). With ``spec.dropout`` the joint
-    growth-dropout model is fitted (its dropout parameters appear in ``summary.csv``) and
-    ``dropout_risk.csv`` is written too. The seed used is in ``fit.settings.seed``.
+    The design is built (and bad data or covariates rejected) and the output folder checked
+    (:class:`analyses.outputs.OutputFolder`: a non-empty folder that is not a fit folder is
+    refused unless ``overwrite``) before sampling starts. The files are written into a
+    temporary folder and moved into ``out`` together at the end, replacing the previous
+    fit's files and removing those this fit does not write, so a folder never mixes two
+    fits. Estimands are evaluated at ``at_session`` (default: the last session in the
+    data). With ``spec.dropout`` the joint growth–dropout model is fitted (its dropout
+    parameters appear in ``summary.csv``) and ``dropout_risk.csv`` is written too.
+    ``out`` may be an :class:`~analyses.outputs.OutputFolder` that is being written (as
+    ``setback analyze`` does), in which case the files go into it.
 
     Examples
     --------
     >>> from trajectories.datasets import load_beat_the_blues
     >>> run_fit(load_beat_the_blues(), GrowthSpec(), out="fit-out")  # doctest: +SKIP
     """
+    make_design(spec, data)  # fails on bad covariates etc. before any compiling or sampling
+    if at_session is not None and not 0 <= at_session <= MAX_SESSION:
+        raise ValueError(f"at_session must be in [0, {MAX_SESSION}], got {at_session}")
+    if rci is not None and not rci > 0:
+        raise ValueError(f"rci must be a positive number, got {rci}")
+    folder = out if isinstance(out, OutputFolder) else OutputFolder(out, "fit",
+                                                                    overwrite=overwrite)
     rci, rci_note = resolve_rci(data, rci)
     notes: list[str] = [rci_note if rci is not None else
                         rci_note.replace("deterioration risk not computed",
                                          "deterioration_risk.csv not written")]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     session = float(data.frame["session"].max()) if at_session is None else float(at_session)
     settings = (settings or SamplerSettings(progress=progress)).resolved()
     path = "fast collapsed" if spec.resolved_method == "marginal" and not spec.dropout else (
@@ -81,27 +95,29 @@ def run_fit(
     _say(f"fitting {data!r} ({path} path, seed {settings.seed})", progress)
     fit = fit_growth(spec, data, settings=settings)
     _say(f"sampled in {fit.diagnostics.seconds.get('sample', 0):.1f} s; writing tables", progress)
-    files = {"fit": out / "fit.nc", "summary": out / "summary.csv",
-             "expected_change": out / "expected_change.csv"}
-    fit.save(str(files["fit"]))
-    fit.summary().to_csv(files["summary"], index=False)
-    change = [expected_change(fit, at_session=session).assign(level="population")]
-    if fit.design.q_t:
-        change.append(expected_change(fit, at_session=session, level="therapist")
-                      .assign(level="therapist"))
-        files["therapist_effects"] = out / "therapist_effects.csv"
-        therapist_effects(fit, at_session=session).to_csv(files["therapist_effects"],
-                                                          index=False)
-    else:
-        notes.append("therapist_effects.csv not written: the data have no therapist level")
-    pd.concat(change, ignore_index=True).to_csv(files["expected_change"], index=False)
-    if rci is not None:
-        files["deterioration_risk"] = out / "deterioration_risk.csv"
-        deterioration_risk(fit, by_session=session, instrument=rci).to_csv(
-            files["deterioration_risk"], index=False)
-    if spec.dropout is not None:
-        files["dropout_risk"] = out / "dropout_risk.csv"
-        dropout_risk(fit).to_csv(files["dropout_risk"], index=False)
+    with folder:  # a no-op when the caller is writing the folder already
+        tmp = folder.tmp
+        written = ["fit.nc", "summary.csv", "expected_change.csv"]
+        fit.save(str(tmp / "fit.nc"))
+        fit.summary().to_csv(tmp / "summary.csv", index=False)
+        change = [expected_change(fit, at_session=session).assign(level="population")]
+        if fit.design.q_t:
+            change.append(expected_change(fit, at_session=session, level="therapist")
+                          .assign(level="therapist"))
+            written.append("therapist_effects.csv")
+            therapist_effects(fit, at_session=session).to_csv(tmp / "therapist_effects.csv",
+                                                              index=False)
+        else:
+            notes.append("therapist_effects.csv not written: the data have no therapist level")
+        pd.concat(change, ignore_index=True).to_csv(tmp / "expected_change.csv", index=False)
+        if rci is not None:
+            written.append("deterioration_risk.csv")
+            deterioration_risk(fit, by_session=session, instrument=rci).to_csv(
+                tmp / "deterioration_risk.csv", index=False)
+        if spec.dropout is not None:
+            written.append("dropout_risk.csv")
+            dropout_risk(fit).to_csv(tmp / "dropout_risk.csv", index=False)
     if fit.diagnostics.message:
         notes.append(fit.diagnostics.message)
+    files = {name.rsplit(".", 1)[0]: folder.final(name) for name in written}
     return FitOutputs(fit=fit, files=files, notes=tuple(notes))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import pandas as pd
@@ -9,6 +10,7 @@ import pandas as pd
 from analyses.plots import plot_policy_differences, plot_policy_rates, plot_retention
 from analyses.report import Report, provenance
 from simulations import ClinicConfig, compare_policies, simulate
+from simulations.clinic.outcomes import FewClustersWarning, few_clusters_note
 from simulations.clinic.policies import as_combined
 from trajectories.retention import retention_table
 
@@ -46,7 +48,10 @@ def compare_policies_report(
     >>> sorted(rep.tables)
     ['policy_comparison', 'policy_headline', 'retention_by_policy']
     """
-    table = compare_policies(config, list(policies), seed=seed)
+    with warnings.catch_warnings():  # the report states which intervals it shows
+        warnings.simplefilter("ignore", FewClustersWarning)
+        table = compare_policies(config, list(policies), seed=seed)
+    robust = bool((table["interval"] == "cluster-robust").all())
     rep = report if report is not None else Report(
         "Policy comparison", meta=provenance(seed=seed, config=config.to_dict()))
     rep.add_heading("Policies compared on the same simulated patients")
@@ -54,8 +59,9 @@ def compare_policies_report(
         f"{config.n_patients} patients of {config.n_therapists} therapists were simulated under "
         f"each policy with seed {seed}; every policy sees the same patients, therapists and "
         "noise (common random numbers), so differences to treatment as usual are paired. "
-        "Intervals are 95% and cluster-robust by therapist. 'NOT' is the not-on-track "
-        "subgroup, as in the OQ feedback trials."
+        + ("Intervals are 95% and cluster-robust by therapist. " if robust else
+           f"Intervals are 95%; {few_clusters_note(config.n_therapists)}. ")
+        + "'NOT' is the not-on-track subgroup, as in the OQ feedback trials."
     )
     rep.add_table("policy_headline", headline_table(table),
                   "Percent of patients by policy (95% interval); paired difference to TAU in "

@@ -9,14 +9,20 @@ import pandas as pd
 
 from simulations.clinic.config import ClinicConfig
 from simulations.clinic.monitors import Monitor
-from simulations.clinic.outcomes import OUTCOMES, Z95, cluster_se, ratio_influence
+from simulations.clinic.outcomes import (
+    OUTCOMES,
+    Z95,
+    difference_se,
+    interval_method,
+    rate_interval,
+)
 from simulations.clinic.policies import Policy, as_combined
 from simulations.clinic.simulate import simulate
 
 __all__ = ["compare_policies"]
 
 COLUMNS = ["policy", "subgroup", "outcome", "rate", "ci_low", "ci_high", "diff_vs_tau",
-           "diff_ci_low", "diff_ci_high", "n"]
+           "diff_ci_low", "diff_ci_high", "n", "interval"]
 
 
 def compare_policies(
@@ -55,14 +61,19 @@ def compare_policies(
     pandas.DataFrame
         One row per policy x subgroup (``all``, ``NOT``) x outcome: ``rate`` with
         ``ci_low``/``ci_high`` (95%, cluster-robust by therapist), ``diff_vs_tau`` with
-        ``diff_ci_low``/``diff_ci_high`` (paired, delta method; 0 for TAU itself) and ``n``,
-        the patients in the subgroup. In the NOT subgroup each policy's own not-on-track
-        patients are compared, as in the OQ trials.
+        ``diff_ci_low``/``diff_ci_high`` (paired, delta method; 0 for TAU itself), ``n``,
+        the patients in the subgroup, and ``interval``. In the NOT subgroup each policy's
+        own not-on-track patients are compared, as in the OQ trials. With fewer than
+        :data:`simulations.clinic.outcomes.MIN_CLUSTERS` therapists the cluster-robust intervals
+        would be too narrow (zero width with one therapist): rates then have Wilson
+        intervals and differences paired intervals that treat patients as independent,
+        ``interval`` is ``"independent"`` and a
+        :class:`~simulations.clinic.outcomes.FewClustersWarning` says so.
 
     Examples
     --------
     >>> from simulations import ClinicConfig
-    >>> table = compare_policies(ClinicConfig(n_patients=300, n_therapists=6),
+    >>> table = compare_policies(ClinicConfig(n_patients=300, n_therapists=20),
     ...                          ["feedback"], seed=5)
     >>> table["policy"].unique().tolist()
     ['tau', 'feedback']
@@ -88,6 +99,7 @@ def paired_table(results: dict[str, pd.DataFrame], *,
     """Rates and paired differences to ``results["tau"]`` (same patients, same order)."""
     tau = results["tau"]
     cluster = tau["therapist"].to_numpy()
+    method = interval_method(cluster)
     rows = []
     for name, patients in results.items():
         if not np.array_equal(patients["patient"].to_numpy(), tau["patient"].to_numpy()):
@@ -101,15 +113,14 @@ def paired_table(results: dict[str, pd.DataFrame], *,
                 if subgroup == "NOT" and outcome == "ever_not":
                     continue
                 y = patients[outcome].to_numpy().astype(float)
-                rate, phi = ratio_influence(y, member)
-                rate_tau, phi_tau = ratio_influence(tau[outcome].to_numpy().astype(float),
-                                                    member_tau)
-                se = cluster_se(phi, cluster)
-                se_diff = cluster_se(phi - phi_tau, cluster)
+                rate, low, high, phi = rate_interval(y, member, cluster, method)
+                rate_tau, _, _, phi_tau = rate_interval(
+                    tau[outcome].to_numpy().astype(float), member_tau, cluster, method)
+                se_diff = difference_se(phi - phi_tau, cluster, method)
                 diff = rate - rate_tau
                 rows.append({"policy": name, "subgroup": subgroup, "outcome": outcome,
-                             "n": int(member.sum()), "rate": rate,
-                             "ci_low": rate - Z95 * se, "ci_high": rate + Z95 * se,
-                             "diff_vs_tau": diff, "diff_ci_low": diff - Z95 * se_diff,
-                             "diff_ci_high": diff + Z95 * se_diff})
+                             "n": int(member.sum()), "rate": rate, "ci_low": low,
+                             "ci_high": high, "diff_vs_tau": diff,
+                             "diff_ci_low": diff - Z95 * se_diff,
+                             "diff_ci_high": diff + Z95 * se_diff, "interval": method})
     return pd.DataFrame(rows, columns=COLUMNS)

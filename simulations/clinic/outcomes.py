@@ -8,15 +8,25 @@ improvement at the last observed session".
 
 Intervals are Wald intervals with cluster-robust (by therapist) standard errors of ratio
 estimators: patients of one therapist share the therapist's effects, so treating them as
-independent would understate the Monte Carlo error of a population rate.
+independent would understate the Monte Carlo error of a population rate. The CR1 sandwich
+needs many clusters: with few it is too narrow (Cameron & Miller 2015, *J Hum Resour*
+50(2):317-372, section VI), and with one it is exactly zero. With fewer than
+:data:`MIN_CLUSTERS` therapists the tables therefore fall back, with a
+:class:`FewClustersWarning`, to intervals that treat patients as independent: the Wilson
+score interval for a rate and the paired (delta-method) Wald interval for a difference
+between policies. They describe the simulated therapists' own patients and understate the
+uncertainty about a service with other therapists; the ``interval`` column says which
+interval each row has.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
 
 from simulations.clinic.config import ClinicConfig
 from simulations.clinic.engine import DOMAINS
@@ -25,13 +35,33 @@ from trajectories.clinical import CATEGORIES, classify_change
 if TYPE_CHECKING:
     from simulations.clinic.engine import ChunkResult
 
-__all__ = ["OUTCOMES", "patient_outcomes", "rate_table", "ratio_influence"]
+__all__ = ["MIN_CLUSTERS", "OUTCOMES", "FewClustersWarning", "cluster_se", "interval_method",
+           "patient_outcomes", "rate_interval", "rate_table", "ratio_influence"]
 
 #: Outcomes reported by :func:`rate_table` (booleans of the patient table).
 OUTCOMES: tuple[str, ...] = ("deteriorated", "recovered", "reliably_improved", "failure",
                              "dropout", "referred", "ever_not")
 END_CATEGORIES = ["completed", "dropout", "referred"]
 Z95 = 1.959964
+#: Fewest therapists (clusters) for a cluster-robust interval. [assumed] A rule of thumb, not
+#: a published cut-off: Cameron & Miller (2015) show CR1 Wald tests over-rejecting with
+#: "few" clusters, which in their simulations means fewer than about 20 to 50; 20 keeps the
+#: default clinic (2,000 patients, 22 therapists) cluster-robust.
+MIN_CLUSTERS = 20
+
+
+class FewClustersWarning(UserWarning):
+    """Too few therapists for a cluster-robust interval: patients are treated as independent."""
+
+
+def few_clusters_note(n_clusters: int) -> str:
+    """The sentence that says which interval replaced the cluster-robust one, and why."""
+    return (f"only {n_clusters} therapist{'s' if n_clusters != 1 else ''}: cluster-robust "
+            f"intervals need at least {MIN_CLUSTERS} (with few clusters they are too narrow, "
+            "with one they have zero width; Cameron & Miller 2015), so rates have Wilson "
+            "intervals and differences paired intervals that treat patients as independent; "
+            "they understate the uncertainty about other therapists. Simulate at least "
+            f"{MIN_CLUSTERS} therapists for intervals over therapists")
 
 
 def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 0) -> pd.DataFrame:
@@ -94,13 +124,78 @@ def ratio_influence(y: np.ndarray, member: np.ndarray) -> tuple[float, np.ndarra
     return rate, m * (y - rate) / share
 
 
-def cluster_se(phi: np.ndarray, cluster: np.ndarray) -> float:
-    """Cluster-robust standard error of ``mean(phi)``."""
+def cluster_se(phi: np.ndarray, cluster: np.ndarray, *,
+               min_clusters: int = MIN_CLUSTERS) -> float:
+    """Cluster-robust (CR1) standard error of ``mean(phi)``.
+
+    Raises
+    ------
+    ValueError
+        With fewer than ``min_clusters`` distinct clusters (default :data:`MIN_CLUSTERS`),
+        where the sandwich is too small (zero with one cluster). ``min_clusters=2`` with one
+        cluster per observation gives the ordinary (independent) standard error.
+
+    Examples
+    --------
+    >>> phi = np.array([1.0, -1.0, 0.5, -0.5])
+    >>> round(cluster_se(phi, np.arange(4), min_clusters=2), 4)  # sd(phi) / sqrt(n)
+    0.4564
+    """
+    k = int(np.count_nonzero(np.bincount(cluster)))
+    if k < max(min_clusters, 2):
+        raise ValueError(f"the cluster-robust standard error needs at least "
+                         f"{max(min_clusters, 2)} clusters, got {k}")
     sums = np.bincount(cluster, weights=phi)
-    n = len(phi)
-    k = np.count_nonzero(np.bincount(cluster))
-    correction = k / (k - 1) if k > 1 else 1.0
-    return float(np.sqrt(correction * np.sum(sums**2)) / n)
+    return float(np.sqrt(k / (k - 1) * np.sum(sums**2)) / len(phi))
+
+
+def interval_method(cluster: np.ndarray) -> str:
+    """``"cluster-robust"`` with at least :data:`MIN_CLUSTERS` clusters, else
+    ``"independent"`` after a :class:`FewClustersWarning` (the tables call it once each)."""
+    k = int(np.count_nonzero(np.bincount(cluster)))
+    if k >= MIN_CLUSTERS:
+        return "cluster-robust"
+    warnings.warn(few_clusters_note(k), FewClustersWarning, stacklevel=3)
+    return "independent"
+
+
+def rate_interval(y: np.ndarray, member: np.ndarray, cluster: np.ndarray,
+                  method: str) -> tuple[float, float, float, np.ndarray]:
+    """Rate of a 0/1 outcome among ``member`` patients, its 95% interval and influence.
+
+    ``method`` (from :func:`interval_method`): ``"cluster-robust"`` gives the Wald interval
+    with the CR1 standard error by ``cluster``; ``"independent"`` the Wilson score interval
+    (statsmodels' ``proportion_confint``), which never has zero width.
+
+    Returns
+    -------
+    (rate, low, high, phi)
+        ``phi`` are the influence values of :func:`ratio_influence`.
+
+    Examples
+    --------
+    >>> y = np.array([1.0, 0, 0, 0, 0])
+    >>> [round(v, 3) for v in rate_interval(y, np.ones(5, bool), np.zeros(5, int),
+    ...                                     "independent")[:3]]
+    [0.2, 0.036, 0.624]
+    """
+    rate, phi = ratio_influence(y, member)
+    if method == "cluster-robust":
+        se = cluster_se(phi, cluster)
+        return rate, rate - Z95 * se, rate + Z95 * se, phi
+    n = int(member.sum())
+    if n == 0:
+        return rate, float("nan"), float("nan"), phi
+    low, high = proportion_confint(float((member * y).sum()), n, alpha=0.05, method="wilson")
+    return rate, float(low), float(high), phi
+
+
+def difference_se(phi_difference: np.ndarray, cluster: np.ndarray, method: str) -> float:
+    """Standard error of a paired difference of rates from the difference of influences:
+    cluster-robust, or with each patient independent (``method="independent"``)."""
+    if method == "cluster-robust":
+        return cluster_se(phi_difference, cluster)
+    return cluster_se(phi_difference, np.arange(len(phi_difference)), min_clusters=2)
 
 
 def rate_table(patients: pd.DataFrame, *, outcomes: tuple[str, ...] = OUTCOMES) -> pd.DataFrame:
@@ -117,29 +212,33 @@ def rate_table(patients: pd.DataFrame, *, outcomes: tuple[str, ...] = OUTCOMES) 
     -------
     pandas.DataFrame
         ``subgroup`` (``all`` or ``NOT``), ``outcome``, ``n``, ``rate``, ``ci_low``,
-        ``ci_high``.
+        ``ci_high`` and ``interval``: ``"cluster-robust"`` (by therapist), or
+        ``"independent"`` (Wilson) with fewer than :data:`MIN_CLUSTERS` therapists, which
+        also warns (:class:`FewClustersWarning`).
 
     Examples
     --------
     >>> from simulations import ClinicConfig, simulate
-    >>> sim = simulate(ClinicConfig(n_patients=400, n_therapists=8), seed=2, keep_sessions=False)
+    >>> sim = simulate(ClinicConfig(n_patients=400, n_therapists=20), seed=2,
+    ...                keep_sessions=False)
     >>> table = rate_table(sim.patients)
     >>> table.columns.tolist()
-    ['subgroup', 'outcome', 'n', 'rate', 'ci_low', 'ci_high']
-    >>> bool((table["ci_low"] <= table["rate"]).all())
-    True
+    ['subgroup', 'outcome', 'n', 'rate', 'ci_low', 'ci_high', 'interval']
+    >>> bool((table["ci_low"] <= table["rate"]).all()), table["interval"].iloc[0]
+    (True, 'cluster-robust')
     """
     cluster = patients["therapist"].to_numpy()
+    method = interval_method(cluster)
     rows = []
     for subgroup, member in (("all", np.ones(len(patients), bool)),
                              ("NOT", patients["ever_not"].to_numpy())):
         for outcome in outcomes:
             if subgroup == "NOT" and outcome == "ever_not":
                 continue
-            rate, phi = ratio_influence(patients[outcome].to_numpy().astype(float), member)
-            se = cluster_se(phi, cluster)
+            rate, low, high, _ = rate_interval(patients[outcome].to_numpy().astype(float),
+                                               member, cluster, method)
             rows.append({"subgroup": subgroup, "outcome": outcome, "n": int(member.sum()),
-                         "rate": rate, "ci_low": rate - Z95 * se, "ci_high": rate + Z95 * se})
+                         "rate": rate, "ci_low": low, "ci_high": high, "interval": method})
     return pd.DataFrame(rows)
 
 
@@ -148,6 +247,7 @@ def summary(patients: pd.DataFrame) -> dict[str, object]:
     table = rate_table(patients)
     return {
         "n_patients": len(patients),
+        "n_therapists": int(patients["therapist"].nunique()),
         "mean_sessions": float(patients["n_sessions"].mean()),
         "end_status": {k: int(v) for k, v in
                        patients["end_status"].value_counts().sort_index().items()},

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulations.study.where import parse_where
+
 __all__ = ["RESERVED_COLUMNS", "StudyDesign"]
 
 #: Columns the runner adds to every result row; factors and task outputs may not use them.
@@ -62,10 +64,12 @@ class StudyDesign:
     seed : int
         Root seed (non-negative): the entropy of the study's ``numpy.random.SeedSequence``.
     where : str or None
-        Optional filter keeping only the conditions for which this
-        :meth:`pandas.DataFrame.query` expression over the factor columns is true, e.g.
-        ``"not (policy == 'none' and threshold > 0)"``. Filtered conditions keep the
-        ``condition_id`` they have in the full grid.
+        Optional filter keeping only the conditions for which it is true, e.g.
+        ``"not (policy == 'none' and threshold > 0)"``: factor names, numbers, quoted text,
+        comparisons, ``and``/``or``/``not`` and ``in [...]``, parsed by the small grammar of
+        :mod:`simulations.study.where` and never run as Python (a study file or a results folder
+        from someone else cannot run code). Filtered conditions keep the ``condition_id``
+        they have in the full grid.
 
     Raises
     ------
@@ -129,11 +133,12 @@ class StudyDesign:
         if self.where is None:
             return grid
         try:
-            # one line: query() refuses the multi-line strings TOML makes convenient
-            kept = grid.query(" ".join(self.where.split()), engine="python")
-        except Exception as exc:  # query raises many types; the user needs the expression
+            keep = parse_where(self.where, list(self.factors)).mask(
+                [dict(zip(self.factors, row, strict=True)) for row in rows])
+        except ValueError as exc:
             raise ValueError(f"where={self.where!r} is not a valid filter over the factors "
                              f"{list(self.factors)}: {exc}") from exc
+        kept = grid[np.asarray(keep, dtype=bool)]
         if kept.empty:
             raise ValueError(f"where={self.where!r} keeps no condition")
         return kept.reset_index(drop=True)

@@ -5,6 +5,12 @@ The three executors are small frozen dataclasses passed to
 ``"processes"`` and ``"dask"`` stand for their defaults. :func:`open_pool` turns one into a
 context manager with ``submit`` and ``wait_any``, the only two operations the runner needs,
 so the scheduling loop is the same for all three and the results cannot differ.
+
+Worker processes end with the run: an exception in the runner (``Ctrl-C``, or SIGTERM,
+which ``setback study run`` turns into one) terminates them at once instead of letting them
+finish their chunks, and each worker is tied to its parent (:func:`tie_to_parent`), so it
+also dies when the parent is killed outright (``kill -9``). Once the workers are gone,
+multiprocessing's resource tracker sees its pipe close and exits too.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Dask", "Processes", "Serial", "check_task", "open_pool", "resolve_executor"]
+__all__ = ["Dask", "Processes", "Serial", "check_task", "open_pool", "resolve_executor",
+           "tie_to_parent"]
 
 
 def _cores() -> int:
@@ -163,6 +170,51 @@ def _serial_submit(fn: Callable[..., Any], *args: Any) -> Future:
     return future
 
 
+def tie_to_parent(parent: int) -> None:
+    """Make this worker process end when the process ``parent`` ends, however it ends.
+
+    On Linux the kernel sends the worker SIGKILL when its parent dies
+    (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread checks the parent every half
+    second. ``Ctrl-C`` is ignored in workers: the terminal sends it to the whole process
+    group, and the parent, which receives it too, stops the workers and keeps what they
+    finished. Used as the ``initializer`` of the worker pool.
+    """
+    import signal
+    import sys
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1  # from <linux/prctl.h>
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+    else:
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True, name="setback-parent-watch").start()
+    if os.getppid() != parent:  # the parent died before the tie was made
+        os._exit(1)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued chunks and terminate the workers now (not after their chunks)."""
+    # no public API before Python 3.14 (terminate_workers); _processes is stable since 3.2,
+    # and shutdown() drops it, so it is read first
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+
+
 def _wait_any(futures: list) -> list:
     done, _ = wait(futures, return_when=FIRST_COMPLETED)
     return [f for f in futures if f in done]  # keep submission order for determinism
@@ -177,11 +229,12 @@ def open_pool(executor: Serial | Processes | Dask) -> Iterator[_Pool]:
         import multiprocessing
 
         n = executor.workers or _cores()
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=tie_to_parent, initargs=(os.getpid(),)) as pool:
             try:
                 yield _Pool(pool.submit, _wait_any, n)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
+            except BaseException:  # Ctrl-C, SIGTERM turned into an exception, a failed task
+                _stop_workers(pool)
                 raise
     else:
         with _dask_client(executor) as client:

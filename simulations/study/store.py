@@ -8,6 +8,12 @@ Layout of a store directory::
     chunks/*.parquet     the result rows of one block of replications of one condition
     lock                 host and process id of the run writing to the store
 
+What it touches: a store only ever writes, replaces or removes its own files (the names
+above, chunks named ``c<condition>_r<first>-<stop>.parquet`` and their hidden temporary
+files). A directory is a study folder when it holds a setback ``manifest.json``; starting a
+study in a non-empty directory that is not one is refused unless ``allow_other_files=True``,
+and even then other files are left alone.
+
 Why it survives a crash (SIGKILL, power cut, ``Ctrl-C``): a chunk is written under a
 temporary name, flushed to disk and renamed, and only then is its line appended to
 ``chunks.jsonl``. A chunk counts as finished only if its line parses, its file exists, its
@@ -25,6 +31,7 @@ import importlib
 import json
 import os
 import platform
+import re
 import socket
 import warnings
 from collections.abc import Callable
@@ -35,16 +42,27 @@ from typing import Any
 
 import pandas as pd
 
+from simulations.study import filelock
 from simulations.study.design import StudyDesign
 from simulations.study.status import condition_status
 
-__all__ = ["ChunkRecord", "ParquetStore", "StoreChangedWarning", "StoreMismatchError"]
+__all__ = ["ChunkRecord", "NotAStudyError", "ParquetStore", "StoreChangedWarning",
+           "StoreMismatchError"]
 
 FORMAT_VERSION = 1
+#: ``manifest["kind"]`` of a setback study (older manifests are recognised by their keys).
+MANIFEST_KIND = "setback-study"
+#: The store's own files in ``chunks/``: finished chunks and their temporary files.
+_CHUNK_NAME = re.compile(r"(\.)?c\d{6,}_r\d{7,}-\d{7,}\.parquet(\.tmp-\d+)?")
+_OWN_FILES = ("manifest.json", "chunks.jsonl", "chunks", "lock")
 
 
 class StoreMismatchError(ValueError):
     """The store was written by a different study than the one being run."""
+
+
+class NotAStudyError(ValueError):
+    """The directory is not a setback study folder (or its manifest is invalid)."""
 
 
 class StoreChangedWarning(UserWarning):
@@ -132,6 +150,10 @@ class ParquetStore:
         Replications per chunk. ``None`` picks about a tenth of a condition's replications,
         between 1 and 25, so that an interrupted study loses little work. The chunk size
         changes neither the results nor resumption.
+    allow_other_files : bool
+        Start a study in a non-empty directory that holds no study. By default that is
+        refused (:class:`NotAStudyError`), so that results never land among a user's files;
+        either way, files the store did not write are never removed or replaced.
 
     Examples
     --------
@@ -149,11 +171,14 @@ class ParquetStore:
     1             1    20          0       0
     """
 
-    def __init__(self, path: str | os.PathLike, *, chunk_size: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike, *, chunk_size: int | None = None,
+                 allow_other_files: bool = False) -> None:
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
         self.path = Path(path)
         self.chunk_size = chunk_size
+        self.allow_other_files = allow_other_files
+        self._lock_fd: int | None = None
 
     def __repr__(self) -> str:
         return f"ParquetStore({str(self.path)!r})"
@@ -165,7 +190,7 @@ class ParquetStore:
         return self.path / "manifest.json"
 
     def exists(self) -> bool:
-        """Whether a study has been started in this directory."""
+        """Whether a study has been started in this directory (it has a ``manifest.json``)."""
         return self.manifest_path.is_file()
 
     def manifest(self) -> dict[str, Any]:
@@ -175,15 +200,59 @@ class ParquetStore:
         ------
         FileNotFoundError
             If no study has been started in this directory.
+        NotAStudyError
+            If ``manifest.json`` is not a setback study manifest.
         """
         if not self.exists():
             raise FileNotFoundError(f"{self.path} holds no study (no manifest.json); "
                                     "start one with run_study or `setback study run`")
-        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        try:
+            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise NotAStudyError(f"{self.manifest_path} is not valid JSON: {exc}") from exc
+        keys = {"format", "design", "task", "runs"}
+        if not isinstance(manifest, dict) or not keys <= set(manifest) \
+                or manifest.get("kind", MANIFEST_KIND) != MANIFEST_KIND:
+            raise NotAStudyError(f"{self.manifest_path} is not the manifest of a setback study "
+                                 f"(it needs the keys {sorted(keys)}); use another directory")
+        return manifest
+
+    def _check_folder(self) -> None:
+        """Refuse a non-empty directory that holds no study, unless allowed."""
+        if self.path.exists() and not self.path.is_dir():
+            raise NotAStudyError(f"{self.path} is a file, not a directory")
+        if self.exists():
+            self.manifest()  # a foreign manifest.json is refused here
+            return
+        others = sorted(p.name for p in self.path.iterdir()
+                        if p.name not in _OWN_FILES) if self.path.is_dir() else []
+        chunks = self.path / "chunks"
+        if chunks.is_dir():
+            others += [f"chunks/{p.name}" for p in sorted(chunks.iterdir())
+                       if not _CHUNK_NAME.fullmatch(p.name)]
+        if others and not self.allow_other_files:
+            shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more"
+                                             if len(others) > 5 else "")
+            raise NotAStudyError(
+                f"{self.path} is not empty ({shown}) and holds no study: results are only "
+                "written to a new or empty directory or one with a study's manifest.json "
+                "(pass allow_other_files=True, or --overwrite, to start a study there anyway; "
+                "other files are left alone)")
 
     def design(self) -> StudyDesign:
-        """The design recorded in the manifest."""
-        return StudyDesign.from_dict(self.manifest()["design"])
+        """The design recorded in the manifest, checked as a new design is.
+
+        Raises
+        ------
+        NotAStudyError
+            If the recorded design is invalid, e.g. its ``where`` filter is not an
+            expression of :mod:`simulations.study.where` (a results folder cannot run code).
+        """
+        try:
+            return StudyDesign.from_dict(self.manifest()["design"])
+        except (ValueError, TypeError) as exc:
+            raise NotAStudyError(f"{self.manifest_path}: the recorded design is invalid and "
+                                 f"is not used: {exc}") from exc
 
     def open(self, design: StudyDesign, task: str, *,
              same_task: Callable[[str], bool] | None = None) -> None:
@@ -211,11 +280,13 @@ class ParquetStore:
         StoreMismatchError
             If the store holds a different design or task, naming what changed.
         """
+        self._check_folder()
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / "chunks").mkdir(exist_ok=True)
         run = {"started": _now(), "versions": versions(), "host": socket.gethostname()}
         if not self.exists():
-            manifest = {"format": FORMAT_VERSION, "design": design.to_dict(), "task": task,
+            manifest = {"kind": MANIFEST_KIND, "format": FORMAT_VERSION,
+                        "design": design.to_dict(), "task": task,
                         "seed_entropy": design.seed, "created": run["started"], "runs": [run]}
             _write_atomic(self.manifest_path, json.dumps(manifest, indent=2))
             return
@@ -284,6 +355,9 @@ class ParquetStore:
     def repair(self) -> list[str]:
         """Drop chunks that are corrupt, half-written or unrecorded, so they are run again.
 
+        Only files with the store's own chunk names are considered; anything else in
+        ``chunks/`` (a user's file, a folder) is left alone.
+
         Returns
         -------
         list of str
@@ -294,7 +368,7 @@ class ParquetStore:
         removed = []
         folder = self.path / "chunks"
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-            if path.name not in keep:
+            if path.name not in keep and _CHUNK_NAME.fullmatch(path.name) and path.is_file():
                 path.unlink()
                 removed.append(path.name)
         lines = "".join(json.dumps(r.__dict__) + "\n" for r in valid)
@@ -346,39 +420,29 @@ class ParquetStore:
     # -- lock -------------------------------------------------------------------------------
 
     def lock(self) -> None:
-        """Claim the store for one writer; a lock left by a killed process is taken over.
+        """Claim the store for one writer, atomically (:func:`simulations.study.filelock.acquire`).
+
+        The operating system releases the claim when the holding process ends, however it
+        ends, so a lock left by a killed run is free again, and of several processes that
+        claim it at the same moment exactly one succeeds.
 
         Raises
         ------
         RuntimeError
-            If another live process (on this host, or any process on another host) holds it.
+            If another process holds the lock, or the lock file names another host (a run
+            there may still be writing through a network file system).
+        NotAStudyError
+            If the directory is not empty and holds no study (see ``allow_other_files``).
         """
+        self._check_folder()
         self.path.mkdir(parents=True, exist_ok=True)
-        path = self.path / "lock"
-        me = {"host": socket.gethostname(), "pid": os.getpid(), "since": _now()}
-        for _ in range(2):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                try:
-                    other = json.loads(path.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    other = {}
-                if other.get("host") == me["host"] and not _alive(other.get("pid", -1)):
-                    path.unlink(missing_ok=True)  # its owner died (e.g. SIGKILL): stale
-                    continue
-                raise RuntimeError(
-                    f"{self.path} is being written by process {other.get('pid')} on "
-                    f"{other.get('host')} since {other.get('since')}; if that run is gone, "
-                    f"delete {path}") from None
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(me, fh)
-            return
-        raise RuntimeError(f"could not lock {path}")
+        self._lock_fd = filelock.acquire(self.path / "lock", owner=self.path)
 
     def unlock(self) -> None:
-        """Release the lock taken by :meth:`lock`."""
-        (self.path / "lock").unlink(missing_ok=True)
+        """Release the lock taken by :meth:`lock` (and remove the lock file)."""
+        if self._lock_fd is not None:
+            filelock.release(self.path / "lock", self._lock_fd)
+            self._lock_fd = None
 
     def record(self, **entries: Any) -> None:
         """Add entries to the manifest (e.g. ``max_consecutive_errors``, the end time)."""
@@ -387,15 +451,3 @@ class ParquetStore:
         if manifest["runs"]:
             manifest["runs"][-1]["finished"] = _now()
         _write_atomic(self.manifest_path, json.dumps(manifest, indent=2))
-
-
-def _alive(pid: int) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True

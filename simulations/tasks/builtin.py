@@ -81,9 +81,12 @@ def policy_study(condition: Mapping[str, Any], rng: np.random.Generator) -> list
 
     Simulates the same clinic (same patients, therapists and noise: one seed drawn from
     ``rng``) under treatment as usual and under ``policy`` with
-    :func:`simulations.compare_policies`, and reports each outcome rate with its
-    cluster-robust 95% interval, for all patients and for the not-on-track (NOT) subgroup,
-    and the paired difference from TAU.
+    :func:`simulations.compare_policies`, and reports each outcome rate with its 95%
+    interval, for all patients and for the not-on-track (NOT) subgroup, and the paired
+    difference from TAU. Intervals are cluster-robust by therapist with at least
+    :data:`simulations.clinic.outcomes.MIN_CLUSTERS` therapists; with fewer (e.g. 400 patients at a
+    caseload of 90) they treat patients as independent, and the replication records a
+    ``FewClustersWarning`` in its ``warnings`` column.
 
     Parameters
     ----------
@@ -113,7 +116,7 @@ def policy_study(condition: Mapping[str, Any], rng: np.random.Generator) -> list
 
     Examples
     --------
-    >>> rows = policy_study({"policy": "feedback", "n_patients": 200, "caseload": 20},
+    >>> rows = policy_study({"policy": "feedback", "n_patients": 400, "caseload": 20},
     ...                     np.random.default_rng(3))
     >>> sorted({r["method"] for r in rows}), rows[0]["estimand"]
     (['feedback', 'tau'], 'deteriorated')

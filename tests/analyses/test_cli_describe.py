@@ -35,7 +35,7 @@ def test_describe_broken_file_fails_cleanly(tmp_path, capsys) -> None:  # noqa: 
         bad, index=False)
     assert main(["describe", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "column 'session'" in err and "patient=1" in err and "Traceback" not in err
+    assert "column 'session'" in err and "patient='1'" in err and "Traceback" not in err
 
 
 def test_describe_missing_column_and_missing_file(tmp_path, capsys) -> None:  # noqa: ANN001
@@ -54,3 +54,12 @@ def test_console_script_version_and_exit_code(btb_csv) -> None:  # noqa: ANN001
                           "--instrument", "phq9"], capture_output=True, text=True)
     assert bad.returncode == 2  # BDI scores above 27 are out of the PHQ-9 range
     assert "PHQ-9 range" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_csv_ids_are_read_as_written(tmp_path, capsys) -> None:  # noqa: ANN001
+    # Issue 12, finding 5: ids 10 and 10.0, 007 and 7 were merged by the CLI's CSV reader
+    path = tmp_path / "ids.csv"
+    path.write_text("patient,session,score\n007,0,10\n7,0,12\n10,0,8\n10.0,0,14\n"
+                    "007,1,9\n7,1,11\n10,1,8\n10.0,1,13\n")
+    assert main(["describe", str(path)]) == 0
+    assert "patients:              4" in capsys.readouterr().out

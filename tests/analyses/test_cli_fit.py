@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,16 +37,42 @@ def _three_level(n_therapists: int, per_therapist: int, n_sessions: int,
 SMALL = ["--draws", "200", "--tune", "300", "--chains", "2", "--seed", "4", "--quiet"]
 
 
-def test_fit_beat_the_blues_csv(tmp_path, capsys) -> None:  # noqa: ANN001
+@pytest.fixture(scope="module")
+def three_level(tmp_path_factory) -> tuple[pd.DataFrame, Path]:  # noqa: ANN001
+    """A three-level file fitted once: the data and the fit folder."""
+    df = _three_level(8, 6, 8, seed=11)
+    tmp = tmp_path_factory.mktemp("three")
+    path = tmp / "clinic.csv"
+    df.rename(columns={"score": "phq"}).to_csv(path, index=False)
+    out = tmp / "out3"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a short run may warn about ESS; values are checked
+        code = main(["fit", str(path), "--score", "phq", "--therapist-effects", "intercept",
+                     "--rci", "6", "--out", str(out), *SMALL])
+    assert code == 0
+    return df, out
+
+
+def test_fit_beat_the_blues_csv_into_an_old_fit_folder(tmp_path, capsys,  # noqa: ANN001
+                                                       three_level) -> None:  # noqa: ANN001
     path = tmp_path / "btb.csv"
     load_beat_the_blues().frame.drop(columns="source_row").to_csv(path, index=False)
+    # Issue 12, finding 3: refitting into an old fit folder kept the previous fit's
+    # therapist_effects.csv while printing "not written"; now the whole fit is replaced
     out = tmp_path / "out"
-    with pytest.warns(UserWarning):  # 200 draws: the ESS floor warning is expected
+    shutil.copytree(three_level[1], out)
+    assert (out / "therapist_effects.csv").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a short run may warn about ESS; values are checked
         code = main(["fit", str(path), "--instrument", "bdi2", "--covariates", "treatment",
                      "--rci", "8.46", "--out", str(out), *SMALL])
     assert code == 0
     printed = capsys.readouterr().out
     assert "therapist_effects.csv not written" in printed
+    assert not (out / "therapist_effects.csv").exists()
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".setback-output.json", "deterioration_risk.csv", "expected_change.csv", "fit.nc",
+        "summary.csv"]
     summary = pd.read_csv(out / "summary.csv")
     assert {"intercept", "slope", "patient_intercept_sd", "patient_slope_sd",
             "residual_sd", "covariate_effect[treatment[TAU]]"} <= set(summary["parameter"])
@@ -55,16 +85,8 @@ def test_fit_beat_the_blues_csv(tmp_path, capsys) -> None:  # noqa: ANN001
     assert back.data.n_patients == 100 and back.data.instrument.key == "bdi2"
 
 
-def test_fit_three_level_file(tmp_path, capsys) -> None:  # noqa: ANN001
-    df = _three_level(8, 6, 8, seed=11)
-    path = tmp_path / "clinic.csv"
-    df.rename(columns={"score": "phq"}).to_csv(path, index=False)
-    out = tmp_path / "out3"
-    # the structure of the session-scoped small fit: its compiled model is reused
-    with pytest.warns(UserWarning):
-        code = main(["fit", str(path), "--score", "phq", "--therapist-effects", "intercept",
-                     "--rci", "6", "--out", str(out), *SMALL])
-    assert code == 0
+def test_fit_three_level_file(three_level) -> None:  # noqa: ANN001
+    df, out = three_level
     te = pd.read_csv(out / "therapist_effects.csv")
     assert set(te["therapist"].dropna()) == set(df["therapist"])
     assert np.isclose(te.query("quantity == 'p_better_than_average'")["mean"].between(0, 1)
@@ -79,3 +101,29 @@ def test_bad_data_fail_before_sampling(tmp_path, capsys) -> None:  # noqa: ANN00
         path, index=False)
     assert main(["fit", str(path), "--covariates", "arm", "--out", str(tmp_path / "o")]) == 2
     assert "column 'arm'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--at-session", "-5"], "argument --at-session: must be a finite number in [0, 10000], "
+                             "got -5"),
+    (["--at-session", "nan"], "argument --at-session: must be a finite number"),
+    (["--rci", "-2"], "argument --rci: must be a finite number > 0, got -2"),
+    (["--rci", "0"], "argument --rci: must be a finite number > 0, got 0"),
+    (["--draws", "0"], "argument --draws: must be an integer in [1, 1000000], got 0"),
+    (["--tune", "-1"], "argument --tune: must be an integer in [0, 1000000], got -1"),
+    (["--chains", "0"], "argument --chains: must be an integer in [1, 64], got 0"),
+    (["--seed", "-3"], "argument --seed: must be an integer in [0, "),
+    (["--seed", "1.5"], "argument --seed: must be an integer, got '1.5'"),
+    (["--breakpoint", "0"], "argument --breakpoint: must be a finite number in (0, 10000]"),
+    (["--instrument", "phq99"], "argument --instrument: Unknown instrument 'phq99'; known"),
+])
+def test_out_of_range_options_exit_2_before_reading_the_file(tmp_path, capsys, cli,  # noqa: ANN001
+                                                             option, message) -> None:  # noqa: ANN001
+    # Issue 12, finding 6: `setback fit --at-session -5` fitted and wrote tables of NaN;
+    # --rci -2 was accepted. The FILE does not exist: an error about the option, not the
+    # file, shows the option is checked before any work.
+    out = tmp_path / "o"
+    assert cli(["fit", str(tmp_path / "no-such.csv"), *option, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

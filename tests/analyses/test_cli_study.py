@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -124,3 +129,50 @@ def test_run_on_a_local_dask_cluster_equals_serial(study: Path, tmp_path: Path,
     dask = pd.read_parquet(tmp_path / "dask" / "chunks").sort_values(
         ["condition_id", "replication"], ignore_index=True)
     pd.testing.assert_frame_equal(serial, dask)
+
+
+def _session(sid: int) -> list[int]:
+    """Live processes of a session (a killed parent's orphans keep its session id)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # ended while we looked
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)"; comm may hold spaces
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_no_worker_outlives_a_killed_run(tmp_path: Path, how: str) -> None:
+    # Issue 12, finding 7: workers and the resource tracker outlived kill -9 / SIGTERM of
+    # `study run`. The run is started in its own session so that every process it starts,
+    # orphaned or not, can be found by session id; each replication sleeps 5 s, so the
+    # workers are busy when the parent is killed.
+    toml = tmp_path / "slow.toml"
+    toml.write_text('[study]\ntask = "toy_tasks:slow_mean"\n[design]\nreplications = 40\n'
+                    'seed = 1\n[design.factors]\nn = [5]\n')
+    tests = Path(__file__).resolve().parents[1] / "simulations" / "study"  # toy_tasks: cwd
+    run = subprocess.Popen(
+        [sys.executable, "-m", "analyses", "study", "run", str(toml), "--out",
+         str(tmp_path / "out"), "--workers", "2", "--quiet"], cwd=tests,
+        env={**os.environ, "TOY_SLEEP": "5"}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(_session(run.pid)) < 4 and time.monotonic() < deadline:  # parent, tracker, 2
+        time.sleep(0.05)
+    assert len(_session(run.pid)) >= 4, "the run did not start its workers"
+    os.kill(run.pid, getattr(signal, how))
+    _, err = run.communicate(timeout=30)
+    deadline = time.monotonic() + 5
+    while _session(run.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _session(run.pid) == []
+    if how == "SIGTERM":  # ended like Ctrl-C: message, exit 130, lock released
+        assert run.returncode == 130 and b"interrupted; finished chunks are kept" in err
+        assert not (tmp_path / "out" / "lock").exists()

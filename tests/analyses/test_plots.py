@@ -79,7 +79,7 @@ def comparison() -> pd.DataFrame:
     from simulations import ClinicConfig
     from simulations.clinic.compare import compare_policies
 
-    return compare_policies(ClinicConfig(n_patients=400, n_therapists=8),
+    return compare_policies(ClinicConfig(n_patients=400, n_therapists=20),
                             ["feedback", "alliance-repair"], seed=3)
 
 

@@ -189,3 +189,70 @@ def test_dropout_followed_by_sessions_names_patient_and_session() -> None:
                              r"attended later sessions \[2\]"):
         build(frame(status=["completed"] * 3 + ["dropout"] * 2 + [None, "dropout", None]),
               end_status="status")
+
+
+def _sessions(values: list) -> pd.DataFrame:
+    return pd.DataFrame({"id": pd.Series(["p1", "p1", "p2"]),
+                         "week": pd.Series(values, dtype=object), "y": [1.0, 2.0, 3.0]})
+
+
+@pytest.mark.parametrize(("week", "shown"), [
+    (1e20, "week=100000000000000000000"),
+    (2**63, "week=9223372036854775808"),
+    (2**64 + 5, "week=18446744073709551621"),
+    (10**12, "week=1000000000000"),
+    (10_001, "week=10001"),
+])
+def test_huge_sessions_are_refused_before_any_cast(week: object, shown: str) -> None:
+    # Issue 12, finding 5: 1e20 or 2**63 wrapped to a negative integer and was accepted;
+    # 10**12 was accepted. The bound is checked on the values before the cast to int64.
+    with pytest.raises(DataValidationError, match=rf"column 'week': sessions must be at most "
+                       rf"10000 .*offending rows: \(id='p1', {shown}\)"):
+        TherapyData.from_frame(_sessions([0, week, 0]), patient="id", session="week",
+                               score="y")
+
+
+def test_sessions_beyond_float_range_and_the_bound_itself() -> None:
+    with pytest.raises(DataValidationError, match="column 'week': values must be finite"):
+        TherapyData.from_frame(_sessions([0, 10**400, 0]), patient="id", session="week",
+                               score="y")
+    data = TherapyData.from_frame(_sessions([0, 10_000, 0]), patient="id", session="week",
+                                  score="y")
+    assert data.frame["session"].max() == 10_000 and data.frame["session"].dtype == np.int64
+
+
+@pytest.mark.parametrize(("column", "values", "kinds"), [
+    ("client", [1, "1", 1, 2, 2, 3, 3, 3], "int and str"),
+    ("client", [1.0, "a", "a", "b", "b", "c", "c", "c"], "int and str"),  # 1.0 prints as 1
+    ("client", [True, 1, 1, "b", "b", "c", "c", "c"], "bool and int and str"),
+    ("clin", ["T1", "T1", "T1", 1, 1, "T2", "T2", "T2"], "int and str"),
+])
+def test_an_id_column_mixing_types_is_refused(column: str, values: list, kinds: str) -> None:
+    # Issue 12, finding 5: in Python, 1 and "1" were two patients that print alike, and
+    # mixed-type therapist ids crashed later with a TypeError
+    df = frame(**{column: pd.Series(values, dtype=object)})
+    with pytest.raises(DataValidationError, match=rf"column '{column}': identifiers must all "
+                       rf"have one type, but the column mixes {kinds}"):
+        build(df)
+
+
+def test_ids_of_one_type_are_kept_as_given() -> None:
+    ints = build(frame(client=[7, 7, 7, 10, 10, 3, 3, 3]))
+    assert ints.coords()["patient"] == [3, 7, 10]
+    cat = build(frame(client=pd.Categorical(["a", "a", "a", "b", "b", "c", "c", "c"])))
+    assert cat.n_patients == 3
+
+
+def test_csv_ids_stay_as_written(tmp_path) -> None:  # noqa: ANN001
+    # Issue 12, finding 5: CSV patient ids 10 and 10.0 (or 007 and 7) were merged into one
+    # patient, because the id column was parsed as numbers
+    path = tmp_path / "ids.csv"
+    path.write_text("patient,therapist,session,score\n"
+                    "007,01,0,10\n007,01,1,9\n7,1,0,12\n7,1,1,11\n"
+                    "10,01,0,8\n10,01,1,8\n10.0,01,0,14\n10.0,01,1,13\n")
+    data = TherapyData.from_csv(path, patient="patient", therapist="therapist",
+                                session="session", score="score")
+    assert data.coords()["patient"] == ["007", "10", "10.0", "7"]
+    assert data.coords()["therapist"] == ["01", "1"]
+    assert data.patient_table().set_index("patient")["intake_score"].to_dict() == {
+        "007": 10.0, "10": 8.0, "10.0": 14.0, "7": 12.0}

@@ -14,7 +14,12 @@ import toy_tasks
 from simulations.study import store as store_module
 from simulations.study.design import StudyDesign
 from simulations.study.run import load_results, run_study
-from simulations.study.store import ParquetStore, StoreChangedWarning, StoreMismatchError
+from simulations.study.store import (
+    NotAStudyError,
+    ParquetStore,
+    StoreChangedWarning,
+    StoreMismatchError,
+)
 
 DESIGN = StudyDesign({"n": [5, 20], "mu": [0.0, 1.0]}, replications=20, seed=7)
 
@@ -115,6 +120,39 @@ def test_orphan_chunk_without_index_line_is_redone(tmp_path: Path,
     assert len(store.index_path.read_text().splitlines()) == 16
 
 
+def test_files_the_store_did_not_write_survive(tmp_path: Path) -> None:
+    # Issue 12, finding 2: every file in DIR/chunks that was not a recorded chunk was
+    # removed, even in a folder that never held a study (and a subfolder crashed the run).
+    folder = tmp_path / "mine"
+    (folder / "chunks" / "sub").mkdir(parents=True)
+    (folder / "chunks" / "notes.txt").write_text("mine")
+    (folder / "chunks" / "data.parquet").write_text("mine too")
+    with pytest.raises(NotAStudyError, match="is not empty \\(chunks/data.parquet, "
+                       "chunks/notes.txt, chunks/sub\\) and holds no study"):
+        _run(ParquetStore(folder))
+    assert not (folder / "manifest.json").exists() and not (folder / "lock").exists()
+    store = ParquetStore(folder, chunk_size=5, allow_other_files=True)
+    assert _run(store).meta["n_run"] == 80
+    (folder / "chunks" / "later.txt").write_text("added to a study folder")
+    assert _run(store).meta["n_run"] == 0  # resumed; repair() ran again
+    assert (folder / "chunks" / "notes.txt").read_text() == "mine"
+    assert (folder / "chunks" / "data.parquet").read_text() == "mine too"
+    assert (folder / "chunks" / "later.txt").exists() and (folder / "chunks" / "sub").is_dir()
+    assert len(load_results(ParquetStore(folder)).frame) == 80 * 2  # two methods per rep
+
+
+def test_a_foreign_manifest_is_not_a_study(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text(json.dumps({"name": "a web app"}))
+    with pytest.raises(NotAStudyError, match="is not the manifest of a setback study"):
+        _run(ParquetStore(tmp_path))
+    with pytest.raises(NotAStudyError, match="not the manifest of a setback study"):
+        load_results(ParquetStore(tmp_path))
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(NotAStudyError, match="is not valid JSON"):
+        ParquetStore(tmp_path).status()
+    assert (tmp_path / "manifest.json").read_text() == "{not json"  # left alone
+
+
 def test_status_counts_done_remaining_failed(tmp_path: Path) -> None:
     design = StudyDesign({"p_fail": [0.0, 1.0], "n": [5]}, replications=30, seed=2)
     store = ParquetStore(tmp_path / "study")
@@ -132,12 +170,49 @@ def test_stale_lock_is_taken_over_and_live_lock_refused(tmp_path: Path) -> None:
     lock = tmp_path / "study" / "lock"
     import socket
 
-    # a process id that cannot exist on Linux (above pid_max) stands for a killed run
+    # a lock file left by a killed run (no process holds it) is simply free
     lock.write_text(json.dumps({"host": socket.gethostname(), "pid": 2**22 + 1}))
     _run(store)
-    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
-    with pytest.raises(RuntimeError, match="is being written by process"):
+    holder = ParquetStore(tmp_path / "study")
+    holder.lock()  # another writer (its own open file) holds the lock
+    try:
+        with pytest.raises(RuntimeError, match=f"is being written by process {os.getpid()}"):
+            _run(store)
+    finally:
+        holder.unlock()
+    assert not lock.exists()
+    lock.write_text(json.dumps({"host": "elsewhere", "pid": 12}))
+    with pytest.raises(RuntimeError, match="locked by process 12 on elsewhere.*delete"):
         _run(store)
+
+
+def test_concurrent_stale_lock_takeover_has_exactly_one_holder(tmp_path: Path) -> None:
+    # Issue 12, finding 7: the old read-pid-then-unlink takeover let several processes hold
+    # the lock at once (13 of 40 trials). Here six worker processes, released together by a
+    # barrier, race for a stale lock (left by a dead process) 40 times; every trial must
+    # end with exactly one holder. Winners keep their lock until the pool ends.
+    import multiprocessing
+    import socket
+    from concurrent.futures import ProcessPoolExecutor
+
+    trials, contenders = 40, 6
+    # forked from a server that imported the store once (a spawned worker each would import
+    # pandas again; a plain fork of this multi-threaded process is unsafe)
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["simulations.study.store", "toy_tasks"])
+    barrier = ctx.Barrier(contenders)
+    winners = []
+    with ProcessPoolExecutor(contenders, mp_context=ctx, initializer=toy_tasks.init_contender,
+                             initargs=(barrier,)) as pool:
+        for trial in range(trials):
+            folder = tmp_path / f"t{trial}"
+            folder.mkdir()
+            (folder / "lock").write_text(json.dumps({"host": socket.gethostname(),
+                                                     "pid": 2**22 + 1}))
+            futures = [pool.submit(toy_tasks.claim_store_lock, str(folder))
+                       for _ in range(contenders)]
+            winners.append(sum(f.result(timeout=60) for f in futures))
+    assert winners == [1] * trials
 
 
 def test_reading_an_empty_directory_is_a_clear_error(tmp_path: Path) -> None:

@@ -36,3 +36,29 @@ def flaky(condition: dict, rng: np.random.Generator) -> list[dict]:
     if u > 0.9:
         warnings.warn("unstable estimate", UserWarning, stacklevel=2)
     return normal_mean(condition, rng)
+
+
+# -- the lock race of test_store.py: contenders in worker processes ---------------------------
+_BARRIER = None
+_HELD: list = []  # stores whose lock this process won; kept open until the pool ends
+
+
+def init_contender(barrier) -> None:  # noqa: ANN001
+    """Worker initializer: the barrier that releases all contenders at once."""
+    global _BARRIER
+    _BARRIER = barrier
+    import simulations.study.store  # noqa: F401  (imported before the race, not during it)
+
+
+def claim_store_lock(path: str) -> bool:
+    """Wait for every contender, then try to lock the store at ``path``."""
+    from simulations.study.store import ParquetStore
+
+    store = ParquetStore(path)
+    _BARRIER.wait(timeout=30)
+    try:
+        store.lock()
+    except RuntimeError:
+        return False
+    _HELD.append(store)
+    return True
