@@ -106,7 +106,7 @@ def _small_inverse(a, k, out):  # noqa: ANN001, ANN202
     return d
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _block(kmat, prec, k, work_a, work_l, a_inv, w, r):  # noqa: ANN001, ANN202
     """The block operator on a full symmetric ``kmat``; returns log|A| (NaN if not PD)."""
     m = kmat.shape[0]
@@ -133,7 +133,7 @@ def _block(kmat, prec, k, work_a, work_l, a_inv, w, r):  # noqa: ANN001, ANN202
     return logdet
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _block_adjoint(rbar, w, a_inv, lbar, k, u, c, kbar):  # noqa: ANN001, ANN202
     """Adjoint of the block operator: ``kbar`` from ``rbar`` (C = W'Rbar W + lbar A^-1)."""
     m = rbar.shape[0]
@@ -163,19 +163,12 @@ def _block_adjoint(rbar, w, a_inv, lbar, k, u, c, kbar):  # noqa: ANN001, ANN202
 
 # ------------------------------------------------------------------ per-patient Gram matrix
 @nb.njit(cache=True, inline="always")
-def _patient_gram(i, gram, gram_d, gram_l, rho, has_ar, inv_s2, out):  # noqa: ANN001, ANN202
-    """``K_i = G_i(rho) / sigma^2`` with ``G(rho) = G0 + (rho^2 GD - rho GL) / (1 - rho^2)``."""
+def _patient_gram(i, gram, inv_s2, out):  # noqa: ANN001, ANN202
+    """``K_i = G_i / sigma^2`` (``gram`` already holds G(rho) for AR(1): :func:`_ar_gram`)."""
     m = gram.shape[1]
-    if has_ar:
-        f = 1.0 / (1.0 - rho * rho)
-        for a in range(m):
-            for b in range(m):
-                out[a, b] = (gram[i, a, b] + (rho * rho * gram_d[i, a, b]
-                                              - rho * gram_l[i, a, b]) * f) * inv_s2
-    else:
-        for a in range(m):
-            for b in range(m):
-                out[a, b] = gram[i, a, b] * inv_s2
+    for a in range(m):
+        for b in range(m):
+            out[a, b] = gram[i, a, b] * inv_s2
 
 
 # ------------------------------------------------------------------ log-likelihood + gradient
@@ -212,51 +205,28 @@ def loglik_and_adjoints(sigma2, sigma_v, sigma_u, rho, has_ar, gram, gram_d, gra
         _chol_inverse(work_l, q_t, prec_u)
     inv_s2 = 1.0 / sigma2
     has_t = q_t > 0 and n_therapists > 0
-    k_ther = np.zeros((max(n_therapists, 1), m, m))
-    h_tot = np.zeros((m, m))
-    w_pat = np.empty((n, m, kq))
-    a_pat = np.empty((n, kq, kq))
-    kmat = np.empty((m, m))
-    a_small = np.empty((kq, kq))
-    n_tot = 0.0
-    n_ar = 0.0
-    logdet_a = 0.0
-    prod = 1.0
-    # ---- level 1: each patient's effects (closed-form q x q inverse, one log per 8 patients)
-    for i in range(n):
-        _patient_gram(i, gram, gram_d, gram_l, rho, has_ar, inv_s2, kmat)
-        for a in range(q):
-            for b in range(q):
-                a_small[a, b] = prec_v[a, b] + kmat[a, b]
-        det = _small_inverse(a_small, q, a_pat[i])
-        if not det > 0.0:
-            return -np.inf, 0.0, 0.0
-        prod *= det
-        if (i & 7) == 7:
-            logdet_a += np.log(prod)
-            prod = 1.0
-        for a in range(m):
-            for b in range(q):
-                s = 0.0
-                for c in range(q):
-                    s += kmat[a, c] * a_pat[i, c, b]
-                w_pat[i, a, b] = s
-        t = therapist[i]
-        dst = k_ther[t] if (has_t and t >= 0) else h_tot
-        for a in range(m):
-            for b in range(a, m):
-                s = kmat[a, b]
-                for c in range(q):
-                    s -= w_pat[i, a, c] * kmat[c, b]
-                dst[a, b] += s
-        n_tot += n_obs[i]
-        n_ar += n_obs[i] - 1.0
-    logdet_a += np.log(prod)
-    for a in range(m):
-        for b in range(a + 1, m):
-            h_tot[b, a] = h_tot[a, b]
-    # ---- level 2: each therapist's effects
     n_t = n_therapists if has_t else 0
+    # one slot per therapist plus slot n_t for patients without a therapist effect (their
+    # reduced Gram matrices go straight to the fixed-effect level); indices, not views,
+    # keep the per-patient loop free of array-object creation
+    k_grp = np.zeros((n_t + 1, m, m))
+    group = np.empty(n, dtype=np.int64)
+    w_pat = np.empty((n, m, 3))  # W_i, zero-padded to 3 effects (see _patients_forward)
+    a_pat = np.empty((n, 6))  # upper triangle of A_i^-1, zero-padded to 3 x 3
+    # ---- level 1: each patient's effects (see _patients_forward). With AR(1) the Gram
+    # matrices G(rho) are formed once here, so the per-patient loops have no AR branch
+    # (a run-time branch there makes them about three times slower).
+    g_eff = _ar_gram(gram, gram_d, gram_l, rho) if has_ar else gram
+    logdet_a, n_tot, n_ar = _patients_forward(g_eff, inv_s2, prec_v, therapist, has_t, n_t,
+                                              n_obs, q, k_grp, group, w_pat, a_pat)
+    if not np.isfinite(logdet_a):
+        return -np.inf, 0.0, 0.0
+    h_tot = np.empty((m, m))
+    for a in range(m):
+        for b in range(a, m):
+            h_tot[a, b] = k_grp[n_t, a, b]
+            h_tot[b, a] = k_grp[n_t, a, b]
+    # ---- level 2: each therapist's effects
     w_ther = np.empty((max(n_t, 1), m, kt))
     a_ther = np.empty((max(n_t, 1), kt, kt))
     r_mat = np.empty((m, m))
@@ -264,8 +234,8 @@ def loglik_and_adjoints(sigma2, sigma_v, sigma_u, rho, has_ar, gram, gram_d, gra
     for t in range(n_t):
         for a in range(m):
             for b in range(a + 1, m):
-                k_ther[t, b, a] = k_ther[t, a, b]
-        ld = _block(k_ther[t], prec_u, q_t, work_a, work_l, a_ther[t], w_ther[t], r_mat)
+                k_grp[t, b, a] = k_grp[t, a, b]
+        ld = _block(k_grp[t], prec_u, q_t, work_a, work_l, a_ther[t], w_ther[t], r_mat)
         if not np.isfinite(ld):
             return -np.inf, 0.0, 0.0
         logdet_at += ld
@@ -299,69 +269,212 @@ def loglik_and_adjoints(sigma2, sigma_v, sigma_u, rho, has_ar, gram, gram_d, gra
     _block_adjoint(rbar, w_b, a_b, -0.5, p, u, c, kbar)
     hbar = np.empty((m, m))
     _unshift(kbar, prior_mean, hbar)
-    kbar_ther = np.empty((max(n_t, 1), m, m))
+    kbar_grp = np.empty((n_t + 1, m, m))  # slot n_t: patients without a therapist effect
+    for a in range(m):
+        for b in range(m):
+            kbar_grp[n_t, a, b] = hbar[a, b]
     for a in range(kt):
         for b in range(kt):
             g_sigma_u[a, b] = 0.0
     pbar_u = np.zeros((kt, kt))
     for t in range(n_t):
-        _block_adjoint(hbar, w_ther[t], a_ther[t], -0.5, q_t, u, c, kbar_ther[t])
+        _block_adjoint(hbar, w_ther[t], a_ther[t], -0.5, q_t, u, c, kbar_grp[t])
         for a in range(q_t):
             for b in range(q_t):
                 pbar_u[a, b] += c[a, b] + 0.5 * sigma_u[a, b]
     pbar_v = np.zeros((kq, kq))
     s2bar = -0.5 * n_tot * inv_s2
-    rhobar = 0.0
-    dg = np.empty((m, m))
-    for i in range(n):
-        t = therapist[i]
-        rb = kbar_ther[t] if (has_t and t >= 0) else hbar
-        _patient_gram(i, gram, gram_d, gram_l, rho, has_ar, inv_s2, kmat)
-        # U = Rbar W and C = W'Rbar W - A^-1 / 2, then tr(Kbar K) without forming Kbar
-        for a in range(m):
-            for b in range(q):
-                s = 0.0
-                for e in range(m):
-                    s += rb[a, e] * w_pat[i, e, b]
-                u[a, b] = s
-        tr = 0.0
-        for a in range(m):
-            for b in range(m):
-                tr += rb[a, b] * kmat[a, b]
-            for b in range(q):
-                tr -= 2.0 * u[a, b] * kmat[a, b]
-        for a in range(q):
-            for b in range(q):
-                s = -0.5 * a_pat[i, a, b]
-                for e in range(m):
-                    s += w_pat[i, e, a] * u[e, b]
-                c[a, b] = s
-                pbar_v[a, b] += s + 0.5 * sigma_v[a, b]
-                tr += s * kmat[a, b]
-        s2bar -= tr * inv_s2
-        if has_ar:
-            # dK/drho = (2 rho GD - (1 + rho^2) GL) / (1 - rho^2)^2 / sigma^2
-            f = inv_s2 / ((1.0 - rho * rho) * (1.0 - rho * rho))
-            for a in range(m):
-                for b in range(m):
-                    dg[a, b] = (2.0 * rho * gram_d[i, a, b]
-                                - (1.0 + rho * rho) * gram_l[i, a, b]) * f
-            tr = 0.0
-            for a in range(m):
-                for b in range(m):
-                    tr += rb[a, b] * dg[a, b]
-                for b in range(q):
-                    tr -= 2.0 * u[a, b] * dg[a, b]
-            for a in range(q):
-                for b in range(q):
-                    tr += c[a, b] * dg[a, b]
-            rhobar += tr
+    c_pat = np.empty((n, 6)) if has_ar else np.empty((0, 6))
+    s2bar = _patients_adjoint(g_eff, inv_s2, group, w_pat, a_pat, kbar_grp, pbar_v, s2bar,
+                              c_pat)
+    rhobar = _rho_adjoint(gram_d, gram_l, rho, inv_s2, group, w_pat, kbar_grp, c_pat) \
+        if has_ar else 0.0
+    for a in range(q):
+        for b in range(q):
+            pbar_v[a, b] += 0.5 * n * sigma_v[a, b]  # the -lbar P^-1 term of every patient
     if has_ar:
         rhobar += n_ar * rho / (1.0 - rho * rho)
     _precision_to_cov_adjoint(prec_v, pbar_v, q, g_sigma_v)
     if n_t > 0:
         _precision_to_cov_adjoint(prec_u, pbar_u, q_t, g_sigma_u)
     return loglik, s2bar, rhobar
+
+
+@nb.njit(cache=True, inline="always")
+def _inverse3(a00, a01, a02, a11, a12, a22, q):  # noqa: ANN001, ANN202
+    """Determinant and upper-triangle inverse of the leading q x q block (q <= 3) of a
+    symmetric matrix, zero-padded to 3 x 3, all in scalars (registers, not memory)."""
+    if q == 1:
+        return a00, 1.0 / a00, 0.0, 0.0, 0.0, 0.0, 0.0
+    if q == 2:
+        d = a00 * a11 - a01 * a01
+        r = 1.0 / d
+        return d, a11 * r, -a01 * r, 0.0, a00 * r, 0.0, 0.0
+    c00 = a11 * a22 - a12 * a12
+    c01 = a02 * a12 - a01 * a22
+    c02 = a01 * a12 - a11 * a02
+    c11 = a00 * a22 - a02 * a02
+    c12 = a01 * a02 - a00 * a12
+    c22 = a00 * a11 - a01 * a01
+    d = a00 * c00 + a01 * c01 + a02 * c02
+    r = 1.0 / d
+    return d, c00 * r, c01 * r, c02 * r, c11 * r, c12 * r, c22 * r
+
+
+@nb.njit(cache=True, inline="always")
+def _patients_forward(gram, inv_s2, prec_v, therapist, has_t, n_t, n_obs, q, k_grp, group,
+                      w_pat, a_pat):  # noqa: ANN001, ANN202
+    """Level 1 of the forward pass: every patient's block, summed into its group's slot.
+
+    The q x q algebra (q <= 3) is written out in scalars, zero-padded to three effects:
+    one code path for every q, held in registers (about three times faster than loops
+    over a run-time q, whose stores LLVM cannot prove free of aliasing). Stores W_i
+    (N, m, 3) and A_i^-1's upper triangle (N, 6) for the reverse pass. Returns (sum of
+    log|A_i|, -inf if one is not positive definite; total scores; total AR pairs).
+    """
+    n, m, _ = gram.shape
+    kmat = np.zeros((max(m, 3), max(m, 3)))  # rows/columns past m stay 0 (padding)
+    pv = np.zeros((3, 3))
+    for a in range(q):
+        for b in range(q):
+            pv[a, b] = prec_v[a, b]
+    n_tot = 0.0
+    n_ar = 0.0
+    logdet_a = 0.0
+    prod = 1.0
+    for i in range(n):
+        for a in range(m):
+            for b in range(m):
+                kmat[a, b] = gram[i, a, b] * inv_s2
+        det, i00, i01, i02, i11, i12, i22 = _inverse3(
+            pv[0, 0] + kmat[0, 0], pv[0, 1] + kmat[0, 1], pv[0, 2] + kmat[0, 2],
+            pv[1, 1] + kmat[1, 1], pv[1, 2] + kmat[1, 2], pv[2, 2] + kmat[2, 2], q)
+        if not det > 0.0:
+            return -np.inf, 0.0, 0.0
+        prod *= det
+        if (i & 7) == 7:
+            logdet_a += np.log(prod)
+            prod = 1.0
+        a_pat[i, 0] = i00
+        a_pat[i, 1] = i01
+        a_pat[i, 2] = i02
+        a_pat[i, 3] = i11
+        a_pat[i, 4] = i12
+        a_pat[i, 5] = i22
+        t = therapist[i]
+        g_i = t if (has_t and t >= 0) else n_t
+        group[i] = g_i
+        for a in range(m):
+            k0, k1, k2 = kmat[a, 0], kmat[a, 1], kmat[a, 2]
+            w0 = k0 * i00 + k1 * i01 + k2 * i02
+            w1 = k0 * i01 + k1 * i11 + k2 * i12
+            w2 = k0 * i02 + k1 * i12 + k2 * i22
+            w_pat[i, a, 0] = w0
+            w_pat[i, a, 1] = w1
+            w_pat[i, a, 2] = w2
+            for b in range(a, m):
+                k_grp[g_i, a, b] += (kmat[a, b] - w0 * kmat[0, b] - w1 * kmat[1, b]
+                                     - w2 * kmat[2, b])
+        n_tot += n_obs[i]
+        n_ar += n_obs[i] - 1.0
+    return logdet_a + np.log(prod), n_tot, n_ar
+
+
+@nb.njit(cache=True, inline="always")
+def _sym_dot(c, x):  # noqa: ANN001, ANN202
+    """``sum(C * X[:3, :3])`` for C given by its upper triangle (6,) and symmetric X."""
+    return (c[0] * x[0, 0] + c[3] * x[1, 1] + c[5] * x[2, 2]
+            + 2.0 * (c[1] * x[0, 1] + c[2] * x[0, 2] + c[4] * x[1, 2]))
+
+
+@nb.njit(cache=True)
+def _ar_gram(gram, gram_d, gram_l, rho):  # noqa: ANN001, ANN202
+    """``G(rho) = G0 + (rho^2 GD - rho GL) / (1 - rho^2)`` for every patient."""
+    f = 1.0 / (1.0 - rho * rho)
+    return gram + (rho * rho * gram_d - rho * gram_l) * f
+
+
+@nb.njit(cache=True, inline="always")
+def _patients_adjoint(gram, inv_s2, group, w_pat, a_pat, kbar_grp, pbar_v, s2bar,
+                      c_pat):  # noqa: ANN001, ANN202
+    """Level 1 of the reverse pass, in the same padded scalars as the forward pass.
+
+    With ``U = Rbar W_i`` and ``C_i = W_i'Rbar W_i - A_i^-1 / 2``: adds C_i to ``pbar_v``
+    and returns ``d/dsigma2`` plus ``tr(Kbar_i dK_i)`` with ``dK = -K / sigma^2``, where
+    ``tr(Kbar X) = tr(Rbar X) - 2 sum(U * X[:, :3]) + sum(C * X[:3, :3])`` (Kbar_i is never
+    formed). Keeps each C_i in ``c_pat`` when it has a row per patient (AR(1): see
+    :func:`_rho_adjoint`).
+    """
+    n, m, _ = gram.shape
+    q = pbar_v.shape[0]
+    kmat = np.zeros((max(m, 3), max(m, 3)))
+    ci = np.empty(6)
+    pb = np.zeros(6)
+    keep = c_pat.shape[0] == n
+    for i in range(n):
+        for a in range(m):
+            for b in range(m):
+                kmat[a, b] = gram[i, a, b] * inv_s2
+        for j in range(6):
+            ci[j] = -0.5 * a_pat[i, j]
+        tr = _adjoint_terms(kbar_grp, group[i], w_pat, i, kmat, m, ci)
+        for j in range(6):
+            pb[j] += ci[j]
+        s2bar -= (tr + _sym_dot(ci, kmat)) * inv_s2
+        if keep:
+            for j in range(6):
+                c_pat[i, j] = ci[j]
+    for a in range(q):
+        for b in range(a, q):
+            j = (0, 3, 5)[a] + b - a
+            pbar_v[a, b] += pb[j]
+            if b != a:
+                pbar_v[b, a] += pb[j]
+    return s2bar
+
+
+@nb.njit(cache=True)
+def _rho_adjoint(gram_d, gram_l, rho, inv_s2, group, w_pat, kbar_grp, c_pat):  # noqa: ANN001, ANN202
+    """``d/drho`` of the patients' part: ``sum_i tr(Kbar_i dK_i/drho)`` with
+    ``dK/drho = (2 rho GD - (1 + rho^2) GL) / (1 - rho^2)^2 / sigma^2``."""
+    n, m, _ = gram_d.shape
+    f = inv_s2 / ((1.0 - rho * rho) * (1.0 - rho * rho))
+    dg = np.zeros((max(m, 3), max(m, 3)))
+    scratch = np.empty(6)
+    out = 0.0
+    for i in range(n):
+        for a in range(m):
+            for b in range(m):
+                dg[a, b] = (2.0 * rho * gram_d[i, a, b] - (1.0 + rho * rho) * gram_l[i, a, b]) * f
+        out += _adjoint_terms(kbar_grp, group[i], w_pat, i, dg, m, scratch) + _sym_dot(
+            c_pat[i], dg)
+    return out
+
+
+@nb.njit(cache=True, inline="always")
+def _adjoint_terms(kbar_grp, g_i, w_pat, i, x, m, c):  # noqa: ANN001, ANN202
+    """``tr(Rbar X) - 2 sum(U * X[:, :3])`` with ``U = Rbar W_i``, and ``c += W_i'U``
+    (the upper triangle of C_i). ``c`` receives garbage when only the trace is wanted."""
+    tr = 0.0
+    for a in range(m):
+        u0 = 0.0
+        u1 = 0.0
+        u2 = 0.0
+        for e in range(m):
+            rb = kbar_grp[g_i, a, e]
+            u0 += rb * w_pat[i, e, 0]
+            u1 += rb * w_pat[i, e, 1]
+            u2 += rb * w_pat[i, e, 2]
+            tr += rb * x[a, e]
+        tr -= 2.0 * (u0 * x[a, 0] + u1 * x[a, 1] + u2 * x[a, 2])
+        w0, w1, w2 = w_pat[i, a, 0], w_pat[i, a, 1], w_pat[i, a, 2]
+        c[0] += w0 * u0
+        c[1] += w0 * u1
+        c[2] += w0 * u2
+        c[3] += w1 * u1
+        c[4] += w1 * u2
+        c[5] += w2 * u2
+    return tr
 
 
 @nb.njit(cache=True, inline="always")
@@ -687,6 +800,7 @@ def _one_draw(s, sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs, 
     b_i = np.empty(max(p, 1))
     a_small = np.empty((kq, kq))
     inv_s2 = 1.0 / (sigma[s] * sigma[s])
+    g_eff = _ar_gram(gram, gram_d, gram_l, rho[s]) if has_ar else gram
     logdet_sv = _chol(cov_v[s], q, work_l)
     if not np.isfinite(logdet_sv):
         return False
@@ -697,7 +811,7 @@ def _one_draw(s, sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs, 
         _chol_inverse(work_l, q_t, prec_u)
     # patients: accumulate what each therapist block (or the fixed effects) sees
     for i in range(n):
-        _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
+        _patient_gram(i, g_eff, inv_s2, kmat)
         for a in range(q):
             for b in range(q):
                 a_small[a, b] = prec_v[a, b] + kmat[a, b]
@@ -746,7 +860,7 @@ def _one_draw(s, sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs, 
         if has_t and t >= 0:
             for a in range(q_t):
                 b_i[a] += u_out[s, t, a]
-        _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
+        _patient_gram(i, g_eff, inv_s2, kmat)
         logdet, quad = _patient_conditional(kmat, prec_v, q, b_i, p, work_a, chol, g,
                                             z_pat[s, i], mean)
         for a in range(q):
@@ -789,6 +903,7 @@ def patient_loglik(coef, u, therapist, sigma, cov_v, rho, has_ar, gram, gram_d, 
         b_i = np.empty(max(p, 1))
         none = np.empty(0)
         inv_s2 = 1.0 / (sigma[s] * sigma[s])
+        g_eff = _ar_gram(gram, gram_d, gram_l, rho[s]) if has_ar else gram
         logdet_sv = _chol(cov_v[s], q, work_l)
         _chol_inverse(work_l, q, prec)
         for i in range(n):
@@ -798,7 +913,7 @@ def patient_loglik(coef, u, therapist, sigma, cov_v, rho, has_ar, gram, gram_d, 
             if t >= 0 and q_t > 0:
                 for a in range(q_t):
                     b_i[a] += u[s, t, a]
-            _patient_gram(i, gram, gram_d, gram_l, rho[s], has_ar, inv_s2, kmat)
+            _patient_gram(i, g_eff, inv_s2, kmat)
             logdet, quad = _patient_conditional(kmat, prec, q, b_i, p, work_a, chol, g, none,
                                                 none)
             out[s, i] = _patient_density(n_obs[i], sigma[s], rho[s], has_ar, logdet,
