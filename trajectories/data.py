@@ -196,6 +196,7 @@ class TherapyData:
         instrument: str | Instrument | None = None,
         allow_missing_scores: bool = False,
         allow_therapist_change: bool = False,
+        allow_missing_therapist: bool = False,
         planned_sessions: int | None = None,
     ) -> TherapyData:
         """Validate a long-format frame and map its columns to the canonical names.
@@ -230,8 +231,14 @@ class TherapyData:
             nothing is silently dropped by a model later.
         allow_therapist_change : bool
             Allow a patient to be seen by more than one therapist (the patient is then
-            partially crossed with therapists; growth models attribute each session to the
-            therapist of that session).
+            partially crossed with therapists). Descriptive analyses accept such data;
+            growth models with therapist effects refuse them with a clear error (they nest
+            each patient in one therapist).
+        allow_missing_therapist : bool
+            Allow patients without a therapist (the therapist is missing on every row of
+            the patient): a partially nested design, e.g. a waiting-list or TAU arm
+            without study therapists. Growth models give those patients no therapist
+            effect.
         planned_sessions : int, optional
             The planned last session, used only when the end status is inferred.
 
@@ -278,7 +285,7 @@ class TherapyData:
             frame[cov] = df[cov].to_numpy(copy=True)
         frame.insert(0, "source_row", np.arange(len(df)))
 
-        cls._check_ids(frame, source)
+        cls._check_ids(frame, source, allow_missing_therapist)
         frame["session"] = cls._check_session(frame, source)
         frame["score"] = cls._check_score(frame, source, inst, allow_missing_scores)
         if "alliance" in frame:
@@ -336,11 +343,21 @@ class TherapyData:
 
     # ------------------------------------------------------------------ checks
     @staticmethod
-    def _check_ids(frame: pd.DataFrame, source: dict[str, str]) -> None:
+    def _check_ids(frame: pd.DataFrame, source: dict[str, str],
+                   allow_missing_therapist: bool = False) -> None:
         for col in ("patient", "therapist"):
             if col not in frame:
                 continue
             bad = frame[col].isna().to_numpy()
+            if col == "therapist" and allow_missing_therapist and bad.any():
+                # a patient has a therapist on every row or on none (partially nested)
+                mixed = frame.loc[bad, "patient"].isin(frame.loc[~bad, "patient"]).to_numpy()
+                bad = np.zeros(len(frame), dtype=bool)
+                bad[np.flatnonzero(frame[col].isna().to_numpy())[mixed]] = True
+                if bad.any():
+                    raise _fail(source[col], "a patient's therapist may be missing on all of "
+                                "its rows (no therapist) or on none", _where(frame, bad, source))
+                continue
             if bad.any():
                 rows = np.flatnonzero(bad)[:_SHOW].tolist()
                 raise _fail(source[col], "identifiers may not be missing", f"row positions {rows}")
@@ -484,7 +501,7 @@ class TherapyData:
         """Coordinates for PyMC ``dims``: ``patient``, ``therapist`` (if any) and ``session``."""
         out: dict[str, list] = {"patient": self.patients.tolist()}
         if self.has_therapist:
-            out["therapist"] = sorted(self._frame["therapist"].unique().tolist())
+            out["therapist"] = sorted(self._frame["therapist"].dropna().unique().tolist())
         out["session"] = sorted(self._frame["session"].unique().tolist())
         return out
 

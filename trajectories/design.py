@@ -73,17 +73,22 @@ class Design:
     def collapsed(self) -> CollapsedProblem:
         """The collapsed (all Gaussian effects integrated) problem of this design.
 
-        Built from the per-patient Gram matrices of ``[X y]``; used by the fast path for
-        sampling and by every path for the per-patient log-likelihood.
+        Built from the per-patient Gram matrices of ``[X y]`` (with the AR(1) parts for
+        ``GrowthSpec(residual="ar1")``; rows are in session order within each patient);
+        used by the fast path for sampling and by every path for the per-patient
+        log-likelihood. A patient without a therapist (``therapist_index`` -1, partially
+        nested designs) gets no therapist effect.
         """
-        g0, gd, gl = gram_matrices(self.x, self.y, self.patient_index, self.n_patients)
+        ar = self.spec.residual == "ar1"
+        g0, gd, gl = gram_matrices(self.x, self.y, self.patient_index, self.n_patients, ar=ar)
         tidx = (np.full(self.n_patients, -1, dtype=np.int64) if self.therapist_index is None
                 else self.therapist_index)
         return CollapsedProblem(
             gram=g0, gram_d=gd, gram_l=gl,
             n_obs=np.bincount(self.patient_index, minlength=self.n_patients),
             therapist=tidx, n_therapists=len(self.therapists) if self.q_t else 0,
-            q=self.q, q_t=self.q_t, correlated=self.spec.correlated, ar=False,
+            q=self.q, q_t=self.q_t, correlated=self.spec.correlated, ar=ar,
+            ar_eta=self.spec.priors.ar_eta,
             prior_mean=self.prior_loc, prior_sd=self.prior_scale,
             scale_v=self.group_scale[: self.q], scale_u=self.therapist_scale[: self.q_t],
             residual_scale=self.residual_scale, eta=self.spec.priors.corr_eta)
@@ -169,7 +174,9 @@ def make_design(spec: GrowthSpec, data: TherapyData) -> Design:
     if (pidx < 0).any() or len(np.unique(pidx)) != len(patients):
         raise DataValidationError("column 'score': every patient needs at least one observed score")
     if data.has_therapist and spec.therapist != "none":
+        _check_one_therapist(data)
         therapists = np.asarray(data.coords()["therapist"], dtype=object)
+        # a patient without a therapist (partially nested design) gets code -1
         tidx = pd.Categorical(data.therapist_of_patient.reindex(patients),
                               categories=therapists).codes.astype(np.int64)
     else:
@@ -181,6 +188,21 @@ def make_design(spec: GrowthSpec, data: TherapyData) -> Design:
         encoding=enc, prior_loc=loc, prior_scale=scale, group_scale=group,
         therapist_scale=ther, residual_scale=resid,
     )
+
+
+def _check_one_therapist(data: TherapyData) -> None:
+    """Growth models nest each patient in one therapist; say so before any sampling."""
+    frame = data.frame
+    n_th = frame.groupby("patient", sort=True)["therapist"].nunique()
+    moved = n_th.index[n_th > 1]
+    if len(moved):
+        shown = ", ".join(repr(p) for p in moved[:5].tolist())
+        raise DataValidationError(
+            f"column 'therapist': patients {shown} are seen by more than one therapist; "
+            "growth models with therapist effects nest each patient in one therapist and "
+            "cannot attribute sessions to changing therapists. Fit with "
+            "GrowthSpec(therapist='none'), or give each patient one therapist (e.g. the "
+            "therapist of most sessions)")
 
 
 def _prior_constants(spec: GrowthSpec, x: np.ndarray, y: np.ndarray,

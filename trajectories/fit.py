@@ -110,6 +110,10 @@ class GrowthFit:
         (they follow from the data and the posterior), which keeps files small.
         """
         frame = self.data.frame.drop(columns="source_row")
+        if "therapist" in frame and frame["therapist"].isna().any():
+            # "" marks a patient without a therapist (partially nested design)
+            frame["therapist"] = frame["therapist"].astype(object).where(
+                frame["therapist"].notna(), "")
         data_ds = xr.Dataset({c: ("row", _storable(frame[c])) for c in frame.columns})
         inst = self.data.instrument
         attrs = {
@@ -146,6 +150,8 @@ class GrowthFit:
                           f"{_package_version()}. Check results before relying on them.",
                           UserWarning, stacklevel=2)
         frame = tree.group(stored, "therapy_data").to_dataframe().reset_index(drop=True)
+        if "therapist" in frame and frame["therapist"].dtype == object:
+            frame["therapist"] = frame["therapist"].where(frame["therapist"] != "", None)
         inst = (Instrument(**{k: tuple(v) if k == "unverified" else v
                               for k, v in json.loads(attrs["setback_instrument"]).items()})
                 if attrs.get("setback_instrument") else None)
@@ -155,6 +161,7 @@ class GrowthFit:
             alliance="alliance" if "alliance" in frame else None, end_status="end_status",
             covariates=tuple(json.loads(attrs["setback_covariates"])), instrument=inst,
             allow_missing_scores=bool(frame["score"].isna().any()),
+            allow_missing_therapist=True, allow_therapist_change=True,  # validated when made
         )
         post = tree.group(stored, "posterior")
         if "patient_effect" in post and post.sizes["patient"] != data.n_patients:
@@ -308,6 +315,8 @@ def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
         out["therapist_effect"] = ((*cd, "therapist", "therapist_coefficient"),
                                    shaped(effects["u"]))
     out["residual_sd"] = (cd, shaped(values["sigma"]))
+    if problem.ar:
+        out["residual_ar"] = (cd, shaped(values["rho"]))
     out["patient_effect"] = ((*cd, "patient", "coefficient"), shaped(effects["v"]))
     coords = posterior_coords(spec, design)
     post = xr.Dataset(out)
@@ -345,7 +354,7 @@ def _log_likelihood(spec: GrowthSpec, design: Design, post: xr.Dataset) -> xr.Da
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
     if spec.likelihood == "normal":
         ll = design.collapsed().patient_loglik(d.beta, d.therapist_effect, d.residual_sd,
-                                               d.sigma_v)
+                                               d.sigma_v, d.residual_ar)
     else:
         ll = _student_t_loglik(design, d)
     return xr.Dataset({"score": (("chain", "draw", "patient"),
@@ -358,15 +367,24 @@ def _student_t_loglik(design: Design, d: PosteriorDraws) -> np.ndarray:
 
     x, y, pidx = design.x, design.y, design.patient_index
     out = np.empty((len(d.residual_sd), design.n_patients))
+    ther = d.therapist_effect_of(design.therapist_index)
+    follows = np.zeros(len(pidx), dtype=bool)
+    follows[1:] = pidx[1:] == pidx[:-1]
     for s in range(len(d.residual_sd)):
         b = np.repeat(d.beta[s][None], design.n_patients, axis=0)
         b[:, : design.q] += d.patient_effect[s]
-        if d.therapist_effect is not None:
-            b[:, : design.q_t] += d.therapist_effect[s][design.therapist_index]
-        z = (y - (x * b[pidx]).sum(1)) / d.residual_sd[s]
+        if ther is not None:
+            b[:, : design.q_t] += ther[s]
+        e = y - (x * b[pidx]).sum(1)
+        scale = np.full(len(y), d.residual_sd[s])
+        if d.residual_ar is not None:  # AR(1) Student-t innovations given the previous row
+            rho = d.residual_ar[s]
+            e = np.where(follows, e - rho * np.roll(e, 1), e)
+            scale = np.where(follows, scale * np.sqrt(1.0 - rho * rho), scale)
+        z = e / scale
         nu = d.nu[s]
         lp = (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
-              - np.log(d.residual_sd[s]) - (nu + 1) / 2 * np.log1p(z * z / nu))
+              - np.log(scale) - (nu + 1) / 2 * np.log1p(z * z / nu))
         out[s] = np.bincount(pidx, weights=lp, minlength=design.n_patients)
     return out
 
