@@ -45,7 +45,7 @@ from trajectories.latent import build_latent_model, latent_structure_key
 from trajectories.spec import GrowthSpec
 
 __all__ = ["ConvergenceWarning", "GrowthFit", "SamplerSettings", "fit_from_draws",
-           "fit_growth", "posterior_draws"]
+           "fit_growth", "observed_scores", "posterior_draws"]
 
 
 def _package_version() -> str:
@@ -265,7 +265,7 @@ def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -
     sampled = sample(model, settings, cache_key=joint_structure_key(growth, spec.dropout,
                                                                     model))
     idata = tree.make_tree(posterior=sampled.posterior, sample_stats=sampled.sample_stats,
-                           observed_data=_observed(design))
+                           observed_data=observed_scores(design))
     diag = check_convergence(idata, method="joint", sampler=settings.sampler,
                              seconds=sampled.seconds, exact=())
     return GrowthFit(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
@@ -323,8 +323,8 @@ def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
     return post.assign_coords({k: v for k, v in coords.items() if k in post.dims})
 
 
-def _observed(design: Design) -> xr.Dataset:
-    """The observed scores, one per observation, with their patient and session."""
+def observed_scores(design: Design) -> xr.Dataset:
+    """The ``observed_data`` group: scores, one per observation, with patient and session."""
     return xr.Dataset({"score": ("obs", design.y)},
                       coords={"obs": np.arange(len(design.y)),
                               "obs_patient": ("obs", design.patients[design.patient_index]),
@@ -334,7 +334,7 @@ def _observed(design: Design) -> xr.Dataset:
 def _complete_tree(spec: GrowthSpec, design: Design, post: xr.Dataset,
                    stats: xr.Dataset) -> xr.DataTree:
     """Posterior and sample stats plus ``observed_data`` and the per-patient log-likelihood."""
-    groups = {"posterior": post, "sample_stats": stats, "observed_data": _observed(design)}
+    groups = {"posterior": post, "sample_stats": stats, "observed_data": observed_scores(design)}
     if spec.dropout is None:
         groups["log_likelihood"] = _log_likelihood(spec, design, post)
     return tree.make_tree(**groups)
@@ -426,7 +426,7 @@ def fit_from_draws(spec: GrowthSpec, data: TherapyData, values: dict[str, np.nda
     n_draw = next(iter(vars_.values()))[1].shape[1]
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((chains, n_draw), bool))})
     idata = tree.make_tree(posterior=post, sample_stats=stats,
-                           observed_data=_observed(design))
+                           observed_data=observed_scores(design))
     diag = check_convergence(idata, method="given", sampler="none", warn=False)
     return GrowthFit(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
                      settings=SamplerSettings(draws=max(n_draw, 1), chains=chains, seed=0))
