@@ -88,7 +88,7 @@ def test_ar1_recovery_study() -> None:
     """20 data sets (60 patients x 8 sessions, rho = 0.4): the 95% interval of residual_ar
     should cover the truth in at least 90% (18) of them. Coverage of a calibrated 95%
     interval is Binomial(20, 0.95): P(fewer than 18 covered) = 0.075 if exactly calibrated;
-    the study recorded 19/20 when written (issue 13)."""
+    the study recorded 20/20 when written (issue 13)."""
     covered = 0
     for rep in range(20):
         fit = _fit(SPEC, simulate_ar1(60, 8, 0.4, seed=100 + rep), seed=rep)

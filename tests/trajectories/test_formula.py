@@ -15,7 +15,8 @@ from trajectories.spec import GrowthSpec
                 time_interactions=("treatment",))),
     ("score ~ session + (1 | patient)",
      GrowthSpec(time="linear", patient="intercept", therapist="none")),
-    ("score ~ (session + I(session**2)) * arm + (1 | therapist) + (session + I(session**2) | patient)",
+    ("score ~ (session + I(session**2)) * arm + (1 | therapist)"
+     " + (session + I(session**2) | patient)",
      GrowthSpec(time="quadratic", therapist="intercept", covariates=("arm",),
                 time_interactions=("arm",))),
     ("score ~ piecewise(session, 3) + drug + (piecewise(session, 3) | patient)",
