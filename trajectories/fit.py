@@ -150,7 +150,7 @@ class GrowthFit:
                           f"{_package_version()}. Check results before relying on them.",
                           UserWarning, stacklevel=2)
         frame = tree.group(stored, "therapy_data").to_dataframe().reset_index(drop=True)
-        if "therapist" in frame and frame["therapist"].dtype == object:
+        if "therapist" in frame and not pd.api.types.is_numeric_dtype(frame["therapist"]):
             frame["therapist"] = frame["therapist"].where(frame["therapist"] != "", None)
         inst = (Instrument(**{k: tuple(v) if k == "unverified" else v
                               for k, v in json.loads(attrs["setback_instrument"]).items()})
