@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="'joint': model dropout jointly with the growth curves (shared "
                        "latent level and change; informative dropout) and write "
                        "dropout_risk.csv")
+    model.add_argument("--compare", default="", metavar="SHAPES",
+                       help="comma-separated time shapes to compare by leave-one-patient-out "
+                       "LOO, e.g. log,linear,piecewise; writes model_comparison.csv")
     opts = parser.add_argument_group("sampling and output")
     opts.add_argument("--draws", type=int, default=1000)
     opts.add_argument("--tune", type=int, default=1000)
@@ -54,6 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the file, fit and print where the results are."""
+    shapes = tuple(c.strip() for c in args.compare.split(",") if c.strip())
+    bad = [c for c in shapes if c not in ("linear", "log", "quadratic", "piecewise")]
+    if bad or len(shapes) == 1:
+        raise ValueError(f"--compare: give two or more of linear, log, quadratic, piecewise "
+                         f"separated by commas (got {args.compare!r})")
     data = load_data(args)
     spec = GrowthSpec(
         time=args.time, breakpoint=args.breakpoint, patient=args.patient_effects,
@@ -66,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains,
                                seed=args.seed, sampler=args.sampler, progress=not args.quiet)
     result = run_fit(data, spec, out=args.out, settings=settings, at_session=args.at_session,
-                     rci=args.rci, progress=not args.quiet)
+                     rci=args.rci, progress=not args.quiet, compare=shapes)
     for note in result.notes:
         print(f"note: {note}")
     for name, path in result.files.items():

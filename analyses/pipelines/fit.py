@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analyses.pipelines.workflow import compare_time_shapes
 from trajectories.clinical import reliable_change
 from trajectories.data import TherapyData
 from trajectories.dropout_estimands import dropout_risk
@@ -52,6 +53,7 @@ def run_fit(
     at_session: float | None = None,
     rci: float | None = None,
     progress: bool = True,
+    compare: tuple[str, ...] = (),
 ) -> FitOutputs:
     """Fit ``spec`` to ``data`` and write ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
     ``therapist_effects.csv`` (three-level data) and ``deterioration_risk.csv`` (when an RCI
@@ -61,7 +63,11 @@ def run_fit(
     Bad data or covariates are rejected before sampling starts. Estimands are evaluated at
     ``at_session`` (default: the last session in the data). With ``spec.dropout`` the joint
     growth-dropout model is fitted (its dropout parameters appear in ``summary.csv``) and
-    ``dropout_risk.csv`` is written too. The seed used is in ``fit.settings.seed``.
+    ``dropout_risk.csv`` is written too. With ``compare`` (time shapes, e.g. ``("log",
+    "linear", "piecewise")``) the spec is also fitted with each shape and
+    ``model_comparison.csv`` (leave-one-patient-out LOO, :func:`~trajectories.comparison.
+    compare`) is written; its reading in words is one of the notes. The seed used is in
+    ``fit.settings.seed``.
 
     Examples
     --------
@@ -102,6 +108,12 @@ def run_fit(
     if spec.dropout is not None:
         files["dropout_risk"] = out / "dropout_risk.csv"
         dropout_risk(fit).to_csv(files["dropout_risk"], index=False)
+    if compare:
+        _say(f"comparing time shapes {', '.join(compare)}", progress)
+        result = compare_time_shapes(data, spec, tuple(compare), settings=settings,
+                                     fitted=fit, out=out)
+        files["model_comparison"] = out / "model_comparison.csv"
+        notes.append(f"model comparison: {result.message}")
     if fit.diagnostics.message:
         notes.append(fit.diagnostics.message)
     return FitOutputs(fit=fit, files=files, notes=tuple(notes))
