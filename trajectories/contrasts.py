@@ -27,7 +27,7 @@ from trajectories.design import _intake
 from trajectories.engine.tree import growth_draws
 from trajectories.predict import intake_sd
 
-__all__ = ["contrast"]
+__all__ = ["contrast", "covariate_profiles"]
 
 
 def contrast(
@@ -97,7 +97,7 @@ def contrast(
         raise ValueError(f"ci_prob must be in (0, 1), got {ci_prob!r}")
     design = fit.design
     sessions = [float(s) for s in np.atleast_1d(np.asarray(at_session, dtype=float))]
-    profiles = _profiles(fit, newdata)
+    profiles = covariate_profiles(fit, newdata)
     rule = design.encoding[by]
     if rule["kind"] == "categorical":
         levels = rule["levels"]
@@ -133,8 +133,10 @@ def contrast(
     return pd.DataFrame(rows)
 
 
-def _profiles(fit: object, newdata: pd.DataFrame | TherapyData | None) -> pd.DataFrame:
-    """Covariate profiles: each patient's first row (fitted data or a TherapyData) or rows."""
+def covariate_profiles(fit: object, newdata: pd.DataFrame | TherapyData | None
+                       ) -> pd.DataFrame:
+    """Covariate profiles to average over: each patient's first row (of the fitted data or
+    of a TherapyData), or the rows of a frame of covariate values (checked)."""
     if newdata is None or isinstance(newdata, TherapyData):
         data = fit.data if newdata is None else newdata
         frame = data.frame

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, stdtr, stdtrit
 
-from trajectories.contrasts import contrast
+from trajectories.contrasts import contrast, covariate_profiles
 from trajectories.fit import GrowthFit, posterior_draws
 from trajectories.instruments import Instrument
 from trajectories.predict import (
@@ -51,7 +51,8 @@ def _tidy(ids: dict, quantity: str, samples: np.ndarray, ci_prob: float) -> pd.D
 
 
 def expected_change(fit: GrowthFit, *, at_session: float,
-                    level: str = "population", ci_prob: float = 0.95) -> pd.DataFrame:
+                    level: str = "population", ci_prob: float = 0.95,
+                    newdata: pd.DataFrame | object | None = None) -> pd.DataFrame:
     """Expected score at a session and change from intake, raw and standardised.
 
     ``expected_score`` is the mean score patients would have (on the instrument's range:
@@ -71,6 +72,10 @@ def expected_change(fit: GrowthFit, *, at_session: float,
         Session at which the score is evaluated.
     level : {"population", "therapist", "patient"}
     ci_prob : float
+    newdata : DataFrame or TherapyData, optional
+        Population level only: covariate profiles to average over instead of the fitted
+        patients (see :func:`contrast`), e.g. every patient with the arm set to one level
+        gives that arm's expected course.
 
     Returns
     -------
@@ -95,7 +100,14 @@ def expected_change(fit: GrowthFit, *, at_session: float,
     design = fit.design
     d = posterior_draws(fit)
     k = len(fit.spec.coefficients)
-    xk, x0 = _rows(design, fit.data, at_session), _rows(design, fit.data, 0.0)
+    if newdata is not None and level != "population":
+        raise ValueError("newdata applies to level='population' only")
+    if newdata is None:
+        xk, x0 = _rows(design, fit.data, at_session), _rows(design, fit.data, 0.0)
+    else:
+        profiles = covariate_profiles(fit, newdata)
+        xk = design.encode(profiles.assign(session=float(at_session)))
+        x0 = design.encode(profiles.assign(session=0.0))
     zk, z0 = xk[0, :k], x0[0, :k]
     sd0 = intake_sd(d, design)
     t = {} if d.nu is None else {"nu": d.nu, "t_scale": d.residual_sd}

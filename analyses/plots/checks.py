@@ -125,7 +125,8 @@ def plot_predictive_check(
         axes = plt.subplots(1, 2, figsize=(10.0, 4.0))[1]
     left, right = axes
     per = summ["sessions"].groupby("session")
-    for stat, colour, label in (("mean", "#4c72b0", "mean"), ("p10", "#8da0cb", "10th pct"),
+    for stat, colour, label in (("mean", "#4c72b0", "mean"),
+                                ("p10", "#8da0cb", "10th/90th pct"),
                                 ("p90", "#8da0cb", "90th pct")):
         band = per[stat].quantile([0.05, 0.95]).unstack()
         left.fill_between(band.index, band[0.05], band[0.95], color=colour, alpha=0.3, lw=0,

@@ -98,3 +98,17 @@ def test_arm_contrast_agrees_with_lme4_maximum_likelihood() -> None:
         assert abs(row.estimate - estimate) < se / 4, (row.session, row.estimate)
         # and the posterior SD is close to the ML standard error (not part of the criterion)
         assert 0.8 < row.sd / se < 1.25
+
+
+def test_expected_course_by_arm_uses_the_same_profiles(pinned) -> None:  # noqa: ANN001
+    from trajectories.contrasts import covariate_profiles
+    from trajectories.estimands import expected_change
+
+    profiles = covariate_profiles(pinned, None)
+    same = expected_change(pinned, at_session=5, newdata=profiles)
+    pd.testing.assert_frame_equal(same, expected_change(pinned, at_session=5))
+    arms = {arm: expected_change(pinned, at_session=5, newdata=profiles.assign(treatment=arm))
+            .set_index("quantity").loc["expected_score", "mean"] for arm in ("BtheB", "TAU")}
+    assert arms["TAU"] > arms["BtheB"]  # TAU declines less (positive interaction)
+    with pytest.raises(ValueError, match="level='population' only"):
+        expected_change(pinned, at_session=5, level="patient", newdata=profiles)
