@@ -27,9 +27,10 @@ from trajectories.engine.collapsed import gram_matrices
 from trajectories.engine.tree import PosteriorDraws, growth_draws
 from trajectories.instruments import Instrument
 
-__all__ = ["censored_mean", "effect_posterior", "expected_bounded", "latent_moments",
-           "intake_sd", "mixture_quantile", "predict", "require_independent_normal",
-           "resolve_rci", "score_bounds", "summarise_draws", "total_covariance"]
+__all__ = ["censored_mean", "effect_posterior", "expected_bounded", "intake_sd",
+           "latent_moments", "mixture_quantile", "predict", "reliable_change_probability",
+           "require_independent_normal", "resolve_rci", "score_bounds", "summarise_draws",
+           "total_covariance"]
 
 #: Quantile midpoints of the Student-t residual used to average over it (deterministic).
 _T_NODES = (np.arange(32) + 0.5) / 32
@@ -254,18 +255,20 @@ def latent_moments(d: PosteriorDraws, design: Design, gram: np.ndarray,
     return {"mean": mean, "var": var, "cov": cov}
 
 
-def _p_change(direction: float, diff_mean: np.ndarray, diff_sd: np.ndarray,
-               intake: np.ndarray, has0: np.ndarray, rci: float, lower: float,
-               upper: float) -> np.ndarray:
+def reliable_change_probability(direction: float, diff_mean: np.ndarray,
+                                diff_sd: np.ndarray, intake: np.ndarray, has0: np.ndarray,
+                                rci: float, lower: float, upper: float) -> np.ndarray:
     """P(change from intake of at least ``rci`` in ``direction``), averaged over draws.
 
-    With an observed intake the later score is censored at the bounds, so a change that
-    would need a score beyond the range has probability 0 (a PHQ-9 intake of 4 cannot
-    improve reliably by 6 points).
+    ``diff_mean``, ``diff_sd`` (S, N) are the normal predictive moments of the change. With
+    an observed intake (``has0``) the later score is censored at the bounds, so a change
+    that would need a score beyond the range has probability 0 (a PHQ-9 intake of 4 cannot
+    improve reliably by 6 points). Used by :func:`predict` and the simulator's fitted
+    monitor. A missing intake (NaN) gives NaN.
     """
     p = ndtr((direction * diff_mean - rci) / diff_sd).mean(0)
     target = intake + direction * rci
-    reachable = ~has0 | ((target >= lower) & (target <= upper))
+    reachable = ~has0 | ((target >= lower) & (target <= upper)) | np.isnan(target)
     return np.where(reachable, p, 0.0)
 
 
@@ -364,8 +367,9 @@ def predict(
     diff_var = np.where(has0[None], var + s2, var + var0 - 2.0 * c["cov"] + 2.0 * s2)
     diff_sd = np.sqrt(diff_var)
     lower, upper = score_bounds(fit.data)
-    p_worse = _p_change(worse, diff_mean, diff_sd, intake, has0, rci, lower, upper)
-    p_better = _p_change(-worse, diff_mean, diff_sd, intake, has0, rci, lower, upper)
+    moments = (diff_mean, diff_sd, intake, has0, rci, lower, upper)
+    p_worse = reliable_change_probability(worse, *moments)
+    p_better = reliable_change_probability(-worse, *moments)
     a = (1.0 - ci_prob) / 2.0
     sd_lat = np.sqrt(np.maximum(var, 1e-300))
     sd_pred = np.sqrt(var + s2)
