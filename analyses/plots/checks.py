@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from analyses.plots.data import _axes, _coloured_groups, _finish_grouped
+from analyses.plots.data import _axes, _band_lines, _finish_grouped
 from trajectories.engine import tree
 
 __all__ = ["plot_contrast", "plot_predictive_check", "predictive_summaries"]
@@ -41,13 +41,8 @@ def plot_contrast(
         raise ValueError(f"scale {scale!r} not in the table (it has "
                          f"{sorted(table['scale'].unique())})")
     ax = _axes(ax)
-    for colour, key, g in _coloured_groups(sel.assign(vs=sel["level"].astype(str) + " - "
-                                                      + sel["reference"].astype(str)), "vs"):
-        g = g.sort_values("session")
-        kws = {"color": colour, "marker": "o", "lw": 1.8} | (line_kws or {})
-        ax.plot(g["session"], g["estimate"], label=str(key), **kws)
-        ax.fill_between(g["session"], g["ci_low"], g["ci_high"], color=colour, alpha=0.2,
-                        lw=0)
+    vs = sel["level"].astype(str) + " - " + sel["reference"].astype(str)
+    _band_lines(ax, sel.assign(vs=vs), "vs", "estimate", line_kws)
     ax.axhline(0.0, color="black", lw=0.8)
     by = str(sel["by"].iloc[0])
     unit = "score points" if scale == "raw" else "intake SDs"
