@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--therapist-effects", default="slopes",
                        choices=["none", "intercept", "slopes"])
     model.add_argument("--likelihood", default="normal", choices=["normal", "student_t"])
+    model.add_argument("--residual", default="independent", choices=["independent", "ar1"],
+                       help="'ar1': a patient's deviations carry over between consecutive "
+                       "observed sessions (correlation residual_ar estimated)")
     model.add_argument("--time-interactions", default="",
                        help="comma-separated covariates that also change the slope")
     model.add_argument("--dropout", default="none", choices=["none", "joint"],
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(args)
     spec = GrowthSpec(
         time=args.time, breakpoint=args.breakpoint, patient=args.patient_effects,
-        therapist=args.therapist_effects, likelihood=args.likelihood,
+        therapist=args.therapist_effects, likelihood=args.likelihood, residual=args.residual,
         covariates=data.covariates,
         time_interactions=tuple(c.strip() for c in args.time_interactions.split(",")
                                 if c.strip()),

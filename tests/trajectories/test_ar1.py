@@ -96,3 +96,43 @@ def test_ar1_recovery_study() -> None:
         covered += int(row["ci_low"] < 0.4 < row["ci_high"])
     print(f"AR(1) recovery: {covered}/20 intervals cover rho = 0.4")
     assert covered >= 18
+
+
+@pytest.mark.parametrize("likelihood", ["normal", "student_t"])
+def test_latent_ar1_likelihood_is_the_ar1_density(likelihood: str) -> None:
+    """The latent model's score log-density at a point equals the AR(1) density by hand."""
+    from scipy.stats import multivariate_normal
+    from scipy.stats import t as student_t
+
+    from trajectories.design import make_design
+    from trajectories.latent import build_latent_model
+
+    data = simulate_ar1(4, 5, 0.5, seed=9)
+    spec = replace(SPEC, likelihood=likelihood, method="latent")
+    design = make_design(spec, data)
+    model = build_latent_model(spec, design)
+    point = model.initial_point(random_seed=0)
+    point["residual_ar_raw_logodds__"] = np.array(0.8)  # rho = 2 expit(0.8) - 1
+    rho = 2 / (1 + np.exp(-0.8)) - 1
+    names = [*spec.coefficients, "patient_effect", "residual_sd"] + (
+        ["nu"] if likelihood == "student_t" else [])
+    outs = model.replace_rvs_by_values([model.logp(vars=[model["score"]], sum=True),
+                                        *[model[n] for n in names]])
+    values = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")(point)
+    logp, got = values[0], dict(zip(names, values[1:], strict=True))
+    beta = np.array([float(got[c]) for c in spec.coefficients])
+    mu, sigma = got["patient_effect"], float(got["residual_sd"])
+    expected = 0.0
+    for i in range(data.n_patients):
+        rows = design.patient_index == i
+        m = design.x[rows] @ beta + design.x[rows, :2] @ mu[i]
+        e = design.y[rows] - m
+        if likelihood == "normal":
+            lag = np.abs(np.subtract.outer(np.arange(rows.sum()), np.arange(rows.sum())))
+            expected += multivariate_normal(m, sigma**2 * rho**lag).logpdf(design.y[rows])
+        else:
+            nu = float(got["nu"])
+            expected += student_t(nu, scale=sigma).logpdf(e[0])
+            innov = e[1:] - rho * e[:-1]
+            expected += student_t(nu, scale=sigma * np.sqrt(1 - rho**2)).logpdf(innov).sum()
+    assert float(logp) == pytest.approx(expected, rel=1e-9)
