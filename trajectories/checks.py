@@ -25,7 +25,7 @@ from trajectories.engine import tree
 from trajectories.engine.tree import PosteriorDraws
 from trajectories.fit import observed_scores
 from trajectories.latent import build_latent_model
-from trajectories.predict import pad, score_bounds
+from trajectories.predict import score_bounds
 from trajectories.spec import GrowthSpec
 
 __all__ = ["posterior_predictive", "prior_predictive", "replicate_scores"]
@@ -48,10 +48,10 @@ def replicate_scores(design: Design, draws: PosteriorDraws, data: TherapyData,
     pidx = design.patient_index
     b = np.repeat(draws.beta[:, None, :], design.n_patients, axis=1)
     b[:, :, :k] += draws.patient_effect
-    ther = draws.therapist_effect_of(design.therapist_index)
-    if ther is not None:
-        b = b + pad(ther, b.shape[2], axes=1)
     mu = np.einsum("snp,np->sn", b[:, pidx], design.x)
+    ther = draws.therapist_effect_of(design.therapist_row)  # each session's therapist
+    if ther is not None:
+        mu = mu + np.einsum("snq,nq->sn", ther, design.x[:, : design.q_t])
     sigma = draws.residual_sd[:, None]
     if draws.nu is not None:
         e = rng.standard_t(draws.nu[:, None], size=(n_s, len(pidx)))

@@ -231,9 +231,9 @@ class TherapyData:
             nothing is silently dropped by a model later.
         allow_therapist_change : bool
             Allow a patient to be seen by more than one therapist (the patient is then
-            partially crossed with therapists). Descriptive analyses accept such data;
-            growth models with therapist effects refuse them with a clear error (they nest
-            each patient in one therapist).
+            partially crossed with therapists; growth models attribute each session to the
+            therapist of that session, on the latent path, and patient-level estimands
+            use the therapist of the patient's last session).
         allow_missing_therapist : bool
             Allow patients without a therapist (the therapist is missing on every row of
             the patient): a partially nested design, e.g. a waiting-list or TAU arm

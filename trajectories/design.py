@@ -45,6 +45,15 @@ class Design:
     group_scale: np.ndarray
     therapist_scale: np.ndarray
     residual_scale: float
+    therapist_row: np.ndarray | None = None
+
+    @property
+    def changes_therapist(self) -> bool:
+        """Whether some patient is seen by more than one therapist (per-session attribution,
+        latent path only)."""
+        if self.therapist_row is None or not self.q_t:
+            return False
+        return bool((self.therapist_row != self.therapist_index[self.patient_index]).any())
 
     @property
     def q(self) -> int:
@@ -79,6 +88,9 @@ class Design:
         log-likelihood. A patient without a therapist (``therapist_index`` -1, partially
         nested designs) gets no therapist effect.
         """
+        if self.changes_therapist:
+            raise ValueError("the collapsed (fast) path nests each patient in one therapist; "
+                             "data with therapist changes take the latent path")
         ar = self.spec.residual == "ar1"
         g0, gd, gl = gram_matrices(self.x, self.y, self.patient_index, self.n_patients, ar=ar)
         tidx = (np.full(self.n_patients, -1, dtype=np.int64) if self.therapist_index is None
@@ -174,35 +186,26 @@ def make_design(spec: GrowthSpec, data: TherapyData) -> Design:
     if (pidx < 0).any() or len(np.unique(pidx)) != len(patients):
         raise DataValidationError("column 'score': every patient needs at least one observed score")
     if data.has_therapist and spec.therapist != "none":
-        _check_one_therapist(data)
         therapists = np.asarray(data.coords()["therapist"], dtype=object)
-        # a patient without a therapist (partially nested design) gets code -1
-        tidx = pd.Categorical(data.therapist_of_patient.reindex(patients),
-                              categories=therapists).codes.astype(np.int64)
+        # each session's therapist; -1: no therapist (partially nested design)
+        trow = pd.Categorical(frame["therapist"], categories=therapists).codes.astype(np.int64)
+        # each patient's current therapist: that of the last observed session
+        last = np.flatnonzero(np.r_[pidx[1:] != pidx[:-1], True])  # rows sorted by session
+        tidx = np.empty(len(patients), dtype=np.int64)
+        tidx[pidx[last]] = trow[last]
+        if spec.residual == "ar1" and (trow != tidx[pidx]).any():
+            raise DataValidationError(
+                "column 'therapist': AR(1) residuals are not available for patients who "
+                "change therapist (the collapsed path nests patients in one therapist)")
     else:
-        therapists, tidx = np.asarray([], dtype=object), None
+        therapists, tidx, trow = np.asarray([], dtype=object), None, None
     loc, scale, group, ther, resid = _prior_constants(spec, x, y, frame)
     return Design(
         spec=spec, terms=tuple(enc["terms"]), x=x, y=y, session=frame["session"].to_numpy(),
         patient_index=pidx, patients=patients, therapists=therapists, therapist_index=tidx,
         encoding=enc, prior_loc=loc, prior_scale=scale, group_scale=group,
-        therapist_scale=ther, residual_scale=resid,
+        therapist_scale=ther, residual_scale=resid, therapist_row=trow,
     )
-
-
-def _check_one_therapist(data: TherapyData) -> None:
-    """Growth models nest each patient in one therapist; say so before any sampling."""
-    frame = data.frame
-    n_th = frame.groupby("patient", sort=True)["therapist"].nunique()
-    moved = n_th.index[n_th > 1]
-    if len(moved):
-        shown = ", ".join(repr(p) for p in moved[:5].tolist())
-        raise DataValidationError(
-            f"column 'therapist': patients {shown} are seen by more than one therapist; "
-            "growth models with therapist effects nest each patient in one therapist and "
-            "cannot attribute sessions to changing therapists. Fit with "
-            "GrowthSpec(therapist='none'), or give each patient one therapist (e.g. the "
-            "therapist of most sessions)")
 
 
 def _prior_constants(spec: GrowthSpec, x: np.ndarray, y: np.ndarray,

@@ -381,7 +381,10 @@ def deterioration_risk(fit: GrowthFit, *, by_session: float,
     seen = frame.loc[frame["session"] == by_session, "patient"]
     out = pd.DataFrame({"patient": design.patients})
     if fit.data.has_therapist:
-        out["therapist"] = fit.data.therapist_of_patient.reindex(design.patients).to_numpy()
+        if design.therapist_index is None:  # therapist="none": the data's therapist
+            out["therapist"] = fit.data.therapist_of_patient.reindex(design.patients).to_numpy()
+        else:  # the current therapist (of the last session); index -1 picks None
+            out["therapist"] = np.append(design.therapists, None)[design.therapist_index]
     return out.assign(by_session=by_session, observed_at_session=out["patient"].isin(seen),
                       intake_score=np.where(has0, intake, mu_0.mean(0)),
                       expected_change=change["mean"], ci_low=change["ci_low"],

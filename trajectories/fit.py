@@ -6,8 +6,8 @@ Three paths, one result type:
   of :mod:`trajectories.engine.collapsed` (patient effects, therapist effects and fixed
   effects integrated out); nothing compiles in a new process. Afterwards the fixed,
   therapist and patient effects are drawn from their exact conditionals for every draw.
-- **latent** (Student-t residuals, ``method="latent"``): the PyMC model of
-  :mod:`trajectories.latent`, compiled once per structure and process.
+- **latent** (Student-t residuals, ``method="latent"``, patients who change therapist):
+  the PyMC model of :mod:`trajectories.latent`, compiled once per structure and process.
 - **joint** (``spec.dropout``): the joint growth-dropout model of :mod:`trajectories.joint`.
 
 Every path returns a :class:`GrowthFit` with the spec, the data, **the design it was fitted
@@ -45,7 +45,7 @@ from trajectories.latent import build_latent_model, latent_structure_key
 from trajectories.spec import GrowthSpec
 
 __all__ = ["ConvergenceWarning", "GrowthFit", "SamplerSettings", "fit_from_draws",
-           "fit_growth", "observed_scores", "posterior_draws"]
+           "fit_growth", "fit_path", "observed_scores", "posterior_draws"]
 
 
 def _package_version() -> str:
@@ -81,7 +81,7 @@ class GrowthFit:
         ther = (f", {len(self.design.therapists)} therapists" if self.design.q_t else "")
         status = "all convergence checks passed" if d.ok else "CHECK: " + (
             ", ".join(d.failing) or f"{d.n_divergent} divergences")
-        path = "joint" if self.spec.dropout else self.spec.resolved_method
+        path = fit_path(self.spec, self.design)
         return (f"GrowthFit({self.spec.time} time, {path} path; "
                 f"{self.data.n_patients} patients{ther}, {len(self.design.y)} scores; "
                 f"{n_draws} draws, seed {self.settings.seed}; {status})")
@@ -175,7 +175,7 @@ class GrowthFit:
         diag = check_convergence(idata, method=extra.get("method", ""),
                                  sampler=extra.get("sampler", ""),
                                  seconds=extra.get("seconds", {}), warn=False,
-                                 exact=_exact_variables(spec))
+                                 exact=_exact_variables(spec, design))
         return cls(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
                    settings=settings, package_version=version)
 
@@ -186,10 +186,24 @@ def _storable(col: pd.Series) -> np.ndarray:
     return col.astype(str).to_numpy(dtype=object)
 
 
-def _exact_variables(spec: GrowthSpec) -> tuple[str, ...]:
+def fit_path(spec: GrowthSpec, design: Design) -> str:
+    """The path a spec takes on a design: ``"marginal"`` (fast, collapsed), ``"latent"`` or
+    ``"joint"``. Data whose patients change therapist take the latent path (the collapsed
+    algebra nests each patient in one therapist)."""
+    if spec.dropout is not None:
+        return "joint"
+    if spec.resolved_method == "marginal" and design.changes_therapist:
+        if spec.method == "marginal":
+            raise ValueError("GrowthSpec(method='marginal') nests each patient in one "
+                             "therapist, but some patients change therapist: use "
+                             "method='auto' or 'latent' (sessions attributed to their therapist)")
+        return "latent"
+    return spec.resolved_method
+
+
+def _exact_variables(spec: GrowthSpec, design: Design) -> tuple[str, ...]:
     """Variables drawn exactly after sampling (not checked for convergence)."""
-    return ("patient_effect",) if spec.resolved_method == "marginal" and not spec.dropout \
-        else ()
+    return ("patient_effect",) if fit_path(spec, design) == "marginal" else ()
 
 
 def posterior_draws(fit: GrowthFit) -> PosteriorDraws:
@@ -233,7 +247,8 @@ def fit_growth(spec: GrowthSpec, data: TherapyData, *,
     if spec.dropout is not None:
         return _fit_joint(spec, data, settings)
     design = make_design(spec, data)  # bad covariates fail here, before any sampling
-    if spec.resolved_method == "marginal":
+    path = fit_path(spec, design)
+    if path == "marginal":
         problem = design.collapsed()
         sampled = sample(problem, settings)
         post = _collapsed_posterior(spec, design, problem, sampled)
@@ -243,15 +258,11 @@ def fit_growth(spec: GrowthSpec, data: TherapyData, *,
         post = sampled.posterior
     post = post.assign_coords(_result_coords(post, design))
     idata = _complete_tree(spec, design, post, sampled.sample_stats)
-    diag = check_convergence(idata, method=spec.resolved_method, sampler=_sampler_name(
-        spec, settings), seconds=sampled.seconds, exact=_exact_variables(spec))
+    diag = check_convergence(idata, method=path, sampler="nutpie" if path == "marginal"
+                             else settings.sampler, seconds=sampled.seconds,
+                             exact=_exact_variables(spec, design))
     return GrowthFit(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
                      settings=sampled.settings)
-
-
-def _sampler_name(spec: GrowthSpec, settings: SamplerSettings) -> str:
-    return "nutpie" if spec.resolved_method == "marginal" and not spec.dropout \
-        else settings.sampler
 
 
 def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -> GrowthFit:
@@ -261,6 +272,10 @@ def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -
                          "GrowthSpec(method='latent') or method='auto'")
     growth = replace(spec, method="latent", dropout=None)
     design = make_design(growth, data)
+    if design.changes_therapist:
+        raise ValueError("the joint growth-dropout model needs each patient nested in one "
+                         "therapist; some patients change therapist (fit the growth model "
+                         "alone, or with therapist='none')")
     model = build_joint_model(growth, spec.dropout, data, design=design)
     sampled = sample(model, settings, cache_key=joint_structure_key(growth, spec.dropout,
                                                                     model))
@@ -352,7 +367,9 @@ def _log_likelihood(spec: GrowthSpec, design: Design, post: xr.Dataset) -> xr.Da
                              spec.patient_coefficients,
                              spec.therapist_coefficients(bool(design.q_t)))
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
-    if spec.likelihood == "normal":
+    if spec.likelihood == "normal" and design.changes_therapist:
+        ll = _crossed_loglik(design, d)
+    elif spec.likelihood == "normal":
         ll = design.collapsed().patient_loglik(d.beta, d.therapist_effect, d.residual_sd,
                                                d.sigma_v, d.residual_ar)
     else:
@@ -362,20 +379,46 @@ def _log_likelihood(spec: GrowthSpec, design: Design, post: xr.Dataset) -> xr.Da
                       coords={"patient": design.patients.tolist()})
 
 
+def _crossed_loglik(design: Design, d: PosteriorDraws) -> np.ndarray:
+    """Each patient's marginal log-likelihood (patient effects integrated out) given the
+    fixed effects and the therapist effect of each session (patients changing therapist).
+
+    ``log N(r; 0, sigma^2 I + Z Sigma Z')`` with ``r = y - X beta - Z_t u_t(session)``, by
+    Woodbury and the determinant lemma with ``M = sigma^2 Sigma^-1 + Z'Z``.
+    """
+    x, y, pidx, q, n = design.x, design.y, design.patient_index, design.q, design.n_patients
+    z = x[:, :q]
+    ztz = np.zeros((n, q, q))
+    np.add.at(ztz, pidx, z[:, :, None] * z[:, None, :])
+    n_obs = np.bincount(pidx, minlength=n)
+    ther = d.therapist_effect_of(design.therapist_row)  # (S, n_obs, q_t)
+    r = y[None] - d.beta @ x.T - np.einsum("snq,nq->sn", ther, x[:, : design.q_t])
+    ztr = np.stack([np.stack([np.bincount(pidx, rs * z[:, j], n) for j in range(q)], -1)
+                    for rs in r])  # (S, N, q)
+    rtr = np.stack([np.bincount(pidx, rs * rs, n) for rs in r])
+    s2 = d.residual_sd[:, None, None, None] ** 2
+    m = s2 * np.linalg.inv(d.sigma_v)[:, None] + ztz[None]
+    quad = rtr - np.einsum("sni,sni->sn", ztr, np.linalg.solve(m, ztr[..., None])[..., 0])
+    logdet = (np.linalg.slogdet(m)[1] + np.linalg.slogdet(d.sigma_v)[1][:, None]
+              - q * np.log(s2[:, :, 0, 0]))
+    return -0.5 * (n_obs[None] * np.log(2 * np.pi * s2[:, :, 0, 0]) + logdet
+                   + quad / s2[:, :, 0, 0])
+
+
 def _student_t_loglik(design: Design, d: PosteriorDraws) -> np.ndarray:
     from scipy.special import gammaln
 
     x, y, pidx = design.x, design.y, design.patient_index
     out = np.empty((len(d.residual_sd), design.n_patients))
-    ther = d.therapist_effect_of(design.therapist_index)
+    ther = d.therapist_effect_of(design.therapist_row)  # each session's therapist
     follows = np.zeros(len(pidx), dtype=bool)
     follows[1:] = pidx[1:] == pidx[:-1]
     for s in range(len(d.residual_sd)):
         b = np.repeat(d.beta[s][None], design.n_patients, axis=0)
         b[:, : design.q] += d.patient_effect[s]
-        if ther is not None:
-            b[:, : design.q_t] += ther[s]
         e = y - (x * b[pidx]).sum(1)
+        if ther is not None:
+            e = e - (x[:, : design.q_t] * ther[s]).sum(1)
         scale = np.full(len(y), d.residual_sd[s])
         if d.residual_ar is not None:  # AR(1) Student-t innovations given the previous row
             rho = d.residual_ar[s]

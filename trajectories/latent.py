@@ -128,8 +128,9 @@ def _latent_likelihood(spec: GrowthSpec, design: Design, beta, u, sigma, factor_
     v = pm.Deterministic("patient_effect", raw_v @ factor_v.T, dims=("patient", "coefficient"))
     mu = (x * beta[None, :]).sum(-1) + (x[:, : design.q] * v[prow]).sum(-1)
     if u is not None:
-        # patients without a therapist (index -1) point at an appended row of zeros
-        tidx = design.therapist_index[design.patient_index]
+        # each session's therapist (patients may change therapist); sessions without a
+        # therapist (index -1, partially nested designs) point at an appended row of zeros
+        tidx = design.therapist_row
         trow = pm.Data("therapist_row", np.where(tidx >= 0, tidx, len(design.therapists)))
         u0 = pt.concatenate([u, pt.zeros((1, design.q_t))], axis=0)
         mu = mu + (x[:, : design.q_t] * u0[trow]).sum(-1)

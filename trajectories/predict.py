@@ -348,6 +348,11 @@ def predict(
                                new_data.n_patients)
     therapist = np.full(new_data.n_patients, -1, dtype=np.int64)
     if design.q_t and new_data.has_therapist:
+        n_th = frame.groupby("patient", sort=True)["therapist"].nunique()
+        if (n_th > 1).any():
+            raise ValueError(f"predict: patients {n_th.index[n_th > 1][:5].tolist()} were seen "
+                             "by more than one therapist; predictions condition on one "
+                             "therapist per patient (give the current one on every row)")
         lookup = {t: i for i, t in enumerate(design.therapists.tolist())}
         ther = new_data.therapist_of_patient.reindex(new_data.patients)
         # -2: no therapist (partially nested design); -1: a therapist the fit does not know

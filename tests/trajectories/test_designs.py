@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -112,11 +113,114 @@ def test_missing_therapist_rules() -> None:
         TherapyData.from_frame(frame, **kw, allow_missing_therapist=True)
 
 
-def test_therapist_changes_are_refused_by_growth_models() -> None:
-    frame = pd.DataFrame({"patient": [1, 1, 2, 2], "therapist": ["A", "B", "B", "B"],
-                          "session": [0, 1, 0, 1], "score": [10.0, 9, 12, 11]})
+@pytest.fixture(scope="module")
+def moving() -> TherapyData:
+    """Patient 1 moves from therapist A to B after session 1; the others stay."""
+    frame = pd.DataFrame({"patient": [1, 1, 1, 2, 2, 3, 3, 3],
+                          "therapist": ["A", "A", "B", "B", "B", "A", "A", "A"],
+                          "session": [0, 1, 2, 0, 1, 0, 1, 2],
+                          "score": [10.0, 9, 7, 12, 11, 14, 12, 13]})
+    return TherapyData.from_frame(frame, patient="patient", session="session", score="score",
+                                  therapist="therapist", allow_therapist_change=True)
+
+
+def test_sessions_are_attributed_to_their_therapist(moving) -> None:  # noqa: ANN001
+    from trajectories.fit import fit_path
+
+    spec = GrowthSpec(time="linear", therapist="intercept")
+    design = make_design(spec, moving)
+    assert design.therapist_row.tolist() == [0, 0, 1, 1, 1, 0, 0, 0]
+    assert design.therapist_index.tolist() == [1, 1, 0]  # the current (last) therapist
+    assert design.changes_therapist and fit_path(spec, design) == "latent"
+    with pytest.raises(ValueError, match="nests each patient in one therapist"):
+        fit_path(GrowthSpec(time="linear", therapist="intercept", method="marginal"), design)
+    with pytest.raises(ValueError, match="take the latent path"):
+        design.collapsed()
+    with pytest.raises(DataValidationError, match="AR\\(1\\) residuals are not available"):
+        make_design(GrowthSpec(time="linear", residual="ar1"), moving)
+    nested = make_design(GrowthSpec(time="linear", therapist="none"), moving)
+    assert not nested.changes_therapist
+    with pytest.raises(ValueError, match="seen by more than one therapist"):
+        from trajectories.fit import fit_from_draws
+
+        fit = fit_from_draws(replace(spec, patient="intercept"), moving, {
+            "intercept": [12.0], "slope": [-1.0], "patient_intercept_sd": [2.0],
+            "therapist_intercept_sd": [1.0], "therapist_effect": [[[0.5], [-0.5]]],
+            "residual_sd": [1.5], "patient_effect": [np.zeros((3, 1))]})
+        predict(fit, moving, at_session=4, instrument=3.0)
+
+
+def test_crossed_log_likelihood_is_the_marginal_normal(moving) -> None:  # noqa: ANN001
+    from trajectories.engine.tree import PosteriorDraws
+    from trajectories.fit import _crossed_loglik
+
+    spec = GrowthSpec(time="linear", therapist="intercept")
+    design = make_design(spec, moving)
+    rng = np.random.default_rng(2)
+    s = 3
+    a = rng.normal(size=(s, 2, 2))
+    d = PosteriorDraws(beta=rng.normal([12, -1], 1, (s, 2)), residual_sd=rng.uniform(1, 2, s),
+                       sigma_v=a @ a.transpose(0, 2, 1) + np.eye(2), patient_effect=None,
+                       sigma_u=np.ones((s, 1, 1)), therapist_effect=rng.normal(size=(s, 2, 1)),
+                       nu=None)
+    got = _crossed_loglik(design, d)
+    for k in range(s):
+        for i in range(3):
+            rows = design.patient_index == i
+            x = design.x[rows]
+            mean = x @ d.beta[k] + d.therapist_effect[k, design.therapist_row[rows], 0]
+            cov = x @ d.sigma_v[k] @ x.T + d.residual_sd[k] ** 2 * np.eye(rows.sum())
+            assert got[k, i] == pytest.approx(multivariate_normal(mean, cov).logpdf(
+                design.y[rows]), rel=1e-10)
+
+
+def test_latent_model_uses_each_sessions_therapist(moving) -> None:  # noqa: ANN001
+    from scipy.stats import norm
+
+    spec = GrowthSpec(time="linear", therapist="intercept", patient="intercept")
+    design = make_design(spec, moving)
+    model = build_latent_model(spec, design)
+    point = model.initial_point(random_seed=1)
+    names = ["intercept", "slope", "patient_effect", "therapist_effect", "residual_sd"]
+    outs = model.replace_rvs_by_values([model.logp(vars=[model["score"]], sum=True),
+                                        *[model[n] for n in names]])
+    logp, b0, b1, v, u, sigma = model.compile_fn(outs, inputs=model.value_vars,
+                                                 on_unused_input="ignore")(point)
+    mu = (b0 + b1 * design.session + v[design.patient_index, 0]
+          + u[design.therapist_row, 0])
+    assert float(logp) == pytest.approx(norm(mu, sigma).logpdf(design.y).sum(), rel=1e-10)
+
+
+@pytest.mark.slow
+def test_fit_with_therapist_changes_end_to_end(growth_tools) -> None:  # noqa: ANN001
+    frame = growth_tools["simulate"](6, 6, 8, seed=8)
+    movers = frame["patient"].isin(frame["patient"].unique()[::4]) & (frame["session"] >= 3)
+    frame.loc[movers, "therapist"] = "T99"  # every 4th patient moves to a new therapist
     data = TherapyData.from_frame(frame, patient="patient", session="session", score="score",
                                   therapist="therapist", allow_therapist_change=True)
-    with pytest.raises(DataValidationError, match="patients 1 are seen by more than one"):
-        make_design(GrowthSpec(time="linear"), data)
-    assert make_design(GrowthSpec(time="linear", therapist="none"), data).q_t == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_growth(GrowthSpec(time="log", therapist="intercept"), data, seed=1,
+                         **growth_tools["draws"])
+    assert fit.diagnostics.method == "latent" and "T99" in fit.design.therapists
+    from trajectories.checks import posterior_predictive
+    from trajectories.engine.tree import group
+
+    assert np.isfinite(group(fit.idata, "log_likelihood")["score"].values).all()
+    posterior_predictive(fit, seed=1, draws=20)
+    slope = fit.summary().set_index("parameter").loc["slope"]
+    assert slope["ci_low"] < -3 < slope["ci_high"]
+
+
+def test_joint_model_with_patients_without_a_therapist(partial) -> None:  # noqa: ANN001
+    from trajectories.model import build_model
+    from trajectories.spec import DropoutSpec
+
+    spec = GrowthSpec(time="log", therapist="intercept", dropout=DropoutSpec(n_bins=2))
+    model = build_model(spec, partial)
+    # rows of waiting-list patients point at the appended zero effect (index T), in the
+    # hazard's therapist effect and in the growth part shared with it
+    for name in ("dropout_therapist_of_row", "dropout_growth_therapist_of_row",
+                 "therapist_row"):
+        rows = model[name].get_value()
+        assert rows.max() == partial.n_therapists and rows.min() == 0, name
