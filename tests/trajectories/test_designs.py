@@ -224,3 +224,12 @@ def test_joint_model_with_patients_without_a_therapist(partial) -> None:  # noqa
                  "therapist_row"):
         rows = model[name].get_value()
         assert rows.max() == partial.n_therapists and rows.min() == 0, name
+
+
+def test_mixedlm_cross_check_refuses_designs_it_cannot_nest(partial, moving) -> None:  # noqa: ANN001
+    from trajectories.baseline import fit_mixedlm
+
+    for data in (partial, moving):
+        with pytest.raises(ValueError, match="cannot fit patients without a therapist or who"):
+            fit_mixedlm(GrowthSpec(time="linear", therapist="intercept",
+                                   covariates=tuple(data.covariates)), data)
