@@ -49,6 +49,9 @@ def fit_mixedlm(spec: GrowthSpec, data: TherapyData) -> pd.DataFrame:
     import statsmodels.formula.api as smf
 
     design = make_design(spec, data)
+    if design.q_t and ((design.therapist_index < 0).any() or design.changes_therapist):
+        raise ValueError("fit_mixedlm: statsmodels nests patients in therapist groups; it "
+                         "cannot fit patients without a therapist or who change therapist")
     q = design.q
     names = list(spec.patient_coefficients)
     groups = design.patients[design.patient_index]

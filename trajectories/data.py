@@ -217,6 +217,7 @@ class TherapyData:
         instrument: str | Instrument | None = None,
         allow_missing_scores: bool = False,
         allow_therapist_change: bool = False,
+        allow_missing_therapist: bool = False,
         planned_sessions: int | None = None,
     ) -> TherapyData:
         """Validate a long-format frame and map its columns to the canonical names.
@@ -254,7 +255,13 @@ class TherapyData:
         allow_therapist_change : bool
             Allow a patient to be seen by more than one therapist (the patient is then
             partially crossed with therapists; growth models attribute each session to the
-            therapist of that session).
+            therapist of that session, on the latent path, and patient-level estimands
+            use the therapist of the patient's last session).
+        allow_missing_therapist : bool
+            Allow patients without a therapist (the therapist is missing on every row of
+            the patient): a partially nested design, e.g. a waiting-list or TAU arm
+            without study therapists. Growth models give those patients no therapist
+            effect.
         planned_sessions : int, optional
             The planned last session, used only when the end status is inferred.
 
@@ -301,7 +308,7 @@ class TherapyData:
             frame[cov] = df[cov].to_numpy(copy=True)
         frame.insert(0, "source_row", np.arange(len(df)))
 
-        check_ids(frame, source)
+        check_ids(frame, source, allow_missing_therapist)
         frame["session"] = check_sessions(frame, source)
         frame["score"] = cls._check_score(frame, source, inst, allow_missing_scores)
         if "alliance" in frame:
@@ -465,7 +472,7 @@ class TherapyData:
         """Coordinates for PyMC ``dims``: ``patient``, ``therapist`` (if any) and ``session``."""
         out: dict[str, list] = {"patient": self.patients.tolist()}
         if self.has_therapist:
-            out["therapist"] = sorted(self._frame["therapist"].unique().tolist())
+            out["therapist"] = sorted(self._frame["therapist"].dropna().unique().tolist())
         out["session"] = sorted(self._frame["session"].unique().tolist())
         return out
 

@@ -45,6 +45,15 @@ class Design:
     group_scale: np.ndarray
     therapist_scale: np.ndarray
     residual_scale: float
+    therapist_row: np.ndarray | None = None
+
+    @property
+    def changes_therapist(self) -> bool:
+        """Whether some patient is seen by more than one therapist (per-session attribution,
+        latent path only)."""
+        if self.therapist_row is None or not self.q_t:
+            return False
+        return bool((self.therapist_row != self.therapist_index[self.patient_index]).any())
 
     @property
     def q(self) -> int:
@@ -73,17 +82,25 @@ class Design:
     def collapsed(self) -> CollapsedProblem:
         """The collapsed (all Gaussian effects integrated) problem of this design.
 
-        Built from the per-patient Gram matrices of ``[X y]``; used by the fast path for
-        sampling and by every path for the per-patient log-likelihood.
+        Built from the per-patient Gram matrices of ``[X y]`` (with the AR(1) parts for
+        ``GrowthSpec(residual="ar1")``; rows are in session order within each patient);
+        used by the fast path for sampling and by every path for the per-patient
+        log-likelihood. A patient without a therapist (``therapist_index`` -1, partially
+        nested designs) gets no therapist effect.
         """
-        g0, gd, gl = gram_matrices(self.x, self.y, self.patient_index, self.n_patients)
+        if self.changes_therapist:
+            raise ValueError("the collapsed (fast) path nests each patient in one therapist; "
+                             "data with therapist changes take the latent path")
+        ar = self.spec.residual == "ar1"
+        g0, gd, gl = gram_matrices(self.x, self.y, self.patient_index, self.n_patients, ar=ar)
         tidx = (np.full(self.n_patients, -1, dtype=np.int64) if self.therapist_index is None
                 else self.therapist_index)
         return CollapsedProblem(
             gram=g0, gram_d=gd, gram_l=gl,
             n_obs=np.bincount(self.patient_index, minlength=self.n_patients),
             therapist=tidx, n_therapists=len(self.therapists) if self.q_t else 0,
-            q=self.q, q_t=self.q_t, correlated=self.spec.correlated, ar=False,
+            q=self.q, q_t=self.q_t, correlated=self.spec.correlated, ar=ar,
+            ar_eta=self.spec.priors.ar_eta,
             prior_mean=self.prior_loc, prior_sd=self.prior_scale,
             scale_v=self.group_scale[: self.q], scale_u=self.therapist_scale[: self.q_t],
             residual_scale=self.residual_scale, eta=self.spec.priors.corr_eta)
@@ -170,16 +187,24 @@ def make_design(spec: GrowthSpec, data: TherapyData) -> Design:
         raise DataValidationError("column 'score': every patient needs at least one observed score")
     if data.has_therapist and spec.therapist != "none":
         therapists = np.asarray(data.coords()["therapist"], dtype=object)
-        tidx = pd.Categorical(data.therapist_of_patient.reindex(patients),
-                              categories=therapists).codes.astype(np.int64)
+        # each session's therapist; -1: no therapist (partially nested design)
+        trow = pd.Categorical(frame["therapist"], categories=therapists).codes.astype(np.int64)
+        # each patient's current therapist: that of the last observed session
+        last = np.flatnonzero(np.r_[pidx[1:] != pidx[:-1], True])  # rows sorted by session
+        tidx = np.empty(len(patients), dtype=np.int64)
+        tidx[pidx[last]] = trow[last]
+        if spec.residual == "ar1" and (trow != tidx[pidx]).any():
+            raise DataValidationError(
+                "column 'therapist': AR(1) residuals are not available for patients who "
+                "change therapist (the collapsed path nests patients in one therapist)")
     else:
-        therapists, tidx = np.asarray([], dtype=object), None
+        therapists, tidx, trow = np.asarray([], dtype=object), None, None
     loc, scale, group, ther, resid = _prior_constants(spec, x, y, frame)
     return Design(
         spec=spec, terms=tuple(enc["terms"]), x=x, y=y, session=frame["session"].to_numpy(),
         patient_index=pidx, patients=patients, therapists=therapists, therapist_index=tidx,
         encoding=enc, prior_loc=loc, prior_scale=scale, group_scale=group,
-        therapist_scale=ther, residual_scale=resid,
+        therapist_scale=ther, residual_scale=resid, therapist_row=trow,
     )
 
 

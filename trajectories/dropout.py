@@ -312,7 +312,11 @@ def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
         sd = pm.HalfNormal("therapist_dropout_sd", sigma=spec.therapist_sd)
         raw = pm.Normal("therapist_dropout_raw", 0.0, 1.0, dims="therapist")
         w = pm.Deterministic("therapist_dropout_effect", sd * raw, dims="therapist")
-        eta = eta + w[pm.Data("dropout_therapist_of_row", design.therapist_index)]
+        # a row without a therapist (partially nested design, index -1) gets no effect
+        w0 = pt.concatenate([w, pt.zeros(1)])
+        tidx = np.where(design.therapist_index >= 0, design.therapist_index,
+                        len(design.therapists))
+        eta = eta + w0[pm.Data("dropout_therapist_of_row", tidx)]
     if extra is not None:
         eta = eta + extra
     event = pm.Data("dropout_event", design.event)

@@ -3,31 +3,44 @@
 All functions take a :class:`~trajectories.fit.GrowthFit` and compute from its posterior
 draws; "better" and "worse" follow the instrument's direction (``higher_is_worse``).
 Intervals are equal-tailed with probability ``ci_prob``. Intake is session 0.
+
+Scores are reported on the instrument's range: an observed score is the model's latent
+score censored at the floor and ceiling (:func:`~trajectories.predict.score_bounds`), so
+expected scores are means of censored scores and intervals and bands are clipped quantiles;
+they never leave the range. Model parameters and :func:`contrast` are on the latent (linear)
+scale, as lme4 and emmeans report them (docs/workflow.md).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
+from scipy.special import ndtr, stdtr, stdtrit
 
+from trajectories.contrasts import contrast, covariate_profiles
 from trajectories.fit import GrowthFit, posterior_draws
 from trajectories.instruments import Instrument
-from trajectories.predict import mixture_quantile, pad, predict, resolve_rci, summarise_draws
+from trajectories.predict import (
+    _T_NODES,
+    expected_bounded,
+    intake_sd,
+    mixture_quantile,
+    pad,
+    predict,
+    require_independent_normal,
+    resolve_rci,
+    score_bounds,
+    summarise_draws,
+    total_covariance,
+)
 
-__all__ = ["deterioration_risk", "expected_change", "predict", "recovery_curves",
+__all__ = ["contrast", "deterioration_risk", "expected_change", "predict", "recovery_curves",
            "therapist_effects"]
 
 
 def _rows(design, data, session: float) -> np.ndarray:  # noqa: ANN001
     first = data.frame.sort_values(["patient", "session"]).groupby("patient", sort=True).head(1)
     return design.encode(first.assign(session=float(session)))
-
-
-def _total_cov(d, k: int) -> np.ndarray:  # noqa: ANN001
-    """Sigma_u + Sigma_v padded to the k growth coefficients, per draw."""
-    cov = pad(d.sigma_v, k)
-    return cov + pad(d.sigma_u, k) if d.sigma_u is not None else cov
 
 
 def _tidy(ids: dict, quantity: str, samples: np.ndarray, ci_prob: float) -> pd.DataFrame:
@@ -38,11 +51,16 @@ def _tidy(ids: dict, quantity: str, samples: np.ndarray, ci_prob: float) -> pd.D
 
 
 def expected_change(fit: GrowthFit, *, at_session: float,
-                    level: str = "population", ci_prob: float = 0.95) -> pd.DataFrame:
+                    level: str = "population", ci_prob: float = 0.95,
+                    newdata: pd.DataFrame | object | None = None) -> pd.DataFrame:
     """Expected score at a session and change from intake, raw and standardised.
 
-    ``standardised_change`` divides the change by the model-implied SD of intake scores,
-    ``sqrt(z0' (Sigma_u + Sigma_v) z0 + sigma^2)``, per draw. The population level
+    ``expected_score`` is the mean score patients would have (on the instrument's range:
+    the latent score censored at the floor and ceiling, so it never leaves the range; with
+    Student-t residuals their tails are included); ``change`` is its difference from the
+    expected score at intake. ``standardised_change`` divides the change by the
+    model-implied SD of intake scores, ``sqrt(z0' (Sigma_u + Sigma_v) z0 + sigma^2)``, per
+    draw. The population level
     averages the covariates over the fitted patients; the therapist level over the
     therapist's patients and adds its effect; the patient level uses each patient's
     effects.
@@ -54,6 +72,10 @@ def expected_change(fit: GrowthFit, *, at_session: float,
         Session at which the score is evaluated.
     level : {"population", "therapist", "patient"}
     ci_prob : float
+    newdata : DataFrame or TherapyData, optional
+        Population level only: covariate profiles to average over instead of the fitted
+        patients (see :func:`contrast`), e.g. every patient with the arm set to one level
+        gives that arm's expected course.
 
     Returns
     -------
@@ -70,42 +92,65 @@ def expected_change(fit: GrowthFit, *, at_session: float,
     >>> draws = {"intercept": [22.0], "slope": [-3.0], "patient_intercept_sd": [8.0],
     ...          "patient_slope_sd": [2.0], "patient_corr": [[0.0]], "residual_sd": [6.0]}
     >>> fit = fit_from_draws(GrowthSpec(time="log"), load_beat_the_blues(), draws)
-    >>> expected_change(fit, at_session=8)["mean"].round(3).tolist()
-    [15.408, -6.592, -0.659]
+    >>> expected_change(fit, at_session=8)["mean"].round(3).tolist()  # latent mean 15.408
+    [15.8, -6.249, -0.625]
     """
     if level not in ("population", "therapist", "patient"):
         raise ValueError(f"level must be population, therapist or patient, got {level!r}")
     design = fit.design
     d = posterior_draws(fit)
     k = len(fit.spec.coefficients)
-    xk, x0 = _rows(design, fit.data, at_session), _rows(design, fit.data, 0.0)
+    if newdata is not None and level != "population":
+        raise ValueError("newdata applies to level='population' only")
+    if newdata is None:
+        xk, x0 = _rows(design, fit.data, at_session), _rows(design, fit.data, 0.0)
+    else:
+        profiles = covariate_profiles(fit, newdata)
+        xk = design.encode(profiles.assign(session=float(at_session)))
+        x0 = design.encode(profiles.assign(session=0.0))
     zk, z0 = xk[0, :k], x0[0, :k]
-    sd0 = np.sqrt(np.einsum("i,sij,j->s", z0, _total_cov(d, k), z0) + d.residual_sd**2)
+    sd0 = intake_sd(d, design)
+    t = {} if d.nu is None else {"nu": d.nu, "t_scale": d.residual_sd}
+    s2 = 0.0 if t else d.residual_sd**2
+
+    def observed(mean: np.ndarray, cov: np.ndarray | None, z: np.ndarray) -> np.ndarray:
+        """Mean censored score per draw and patient, effects of ``cov`` integrated out."""
+        re = 0.0 if cov is None else np.einsum("i,sij,j->s", z, cov, z)
+        sd = np.sqrt(re + s2)
+        return expected_bounded(mean, sd[:, None] if np.ndim(sd) else sd, fit.data, **t)
+
     if level == "population":
-        score = d.beta @ xk.mean(0)
-        change = d.beta @ (xk - x0).mean(0)
+        cov = total_covariance(d, k)
+        score = observed(d.beta @ xk.T, cov, zk).mean(1)
+        change = score - observed(d.beta @ x0.T, cov, z0).mean(1)
         ids: dict = {}
     elif level == "therapist":
         if d.therapist_effect is None:
             raise ValueError("this fit has no therapist effects (two-level data or "
                              "GrowthSpec(therapist='none'))")
-        groups = pd.Categorical(fit.data.therapist_of_patient.reindex(design.patients),
-                                categories=design.therapists).codes
-        counts = np.bincount(groups, minlength=len(design.therapists))[:, None]
-        xk_t = np.stack([np.bincount(groups, w, len(design.therapists)) for w in xk.T], 1)
-        x0_t = np.stack([np.bincount(groups, w, len(design.therapists)) for w in x0.T], 1)
-        u = pad(d.therapist_effect, k, axes=1)
-        score = d.beta @ (xk_t / counts).T + u @ zk
-        change = d.beta @ ((xk_t - x0_t) / counts).T + u @ (zk - z0)
+        tidx = design.therapist_index
+        n_t = len(design.therapists)
+        counts = np.bincount(tidx[tidx >= 0], minlength=n_t)
+        u = pad(d.therapist_effect, k, axes=1)  # (S, T, k)
+        cov = pad(d.sigma_v, k)
+        with_t = tidx >= 0  # patients without a therapist do not describe one
+
+        def mean_by_therapist(x: np.ndarray, z: np.ndarray) -> np.ndarray:
+            per = observed(d.beta @ x[with_t].T + (u @ z)[:, tidx[with_t]], cov, z)
+            return np.stack([np.bincount(tidx[with_t], w, n_t) for w in per]) / counts
+
+        score = mean_by_therapist(xk, zk)
+        change = score - mean_by_therapist(x0, z0)
         ids = {"therapist": design.therapists}
     else:
         if d.patient_effect is None:
             raise ValueError("this fit has no patient effects in its posterior")
         eff = pad(d.patient_effect, k, axes=1)
-        if d.therapist_effect is not None:
-            eff = eff + pad(d.therapist_effect, k, axes=1)[:, design.therapist_index]
-        score = d.beta @ xk.T + eff @ zk
-        change = d.beta @ (xk - x0).T + eff @ (zk - z0)
+        ther = d.therapist_effect_of(design.therapist_index)
+        if ther is not None:
+            eff = eff + pad(ther, k, axes=1)
+        score = observed(d.beta @ xk.T + eff @ zk, None, zk)
+        change = score - observed(d.beta @ x0.T + eff @ z0, None, z0)
         ids = {"patient": design.patients}
     std = change / (sd0[:, None] if change.ndim == 2 else sd0)
     ids = ids | {"session": at_session}
@@ -141,7 +186,10 @@ def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
     -------
     pandas.DataFrame
         ``intake``, ``session``, ``expected_score``, ``ci_low``, ``ci_high``,
-        ``band_low``, ``band_high``, ``failure_boundary``.
+        ``band_low``, ``band_high``, ``failure_boundary``; all on the instrument's range
+        (the expected score is the mean of the score censored at the bounds, bands are
+        clipped quantiles). Fits with Student-t or AR(1) residuals are refused (the
+        conditional predictive distribution has no closed form there).
 
     Examples
     --------
@@ -153,16 +201,18 @@ def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
     >>> fit = fit_from_draws(GrowthSpec(time="log"), load_beat_the_blues(), draws)
     >>> curves = recovery_curves(fit, intake=[30], sessions=[0, 8])
     >>> curves["expected_score"].round(2).tolist(), curves["failure_boundary"].round(2).tolist()
-    ([30.0, 20.53], [30.0, 31.87])
+    ([30.0, 20.56], [30.0, 31.87])
     """
+    require_independent_normal(fit, "recovery_curves")
     design = fit.design
     d = posterior_draws(fit)
     k = len(fit.spec.coefficients)
     intake = np.atleast_1d(np.asarray(intake, dtype=float))
     sessions = np.asarray(fit.data.coords()["session"] if sessions is None else sessions,
                           dtype=float)
-    cov = _total_cov(d, k)
+    cov = total_covariance(d, k)
     s2 = d.residual_sd**2
+    lower, upper = score_bounds(fit.data)
     x0 = _rows(design, fit.data, 0.0).mean(0)
     mu0 = d.beta @ x0
     c00 = np.einsum("i,sij,j->s", x0[:k], cov, x0[:k]) + s2
@@ -176,17 +226,33 @@ def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
         gain = cs0 / c00
         mean = mus[:, None] + gain[:, None] * (intake[None, :] - mu0[:, None])
         sd = np.sqrt(np.maximum(css - gain * cs0, 1e-300))[:, None] * np.ones_like(mean)
-        low = mixture_quantile(mean, sd, a_band)
-        high = mixture_quantile(mean, sd, 1.0 - a_band)
+        low = np.clip(mixture_quantile(mean, sd, a_band), lower, upper)
+        high = np.clip(mixture_quantile(mean, sd, 1.0 - a_band), lower, upper)
+        expected = expected_bounded(mean, sd, fit.data)  # (S, intakes), inside the range
         frames.append(pd.DataFrame({
-            "intake": intake, "session": s, "expected_score": mean.mean(0),
-            "ci_low": np.quantile(mean, a_ci, axis=0),
-            "ci_high": np.quantile(mean, 1.0 - a_ci, axis=0),
+            "intake": intake, "session": s, "expected_score": expected.mean(0),
+            "ci_low": np.quantile(expected, a_ci, axis=0),
+            "ci_high": np.quantile(expected, 1.0 - a_ci, axis=0),
             "band_low": low, "band_high": high,
             "failure_boundary": high if fit.data.higher_is_worse else low,
         }))
     return pd.concat(frames, ignore_index=True).sort_values(["intake", "session"],
                                                              ignore_index=True)
+
+
+def _p_exceeds(margin: np.ndarray, scale: np.ndarray, has0: np.ndarray,
+               nu: np.ndarray | None) -> np.ndarray:
+    """P(residual part > -margin), averaged over draws: one residual (observed intake) or
+    the difference of two (model intake); normal or Student-t residuals."""
+    if nu is None:
+        sd = np.where(has0[None], scale, np.sqrt(2.0) * scale)
+        return ndtr(margin / sd).mean(0)
+    nu = nu[:, None]
+    one = stdtr(nu, margin / scale)
+    # difference of two t residuals: average over the intake residual's quantile midpoints
+    two = np.mean([stdtr(nu, margin / scale + stdtrit(nu, node)) for node in _T_NODES],
+                  axis=0)
+    return np.where(has0[None], one, two).mean(0)
 
 
 def therapist_effects(fit: GrowthFit, *, at_session: float,
@@ -237,7 +303,7 @@ def therapist_effects(fit: GrowthFit, *, at_session: float,
     frames = [_tidy(ids, f"{c}_variance", d.sigma_u[:, j, j], ci_prob)
               for j, c in enumerate(names)]
     between = np.einsum("i,sij,j->s", z, pad(d.sigma_u, k), z)
-    total = np.einsum("i,sij,j->s", z, _total_cov(d, k), z) + d.residual_sd**2
+    total = np.einsum("i,sij,j->s", z, total_covariance(d, k), z) + d.residual_sd**2
     frames.append(_tidy(ids, "icc", between / total, ci_prob))
     effect = pad(d.therapist_effect, k, axes=1) @ z  # (S, T)
     better = -effect if fit.data.higher_is_worse else effect
@@ -258,7 +324,10 @@ def deterioration_risk(fit: GrowthFit, *, by_session: float,
     (Jacobson & Truax, 1991) in the worse direction, for the score the patient would
     have at ``by_session`` (measurement error included), given its posterior effects.
     With an observed intake score the change is from that score; otherwise from the
-    model's intake score (so both ends carry measurement error).
+    model's intake score (so both ends carry measurement error). Measurement error is the
+    fit's residual distribution: normal, or Student-t for ``likelihood="student_t"``. The
+    later score is censored at the instrument's range, so a deterioration that would need
+    a score beyond the ceiling (floor, where higher is better) has probability 0.
 
     Returns
     -------
@@ -281,6 +350,7 @@ def deterioration_risk(fit: GrowthFit, *, by_session: float,
     >>> risk.loc[0, ["intake_score", "p_deteriorated"]].round(4).tolist()
     [29.0, 0.0001]
     """
+    require_independent_normal(fit, "deterioration_risk", allow_t=True)
     design = fit.design
     d = posterior_draws(fit)
     if d.patient_effect is None:
@@ -291,8 +361,9 @@ def deterioration_risk(fit: GrowthFit, *, by_session: float,
     xk, x0 = _rows(design, fit.data, by_session), _rows(design, fit.data, 0.0)
     zk, z0 = xk[0, :k], x0[0, :k]
     eff = pad(d.patient_effect, k, axes=1)
-    if d.therapist_effect is not None:
-        eff = eff + pad(d.therapist_effect, k, axes=1)[:, design.therapist_index]
+    ther = d.therapist_effect_of(design.therapist_index)
+    if ther is not None:
+        eff = eff + pad(ther, k, axes=1)
     mu_k = d.beta @ xk.T + eff @ zk
     mu_0 = d.beta @ x0.T + eff @ z0
     frame = fit.data.frame
@@ -301,13 +372,19 @@ def deterioration_risk(fit: GrowthFit, *, by_session: float,
     has0 = ~np.isnan(intake)
     s = d.residual_sd[:, None]
     diff = np.where(has0[None], mu_k - intake[None], mu_k - mu_0)
-    sd = np.where(has0[None], s, np.sqrt(2.0) * s)
-    p = ndtr((worse * diff - rci) / sd).mean(0)
+    p = _p_exceeds(worse * diff - rci, s, has0, d.nu)
+    # with an observed intake, a worsening that needs a score beyond the range cannot happen
+    lower, upper = score_bounds(fit.data)
+    target = intake + worse * rci
+    p = np.where(~has0 | ((target >= lower) & (target <= upper)), p, 0.0)
     change = summarise_draws(mu_k - mu_0)
     seen = frame.loc[frame["session"] == by_session, "patient"]
     out = pd.DataFrame({"patient": design.patients})
     if fit.data.has_therapist:
-        out["therapist"] = fit.data.therapist_of_patient.reindex(design.patients).to_numpy()
+        if design.therapist_index is None:  # therapist="none": the data's therapist
+            out["therapist"] = fit.data.therapist_of_patient.reindex(design.patients).to_numpy()
+        else:  # the current therapist (of the last session); index -1 picks None
+            out["therapist"] = np.append(design.therapists, None)[design.therapist_index]
     return out.assign(by_session=by_session, observed_at_session=out["patient"].isin(seen),
                       intake_score=np.where(has0, intake, mu_0.mean(0)),
                       expected_change=change["mean"], ci_low=change["ci_low"],

@@ -6,8 +6,8 @@ Three paths, one result type:
   of :mod:`trajectories.engine.collapsed` (patient effects, therapist effects and fixed
   effects integrated out); nothing compiles in a new process. Afterwards the fixed,
   therapist and patient effects are drawn from their exact conditionals for every draw.
-- **latent** (Student-t residuals, ``method="latent"``): the PyMC model of
-  :mod:`trajectories.latent`, compiled once per structure and process.
+- **latent** (Student-t residuals, ``method="latent"``, patients who change therapist):
+  the PyMC model of :mod:`trajectories.latent`, compiled once per structure and process.
 - **joint** (``spec.dropout``): the joint growth-dropout model of :mod:`trajectories.joint`.
 
 Every path returns a :class:`GrowthFit` with the spec, the data, **the design it was fitted
@@ -43,7 +43,7 @@ from trajectories.instruments import Instrument
 from trajectories.spec import GrowthSpec
 
 __all__ = ["ConvergenceWarning", "GrowthFit", "SamplerSettings", "fit_from_draws",
-           "fit_growth", "posterior_draws"]
+           "fit_growth", "fit_path", "observed_scores", "posterior_draws"]
 
 
 def _package_version() -> str:
@@ -79,7 +79,7 @@ class GrowthFit:
         ther = (f", {len(self.design.therapists)} therapists" if self.design.q_t else "")
         status = "all convergence checks passed" if d.ok else "CHECK: " + (
             ", ".join(d.failing) or f"{d.n_divergent} divergences")
-        path = "joint" if self.spec.dropout else self.spec.resolved_method
+        path = fit_path(self.spec, self.design)
         return (f"GrowthFit({self.spec.time} time, {path} path; "
                 f"{self.data.n_patients} patients{ther}, {len(self.design.y)} scores; "
                 f"{n_draws} draws, seed {self.settings.seed}; {status})")
@@ -108,6 +108,10 @@ class GrowthFit:
         (they follow from the data and the posterior), which keeps files small.
         """
         frame = self.data.frame.drop(columns="source_row")
+        if "therapist" in frame and frame["therapist"].isna().any():
+            # "" marks a patient without a therapist (partially nested design)
+            frame["therapist"] = frame["therapist"].astype(object).where(
+                frame["therapist"].notna(), "")
         data_ds = xr.Dataset({c: ("row", _storable(frame[c])) for c in frame.columns})
         inst = self.data.instrument
         attrs = {
@@ -144,6 +148,8 @@ class GrowthFit:
                           f"{_package_version()}. Check results before relying on them.",
                           UserWarning, stacklevel=2)
         frame = tree.group(stored, "therapy_data").to_dataframe().reset_index(drop=True)
+        if "therapist" in frame and not pd.api.types.is_numeric_dtype(frame["therapist"]):
+            frame["therapist"] = frame["therapist"].where(frame["therapist"] != "", None)
         inst = (Instrument(**{k: tuple(v) if k == "unverified" else v
                               for k, v in json.loads(attrs["setback_instrument"]).items()})
                 if attrs.get("setback_instrument") else None)
@@ -153,6 +159,7 @@ class GrowthFit:
             alliance="alliance" if "alliance" in frame else None, end_status="end_status",
             covariates=tuple(json.loads(attrs["setback_covariates"])), instrument=inst,
             allow_missing_scores=bool(frame["score"].isna().any()),
+            allow_missing_therapist=True, allow_therapist_change=True,  # validated when made
         )
         post = tree.group(stored, "posterior")
         if "patient_effect" in post and post.sizes["patient"] != data.n_patients:
@@ -166,7 +173,7 @@ class GrowthFit:
         diag = check_convergence(idata, method=extra.get("method", ""),
                                  sampler=extra.get("sampler", ""),
                                  seconds=extra.get("seconds", {}), warn=False,
-                                 exact=_exact_variables(spec))
+                                 exact=_exact_variables(spec, design))
         return cls(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
                    settings=settings, package_version=version)
 
@@ -177,11 +184,26 @@ def _storable(col: pd.Series) -> np.ndarray:
     return col.astype(str).to_numpy(dtype=object)
 
 
-def _exact_variables(spec: GrowthSpec) -> tuple[str, ...]:
+def fit_path(spec: GrowthSpec, design: Design) -> str:
+    """The path a spec takes on a design: ``"marginal"`` (fast, collapsed), ``"latent"`` or
+    ``"joint"``. Data whose patients change therapist take the latent path (the collapsed
+    algebra nests each patient in one therapist)."""
+    if spec.dropout is not None:
+        return "joint"
+    if spec.resolved_method == "marginal" and design.changes_therapist:
+        if spec.method == "marginal":
+            raise ValueError("GrowthSpec(method='marginal') nests each patient in one "
+                             "therapist, but some patients change therapist: use "
+                             "method='auto' or 'latent' (sessions attributed to their therapist)")
+        return "latent"
+    return spec.resolved_method
+
+
+def _exact_variables(spec: GrowthSpec, design: Design) -> tuple[str, ...]:
     """Effects drawn exactly from their conditionals after sampling: their mixing is that of
     the variance parameters, which are checked, so they are not checked again."""
-    return ("patient_effect", "therapist_effect") \
-        if spec.resolved_method == "marginal" and not spec.dropout else ()
+    return ("patient_effect", "therapist_effect") if fit_path(spec, design) == "marginal" \
+        else ()
 
 
 def posterior_draws(fit: GrowthFit) -> PosteriorDraws:
@@ -225,7 +247,8 @@ def fit_growth(spec: GrowthSpec, data: TherapyData, *,
     if spec.dropout is not None:
         return _fit_joint(spec, data, settings)
     design = make_design(spec, data)  # bad covariates fail here, before any sampling
-    if spec.resolved_method == "marginal":
+    path = fit_path(spec, design)
+    if path == "marginal":
         problem = design.collapsed()
         sampled = sample(problem, settings)
         post, loglik = _collapsed_posterior(spec, design, problem, sampled)
@@ -238,15 +261,11 @@ def fit_growth(spec: GrowthSpec, data: TherapyData, *,
         post, loglik = sampled.posterior, None
     post = post.assign_coords(_result_coords(post, design))
     idata = _complete_tree(spec, design, post, sampled.sample_stats, loglik)
-    diag = check_convergence(idata, method=spec.resolved_method, sampler=_sampler_name(
-        spec, settings), seconds=sampled.seconds, exact=_exact_variables(spec))
+    diag = check_convergence(idata, method=path, sampler="nutpie" if path == "marginal"
+                             else settings.sampler, seconds=sampled.seconds,
+                             exact=_exact_variables(spec, design))
     return GrowthFit(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
                      settings=sampled.settings)
-
-
-def _sampler_name(spec: GrowthSpec, settings: SamplerSettings) -> str:
-    return "nutpie" if spec.resolved_method == "marginal" and not spec.dropout \
-        else settings.sampler
 
 
 def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -> GrowthFit:
@@ -258,11 +277,15 @@ def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -
                          "GrowthSpec(method='latent') or method='auto'")
     growth = replace(spec, method="latent", dropout=None)
     design = make_design(growth, data)
+    if design.changes_therapist:
+        raise ValueError("the joint growth-dropout model needs each patient nested in one "
+                         "therapist; some patients change therapist (fit the growth model "
+                         "alone, or with therapist='none')")
     model = build_joint_model(growth, spec.dropout, data, design=design)
     sampled = sample(model, settings, cache_key=joint_structure_key(growth, spec.dropout,
                                                                     model))
     idata = tree.make_tree(posterior=sampled.posterior, sample_stats=sampled.sample_stats,
-                           observed_data=_observed(design))
+                           observed_data=observed_scores(design))
     diag = check_convergence(idata, method="joint", sampler=settings.sampler,
                              seconds=sampled.seconds, exact=())
     return GrowthFit(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
@@ -313,6 +336,8 @@ def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
         out["therapist_effect"] = ((*cd, "therapist", "therapist_coefficient"),
                                    shaped(effects["u"]))
     out["residual_sd"] = (cd, shaped(values["sigma"]))
+    if problem.ar:
+        out["residual_ar"] = (cd, shaped(values["rho"]))
     out["patient_effect"] = ((*cd, "patient", "coefficient"), shaped(effects["v"]))
     coords = posterior_coords(spec, design)
     post = xr.Dataset(out)
@@ -322,8 +347,8 @@ def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
     return post, loglik
 
 
-def _observed(design: Design) -> xr.Dataset:
-    """The observed scores, one per observation, with their patient and session."""
+def observed_scores(design: Design) -> xr.Dataset:
+    """The ``observed_data`` group: scores, one per observation, with patient and session."""
     return xr.Dataset({"score": ("obs", design.y)},
                       coords={"obs": np.arange(len(design.y)),
                               "obs_patient": ("obs", design.patients[design.patient_index]),
@@ -334,7 +359,8 @@ def _complete_tree(spec: GrowthSpec, design: Design, post: xr.Dataset, stats: xr
                    loglik: xr.Dataset | None = None) -> xr.DataTree:
     """Posterior and sample stats plus ``observed_data`` and the per-patient log-likelihood
     (computed here unless given: the fast path gets it with its effect draws)."""
-    groups = {"posterior": post, "sample_stats": stats, "observed_data": _observed(design)}
+    groups = {"posterior": post, "sample_stats": stats,
+              "observed_data": observed_scores(design)}
     if spec.dropout is None:
         groups["log_likelihood"] = loglik if loglik is not None else _log_likelihood(
             spec, design, post)
@@ -353,9 +379,11 @@ def _log_likelihood(spec: GrowthSpec, design: Design, post: xr.Dataset) -> xr.Da
                              spec.patient_coefficients,
                              spec.therapist_coefficients(bool(design.q_t)))
     n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
-    if spec.likelihood == "normal":
+    if spec.likelihood == "normal" and design.changes_therapist:
+        ll = _crossed_loglik(design, d)
+    elif spec.likelihood == "normal":
         ll = design.collapsed().patient_loglik(d.beta, d.therapist_effect, d.residual_sd,
-                                               d.sigma_v)
+                                               d.sigma_v, d.residual_ar)
     else:
         ll = _student_t_loglik(design, d)
     return xr.Dataset({"score": (("chain", "draw", "patient"),
@@ -363,20 +391,55 @@ def _log_likelihood(spec: GrowthSpec, design: Design, post: xr.Dataset) -> xr.Da
                       coords={"patient": design.patients.tolist()})
 
 
+def _crossed_loglik(design: Design, d: PosteriorDraws) -> np.ndarray:
+    """Each patient's marginal log-likelihood (patient effects integrated out) given the
+    fixed effects and the therapist effect of each session (patients changing therapist).
+
+    ``log N(r; 0, sigma^2 I + Z Sigma Z')`` with ``r = y - X beta - Z_t u_t(session)``, by
+    Woodbury and the determinant lemma with ``M = sigma^2 Sigma^-1 + Z'Z``.
+    """
+    x, y, pidx, q, n = design.x, design.y, design.patient_index, design.q, design.n_patients
+    z = x[:, :q]
+    ztz = np.zeros((n, q, q))
+    np.add.at(ztz, pidx, z[:, :, None] * z[:, None, :])
+    n_obs = np.bincount(pidx, minlength=n)
+    ther = d.therapist_effect_of(design.therapist_row)  # (S, n_obs, q_t)
+    r = y[None] - d.beta @ x.T - np.einsum("snq,nq->sn", ther, x[:, : design.q_t])
+    ztr = np.stack([np.stack([np.bincount(pidx, rs * z[:, j], n) for j in range(q)], -1)
+                    for rs in r])  # (S, N, q)
+    rtr = np.stack([np.bincount(pidx, rs * rs, n) for rs in r])
+    s2 = d.residual_sd[:, None, None, None] ** 2
+    m = s2 * np.linalg.inv(d.sigma_v)[:, None] + ztz[None]
+    quad = rtr - np.einsum("sni,sni->sn", ztr, np.linalg.solve(m, ztr[..., None])[..., 0])
+    logdet = (np.linalg.slogdet(m)[1] + np.linalg.slogdet(d.sigma_v)[1][:, None]
+              - q * np.log(s2[:, :, 0, 0]))
+    return -0.5 * (n_obs[None] * np.log(2 * np.pi * s2[:, :, 0, 0]) + logdet
+                   + quad / s2[:, :, 0, 0])
+
+
 def _student_t_loglik(design: Design, d: PosteriorDraws) -> np.ndarray:
     from scipy.special import gammaln
 
     x, y, pidx = design.x, design.y, design.patient_index
     out = np.empty((len(d.residual_sd), design.n_patients))
+    ther = d.therapist_effect_of(design.therapist_row)  # each session's therapist
+    follows = np.zeros(len(pidx), dtype=bool)
+    follows[1:] = pidx[1:] == pidx[:-1]
     for s in range(len(d.residual_sd)):
         b = np.repeat(d.beta[s][None], design.n_patients, axis=0)
         b[:, : design.q] += d.patient_effect[s]
-        if d.therapist_effect is not None:
-            b[:, : design.q_t] += d.therapist_effect[s][design.therapist_index]
-        z = (y - (x * b[pidx]).sum(1)) / d.residual_sd[s]
+        e = y - (x * b[pidx]).sum(1)
+        if ther is not None:
+            e = e - (x[:, : design.q_t] * ther[s]).sum(1)
+        scale = np.full(len(y), d.residual_sd[s])
+        if d.residual_ar is not None:  # AR(1) Student-t innovations given the previous row
+            rho = d.residual_ar[s]
+            e = np.where(follows, e - rho * np.roll(e, 1), e)
+            scale = np.where(follows, scale * np.sqrt(1.0 - rho * rho), scale)
+        z = e / scale
         nu = d.nu[s]
         lp = (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
-              - np.log(d.residual_sd[s]) - (nu + 1) / 2 * np.log1p(z * z / nu))
+              - np.log(scale) - (nu + 1) / 2 * np.log1p(z * z / nu))
         out[s] = np.bincount(pidx, weights=lp, minlength=design.n_patients)
     return out
 
@@ -418,7 +481,7 @@ def fit_from_draws(spec: GrowthSpec, data: TherapyData, values: dict[str, np.nda
     n_draw = next(iter(vars_.values()))[1].shape[1]
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((chains, n_draw), bool))})
     idata = tree.make_tree(posterior=post, sample_stats=stats,
-                           observed_data=_observed(design))
+                           observed_data=observed_scores(design))
     diag = check_convergence(idata, method="given", sampler="none", warn=False)
     return GrowthFit(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
                      settings=SamplerSettings(draws=max(n_draw, 1), chains=chains, seed=0))

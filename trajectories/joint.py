@@ -120,8 +120,11 @@ def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: 
             beta = pt.concatenate([beta, model["covariate_effect"]])
         # pm.Data rather than constants: refits of the same structure reuse compiled code.
         v = model["patient_effect"][pm.Data("dropout_patient_of_row", arrays["pidx"])]
-        u = (model["therapist_effect"][pm.Data("dropout_growth_therapist_of_row",
-                                               arrays["tidx"])] if gdesign.q_t else None)
+        u = None
+        if gdesign.q_t:  # index -1 (no therapist, partially nested) -> an appended zero row
+            u0 = pt.concatenate([model["therapist_effect"], pt.zeros((1, gdesign.q_t))])
+            tidx = np.where(arrays["tidx"] >= 0, arrays["tidx"], len(gdesign.therapists))
+            u = u0[pm.Data("dropout_growth_therapist_of_row", tidx)]
 
         def latent(name: str):  # noqa: ANN202
             a = pm.Data(f"dropout_latent_{name}", arrays[name])
@@ -168,7 +171,8 @@ def latent_terms(fit: object, rows: pd.DataFrame, *, draws: np.ndarray) -> np.nd
     arrays = latent_arrays(gdesign, fit.data, rows)
     d = tree.growth_draws(fit)
     beta, v = d.beta[draws], d.patient_effect[draws][:, arrays["pidx"], :]
-    u = None if d.therapist_effect is None else d.therapist_effect[draws][:, arrays["tidx"], :]
+    u = d.therapist_effect_of(arrays["tidx"])
+    u = None if u is None else u[draws]
 
     def latent(a: np.ndarray) -> np.ndarray:
         out = beta @ a.T + (a[None, :, : gdesign.q] * v).sum(-1)
@@ -196,7 +200,7 @@ def _change_draws(fit: object, at_session: float) -> dict[str, np.ndarray]:
         ch = d.beta @ c.T + (c[None, :, : design.q] * d.patient_effect).sum(-1)
         sc = d.beta @ xk.T + (xk[None, :, : design.q] * d.patient_effect).sum(-1)
         if d.therapist_effect is not None:
-            u = d.therapist_effect[:, design.therapist_index, :]
+            u = d.therapist_effect_of(design.therapist_index)
             ch = ch + (c[None, :, : design.q_t] * u).sum(-1)
             sc = sc + (xk[None, :, : design.q_t] * u).sum(-1)
         out |= {"sample_score": sc.mean(1), "sample_change": ch.mean(1)}

@@ -3,7 +3,10 @@
 Patient and therapist effects are latent, non-centred (``effect = z @ (diag(sd) L)'``,
 ``z ~ N(0, 1)``), with the same priors as the collapsed fast path, so both paths have the
 same posterior. This path serves what the collapsed algebra cannot: Student-t residuals and
-the joint growth-dropout model (:mod:`trajectories.joint`).
+the joint growth-dropout model (:mod:`trajectories.joint`). AR(1) residuals
+(``GrowthSpec(residual="ar1")``) are written as each observation given the patient's
+previous observed one, ``e_j | e_{j-1} ~ N(rho e_{j-1}, sigma^2 (1 - rho^2))`` (Student-t
+innovations for a Student-t likelihood), the same model as the collapsed kernel's.
 
 Data and data-scaled prior scales are ``pm.Data`` with fixed names, so a compiled model is
 reused for new data of the same structure (:func:`trajectories.engine.sampling.sample`).
@@ -31,7 +34,7 @@ def build_latent_model(spec: GrowthSpec, design: Design) -> pm.Model:
         ``intercept``, the time terms (``slope`` ...), ``covariate_effect`` (dim ``term``),
         ``patient_<coef>_sd``, ``patient_corr``, ``therapist_<coef>_sd``,
         ``therapist_corr``, ``therapist_effect``, ``patient_effect``, ``residual_sd`` (and
-        ``nu`` for Student-t); the observed variable is ``score``.
+        ``nu`` for Student-t, ``residual_ar`` for AR(1)); the observed variable is ``score``.
 
     Examples
     --------
@@ -125,10 +128,34 @@ def _latent_likelihood(spec: GrowthSpec, design: Design, beta, u, sigma, factor_
     v = pm.Deterministic("patient_effect", raw_v @ factor_v.T, dims=("patient", "coefficient"))
     mu = (x * beta[None, :]).sum(-1) + (x[:, : design.q] * v[prow]).sum(-1)
     if u is not None:
-        trow = pm.Data("therapist_row", design.therapist_index[design.patient_index])
-        mu = mu + (x[:, : design.q_t] * u[trow]).sum(-1)
+        # each session's therapist (patients may change therapist); sessions without a
+        # therapist (index -1, partially nested designs) point at an appended row of zeros
+        tidx = design.therapist_row
+        trow = pm.Data("therapist_row", np.where(tidx >= 0, tidx, len(design.therapists)))
+        u0 = pt.concatenate([u, pt.zeros((1, design.q_t))], axis=0)
+        mu = mu + (x[:, : design.q_t] * u0[trow]).sum(-1)
+    if spec.residual == "ar1":
+        mu, sigma = _ar1_conditional(design, y, mu, sigma, spec.priors.ar_eta)
     if spec.likelihood == "student_t":
         nu = pm.Gamma("nu", alpha=spec.priors.nu_alpha, beta=spec.priors.nu_beta)
         pm.StudentT("score", nu=nu, mu=mu, sigma=sigma, observed=y, shape=y.shape[0])
     else:
         pm.Normal("score", mu=mu, sigma=sigma, observed=y, shape=y.shape[0])
+
+
+def _ar1_conditional(design: Design, y, mu, sigma, eta: float):  # noqa: ANN001, ANN202
+    """Mean and SD of each score given the patient's previous observed score (AR(1)).
+
+    ``(rho + 1) / 2 ~ Beta(eta, eta)`` as in the collapsed kernel. A patient's first row
+    has the stationary SD ``sigma``; later rows ``mu_j + rho (y_{j-1} - mu_{j-1})`` and
+    ``sigma sqrt(1 - rho^2)``.
+    """
+    pidx = design.patient_index
+    has_prev = np.zeros(len(pidx))
+    has_prev[1:] = pidx[1:] == pidx[:-1]
+    prev = pm.Data("previous_row", np.maximum(np.arange(len(pidx)) - 1, 0))
+    follows = pm.Data("has_previous", has_prev)
+    rho = pm.Deterministic("residual_ar", 2.0 * pm.Beta("residual_ar_raw", eta, eta) - 1.0)
+    mean = mu + follows * rho * (y[prev] - mu[prev])
+    sd = sigma * pt.sqrt(1.0 - follows * rho**2)
+    return mean, sd

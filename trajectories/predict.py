@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
+from scipy.special import ndtr, stdtrit
 
 from trajectories.clinical import reliable_change
 from trajectories.data import TherapyData
@@ -27,8 +27,85 @@ from trajectories.engine.collapsed import gram_matrices
 from trajectories.engine.tree import PosteriorDraws, growth_draws
 from trajectories.instruments import Instrument
 
-__all__ = ["effect_posterior", "latent_moments", "mixture_quantile", "predict",
-           "resolve_rci", "summarise_draws"]
+__all__ = ["censored_mean", "effect_posterior", "expected_bounded", "intake_sd",
+           "latent_moments", "mixture_quantile", "predict", "reliable_change_probability",
+           "require_independent_normal", "resolve_rci", "score_bounds", "summarise_draws",
+           "total_covariance"]
+
+#: Quantile midpoints of the Student-t residual used to average over it (deterministic).
+_T_NODES = (np.arange(32) + 0.5) / 32
+
+
+def score_bounds(data: TherapyData) -> tuple[float, float]:
+    """The instrument's score range (``-inf, inf`` for data without an instrument).
+
+    Observed scores are the model's latent scores censored at these bounds: every expected
+    score, interval and band setback reports for a score lies inside them (docs/workflow.md).
+    """
+    inst = data.instrument
+    return (-np.inf, np.inf) if inst is None else (float(inst.min_score),
+                                                   float(inst.max_score))
+
+
+def censored_mean(mean: np.ndarray, sd: np.ndarray, lower: float,
+                  upper: float) -> np.ndarray:
+    """``E[min(max(Y, lower), upper)]`` for ``Y ~ N(mean, sd^2)`` (elementwise, broadcast).
+
+    Examples
+    --------
+    >>> round(float(censored_mean(np.array(0.0), np.array(1.0), 0.0, np.inf)), 6)  # phi(0)
+    0.398942
+    >>> float(censored_mean(np.array(5.0), np.array(2.0), -np.inf, np.inf))
+    5.0
+    """
+    mean, sd = np.broadcast_arrays(np.asarray(mean, float), np.asarray(sd, float))
+    sd = np.maximum(sd, 1e-300)
+    out = mean.copy()
+    if np.isfinite(lower):
+        a = (lower - mean) / sd
+        out = out + (lower - mean) * ndtr(a) + sd * _phi(a)
+    if np.isfinite(upper):
+        b = (upper - mean) / sd
+        out = out - (mean - upper) * ndtr(-b) - sd * _phi(b)
+    return np.clip(out, lower, upper)  # exact; the clip only guards rounding
+
+
+def _phi(z: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * np.minimum(z * z, 1e4)) / np.sqrt(2.0 * np.pi)
+
+
+def expected_bounded(mean: np.ndarray, normal_sd: np.ndarray, data: TherapyData, *,
+                     nu: np.ndarray | None = None, t_scale: np.ndarray | None = None
+                     ) -> np.ndarray:
+    """Expected observed score on the instrument's range, per draw.
+
+    The score is ``mean + N(0, normal_sd^2) [+ t_scale * T_nu]`` censored at the
+    instrument's bounds (:func:`score_bounds`). Without Student-t residuals this is
+    :func:`censored_mean`; with them (``nu``, ``t_scale`` of shape (S,)) the t part is
+    averaged over 32 quantile midpoints. Arrays broadcast with draws first.
+    """
+    lower, upper = score_bounds(data)
+    if nu is None:
+        return censored_mean(mean, normal_sd, lower, upper)
+    mean = np.asarray(mean, float)
+    extra = (1,) * (mean.ndim - 1)
+    q = stdtrit(np.asarray(nu, float)[None, :], _T_NODES[:, None])  # (K, S)
+    shifted = mean[None] + (np.asarray(t_scale, float)[None, :] * q).reshape(*q.shape, *extra)
+    sd = np.broadcast_to(np.asarray(normal_sd, float), mean.shape)[None]
+    return censored_mean(shifted, sd, lower, upper).mean(0)
+
+
+def require_independent_normal(fit: object, what: str, *, allow_t: bool = False) -> None:
+    """Refuse, in words, a fit whose residuals an estimand cannot yet handle."""
+    if fit.spec.residual == "ar1":
+        raise ValueError(f"{what} is not available for AR(1) residuals "
+                         "(GrowthSpec(residual='ar1')): the predictive distribution of a "
+                         "future session depends on how many observations lie between; fit "
+                         "with residual='independent' for it")
+    if not allow_t and fit.spec.likelihood != "normal":
+        raise ValueError(f"{what} needs a fit with normal residuals (the closed-form "
+                         "conditional of the patient effects and of future scores); this fit "
+                         f"has {fit.spec.likelihood!r} residuals")
 
 
 def summarise_draws(samples: np.ndarray, ci_prob: float = 0.95) -> dict[str, np.ndarray]:
@@ -63,6 +140,20 @@ def pad(a: np.ndarray, k: int, axes: int = 2) -> np.ndarray:
     """Zero-pad the last ``axes`` axes of ``a`` (effects or covariances) to length ``k``."""
     width = [(0, 0)] * (a.ndim - axes) + [(0, k - a.shape[-1])] * axes
     return np.pad(a, width)
+
+
+def total_covariance(d: PosteriorDraws, k: int) -> np.ndarray:
+    """``Sigma_u + Sigma_v`` padded to the k growth coefficients, per draw (S, k, k)."""
+    cov = pad(d.sigma_v, k)
+    return cov + pad(d.sigma_u, k) if d.sigma_u is not None else cov
+
+
+def intake_sd(d: PosteriorDraws, design: Design) -> np.ndarray:
+    """Model-implied SD of intake scores per draw, ``sqrt(z0'(Sigma_u + Sigma_v)z0 +
+    sigma^2)``: the unit of every standardised change and contrast."""
+    z0 = design.basis(0.0)[0]
+    cov = total_covariance(d, len(z0))
+    return np.sqrt(np.einsum("i,sij,j->s", z0, cov, z0) + d.residual_sd**2)
 
 
 def resolve_rci(fit: object, instrument: str | Instrument | float | None) -> float:
@@ -123,7 +214,8 @@ def latent_moments(d: PosteriorDraws, design: Design, gram: np.ndarray,
     gram : array (N, p + 1, p + 1)
         Gram matrices ``[X y]'[X y]`` of each patient's observed rows (coded by ``design``).
     therapist : int array (N,)
-        Index of the patient's therapist in the fit, or -1 (unknown: integrated out).
+        Index of the patient's therapist in the fit, -1 (unknown: integrated out) or -2
+        (no therapist: a partially nested design).
     targets : list of arrays (N, p)
         Design rows at which to evaluate each patient's latent score.
 
@@ -137,17 +229,18 @@ def latent_moments(d: PosteriorDraws, design: Design, gram: np.ndarray,
     q, q_t = design.q, design.q_t
     n = gram.shape[0]
     known = therapist >= 0
+    unknown = therapist == -1
     mean = [np.empty((len(d.residual_sd), n)) for _ in targets]
     var = [np.empty_like(m) for m in mean]
     cov = np.zeros((len(d.residual_sd), n))
-    for group, k in ((known, q), (~known, max(q, q_t))):
+    for group, k in ((known, q), (unknown, max(q, q_t)), (therapist < -1, q)):
         if not group.any():
             continue
         b = np.repeat(d.beta[:, None, :], group.sum(), axis=1)
         prior = pad(d.sigma_v, k)
         if q_t and group is known:
             b[:, :, :q_t] += d.therapist_effect[:, therapist[group], :]
-        elif q_t:
+        elif q_t and group is unknown:
             prior = prior + pad(d.sigma_u, k)
         g = gram[group]
         ztr = g[None, :, :k, p] - np.einsum("nij,snj->sni", g[:, :k, :p], b)
@@ -160,6 +253,23 @@ def latent_moments(d: PosteriorDraws, design: Design, gram: np.ndarray,
             cov[:, group] = np.einsum("ni,snij,nj->sn", targets[0][group][:, :k], c,
                                       targets[1][group][:, :k])
     return {"mean": mean, "var": var, "cov": cov}
+
+
+def reliable_change_probability(direction: float, diff_mean: np.ndarray,
+                                diff_sd: np.ndarray, intake: np.ndarray, has0: np.ndarray,
+                                rci: float, lower: float, upper: float) -> np.ndarray:
+    """P(change from intake of at least ``rci`` in ``direction``), averaged over draws.
+
+    ``diff_mean``, ``diff_sd`` (S, N) are the normal predictive moments of the change. With
+    an observed intake (``has0``) the later score is censored at the bounds, so a change
+    that would need a score beyond the range has probability 0 (a PHQ-9 intake of 4 cannot
+    improve reliably by 6 points). Used by :func:`predict` and the simulator's fitted
+    monitor. A missing intake (NaN) gives NaN.
+    """
+    p = ndtr((direction * diff_mean - rci) / diff_sd).mean(0)
+    target = intake + direction * rci
+    reachable = ~has0 | ((target >= lower) & (target <= upper)) | np.isnan(target)
+    return np.where(reachable, p, 0.0)
 
 
 def _patient_rows(design: Design, frame: pd.DataFrame, session: float) -> np.ndarray:
@@ -225,10 +335,7 @@ def predict(
     >>> out["n_sessions_seen"].tolist(), out["p_failure"].round(2).tolist()
     ([3, 5, 2], [0.0, 0.17, 0.53])
     """
-    if fit.spec.likelihood != "normal":
-        raise ValueError("predict needs a fit with normal residuals (the closed-form "
-                         "conditional of the patient effects); this fit has "
-                         f"{fit.spec.likelihood!r} residuals")
+    require_independent_normal(fit, "predict")
     design = fit.design
     d = growth_draws(fit).thin(max_draws)
     rci = resolve_rci(fit, instrument)
@@ -241,9 +348,16 @@ def predict(
                                new_data.n_patients)
     therapist = np.full(new_data.n_patients, -1, dtype=np.int64)
     if design.q_t and new_data.has_therapist:
+        n_th = frame.groupby("patient", sort=True)["therapist"].nunique()
+        if (n_th > 1).any():
+            raise ValueError(f"predict: patients {n_th.index[n_th > 1][:5].tolist()} were seen "
+                             "by more than one therapist; predictions condition on one "
+                             "therapist per patient (give the current one on every row)")
         lookup = {t: i for i, t in enumerate(design.therapists.tolist())}
-        ther = new_data.therapist_of_patient.reindex(new_data.patients).tolist()
-        therapist = np.array([lookup.get(t, -1) for t in ther], dtype=np.int64)
+        ther = new_data.therapist_of_patient.reindex(new_data.patients)
+        # -2: no therapist (partially nested design); -1: a therapist the fit does not know
+        therapist = np.array([-2 if pd.isna(t) else lookup.get(t, -1) for t in ther],
+                             dtype=np.int64)
     x_at = _patient_rows(design, frame, float(at_session))
     x0 = _patient_rows(design, frame, 0.0)
     c = latent_moments(d, design, gram, therapist, [x_at, x0])
@@ -257,23 +371,30 @@ def predict(
     diff_mean = np.where(has0[None], mean - intake[None], mean - mean0)
     diff_var = np.where(has0[None], var + s2, var + var0 - 2.0 * c["cov"] + 2.0 * s2)
     diff_sd = np.sqrt(diff_var)
-    p_worse = ndtr((worse * diff_mean - rci) / diff_sd).mean(0)
-    p_better = ndtr((-worse * diff_mean - rci) / diff_sd).mean(0)
+    lower, upper = score_bounds(fit.data)
+    moments = (diff_mean, diff_sd, intake, has0, rci, lower, upper)
+    p_worse = reliable_change_probability(worse, *moments)
+    p_better = reliable_change_probability(-worse, *moments)
     a = (1.0 - ci_prob) / 2.0
     sd_lat = np.sqrt(np.maximum(var, 1e-300))
     sd_pred = np.sqrt(var + s2)
+
+    def bounded(q: np.ndarray) -> np.ndarray:
+        return np.clip(q, lower, upper)
+
     return pd.DataFrame({
         "patient": new_data.patients,
         **({"therapist": table["therapist"].to_numpy()} if new_data.has_therapist else {}),
         "n_sessions_seen": table["n_sessions"].to_numpy(),
         "last_session_seen": table["last_session"].to_numpy(),
         "at_session": at_session,
-        "intake_score": np.where(has0, intake, mean0.mean(0)),
-        "expected_score": mean.mean(0),
-        "ci_low": mixture_quantile(mean, sd_lat, a),
-        "ci_high": mixture_quantile(mean, sd_lat, 1.0 - a),
-        "pred_low": mixture_quantile(mean, sd_pred, a),
-        "pred_high": mixture_quantile(mean, sd_pred, 1.0 - a),
+        "intake_score": np.where(has0, intake, censored_mean(mean0, np.sqrt(var0), lower,
+                                                             upper).mean(0)),
+        "expected_score": censored_mean(mean, sd_lat, lower, upper).mean(0),
+        "ci_low": bounded(mixture_quantile(mean, sd_lat, a)),
+        "ci_high": bounded(mixture_quantile(mean, sd_lat, 1.0 - a)),
+        "pred_low": bounded(mixture_quantile(mean, sd_pred, a)),
+        "pred_high": bounded(mixture_quantile(mean, sd_pred, 1.0 - a)),
         "p_improved": p_better,
         "p_deteriorated": p_worse,
         "p_failure": 1.0 - p_better,

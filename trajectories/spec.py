@@ -59,6 +59,10 @@ class Priors:
         correlations; 1 is uniform).
     nu_alpha, nu_beta : float
         Student-t degrees of freedom ``nu ~ Gamma(nu_alpha, nu_beta)`` (Juarez & Steel, 2010).
+    ar_eta : float
+        AR(1) residual correlation (``GrowthSpec(residual="ar1")``):
+        ``(residual_ar + 1) / 2 ~ Beta(ar_eta, ar_eta)``; 1 (default) is uniform on (-1, 1),
+        larger values favour correlations near 0 [assumed].
     scale : {"data", "absolute"}
         ``"data"`` (default): the SD fields above are multiples of the data's score SD as
         described. ``"absolute"``: they are prior SDs in score units, used as given (what
@@ -88,6 +92,7 @@ class Priors:
     corr_eta: float = 2.0
     nu_alpha: float = 2.0
     nu_beta: float = 0.1
+    ar_eta: float = 1.0
     scale: Literal["data", "absolute"] = "data"
     intercept_mean: float | None = None
     time_mean: float | tuple[float, ...] = 0.0
@@ -101,7 +106,7 @@ class Priors:
             if isinstance(value, list | tuple):
                 object.__setattr__(self, name, tuple(float(v) for v in value))
         positive = ("intercept", "time", "covariate", "group_sd", "residual_sd", "corr_eta",
-                    "nu_alpha", "nu_beta", "therapist_sd")
+                    "nu_alpha", "nu_beta", "ar_eta", "therapist_sd")
         for name in positive:
             value = getattr(self, name)
             if name == "therapist_sd" and value is None:
@@ -266,6 +271,13 @@ class GrowthSpec:
         Covariates that also change the slope(s) (e.g. arm x time).
     likelihood : {"normal", "student_t"}
         Residual distribution. Student-t residuals resist outlying sessions.
+    residual : {"independent", "ar1"}
+        Residuals independent across sessions, or AR(1): a patient's deviation from their
+        own curve carries over to the next observed session with correlation
+        ``residual_ar`` (estimated), ``corr(e_j, e_k) = residual_ar^|j - k|`` over the
+        patient's consecutive *observed* sessions (gaps are not counted). Normal residuals
+        keep the fast path (the collapsed algebra is exact for AR(1)); Student-t residuals
+        get AR(1) Student-t innovations on the latent path.
     method : {"auto", "marginal", "latent"}
         ``"marginal"`` integrates patient effects out (the fast path; normal likelihood
         only), ``"latent"`` samples them; ``"auto"`` picks the fast path where it applies.
@@ -299,6 +311,7 @@ class GrowthSpec:
     covariates: tuple[str, ...] = ()
     time_interactions: tuple[str, ...] = ()
     likelihood: Literal["normal", "student_t"] = "normal"
+    residual: Literal["independent", "ar1"] = "independent"
     method: Literal["auto", "marginal", "latent"] = "auto"
     priors: Priors = field(default_factory=Priors)
     dropout: DropoutSpec | None = None
@@ -311,6 +324,7 @@ class GrowthSpec:
             "patient": ("intercept", "slopes"),
             "therapist": ("none", "intercept", "slopes"),
             "likelihood": ("normal", "student_t"),
+            "residual": ("independent", "ar1"),
             "method": ("auto", "marginal", "latent"),
         }
         for name, allowed in choices.items():
@@ -337,6 +351,10 @@ class GrowthSpec:
         if self.dropout is not None and not isinstance(self.dropout, DropoutSpec):
             raise ValueError("GrowthSpec.dropout must be a DropoutSpec or None, got "
                              f"{type(self.dropout).__name__}")
+        if self.dropout is not None and self.residual == "ar1":
+            raise ValueError(
+                "GrowthSpec(residual='ar1') is not available with a dropout part: the joint "
+                "growth-dropout model has independent residuals")
         if self.dropout is not None and self.method == "marginal":
             raise ValueError(
                 "GrowthSpec.dropout needs latent patient effects (the hazard shares them): "

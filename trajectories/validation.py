@@ -58,8 +58,12 @@ def fail(column: str, rule: str, detail: str = "") -> DataValidationError:
     return DataValidationError(msg + (f"; offending rows: {detail}" if detail else ""))
 
 
-def check_ids(frame: pd.DataFrame, source: dict[str, str]) -> None:
+def check_ids(frame: pd.DataFrame, source: dict[str, str],
+              allow_missing_therapist: bool = False) -> None:
     """Patient and therapist ids: none missing, and one type per column.
+
+    With ``allow_missing_therapist`` a patient's therapist may be missing on all of its rows
+    (a partially nested design: that patient has no therapist effect), never on some.
 
     Examples
     --------
@@ -76,6 +80,16 @@ alike); convert it to one type, e.g. df['client'].astype(str)
             continue
         values = frame[col]
         bad = values.isna().to_numpy()
+        if col == "therapist" and allow_missing_therapist and bad.any():
+            mixed = frame.loc[bad, "patient"].isin(frame.loc[~bad, "patient"]).to_numpy()
+            if mixed.any():
+                where = np.zeros(len(frame), dtype=bool)
+                where[np.flatnonzero(bad)[mixed]] = True
+                first = frame["patient"].to_numpy()[where][:SHOW].tolist()
+                raise fail(source[col], "a patient's therapist may be missing on all of its "
+                           "rows (no therapist) or on none", f"patients {first}")
+            values = values[~bad]
+            bad = np.zeros(len(values), dtype=bool)
         if bad.any():
             rows = np.flatnonzero(bad)[:SHOW].tolist()
             raise fail(source[col], "identifiers may not be missing", f"row positions {rows}")

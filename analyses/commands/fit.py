@@ -35,12 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--therapist-effects", default="slopes",
                        choices=["none", "intercept", "slopes"])
     model.add_argument("--likelihood", default="normal", choices=["normal", "student_t"])
+    model.add_argument("--residual", default="independent", choices=["independent", "ar1"],
+                       help="'ar1': a patient's deviations carry over between consecutive "
+                       "observed sessions (correlation residual_ar estimated)")
     model.add_argument("--time-interactions", default="",
                        help="comma-separated covariates that also change the slope")
     model.add_argument("--dropout", default="none", choices=["none", "joint"],
                        help="'joint': model dropout jointly with the growth curves (shared "
                        "latent level and change; informative dropout) and write "
                        "dropout_risk.csv")
+    model.add_argument("--compare", default="", metavar="SHAPES",
+                       help="comma-separated time shapes to compare by leave-one-patient-out "
+                       "LOO, e.g. log,linear,piecewise; writes model_comparison.csv")
     opts = parser.add_argument_group("sampling and output")
     add_sampling_options(opts)
     opts.add_argument("--chains", type=integer(1, 64), default=2, help="chains (default 2)")
@@ -60,10 +66,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the file, fit and print where the results are."""
+    shapes = tuple(c.strip() for c in args.compare.split(",") if c.strip())
+    bad = [c for c in shapes if c not in ("linear", "log", "quadratic", "piecewise")]
+    if bad or len(shapes) == 1:
+        raise ValueError(f"--compare: give two or more of linear, log, quadratic, piecewise "
+                         f"separated by commas (got {args.compare!r})")
     data = load_data(args)
     spec = GrowthSpec(
         time=args.time, breakpoint=args.breakpoint, patient=args.patient_effects,
-        therapist=args.therapist_effects, likelihood=args.likelihood,
+        therapist=args.therapist_effects, likelihood=args.likelihood, residual=args.residual,
         covariates=data.covariates,
         time_interactions=tuple(c.strip() for c in args.time_interactions.split(",")
                                 if c.strip()),
@@ -72,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains,
                                seed=args.seed, sampler=args.sampler, progress=not args.quiet)
     result = run_fit(data, spec, out=args.out, settings=settings, at_session=args.at_session,
-                     rci=args.rci, progress=not args.quiet, overwrite=args.overwrite)
+                     rci=args.rci, progress=not args.quiet, overwrite=args.overwrite,
+                     compare=shapes)
     for note in result.notes:
         print(f"note: {note}")
     for name, path in result.files.items():

@@ -16,6 +16,7 @@ import pandas as pd
 from analyses.outputs import OutputFolder
 from analyses.pipelines.describe import describe_dataset
 from analyses.pipelines.fit import resolve_rci, run_fit
+from analyses.pipelines.workflow import add_workflow_sections
 from analyses.plots import (
     plot_clinical_significance,
     plot_deterioration_risk,
@@ -81,6 +82,7 @@ def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None 
                        f"Patients' deterioration risk by session {at:g}")
     else:
         rep.add_text(f"Deterioration risk is not shown: {note.split(': ', 1)[1]}")
+    add_workflow_sections(rep, fit)
 
 
 def analyze_dataset(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from analyses.outputs import OutputFolder
+from analyses.pipelines.workflow import compare_time_shapes
 from trajectories.clinical import reliable_change
 from trajectories.data import MAX_SESSION, TherapyData
 from trajectories.design import make_design
@@ -55,6 +56,7 @@ def run_fit(
     rci: float | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    compare: tuple[str, ...] = (),
 ) -> FitOutputs:
     """Fit ``spec`` to ``data`` and write ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
     ``therapist_effects.csv`` (three-level data) and ``deterioration_risk.csv`` (when an RCI
@@ -70,7 +72,11 @@ def run_fit(
     data). With ``spec.dropout`` the joint growth–dropout model is fitted (its dropout
     parameters appear in ``summary.csv``) and ``dropout_risk.csv`` is written too.
     ``out`` may be an :class:`~analyses.outputs.OutputFolder` that is being written (as
-    ``setback analyze`` does), in which case the files go into it.
+    ``setback analyze`` does), in which case the files go into it. With ``compare`` (time
+    shapes, e.g. ``("log", "linear", "piecewise")``) the spec is also fitted with each shape
+    and ``model_comparison.csv`` (leave-one-patient-out LOO,
+    :func:`~trajectories.comparison.compare`) is written; its reading in words is one of
+    the notes.
 
     Examples
     --------
@@ -117,6 +123,12 @@ def run_fit(
         if spec.dropout is not None:
             written.append("dropout_risk.csv")
             dropout_risk(fit).to_csv(tmp / "dropout_risk.csv", index=False)
+        if compare:
+            _say(f"comparing time shapes {', '.join(compare)}", progress)
+            result = compare_time_shapes(data, spec, tuple(compare), settings=settings,
+                                         fitted=fit, out=tmp)
+            written.append("model_comparison.csv")
+            notes.append(f"model comparison: {result.message}")
     if fit.diagnostics.message:
         notes.append(fit.diagnostics.message)
     files = {name.rsplit(".", 1)[0]: folder.final(name) for name in written}

@@ -4,6 +4,7 @@ Every function takes ``ax=`` to draw into an existing panel, and its ``See Also`
 function that computes its table.
 """
 
+from analyses.plots.checks import plot_contrast, plot_predictive_check
 from analyses.plots.data import (
     plot_clinical_significance,
     plot_dropout_hazard,
@@ -26,6 +27,7 @@ from analyses.plots.simulation import (
 
 __all__ = [
     "plot_clinical_significance",
+    "plot_contrast",
     "plot_deterioration_risk",
     "plot_dropout_hazard",
     "plot_expected_change",
@@ -34,6 +36,7 @@ __all__ = [
     "plot_sbc_ranks",
     "plot_therapist_effects",
     "plot_policy_differences",
+    "plot_predictive_check",
     "plot_policy_rates",
     "plot_retention",
     "plot_study_performance",

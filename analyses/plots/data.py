@@ -32,6 +32,16 @@ def _coloured_groups(table: pd.DataFrame, by: str | None) -> list[tuple[Any, Any
     return [(colour, key, g) for colour, (key, g) in zip(palette, groups, strict=True)]
 
 
+def _band_lines(ax: Axes, table: pd.DataFrame, by: str | None, y: str,
+                line_kws: dict[str, Any] | None) -> None:
+    """One line of ``y`` over sessions per group, with its ``ci_low``-``ci_high`` band."""
+    for colour, key, g in _coloured_groups(table, by):
+        g = g.sort_values("session")
+        kws = {"color": colour, "marker": "o", "lw": 1.8} | (line_kws or {})
+        ax.plot(g["session"], g[y], label=None if key is None else str(key), **kws)
+        ax.fill_between(g["session"], g["ci_low"], g["ci_high"], color=colour, alpha=0.2, lw=0)
+
+
 def _finish_grouped(ax: Axes, by: str | None, ylabel: str) -> Axes:
     ax.set_xlabel("session")
     ax.set_ylabel(ylabel)

@@ -9,7 +9,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from analyses.plots.data import _axes, _coloured_groups, _finish_grouped
+from analyses.plots.data import _axes, _band_lines, _finish_grouped
 
 __all__ = ["plot_deterioration_risk", "plot_expected_change", "plot_recovery_curves",
            "plot_risk_calibration", "plot_therapist_effects"]
@@ -43,11 +43,7 @@ def plot_expected_change(
     if sel.empty:
         raise ValueError(f"quantity {quantity!r} not in the table")
     ax = _axes(ax)
-    for colour, key, g in _coloured_groups(sel, by):
-        g = g.sort_values("session")
-        kws = {"color": colour, "marker": "o", "lw": 1.8} | (line_kws or {})
-        ax.plot(g["session"], g["mean"], label=None if key is None else str(key), **kws)
-        ax.fill_between(g["session"], g["ci_low"], g["ci_high"], color=colour, alpha=0.2, lw=0)
+    _band_lines(ax, sel, by, "mean", line_kws)
     if quantity != "expected_score":
         ax.axhline(0.0, color="black", lw=0.8)
     return _finish_grouped(ax, by, quantity.replace("_", " ") + " (95% credible band)")

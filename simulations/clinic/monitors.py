@@ -294,9 +294,7 @@ class FittedModelMonitor:
         patient effects given the scores come from the prediction core of
         :func:`trajectories.predict.effect_posterior` (the same algebra as ``predict``).
         """
-        from scipy.special import ndtr
-
-        from trajectories.predict import effect_posterior
+        from trajectories.predict import effect_posterior, reliable_change_probability
 
         if self.at_session is None:
             raise ValueError("FittedModelMonitor: call bind(config) before flag()")
@@ -313,7 +311,10 @@ class FittedModelMonitor:
         sd_t = np.sqrt(var_t + p["sigma"][:, None] ** 2)
         worse = 1.0 if instrument.higher_is_worse else -1.0
         rci = self.rci if self.rci is not None else instrument.rci
-        p_better = ndtr((-worse * (mean - y[None, :, 0]) - rci) / sd_t).mean(0)
+        # on the instrument's range, as predict(): no reliable improvement beyond the floor
+        p_better = reliable_change_probability(
+            -worse, mean - y[None, :, 0], sd_t, y[:, 0], np.ones(len(y), dtype=bool), rci,
+            float(instrument.min_score), float(instrument.max_score))
         return 1.0 - p_better
 
     def flag(self, session: int, scores: np.ndarray, *, instrument: Instrument) -> np.ndarray:

@@ -19,6 +19,12 @@ from trajectories.fit import fit_from_draws
 from trajectories.spec import GrowthSpec
 
 RTOL = 1e-8
+QUAD = 1e-7  # numerical integration (scipy quad) of the censored means
+
+
+def observed_mean(mean: float, sd: float, lower: float = 0.0, upper: float = 63.0) -> float:
+    """E[clip(Y, lower, upper)], Y ~ N(mean, sd^2), by quadrature (BDI-II range 0-63)."""
+    return norm.expect(lambda y: np.clip(y, lower, upper), loc=mean, scale=sd)
 B0, B1 = np.array([22.0, 20.0, 24.0]), np.array([-3.0, -2.0, -4.0])
 SD0, SD1, RHO, SIGMA = np.array([8.0, 7.0, 9.0]), np.array([2.0, 1.5, 2.5]), 0.2, 5.0
 
@@ -41,17 +47,24 @@ def test_expected_change_population_and_patient(btb_fit) -> None:  # noqa: ANN00
     fit, draws = btb_fit
     lt = np.log(9.0)
     table = expected_change(fit, at_session=8).set_index("quantity")
-    np.testing.assert_allclose(table.loc["expected_score", "mean"], np.mean(B0 + B1 * lt),
-                               rtol=RTOL)
-    np.testing.assert_allclose(table.loc["change", "ci_low"], np.quantile(B1 * lt, 0.025),
-                               rtol=RTOL)
-    std = B1 * lt / np.sqrt(SD0**2 + SIGMA**2)
-    np.testing.assert_allclose(table.loc["standardised_change", "mean"], std.mean(), rtol=RTOL)
+    # expected scores are means of the score censored at the BDI-II range (no covariates:
+    # every patient has the same population distribution)
+    sd8 = np.sqrt(SD0**2 + 2 * RHO * SD0 * SD1 * lt + (SD1 * lt) ** 2 + SIGMA**2)
+    sd0 = np.sqrt(SD0**2 + SIGMA**2)
+    at8 = np.array([observed_mean(m, s) for m, s in zip(B0 + B1 * lt, sd8, strict=True)])
+    at0 = np.array([observed_mean(m, s) for m, s in zip(B0, sd0, strict=True)])
+    np.testing.assert_allclose(table.loc["expected_score", "mean"], at8.mean(), rtol=QUAD)
+    assert table.loc["expected_score", "mean"] > np.mean(B0 + B1 * lt)  # the floor lifts it
+    np.testing.assert_allclose(table.loc["change", "ci_low"], np.quantile(at8 - at0, 0.025),
+                               rtol=QUAD)
+    np.testing.assert_allclose(table.loc["standardised_change", "mean"],
+                               np.mean((at8 - at0) / sd0), rtol=QUAD)
     pat = expected_change(fit, at_session=8, level="patient")
     row = pat[(pat["patient"] == fit.data.patients[4]) & (pat["quantity"] == "expected_score")]
     v = draws["patient_effect"][:, 4]
-    np.testing.assert_allclose(row["mean"].iloc[0], np.mean(B0 + v[:, 0] + (B1 + v[:, 1]) * lt),
-                               rtol=RTOL)
+    mu = B0 + v[:, 0] + (B1 + v[:, 1]) * lt
+    np.testing.assert_allclose(row["mean"].iloc[0],
+                               np.mean([observed_mean(m, SIGMA) for m in mu]), rtol=QUAD)
     with pytest.raises(ValueError, match="no therapist effects"):
         expected_change(fit, at_session=8, level="therapist")
 
@@ -67,7 +80,7 @@ def test_recovery_curve_is_the_conditional_normal(btb) -> None:  # noqa: ANN001
     for intake, row in zip([15.0, 35.0], curves.itertuples(), strict=True):
         mean = 22 - 3 * np.log(6.0) + c50 / c00 * (intake - 22)
         sd = np.sqrt(c55 - c50**2 / c00)
-        np.testing.assert_allclose(row.expected_score, mean, rtol=RTOL)
+        np.testing.assert_allclose(row.expected_score, observed_mean(mean, sd), rtol=QUAD)
         np.testing.assert_allclose(row.band_high, mean + norm.ppf(0.9) * sd, rtol=RTOL)
         np.testing.assert_allclose(row.failure_boundary, row.band_high, rtol=RTOL)
 

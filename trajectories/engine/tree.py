@@ -99,6 +99,17 @@ class PosteriorDraws:
     sigma_u: np.ndarray | None  # (S, q_t, q_t) therapist-effect covariance
     therapist_effect: np.ndarray | None  # (S, T, q_t)
     nu: np.ndarray | None  # (S,) Student-t degrees of freedom
+    residual_ar: np.ndarray | None = None  # (S,) AR(1) residual correlation
+
+    def therapist_effect_of(self, therapist_index: np.ndarray) -> np.ndarray | None:
+        """(S, N, q_t) effect of each patient's therapist; zeros where the index is -1 (a
+        patient without a therapist: partially nested designs). None without therapists."""
+        if self.therapist_effect is None:
+            return None
+        idx = np.asarray(therapist_index, dtype=np.int64)
+        padded = np.concatenate([self.therapist_effect,
+                                 np.zeros_like(self.therapist_effect[:, :1])], axis=1)
+        return padded[:, np.where(idx >= 0, idx, padded.shape[1] - 1)]
 
     def thin(self, max_draws: int | None) -> PosteriorDraws:
         """At most ``max_draws`` evenly spaced draws (all when None)."""
@@ -108,7 +119,7 @@ class PosteriorDraws:
         keep = np.linspace(0, n - 1, max_draws).round().astype(int)
         return PosteriorDraws(*[None if a is None else a[keep] for a in (
             self.beta, self.residual_sd, self.sigma_v, self.patient_effect, self.sigma_u,
-            self.therapist_effect, self.nu)])
+            self.therapist_effect, self.nu, self.residual_ar)])
 
 
 def posterior_draws(idata: xr.DataTree, coefficients: tuple[str, ...],
@@ -127,6 +138,7 @@ def posterior_draws(idata: xr.DataTree, coefficients: tuple[str, ...],
         sigma_u=covariance_draws(post, "therapist", therapist_coefficients) if has_t else None,
         therapist_effect=flat(post, "therapist_effect") if has_t else None,
         nu=flat(post, "nu") if "nu" in post else None,
+        residual_ar=flat(post, "residual_ar") if "residual_ar" in post else None,
     )
 
 
