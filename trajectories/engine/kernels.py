@@ -4,7 +4,10 @@ Every function here is ``numba.njit(cache=True)``: the first process on a new in
 compiles it (a few seconds) and writes the machine code next to this file (or under
 ``NUMBA_CACHE_DIR``); every later process loads it in a fraction of a second, whatever the
 data. Nothing is compiled per data set or per model structure: sizes (patients, therapists,
-fixed effects, random effects) are run-time arguments.
+fixed effects, random effects) are run-time arguments. All of the machine code lives in
+this one file on purpose: numba invalidates a cached function when *its* source file
+changes, not when a function it calls from another file does, so splitting the file could
+leave stale machine code after an edit.
 
 The model and the algebra are in :mod:`trajectories.engine.collapsed`. Notation: per patient
 the Gram matrix ``G = [X y]'R^-1[X y]`` (m = p + 1 columns; R is the AR(1) correlation or
@@ -69,41 +72,6 @@ def _chol_inverse(chol, n, out):  # noqa: ANN001, ANN202
             for k in range(i + 1, n):
                 s -= chol[k, i] * out[k, c]
             out[i, c] = s / chol[i, i]
-
-
-@nb.njit(cache=True, inline="always")
-def _small_inverse(a, k, out):  # noqa: ANN001, ANN202
-    """Inverse of a symmetric k x k matrix (k <= 3) in closed form; returns the determinant."""
-    if k == 1:
-        d = a[0, 0]
-        out[0, 0] = 1.0 / d
-        return d
-    if k == 2:
-        d = a[0, 0] * a[1, 1] - a[0, 1] * a[0, 1]
-        r = 1.0 / d
-        out[0, 0] = a[1, 1] * r
-        out[1, 1] = a[0, 0] * r
-        out[0, 1] = -a[0, 1] * r
-        out[1, 0] = out[0, 1]
-        return d
-    c00 = a[1, 1] * a[2, 2] - a[1, 2] * a[1, 2]
-    c01 = a[0, 2] * a[1, 2] - a[0, 1] * a[2, 2]
-    c02 = a[0, 1] * a[1, 2] - a[1, 1] * a[0, 2]
-    c11 = a[0, 0] * a[2, 2] - a[0, 2] * a[0, 2]
-    c12 = a[0, 1] * a[0, 2] - a[0, 0] * a[1, 2]
-    c22 = a[0, 0] * a[1, 1] - a[0, 1] * a[0, 1]
-    d = a[0, 0] * c00 + a[0, 1] * c01 + a[0, 2] * c02
-    r = 1.0 / d
-    out[0, 0] = c00 * r
-    out[0, 1] = c01 * r
-    out[0, 2] = c02 * r
-    out[1, 0] = c01 * r
-    out[1, 1] = c11 * r
-    out[1, 2] = c12 * r
-    out[2, 0] = c02 * r
-    out[2, 1] = c12 * r
-    out[2, 2] = c22 * r
-    return d
 
 
 @nb.njit(cache=True, inline="always")
@@ -221,27 +189,15 @@ def loglik_and_adjoints(sigma2, sigma_v, sigma_u, rho, has_ar, gram, gram_d, gra
                                               n_obs, q, k_grp, group, w_pat, a_pat)
     if not np.isfinite(logdet_a):
         return -np.inf, 0.0, 0.0
-    h_tot = np.empty((m, m))
-    for a in range(m):
-        for b in range(a, m):
-            h_tot[a, b] = k_grp[n_t, a, b]
-            h_tot[b, a] = k_grp[n_t, a, b]
     # ---- level 2: each therapist's effects
+    h_tot = np.empty((m, m))
     w_ther = np.empty((max(n_t, 1), m, kt))
     a_ther = np.empty((max(n_t, 1), kt, kt))
     r_mat = np.empty((m, m))
-    logdet_at = 0.0
-    for t in range(n_t):
-        for a in range(m):
-            for b in range(a + 1, m):
-                k_grp[t, b, a] = k_grp[t, a, b]
-        ld = _block(k_grp[t], prec_u, q_t, work_a, work_l, a_ther[t], w_ther[t], r_mat)
-        if not np.isfinite(ld):
-            return -np.inf, 0.0, 0.0
-        logdet_at += ld
-        for a in range(m):
-            for b in range(m):
-                h_tot[a, b] += r_mat[a, b]
+    logdet_at = _therapists_forward(k_grp, n_t, prec_u, q_t, work_a, work_l, a_ther, w_ther,
+                                    r_mat, h_tot)
+    if not np.isfinite(logdet_at):
+        return -np.inf, 0.0, 0.0
     # ---- level 3: fixed effects beta ~ N(mu, diag(1/prec)); shift y by X mu first
     h0 = np.empty((m, m))
     _shift(h_tot, prior_mean, h0)
@@ -298,6 +254,32 @@ def loglik_and_adjoints(sigma2, sigma_v, sigma_u, rho, has_ar, gram, gram_d, gra
     if n_t > 0:
         _precision_to_cov_adjoint(prec_u, pbar_u, q_t, g_sigma_u)
     return loglik, s2bar, rhobar
+
+
+@nb.njit(cache=True, inline="always")
+def _therapists_forward(k_grp, n_t, prec_u, q_t, work_a, work_l, a_ther, w_ther, r_mat,
+                        h_tot):  # noqa: ANN001, ANN202
+    """Level 2: each therapist's block on the sum of its patients' reduced Gram matrices
+    (upper triangles from level 1, made symmetric here), added to ``h_tot`` together with
+    slot ``n_t`` (patients without a therapist effect). Returns the sum of log|A_t|."""
+    m = k_grp.shape[1]
+    for a in range(m):
+        for b in range(a, m):
+            h_tot[a, b] = k_grp[n_t, a, b]
+            h_tot[b, a] = k_grp[n_t, a, b]
+    logdet = 0.0
+    for t in range(n_t):
+        for a in range(m):
+            for b in range(a + 1, m):
+                k_grp[t, b, a] = k_grp[t, a, b]
+        ld = _block(k_grp[t], prec_u, q_t, work_a, work_l, a_ther[t], w_ther[t], r_mat)
+        if not np.isfinite(ld):
+            return ld
+        logdet += ld
+        for a in range(m):
+            for b in range(m):
+                h_tot[a, b] += r_mat[a, b]
+    return logdet
 
 
 @nb.njit(cache=True, inline="always")
@@ -783,12 +765,8 @@ def _one_draw(s, sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs, 
     work_a = np.empty((kmax, kmax))
     work_l = np.empty((kmax, kmax))
     chol = np.empty((kmax, kmax))
-    a_inv = np.empty((kmax, kmax))
-    w = np.empty((m, kmax))
     r_mat = np.empty((m, m))
     kmat = np.empty((m, m))
-    k_ther = np.zeros((max(n_t, 1), m, m))
-    h_tot = np.zeros((m, m))
     h0 = np.empty((m, m))
     prec_v = np.empty((kq, kq))
     prec_u = np.empty((kt, kt))
@@ -798,7 +776,6 @@ def _one_draw(s, sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs, 
     mean = np.empty(kmax)
     g = np.empty(kmax)
     b_i = np.empty(max(p, 1))
-    a_small = np.empty((kq, kq))
     inv_s2 = 1.0 / (sigma[s] * sigma[s])
     g_eff = _ar_gram(gram, gram_d, gram_l, rho[s]) if has_ar else gram
     logdet_sv = _chol(cov_v[s], q, work_l)
@@ -809,38 +786,18 @@ def _one_draw(s, sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs, 
         if not np.isfinite(_chol(cov_u[s], q_t, work_l)):
             return False
         _chol_inverse(work_l, q_t, prec_u)
-    # patients: accumulate what each therapist block (or the fixed effects) sees
-    for i in range(n):
-        _patient_gram(i, g_eff, inv_s2, kmat)
-        for a in range(q):
-            for b in range(q):
-                a_small[a, b] = prec_v[a, b] + kmat[a, b]
-        _small_inverse(a_small, q, a_inv)
-        t = therapist[i]
-        dst = k_ther[t] if (has_t and t >= 0) else h_tot
-        for a in range(m):
-            for c in range(q):
-                acc = 0.0
-                for e in range(q):
-                    acc += kmat[a, e] * a_inv[e, c]
-                w[a, c] = acc
-        for a in range(m):
-            for b in range(a, m):
-                acc = kmat[a, b]
-                for c in range(q):
-                    acc -= w[a, c] * kmat[c, b]
-                dst[a, b] += acc
-    for a in range(m):
-        for b in range(a + 1, m):
-            h_tot[b, a] = h_tot[a, b]
-    for t in range(n_t):
-        for a in range(m):
-            for b in range(a + 1, m):
-                k_ther[t, b, a] = k_ther[t, a, b]
-        _block(k_ther[t], prec_u, q_t, work_a, work_l, a_inv, w, r_mat)
-        for a in range(m):
-            for b in range(m):
-                h_tot[a, b] += r_mat[a, b]
+    # patients: accumulate what each therapist block (or the fixed effects) sees, with
+    # the same pass as the log-density (slot n_t: patients without a therapist effect)
+    k_ther = np.zeros((n_t + 1, m, m))
+    group = np.empty(n, dtype=np.int64)
+    ok = _patients_forward(g_eff, inv_s2, prec_v, therapist, has_t, n_t, n_obs, q, k_ther,
+                           group, np.empty((n, m, 3)), np.empty((n, 6)))[0]
+    if not np.isfinite(ok):
+        return False
+    h_tot = np.empty((m, m))
+    _therapists_forward(k_ther, n_t, prec_u, q_t, work_a, work_l,
+                        np.empty((max(n_t, 1), kt, kt)), np.empty((max(n_t, 1), m, kt)),
+                        r_mat, h_tot)
     # beta | theta, y ~ N(mu + A^-1 c, A^-1), A = P_b + H0_xx, c = H0[:p, p]
     _shift(h_tot, prior_mean, h0)
     for a in range(p):
