@@ -1,6 +1,7 @@
 """Deprecated import path, kept for one release: use simulations.clinic.outcomes."""
 
 from simulations.clinic.outcomes import (
+    HORIZON_OUTCOMES,
     OUTCOMES,
     patient_outcomes,
     rate_table,
@@ -8,6 +9,7 @@ from simulations.clinic.outcomes import (
 )
 
 __all__ = [
+    "HORIZON_OUTCOMES",
     "OUTCOMES",
     "patient_outcomes",
     "rate_table",

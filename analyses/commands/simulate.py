@@ -97,24 +97,27 @@ def run(args: argparse.Namespace) -> int:
 
     config = clinic_config(args)
     policy = policy_from_name(args.policy)
-    chunks = simulate_chunks(config, policy, seed=args.seed, progress=not args.quiet)
+    chunks = simulate_chunks(config, policy, seed=args.seed, progress=not args.quiet,
+                             truth=False)
     args.out.mkdir(parents=True, exist_ok=True)
-    patients, writer = [], None
+    patients, writer, variates = [], None, {"normal": 0, "uniform": 0}
     try:
         for chunk in chunks:
-            observed = chunk.observed().frame.drop(columns="source_row")
-            table = pa.Table.from_pandas(observed, preserve_index=False)
+            chunk.observed()  # validated as TherapyData (raises naming column and rule)
+            table = pa.Table.from_pandas(chunk.sessions, preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(args.out / "sessions.parquet", table.schema)
             writer.write_table(table)
             patients.append(chunk.patients)
+            for kind, count in chunk.variates.items():
+                variates[kind] += count
     finally:
         if writer is not None:
             writer.close()
     frame = pd.concat(patients, ignore_index=True)
     frame.to_parquet(args.out / "patients.parquet", index=False)
     info = {"policy": policy.name, "seed": args.seed, "config": config.to_dict(),
-            **summary(frame)}
+            "variates": variates, **summary(frame)}
     (args.out / "summary.json").write_text(json.dumps(info, indent=2, default=str))
     print(format_summary(policy.name, info))
     print(f"wrote {args.out}/sessions.parquet, patients.parquet, summary.json")

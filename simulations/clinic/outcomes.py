@@ -4,7 +4,10 @@ Outcome categories are Jacobson & Truax (1991) classes of the observed intake an
 observed score (:func:`trajectories.clinical.classify_change`). **Failure** is deterioration,
 dropout without reliable improvement, or no reliable change at the end; since dropouts
 without reliable improvement are unchanged or deteriorated, failure is exactly "no reliable
-improvement at the last observed session".
+improvement at the last observed session". The same classes at the common horizon (the
+follow-up assessment of every patient, whatever ended their treatment) are the ``*_horizon``
+outcomes: they compare a continued treatment with one ended and referred on the same outcome
+at the same time.
 
 Intervals are Wald intervals with cluster-robust (by therapist) standard errors of ratio
 estimators: patients of one therapist share the therapist's effects, so treating them as
@@ -19,61 +22,63 @@ import numpy as np
 import pandas as pd
 
 from simulations.clinic.config import ClinicConfig
-from simulations.clinic.engine import DOMAINS
 from trajectories.clinical import CATEGORIES, classify_change
 
 if TYPE_CHECKING:
     from simulations.clinic.engine import ChunkResult
 
-__all__ = ["OUTCOMES", "patient_outcomes", "rate_table", "ratio_influence"]
+__all__ = ["HORIZON_OUTCOMES", "OUTCOMES", "patient_outcomes", "rate_table", "ratio_influence"]
 
+#: Outcomes at the common horizon (booleans of the patient table).
+HORIZON_OUTCOMES: tuple[str, ...] = ("deteriorated_horizon", "recovered_horizon",
+                                     "reliably_improved_horizon", "failure_horizon")
 #: Outcomes reported by :func:`rate_table` (booleans of the patient table).
 OUTCOMES: tuple[str, ...] = ("deteriorated", "recovered", "reliably_improved", "failure",
-                             "dropout", "referred", "ever_not")
+                             "dropout", "referred", "ever_not", *HORIZON_OUTCOMES)
 END_CATEGORIES = ["completed", "dropout", "referred"]
 Z95 = 1.959964
 
 
-def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 0) -> pd.DataFrame:
-    """One row per patient of a chunk: outcomes, then the hidden truth."""
-    inst = config.instrument
-    p = out.patient
-    n = len(out.therapist)
-    change_class = classify_change(p["intake"], p["final"], instrument=inst)
-    codes = np.full(n, -1, np.int8)  # category codes by comparison: cheaper than a lookup
+def _classes(intake: np.ndarray, score: np.ndarray, inst) -> tuple[pd.Categorical, np.ndarray]:
+    change_class = classify_change(intake, score, instrument=inst)
+    codes = np.full(len(intake), -1, np.int8)  # category codes by comparison: cheaper
     for code, category in enumerate(CATEGORIES):
         codes[change_class == category] = code
-    klass = pd.Categorical.from_codes(codes, categories=list(CATEGORIES))
-    improved = codes <= CATEGORIES.index("improved")
-    improved &= codes >= 0
-    deteriorated = codes == CATEGORIES.index("deteriorated")
-    dropout = out.end == 1
+    return pd.Categorical.from_codes(codes, categories=list(CATEGORIES)), codes
+
+
+def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 0) -> pd.DataFrame:
+    """One row per patient of a chunk: outcomes at the end of treatment and at the horizon,
+    then the service's responses, process and client factors, the hidden truth and the
+    columns policies added."""
+    inst = config.instrument
+    p = dict(out.patient)
+    n = len(out.therapist)
+    intake, final, horizon = (p.pop(k).astype(float) for k in ("intake", "final",
+                                                                "score_horizon"))
+    klass, codes = _classes(intake, final, inst)
+    klass_h, codes_h = _classes(intake, horizon, inst)
+    improved = (codes >= 0) & (codes <= CATEGORIES.index("improved"))
+    improved_h = (codes_h >= 0) & (codes_h <= CATEGORIES.index("improved"))
     sign = 1.0 if inst.higher_is_worse else -1.0
+    recovered, deteriorated = CATEGORIES.index("recovered"), CATEGORIES.index("deteriorated")
     frame = {
         "patient": np.arange(first_id, first_id + n, dtype=np.int64),
         "therapist": out.therapist.astype(np.int64),
         "end_status": pd.Categorical.from_codes(out.end, categories=END_CATEGORIES),
         "n_sessions": out.last_session.astype(np.int64) + 1,
-        "intake": p["intake"].astype(float),
-        "final": p["final"].astype(float),
-        "improvement": sign * (p["intake"].astype(float) - p["final"].astype(float)),
+        "intake": intake, "final": final, "improvement": sign * (intake - final),
         "change_class": klass,
-        "recovered": codes == CATEGORIES.index("recovered"),
-        "reliably_improved": improved,
-        "deteriorated": deteriorated,
-        "failure": ~improved,
-        "dropout": dropout,
-        "referred": out.end == 2,
-        "intake_case": (p["intake"] >= inst.cutoff) if inst.higher_is_worse
-        else (p["intake"] <= inst.cutoff),
-        "cst_domain": pd.Categorical.from_codes(p["cst_domain"], categories=list(DOMAINS)),
+        "recovered": codes == recovered, "reliably_improved": improved,
+        "deteriorated": codes == deteriorated, "failure": ~improved,
+        "dropout": out.end == 1, "referred": out.end == 2,
+        "intake_case": (intake >= inst.cutoff) if inst.higher_is_worse
+        else (intake <= inst.cutoff),
+        "score_horizon": horizon, "change_class_horizon": klass_h,
+        "recovered_horizon": codes_h == recovered, "reliably_improved_horizon": improved_h,
+        "deteriorated_horizon": codes_h == deteriorated, "failure_horizon": ~improved_h,
     }
-    for key in ("ever_not", "first_not_session", "acted", "first_action_session", "n_ruptures",
-                "n_repaired", "early_alliance", "latent_intake", "latent_final",
-                "trajectory_class", "change_rate", "low_readiness", "comorbidity",
-                "prior_negative_therapy", "external_stress", "sudden_gain", "planned_sessions",
-                "alliance_level", "dropout_frailty"):
-        value = p[key]
+    for key, value in p.items():
         frame[key] = value.astype(float) if value.dtype == np.float32 else value
     return pd.DataFrame(frame)
 
