@@ -45,8 +45,8 @@ def _ordered(patient: np.ndarray, session: np.ndarray) -> bool:
     two vectorised comparisons establish (large simulated data sets are built this way)."""
     if patient.dtype.kind not in "iu" or len(patient) < 2:
         return False
-    step = np.diff(patient)
-    return bool(((step > 0) | ((step == 0) & (np.diff(session) > 0))).all())
+    same = patient[1:] == patient[:-1]
+    return bool(((patient[1:] > patient[:-1]) | (same & (session[1:] > session[:-1]))).all())
 
 
 def _nested_when_ordered(patient: np.ndarray, therapist: np.ndarray) -> bool:
@@ -290,19 +290,19 @@ class TherapyData:
             raise DataValidationError("the data are empty: at least one row is required")
         source = dict(mapping)
 
+        # views for the checks; the frame kept is one copy made at the end (never the input)
         columns = {"source_row": np.arange(len(df))}
-        columns |= {name: df[mapping[name]].to_numpy(copy=True)
-                    for name in CANONICAL if name in mapping}
-        columns |= {cov: df[cov].to_numpy(copy=True) for cov in covariates}
-        frame = pd.DataFrame(columns)
+        columns |= {name: df[mapping[name]].to_numpy() for name in CANONICAL if name in mapping}
+        columns |= {cov: df[cov].to_numpy() for cov in covariates}
+        frame = pd.DataFrame(columns, copy=False)
 
         cls._check_ids(frame, source)
         columns["session"] = cls._check_session(frame, source)
         columns["score"] = cls._check_score(frame, source, inst, allow_missing_scores)
         if "alliance" in frame:
             columns["alliance"] = cls._check_numeric(frame, "alliance", source, allow_nan=True)
-        # one construction (consolidated blocks) instead of a column assignment per check
-        frame = pd.DataFrame(columns)
+        # one copy (consolidated blocks) instead of a column assignment per check
+        frame = pd.DataFrame(columns, copy=True)
         ordered = _ordered(columns["patient"], columns["session"])
 
         dup = (np.zeros(len(frame), bool) if ordered
@@ -576,7 +576,13 @@ class TherapyData:
 
     def with_end_status(self, status: pd.Series | dict) -> TherapyData:
         """A copy with end statuses replaced (a mapping patient -> status for every patient)."""
-        status = pd.Series(status, name="end_status").astype(str).str.lower()
+        status = pd.Series(status, name="end_status")
+        if isinstance(status.dtype, pd.CategoricalDtype):  # normalise the few categories only
+            status = status.cat.rename_categories([str(c).lower()
+                                                   for c in status.cat.categories])
+            status = status.astype(object)
+        else:
+            status = status.astype(str).str.lower()
         missing = set(self.patients) - set(status.index)
         if missing:
             raise DataValidationError(

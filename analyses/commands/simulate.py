@@ -90,35 +90,70 @@ def format_summary(policy: str, info: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate, simulate chunk by chunk (writing sessions as they come, so memory stays
-    bounded), then write the patients and the summary and print it."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    """Validate, simulate chunk by chunk (validating and writing each chunk in a second
+    thread while the next is simulated, so memory stays bounded by two chunks), then write
+    the summary and print it."""
     config = clinic_config(args)
     policy = policy_from_name(args.policy)
     chunks = simulate_chunks(config, policy, seed=args.seed, progress=not args.quiet,
                              truth=False)
     args.out.mkdir(parents=True, exist_ok=True)
-    patients, writer, variates = [], None, {"normal": 0, "uniform": 0}
-    try:
+    patients, variates = [], {"normal": 0, "uniform": 0}
+    with _ChunkWriter(args.out) as writer:
         for chunk in chunks:
-            chunk.observed()  # validated as TherapyData (raises naming column and rule)
-            table = pa.Table.from_pandas(chunk.sessions, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(args.out / "sessions.parquet", table.schema)
-            writer.write_table(table)
+            writer.submit(chunk)
             patients.append(chunk.patients)
             for kind, count in chunk.variates.items():
                 variates[kind] += count
-    finally:
-        if writer is not None:
-            writer.close()
     frame = pd.concat(patients, ignore_index=True)
-    frame.to_parquet(args.out / "patients.parquet", index=False)
     info = {"policy": policy.name, "seed": args.seed, "config": config.to_dict(),
             "variates": variates, **summary(frame)}
     (args.out / "summary.json").write_text(json.dumps(info, indent=2, default=str))
     print(format_summary(policy.name, info))
     print(f"wrote {args.out}/sessions.parquet, patients.parquet, summary.json")
     return 0
+
+
+class _ChunkWriter:
+    """Validates each chunk's observed data as TherapyData and appends it to
+    ``sessions.parquet`` (and its patients to ``patients.parquet``) in one worker thread;
+    NumPy and Arrow release the GIL, so this overlaps with simulating the next chunk. At
+    most one chunk waits, and an error in the worker is raised in the caller."""
+
+    def __init__(self, out: Path) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.out, self.pending, self.files = out, None, {}
+        self.pool = ThreadPoolExecutor(max_workers=1)
+
+    def _write(self, chunk) -> None:  # noqa: ANN001
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        chunk.observed()  # validated as TherapyData (raises naming column and rule)
+        for name, frame in (("sessions", chunk.sessions), ("patients", chunk.patients)):
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if name not in self.files:
+                self.files[name] = pq.ParquetWriter(self.out / f"{name}.parquet", table.schema)
+            self.files[name].write_table(table)
+
+    def submit(self, chunk) -> None:  # noqa: ANN001
+        self.wait()
+        self.pending = self.pool.submit(self._write, chunk)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def __enter__(self) -> _ChunkWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
+            for writer in self.files.values():
+                writer.close()

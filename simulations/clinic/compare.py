@@ -9,7 +9,14 @@ import pandas as pd
 
 from simulations.clinic.config import ClinicConfig
 from simulations.clinic.monitors import Monitor
-from simulations.clinic.outcomes import OUTCOMES, Z95, cluster_se, ratio_influence
+from simulations.clinic.outcomes import (
+    OUTCOMES,
+    RATIOS,
+    Z95,
+    cluster_se,
+    event_share,
+    ratio_influence,
+)
 from simulations.clinic.policies import Policy, as_combined
 from simulations.clinic.simulate import simulate
 
@@ -25,7 +32,7 @@ def compare_policies(
     *,
     seed: int,
     monitor: Monitor | None = None,
-    outcomes: tuple[str, ...] = OUTCOMES,
+    outcomes: tuple[str, ...] = (*OUTCOMES, *RATIOS),
     progress: bool = False,
 ) -> pd.DataFrame:
     """Simulate the same clinic under several policies and compare each with TAU.
@@ -46,7 +53,11 @@ def compare_policies(
         One not-on-track definition for all policies (default: each policy's own, else the
         expected-recovery-curve monitor).
     outcomes : tuple of str
-        Boolean outcome columns of the patient table.
+        Boolean outcome columns of the patient table (by default those of
+        :data:`~simulations.clinic.outcomes.OUTCOMES`, at the end of treatment and at the
+        common horizon, ``*_horizon``), and shares of events in
+        :data:`~simulations.clinic.outcomes.RATIOS` (``ruptures_resolved``,
+        ``ruptures_noticed``: per rupture, not per patient).
     progress : bool
         Show progress over policies.
 
@@ -84,26 +95,44 @@ def compare_policies(
 
 
 def paired_table(results: dict[str, pd.DataFrame], *,
-                 outcomes: tuple[str, ...] = OUTCOMES) -> pd.DataFrame:
-    """Rates and paired differences to ``results["tau"]`` (same patients, same order)."""
+                 outcomes: tuple[str, ...] = (*OUTCOMES, *RATIOS),
+                 subgroups: dict[str, str | None] | None = None) -> pd.DataFrame:
+    """Rates and paired differences to ``results["tau"]`` (same patients, same order).
+
+    ``subgroups`` maps a label to a boolean column of the patient tables (``None``: all
+    patients); default ``{"all": None, "NOT": "ever_not"}``. A subgroup defined by what a
+    policy changes (``ever_not``) is each policy's own, as in the OQ trials; one fixed before
+    treatment (a therapist's skill) is the same patients under every policy.
+
+    Examples
+    --------
+    >>> from simulations import ClinicConfig, simulate
+    >>> cfg = ClinicConfig(n_patients=400, n_therapists=8)
+    >>> runs = {p: simulate(cfg, p, seed=1, keep_sessions=False).patients
+    ...         for p in ("tau", "alliance-repair")}
+    >>> for frame in runs.values():
+    ...     frame["early_case"] = frame["intake"] >= 15
+    >>> table = paired_table(runs, outcomes=("dropout",), subgroups={"severe": "early_case"})
+    >>> table[["policy", "subgroup", "outcome"]].values.tolist()
+    [['tau', 'severe', 'dropout'], ['alliance-repair', 'severe', 'dropout']]
+    """
     tau = results["tau"]
     cluster = tau["therapist"].to_numpy()
+    groups = {"all": None, "NOT": "ever_not"} if subgroups is None else subgroups
     rows = []
     for name, patients in results.items():
         if not np.array_equal(patients["patient"].to_numpy(), tau["patient"].to_numpy()):
             raise ValueError(f"policy {name}: patients differ from TAU's; use the same config")
-        for subgroup in ("all", "NOT"):
-            member = (np.ones(len(patients), bool) if subgroup == "all"
-                      else patients["ever_not"].to_numpy())
-            member_tau = (np.ones(len(tau), bool) if subgroup == "all"
-                          else tau["ever_not"].to_numpy())
+        for subgroup, column in groups.items():
+            member = (np.ones(len(patients), bool) if column is None
+                      else patients[column].to_numpy(bool))
+            member_tau = (np.ones(len(tau), bool) if column is None
+                          else tau[column].to_numpy(bool))
             for outcome in outcomes:
-                if subgroup == "NOT" and outcome == "ever_not":
+                if outcome == column:
                     continue
-                y = patients[outcome].to_numpy().astype(float)
-                rate, phi = ratio_influence(y, member)
-                rate_tau, phi_tau = ratio_influence(tau[outcome].to_numpy().astype(float),
-                                                    member_tau)
+                rate, phi = _influence(patients, outcome, member)
+                rate_tau, phi_tau = _influence(tau, outcome, member_tau)
                 se = cluster_se(phi, cluster)
                 se_diff = cluster_se(phi - phi_tau, cluster)
                 diff = rate - rate_tau
@@ -113,3 +142,10 @@ def paired_table(results: dict[str, pd.DataFrame], *,
                              "diff_vs_tau": diff, "diff_ci_low": diff - Z95 * se_diff,
                              "diff_ci_high": diff + Z95 * se_diff})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _influence(patients: pd.DataFrame, outcome: str,
+               member: np.ndarray) -> tuple[float, np.ndarray]:
+    if outcome in RATIOS:
+        return ratio_influence(*event_share(patients, outcome, member))
+    return ratio_influence(patients[outcome].to_numpy().astype(float), member)

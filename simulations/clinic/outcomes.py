@@ -27,7 +27,8 @@ from trajectories.clinical import CATEGORIES, classify_change
 if TYPE_CHECKING:
     from simulations.clinic.engine import ChunkResult
 
-__all__ = ["HORIZON_OUTCOMES", "OUTCOMES", "patient_outcomes", "rate_table", "ratio_influence"]
+__all__ = ["HORIZON_OUTCOMES", "OUTCOMES", "RATIOS", "patient_outcomes", "rate_table",
+           "ratio_influence"]
 
 #: Outcomes at the common horizon (booleans of the patient table).
 HORIZON_OUTCOMES: tuple[str, ...] = ("deteriorated_horizon", "recovered_horizon",
@@ -35,6 +36,11 @@ HORIZON_OUTCOMES: tuple[str, ...] = ("deteriorated_horizon", "recovered_horizon"
 #: Outcomes reported by :func:`rate_table` (booleans of the patient table).
 OUTCOMES: tuple[str, ...] = ("deteriorated", "recovered", "reliably_improved", "failure",
                              "dropout", "referred", "ever_not", *HORIZON_OUTCOMES)
+#: Shares of events rather than of patients: name -> (numerator, denominator) columns.
+RATIOS: dict[str, tuple[str, str]] = {
+    "ruptures_resolved": ("n_repaired", "n_ruptures"),
+    "ruptures_noticed": ("n_noticed", "n_ruptures"),
+}
 END_CATEGORIES = ["completed", "dropout", "referred"]
 Z95 = 1.959964
 
@@ -80,7 +86,7 @@ def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 
     }
     for key, value in p.items():
         frame[key] = value.astype(float) if value.dtype == np.float32 else value
-    return pd.DataFrame(frame)
+    return pd.DataFrame(frame, copy=False)
 
 
 def ratio_influence(y: np.ndarray, member: np.ndarray) -> tuple[float, np.ndarray]:
@@ -89,7 +95,8 @@ def ratio_influence(y: np.ndarray, member: np.ndarray) -> tuple[float, np.ndarra
     The rate is ``sum(member * y) / sum(member)``; its influence values ``phi`` satisfy
     ``rate - truth ~ mean(phi)``, so sums of ``phi`` within clusters give a cluster-robust
     variance, and differences of ``phi`` between paired runs give the variance of a paired
-    difference (delta method).
+    difference (delta method). ``member`` may be a count (a share of events: ``y`` is then
+    each patient's share, ``member`` their number of events).
     """
     m = member.astype(float)
     share = m.mean()
@@ -158,3 +165,16 @@ def summary(patients: pd.DataFrame) -> dict[str, object]:
                        patients["end_status"].value_counts().sort_index().items()},
         "rates": table.to_dict(orient="records"),
     }
+
+
+def event_share(patients: pd.DataFrame, ratio: str,
+                member: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(y, weights) for :func:`ratio_influence` of a share of events in :data:`RATIOS`
+    (e.g. ruptures resolved: ``sum(n_repaired) / sum(n_ruptures)``), among ``member``."""
+    num, den = RATIOS[ratio]
+    weights = patients[den].to_numpy().astype(float)
+    if member is not None:
+        weights = weights * member
+    y = np.divide(patients[num].to_numpy().astype(float), patients[den].to_numpy(),
+                  out=np.zeros(len(patients)), where=patients[den].to_numpy() > 0)
+    return y, weights

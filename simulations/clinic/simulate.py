@@ -267,7 +267,7 @@ def _long(out, first_id: int, end_status: pd.Series) -> pd.DataFrame:
                                                      categories=list(RUPTURE_TYPES))
     codes = end_status.cat.codes.to_numpy()[pid]
     frame["end_status"] = pd.Categorical.from_codes(codes, dtype=end_status.dtype)
-    return pd.DataFrame(frame)
+    return pd.DataFrame(frame, copy=False)
 
 
 def _observed(sessions: pd.DataFrame, instrument: Instrument) -> TherapyData:
@@ -276,7 +276,8 @@ def _observed(sessions: pd.DataFrame, instrument: Instrument) -> TherapyData:
     data = TherapyData.from_frame(
         sessions[columns], patient="patient", therapist="therapist", session="session",
         score="score", alliance="alliance", instrument=instrument)
-    first = np.flatnonzero(np.r_[True, np.diff(sessions["patient"].to_numpy()) != 0])
-    status = sessions["end_status"].iloc[first].astype(str)
-    return data.with_end_status(pd.Series(status.to_numpy(),
-                                          index=sessions["patient"].to_numpy()[first]))
+    pid = sessions["patient"].to_numpy()
+    first = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+    status = sessions["end_status"].iloc[first]
+    return data.with_end_status(pd.Series(status.to_numpy(), index=pid[first],
+                                          dtype=status.dtype))

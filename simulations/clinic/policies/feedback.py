@@ -123,7 +123,7 @@ class ClinicalSupport(Policy):
     p_act: float = 0.9
     sensitivity: float = 0.75
     false_alarm: float = 0.1
-    domain_fix: float = 0.8
+    domain_fix: float = 0.9
     alliance_boost: float = 0.8
     alliance_threshold: float = -0.5
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulations import AllianceRepair, ClinicConfig, Feedback, compare_policies, simulate
+from simulations import AllianceRepair, ClinicConfig, Feedback, simulate
 from simulations.clinic.engine import HOOKS
 from simulations.clinic.policies import (
     AllianceFocusedSwitch,
