@@ -91,13 +91,13 @@ class RuptureType:
 #: values]: mostly hidden from the patient's rating and noticed through attunement only.
 WITHDRAWAL = RuptureType(
     logit=-2.35, alliance=0.6, worsening=0.3, damage=0.7, visibility=0.2, notice_logit=-0.9,
-    resolve_logit=0.4, skill_weight=0.7, spontaneous_logit=-1.6, symptom=2.2, dropout=0.22,
+    resolve_logit=0.4, skill_weight=0.7, spontaneous_logit=-1.6, symptom=2.2, dropout=0.3,
     dropout_persistence=0.75)
 #: Confrontation: hostility or criticism towards the therapist [assumed values]: visible to
 #: patient and observer, acute dropout risk.
 CONFRONTATION = RuptureType(
     logit=-2.9, alliance=0.45, worsening=0.7, damage=1.0, visibility=1.0, notice_logit=1.7,
-    resolve_logit=0.0, skill_weight=1.2, spontaneous_logit=-2.0, symptom=2.8, dropout=0.9,
+    resolve_logit=0.0, skill_weight=1.2, spontaneous_logit=-2.0, symptom=2.8, dropout=1.3,
     dropout_persistence=0.0)
 
 

@@ -58,6 +58,7 @@ TARGETS: tuple[Target, ...] = (
     Target("dropout_routine", 4, 0.30, 0.04, "Bennemann et al. 2022 [V]: ~30%"),
     Target("therapist_icc", 5, 0.05, 0.03, "Johns et al. 2019 [V]: 5% (range .01-.10)"),
     Target("alliance_outcome_r", 7, 0.28, 0.07, "Flückiger et al. 2018 [V]: r = .278"),
+    Target("alliance_dropout_d", 7, 0.55, 0.15, "Sharf et al. 2010 [V]: alliance-dropout d = .55"),
     Target("repair_outcome_r", 7, 0.29, 0.12, "Eubanks et al. 2018 [V]: r = .29 [.10, .47]"),
     Target("confrontation_rating_d", 7, 1.54, 0.40,
            "Eubanks et al. 2019 [V]: confrontation matched self-reported ruptures, d = 1.54"),
@@ -150,6 +151,8 @@ def batch_statistics(config: ClinicConfig, *, seed: int) -> dict[str, float]:
     three = tau[tau["n_sessions"] >= 3]
     out["alliance_outcome_r"] = float(np.corrcoef(three["early_alliance"],
                                                   _resid_gain(three))[0, 1])
+    out["alliance_dropout_d"] = -_d_between(three["early_alliance"].to_numpy(),
+                                            three["dropout"].to_numpy())
     ruptured = two[two["n_ruptures"] > 0]
     share = (ruptured["n_repaired"] / ruptured["n_ruptures"]).to_numpy()
     out["repair_outcome_r"] = float(np.corrcoef(share, _resid_gain(ruptured))[0, 1])

@@ -241,10 +241,10 @@ class DropoutConfig:
     """
 
     setting: Setting = "trial"
-    trial_logit: float = -6.15
-    routine_logit: float = -5.5
+    trial_logit: float = -6.1
+    routine_logit: float = -5.52
     front_loading: float = 2.5
-    alliance: float = 0.25
+    alliance: float = 0.17
     worsening: float = 0.35
     improvement: float = 0.15
     frailty_sd: float = 0.5

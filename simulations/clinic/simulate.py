@@ -254,11 +254,12 @@ def _long(out, first_id: int, end_status: pd.Series) -> pd.DataFrame:
     attended = np.arange(n_sessions)[None, :] < counts[:, None]  # (patients, sessions)
     total = int(counts.sum())
     starts = np.cumsum(counts) - counts
-    rows = np.arange(total, dtype=np.int64)
-    pid = np.repeat(np.arange(n, dtype=np.int64), counts)
-    frame = {"patient": pid + first_id,
-             "therapist": out.therapist.astype(np.int64)[pid],
-             "session": rows - np.repeat(starts, counts)}
+    rows = np.arange(total, dtype=np.int32)
+    pid = np.repeat(np.arange(n, dtype=np.int32), counts)
+    # compact integers (ids < 2**31, sessions <= 200): less to copy, validate and write
+    frame = {"patient": pid + np.int32(first_id),
+             "therapist": out.therapist.astype(np.int32)[pid],
+             "session": (rows - np.repeat(starts.astype(np.int32), counts)).astype(np.int16)}
     for name in ("score", "alliance", *SESSION_TRUTH):
         if name in out.matrices:
             frame[name] = out.matrices[name].T[attended]  # patient-major, like the rows
