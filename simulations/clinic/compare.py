@@ -96,8 +96,10 @@ def compare_policies(
 
 def paired_table(results: dict[str, pd.DataFrame], *,
                  outcomes: tuple[str, ...] = (*OUTCOMES, *RATIOS),
-                 subgroups: dict[str, str | None] | None = None) -> pd.DataFrame:
-    """Rates and paired differences to ``results["tau"]`` (same patients, same order).
+                 subgroups: dict[str, str | None] | None = None,
+                 reference: str = "tau") -> pd.DataFrame:
+    """Rates and paired differences to ``results[reference]`` (same patients, same order;
+    the difference columns keep their name ``diff_vs_tau``).
 
     ``subgroups`` maps a label to a boolean column of the patient tables (``None``: all
     patients); default ``{"all": None, "NOT": "ever_not"}``. A subgroup defined by what a
@@ -116,7 +118,7 @@ def paired_table(results: dict[str, pd.DataFrame], *,
     >>> table[["policy", "subgroup", "outcome"]].values.tolist()
     [['tau', 'severe', 'dropout'], ['alliance-repair', 'severe', 'dropout']]
     """
-    tau = results["tau"]
+    tau = results[reference]
     cluster = tau["therapist"].to_numpy()
     groups = {"all": None, "NOT": "ever_not"} if subgroups is None else subgroups
     rows = []

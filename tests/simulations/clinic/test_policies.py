@@ -211,3 +211,17 @@ def test_the_user_written_policy_in_the_docs_runs() -> None:
     assert "check_in_calls" in sim.patients.columns
     assert (sim.patients["check_in_calls"] <= 1).all()
     assert sim.patients["check_in_calls"].mean() > 0.05
+
+
+def test_every_python_example_in_the_docs_parses_and_imports_public_names() -> None:
+    import ast
+    import importlib
+
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    assert len(blocks) >= 3
+    for block in blocks:
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.ImportFrom) and node.module.startswith("simulations"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    assert hasattr(module, alias.name), f"{node.module}.{alias.name}"
