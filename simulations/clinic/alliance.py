@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulations.clinic.state import F32, Chunk, sigmoid
+from simulations.clinic.state import F32, Chunk, sigmoid, sigmoid_
 
 __all__ = ["alliance_step", "resolve_ruptures"]
 
@@ -32,28 +32,43 @@ def alliance_step(c: Chunk) -> None:
     """Steps 1-4: drift, rupture, rating, noticing."""
     al, rt = c.config.alliance, c.config.ruptures
     wd, cf = rt.withdrawal, rt.confrontation
-    c.a = c.level + F32(al.persistence) * (c.a - c.level)
-    c.a += F32(al.innovation_sd) * c.normal("alliance")
-    c.a += F32(al.symptom_response) * c.change
+    a = c.a  # in place: one pass over the chunk per line
+    a -= c.level
+    a *= F32(al.persistence)
+    a += c.level
+    drift = c.normal("alliance")
+    drift *= F32(al.innovation_sd)
+    a += drift
+    np.multiply(c.change, F32(al.symptom_response), out=drift)
+    a += drift
     worsening = np.maximum(c.worse, 0)
     base = c.of_therapist("rupture_propensity")
-    p_w = sigmoid(F32(wd.logit) + base - F32(wd.alliance) * c.a + F32(wd.worsening) * worsening)
-    p_c = sigmoid(F32(cf.logit) + base - F32(cf.alliance) * c.a + F32(cf.worsening) * worsening)
+    p = []
+    for kind in (wd, cf):
+        x = a * F32(-kind.alliance)
+        x += base
+        x += F32(kind.logit)
+        np.multiply(worsening, F32(kind.worsening), out=drift)
+        x += drift
+        p.append(sigmoid_(x))
+    p_w, p_c = p
     u = c.uniform("rupture")
     withdrawal = c.active & (u < p_w)
     p_c += p_w
     confrontation = c.active & ~withdrawal & (u < p_c)
     c.rupture = withdrawal.view(np.int8) + 2 * confrontation.view(np.int8)
-    c.a_before = c.a.copy()
-    c.damage = F32(wd.damage) * withdrawal + F32(cf.damage) * confrontation
-    c.a -= c.damage
+    c.a_before = a.copy()
+    c.damage = np.where(confrontation, F32(cf.damage), F32(wd.damage))
+    c.damage *= withdrawal | confrontation
+    a -= c.damage
     c.hidden *= F32(al.persistence)
-    c.hidden += (F32(wd.damage * (1 - wd.visibility)) * withdrawal
-                 + F32(cf.damage * (1 - cf.visibility)) * confrontation)
-    rating = c.a + c.hidden
+    c.hidden += np.where(confrontation, F32(1 - cf.visibility), F32(1 - wd.visibility)) * c.damage
+    rating = a + c.hidden
     rating *= F32(al.rating_sd)
     rating += F32(al.rating_mean)
-    rating += F32(al.rating_noise_sd) * c.normal("rating")
+    noise = c.normal("rating")
+    noise *= F32(al.rating_noise_sd)
+    rating += noise
     c.prev_rating, c.rating = c.rating, np.clip(rating, 1, 5, out=rating)
     u_notice = c.uniform("notice")
     c.ruptured = idx = np.flatnonzero(c.rupture)

@@ -22,26 +22,40 @@ __all__ = ["measure", "measure_horizon", "symptom_step"]
 
 
 def symptom_step(c: Chunk) -> None:
-    """Move every patient's latent score from last week to this week (``c.session >= 1``)."""
+    """Move every patient's latent score from last week to this week (``c.session >= 1``).
+
+    In-place arithmetic throughout: each line is one pass over the chunk's arrays."""
     s, co, fu = c.session, c.config.course, c.config.follow_up
     c.event = c.uniform("stress") < c.p_event
-    if s < c.n_sessions:  # the first treatment can only run up to the session limit
-        effective = c.rate + F32(co.alliance_effect) * c.a
+    if s < c.n_sessions and c.active.any():  # the first treatment: up to the session limit
+        effective = c.a * F32(co.alliance_effect)
+        effective += c.rate
         effective *= c.active
-        c.course -= F32(c.log_step(s)) * c.step * effective
+        effective *= c.step
+        effective *= F32(c.log_step(s))
+        c.course -= effective
     started = c.next_start >= 0
     if started.any():
         _next_treatment(c, started, fu.next_sessions)
-    off = ~c.active & ~c.in_next if started.any() else ~c.active
-    if fu.drift > 0:
-        c.course += F32(fu.drift) * off * (c.anchor - c.course)
+        off = ~c.active & ~c.in_next
+    else:
+        off = ~c.active
+    if fu.drift > 0 and off.any():
+        gap = c.anchor - c.course
+        gap *= off
+        gap *= F32(fu.drift)
+        c.course += gap
     # transient deviations (AR(1)): shocks and life events fade, so a patient flagged in a bad
     # week can still recover, as many not-on-track cases do under TAU
     c.dev *= F32(co.shock_persistence)
-    c.dev += F32(co.shock_sd) * c.normal("course") + F32(c.config.risk.stress_event_size) * c.event
+    shock = c.normal("course")
+    shock *= F32(co.shock_sd)
+    c.dev += shock
+    np.add(c.dev, F32(c.config.risk.stress_event_size), out=c.dev, where=c.event)
     if co.p_sudden_gain > 0 and s < c.n_sessions:
         c.course[(c.gain_at == s) & c.active] *= F32(1 - co.sudden_gain_fraction)
-    c.sev = np.clip(c.course + c.dev, 0, c.span)
+    c.sev = np.add(c.course, c.dev, out=shock)
+    np.clip(c.sev, 0, c.span, out=c.sev)
 
 
 def _next_treatment(c: Chunk, started: np.ndarray, n_next: int) -> None:
@@ -63,13 +77,22 @@ def measure(c: Chunk) -> None:
     """Observed score of this session (latent + error with the instrument's SEM, rounded and
     clipped to the scale), and the changes a service computes from it."""
     s = c.session
-    o_sev = np.clip(np.rint(c.sev + F32(c.sem) * c.normal("measure")), 0, c.span)
-    c.scores[s] = c.to_score(o_sev)
+    o_sev = c.normal("measure")
+    o_sev *= F32(c.sem)
+    o_sev += c.sev
+    np.rint(o_sev, out=o_sev)
+    np.clip(o_sev, 0, c.span, out=o_sev)
+    if c.hiw:
+        np.add(o_sev, F32(c.lo), out=c.scores[s])
+    else:
+        np.subtract(F32(c.hi), o_sev, out=c.scores[s])
     if s == 0:
         c.o0 = c.prev_o = o_sev
     c.o_sev = o_sev
-    c.worse = (o_sev - c.o0) / F32(c.rci)  # RCIs worse than intake
-    c.change = (c.prev_o - o_sev) / F32(c.rci)  # RCIs better than last session
+    c.worse = o_sev - c.o0
+    c.worse *= F32(1 / c.rci)  # RCIs worse than intake
+    c.change = c.prev_o - o_sev
+    c.change *= F32(1 / c.rci)  # RCIs better than last session
 
 
 def measure_horizon(c: Chunk) -> None:

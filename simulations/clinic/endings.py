@@ -31,13 +31,17 @@ def end_of_session(c: Chunk) -> None:
     if cfg.good_enough:
         c.ge_count = (c.ge_count + 1) * (c.o_sev < c.cut)
         c.active &= ~(c.ge_count >= cfg.good_enough_sessions)
+    # minus the hazard's logit, one in-place pass per term
+    neg = c.a * F32(dr.alliance)
+    neg -= c.static
+    neg -= F32(dr.front_loading / (1 + s))
+    for kind, load in zip(rt.types, c.load, strict=True):
+        neg -= F32(kind.dropout) * load
     worsening = np.maximum(c.worse, 0)
-    logit = c.static + F32(dr.front_loading / (1 + s))
-    logit -= F32(dr.alliance) * c.a
-    logit += F32(rt.withdrawal.dropout) * c.load[0]
-    logit += F32(rt.confrontation.dropout) * c.load[1]
-    logit += F32(dr.worsening + dr.improvement) * worsening
-    logit -= F32(dr.improvement) * c.worse
-    dropout = c.active & (u < sigmoid(logit))
+    worsening *= F32(dr.worsening + dr.improvement)
+    neg -= worsening
+    worsening = c.worse * F32(dr.improvement)
+    neg += worsening
+    dropout = c.active & (u < sigmoid(-neg))
     c.end += dropout.view(np.int8)
     c.active &= ~dropout

@@ -24,7 +24,7 @@ import numpy as np
 
 from simulations.clinic.config import ClinicConfig
 
-__all__ = ["DOMAINS", "F32", "RUPTURE_TYPES", "SESSION_TRUTH", "Chunk", "sigmoid"]
+__all__ = ["DOMAINS", "F32", "RUPTURE_TYPES", "SESSION_TRUTH", "Chunk", "sigmoid", "sigmoid_"]
 
 #: Case-formulation domains a clinical support tool or the failure ladder assesses (bit
 #: ``1 << (code - 1)`` of ``Chunk.domains``; code 0 = none).
@@ -40,6 +40,14 @@ F32 = np.float32
 def sigmoid(x: np.ndarray | float) -> np.ndarray:
     """Logistic function (float32 in, float32 out)."""
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def sigmoid_(x: np.ndarray) -> np.ndarray:
+    """Logistic function in place (``x`` is overwritten and returned)."""
+    np.negative(x, out=x)
+    np.exp(x, out=x)
+    x += 1
+    return np.reciprocal(x, out=x)
 
 
 class Chunk:
