@@ -65,7 +65,14 @@ class ChunkResult:
 
 def setup(config: ClinicConfig, seed: int | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Therapists' effects and each patient's therapist (random, equal probability: caseloads
-    vary as in routine services), from the first two children of ``SeedSequence(seed)``."""
+    vary as in routine services), from the first two children of ``SeedSequence(seed)``.
+
+    Examples
+    --------
+    >>> th, th_of = setup(ClinicConfig(n_patients=100, n_therapists=4), seed=3)
+    >>> th["repair_skill"].shape, th_of.shape
+    ((4,), (100,))
+    """
     therapist_ss, assign_ss, _ = np.random.SeedSequence(seed).spawn(3)
     th = therapist_effects(config, np.random.default_rng(therapist_ss))
     th_of = np.random.default_rng(assign_ss).integers(
@@ -73,8 +80,15 @@ def setup(config: ClinicConfig, seed: int | None) -> tuple[dict[str, np.ndarray]
     return th, th_of
 
 
-def chunk_seeds(config: ClinicConfig, seed: int | None, chunk_size: int):
-    """Yield (start, stop, chunk seed sequence); chunk i always gets spawn key (2, i)."""
+def chunk_seeds(config: ClinicConfig, seed: int | None, chunk_size: int):  # noqa: ANN201
+    """Yield (start, stop, chunk seed sequence); chunk i always gets spawn key (2, i).
+
+    Examples
+    --------
+    >>> [(a, b, ss.spawn_key) for a, b, ss in chunk_seeds(ClinicConfig(n_patients=250,
+    ...                                                   n_therapists=5), 1, 100)]
+    [(0, 100, (2, 0)), (100, 200, (2, 1)), (200, 250, (2, 2))]
+    """
     chunks_ss = np.random.SeedSequence(seed).spawn(3)[2]
     n = config.n_patients
     for i, ss in enumerate(chunks_ss.spawn(-(-n // chunk_size))):
@@ -88,6 +102,15 @@ def run_chunk(config: ClinicConfig, components: list, th: dict[str, np.ndarray],
 
     ``components`` are objects with the :data:`HOOKS` (the monitor first, then the policy's
     parts; :class:`simulations.clinic.policies.Policy` gives no-op defaults).
+
+    Examples
+    --------
+    >>> cfg = ClinicConfig(n_patients=500, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> _, _, ss = next(chunk_seeds(cfg, 1, 500))
+    >>> out = run_chunk(cfg, [], th, th_of, ss)
+    >>> out.obs.shape, int(out.last_session.max()) <= cfg.max_sessions - 1
+    ((20, 500), True)
     """
     c = Chunk(config, th, th_of, ss, record=record != "none")
     draw_patients(c)

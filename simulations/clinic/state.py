@@ -71,6 +71,17 @@ class Chunk:
         and :meth:`refer` (end treatment and refer to a next one).
     Hidden truth (components only)
         latent ``course``, ``dev``, ``sev``, latent alliance ``a``, ``rupture`` type, ...
+
+    Examples
+    --------
+    >>> from simulations.clinic.engine import setup
+    >>> cfg = ClinicConfig(n_patients=10, n_therapists=2)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> chunk = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
+    >>> chunk.uniform("my-policy").shape, chunk.variates["uniform"]
+    ((10,), 10)
+    >>> bool(np.allclose(chunk.of_therapist("repair_skill"), th["repair_skill"][th_of]))
+    True
     """
 
     def __init__(self, config: ClinicConfig, th: dict[str, np.ndarray], th_of: np.ndarray,
@@ -164,6 +175,7 @@ class Chunk:
         Returns the patients referred now."""
         referred = mask & self.active
         if referred.any():
+            self.sev_end[referred] = self.sev[referred]  # the latent score at this last session
             self.end[referred] = 2
             self.active &= ~referred
             self.referred_at[referred] = self.session
