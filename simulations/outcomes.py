@@ -3,6 +3,7 @@
 from simulations.clinic.outcomes import (
     HORIZON_OUTCOMES,
     OUTCOMES,
+    RATIOS,
     patient_outcomes,
     rate_table,
     ratio_influence,
@@ -11,6 +12,7 @@ from simulations.clinic.outcomes import (
 __all__ = [
     "HORIZON_OUTCOMES",
     "OUTCOMES",
+    "RATIOS",
     "patient_outcomes",
     "rate_table",
     "ratio_influence",
