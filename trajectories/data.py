@@ -583,8 +583,10 @@ class TherapyData:
             status = status.astype(object)
         else:
             status = status.astype(str).str.lower()
-        missing = set(self.patients) - set(status.index)
-        if missing:
+        patients = pd.Index(self.patients)
+        lacking = ~patients.isin(status.index)  # vectorised: large simulated data sets
+        if lacking.any():
+            missing = patients[lacking].tolist()
             raise DataValidationError(
                 f"end_status: no status for patients {sorted(missing, key=str)[:_SHOW]}"
             )
