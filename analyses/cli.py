@@ -33,8 +33,9 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every available subcommand registered (``only``: just that
+    one, so that a command does not pay for importing the others' plotting stack)."""
     parser = OneLineParser(
         prog="setback",
         description="Therapy trajectory and dropout modelling: describe data, fit growth "
@@ -43,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"setback {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
+        if only is not None and name != only:
+            continue
         try:
             module = importlib.import_module(f"analyses.commands.{name}")
         except ModuleNotFoundError as exc:  # a command whose module is not built yet
@@ -55,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``setback`` console script."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    named = argv[0].replace("-", "_") if argv else ""
+    parser = build_parser(only=named if named in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -6,7 +6,9 @@ from simulations.clinic.config import (
     ClinicConfig,
     CourseConfig,
     DropoutConfig,
+    FollowUpConfig,
     RiskConfig,
+    RuptureConfig,
     TherapistConfig,
 )
 
@@ -15,7 +17,9 @@ __all__ = [
     "ClinicConfig",
     "CourseConfig",
     "DropoutConfig",
+    "FollowUpConfig",
     "RiskConfig",
+    "RuptureConfig",
     "TRAJECTORY_CLASSES",
     "TherapistConfig",
 ]

@@ -2,18 +2,24 @@
 
 from simulations.clinic.engine import (
     DOMAINS,
+    HOOKS,
     SESSION_TRUTH,
     ChunkResult,
-    Plan,
+    Record,
+    chunk_seeds,
     run_chunk,
+    setup,
     therapist_effects,
 )
 
 __all__ = [
     "ChunkResult",
     "DOMAINS",
-    "Plan",
+    "HOOKS",
+    "Record",
     "SESSION_TRUTH",
+    "chunk_seeds",
     "run_chunk",
+    "setup",
     "therapist_effects",
 ]

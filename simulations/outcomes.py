@@ -1,8 +1,10 @@
 """Deprecated import path, kept for one release: use simulations.clinic.outcomes."""
 
 from simulations.clinic.outcomes import (
+    HORIZON_OUTCOMES,
     MIN_CLUSTERS,
     OUTCOMES,
+    RATIOS,
     FewClustersWarning,
     cluster_se,
     interval_method,
@@ -14,8 +16,10 @@ from simulations.clinic.outcomes import (
 
 __all__ = [
     "FewClustersWarning",
+    "HORIZON_OUTCOMES",
     "MIN_CLUSTERS",
     "OUTCOMES",
+    "RATIOS",
     "cluster_se",
     "interval_method",
     "patient_outcomes",

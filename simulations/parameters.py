@@ -5,6 +5,7 @@ from simulations.clinic.parameters import (
     AllianceConfig,
     CourseConfig,
     DropoutConfig,
+    FollowUpConfig,
     RiskConfig,
     TherapistConfig,
 )
@@ -13,6 +14,7 @@ __all__ = [
     "AllianceConfig",
     "CourseConfig",
     "DropoutConfig",
+    "FollowUpConfig",
     "RiskConfig",
     "TRAJECTORY_CLASSES",
     "TherapistConfig",

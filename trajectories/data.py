@@ -35,6 +35,25 @@ CANONICAL = ("patient", "therapist", "session", "score", "alliance")
 _SHOW = SHOW
 
 
+def _ordered(patient: np.ndarray, session: np.ndarray) -> bool:
+    """Rows already sorted by integer patient id, sessions strictly increasing within each
+    patient: then no (patient, session) pair repeats and sorting would change nothing, which
+    two vectorised comparisons establish (large simulated data sets are built this way)."""
+    if patient.dtype.kind not in "iu" or len(patient) < 2:
+        return False
+    same = patient[1:] == patient[:-1]
+    return bool(((patient[1:] > patient[:-1]) | (same & (session[1:] > session[:-1]))).all())
+
+
+def _nested_when_ordered(patient: np.ndarray, therapist: np.ndarray) -> bool:
+    """For rows ordered by patient: True when the therapist never changes within a patient
+    (False sends the caller to the general check, which names the patients)."""
+    if therapist.dtype == object:
+        return False
+    same_patient = patient[1:] == patient[:-1]
+    return not bool((same_patient & (therapist[1:] != therapist[:-1])).any())
+
+
 def end_status_from_rows(
     df: pd.DataFrame, *, patient: str, session: str, status: str
 ) -> pd.Series:
@@ -301,26 +320,30 @@ class TherapyData:
             raise DataValidationError("the data are empty: at least one row is required")
         source = dict(mapping)
 
-        frame = pd.DataFrame(
-            {name: df[mapping[name]].to_numpy(copy=True) for name in CANONICAL if name in mapping}
-        )
-        for cov in covariates:
-            frame[cov] = df[cov].to_numpy(copy=True)
-        frame.insert(0, "source_row", np.arange(len(df)))
+        # views for the checks; the frame kept is one copy made at the end (never the input)
+        columns = {"source_row": np.arange(len(df))}
+        columns |= {name: df[mapping[name]].to_numpy() for name in CANONICAL if name in mapping}
+        columns |= {cov: df[cov].to_numpy() for cov in covariates}
+        frame = pd.DataFrame(columns, copy=False)
 
         check_ids(frame, source, allow_missing_therapist)
-        frame["session"] = check_sessions(frame, source)
-        frame["score"] = cls._check_score(frame, source, inst, allow_missing_scores)
+        columns["session"] = check_sessions(frame, source)
+        columns["score"] = cls._check_score(frame, source, inst, allow_missing_scores)
         if "alliance" in frame:
-            frame["alliance"] = check_numeric(frame, "alliance", source, allow_nan=True)
+            columns["alliance"] = check_numeric(frame, "alliance", source, allow_nan=True)
+        # one copy (consolidated blocks) instead of a column assignment per check
+        frame = pd.DataFrame(columns, copy=True)
+        ordered = _ordered(columns["patient"], columns["session"])
 
-        dup = frame.duplicated(["patient", "session"], keep=False).to_numpy()
+        dup = (np.zeros(len(frame), bool) if ordered
+               else frame.duplicated(["patient", "session"], keep=False).to_numpy())
         if dup.any():
             raise _fail(
                 source["session"], "each (patient, session) pair must appear once",
                 _where(frame, dup, source),
             )
-        if "therapist" in frame and not allow_therapist_change:
+        if "therapist" in frame and not allow_therapist_change and not (
+                ordered and _nested_when_ordered(columns["patient"], columns["therapist"])):
             n_th = frame.groupby("patient", sort=False)["therapist"].nunique()
             multi = n_th.index[n_th > 1]
             if len(multi):
@@ -331,12 +354,13 @@ class TherapyData:
                     "pass allow_therapist_change=True if that is intended"
                 )
 
-        frame = frame.sort_values(["patient", "session"], kind="stable").reset_index(drop=True)
+        if not ordered:
+            frame = frame.sort_values(["patient", "session"], kind="stable").reset_index(drop=True)
         if end_status is not None:
             status = cls._status_from_column(df[end_status], frame, end_status, source)
             status_source = "column"
         else:
-            status, status_source = cls._infer_status(frame, planned_sessions)
+            status, status_source = cls._infer_status(frame, planned_sessions, ordered)
         return cls(
             _frame=frame,
             end_status=status,
@@ -396,8 +420,15 @@ class TherapyData:
                                     session=source["session"], status=column)
 
     @staticmethod
-    def _infer_status(frame: pd.DataFrame, planned: int | None) -> tuple[pd.Series, str]:
-        last = frame.groupby("patient", sort=True)["session"].max()
+    def _infer_status(frame: pd.DataFrame, planned: int | None,
+                      ordered: bool = False) -> tuple[pd.Series, str]:
+        if ordered:  # the last row of each patient holds the last session
+            pid = frame["patient"].to_numpy()
+            ends = np.r_[np.flatnonzero(pid[1:] != pid[:-1]), len(pid) - 1]
+            last = pd.Series(frame["session"].to_numpy()[ends],
+                             index=pd.Index(pid[ends], name="patient"), name="session")
+        else:
+            last = frame.groupby("patient", sort=True)["session"].max()
         target = int(last.max()) if planned is None else int(planned)
         status = pd.Series(np.where(last >= target, "completed", "dropout"), index=last.index,
                            name="end_status")
@@ -533,9 +564,17 @@ class TherapyData:
 
     def with_end_status(self, status: pd.Series | dict) -> TherapyData:
         """A copy with end statuses replaced (a mapping patient -> status for every patient)."""
-        status = pd.Series(status, name="end_status").astype(str).str.lower()
-        missing = set(self.patients) - set(status.index)
-        if missing:
+        status = pd.Series(status, name="end_status")
+        if isinstance(status.dtype, pd.CategoricalDtype):  # normalise the few categories only
+            status = status.cat.rename_categories([str(c).lower()
+                                                   for c in status.cat.categories])
+            status = status.astype(object)
+        else:
+            status = status.astype(str).str.lower()
+        patients = pd.Index(self.patients)
+        lacking = ~patients.isin(status.index)  # vectorised: large simulated data sets
+        if lacking.any():
+            missing = patients[lacking].tolist()
             raise DataValidationError(
                 f"end_status: no status for patients {sorted(missing, key=str)[:_SHOW]}"
             )

@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Simulate the same patients, therapists and noise (common random numbers) "
         "under each policy and write DIR/comparison.csv: per policy, subgroup (all / NOT) "
         "and outcome, the rate with its 95% interval and the paired difference to "
-        "treatment as usual with its interval.",
+        "treatment as usual with its interval. Outcomes at the end of treatment and at the "
+        "common follow-up horizon (*_horizon: week 26, every patient, whatever ended "
+        "treatment), and the shares of ruptures noticed and resolved.",
     )
     parser.add_argument("--policies", default=["tau", "feedback", "feedback+cst",
                                                "alliance-repair"],

@@ -108,36 +108,79 @@ def format_summary(policy: str, info: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate, simulate chunk by chunk (writing sessions as they come, so memory stays
-    bounded), then write the patients and the summary and print it. Everything is written
-    into a temporary folder and moved into ``--out`` only when complete."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    """Validate, simulate chunk by chunk (validating and writing each chunk in a second
+    thread while the next is simulated, so memory stays bounded by two chunks), then write
+    the summary and print it. Everything is written into a temporary folder and moved into
+    ``--out`` only when complete."""
     config = clinic_config(args)
     policy = policy_from_name(args.policy)
     folder = OutputFolder(args.out, "simulate", overwrite=args.overwrite)
-    chunks = simulate_chunks(config, policy, seed=args.seed, progress=not args.quiet)
+    chunks = simulate_chunks(config, policy, seed=args.seed, progress=not args.quiet,
+                             truth=False)
     with folder:
-        patients, writer = [], None
-        try:
+        patients, variates = [], {"normal": 0, "uniform": 0}
+        with _ChunkWriter(folder.tmp) as writer:
             for chunk in chunks:
-                observed = chunk.observed().frame.drop(columns="source_row")
-                table = pa.Table.from_pandas(observed, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(folder.tmp / "sessions.parquet", table.schema)
-                writer.write_table(table)
+                writer.submit(chunk)
                 patients.append(chunk.patients)
-        finally:
-            if writer is not None:
-                writer.close()
+                for kind, count in chunk.variates.items():
+                    variates[kind] += count
         frame = pd.concat(patients, ignore_index=True)
-        frame.to_parquet(folder.tmp / "patients.parquet", index=False)
         with warnings.catch_warnings():  # format_summary prints the note instead
             warnings.simplefilter("ignore", FewClustersWarning)
             info = {"policy": policy.name, "seed": args.seed, "config": config.to_dict(),
-                    **summary(frame)}
+                    "variates": variates, **summary(frame)}
         (folder.tmp / "summary.json").write_text(json.dumps(info, indent=2, default=str))
     print(format_summary(policy.name, info))
     print(f"wrote {args.out}/sessions.parquet, patients.parquet, summary.json")
     return 0
+
+
+class _ChunkWriter:
+    """Validates each chunk's observed data as TherapyData and appends it to
+    ``sessions.parquet`` (and its patients to ``patients.parquet``) in one worker thread;
+    NumPy and Arrow release the GIL, so this overlaps with simulating the next chunk. At
+    most one chunk waits, and an error in the worker is raised in the caller."""
+
+    def __init__(self, out: Path) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.out, self.pending, self.files = out, None, {}
+        self.pool = ThreadPoolExecutor(max_workers=1)
+
+    def _write(self, chunk) -> None:  # noqa: ANN001
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        chunk.observed()  # validated as TherapyData (raises naming column and rule)
+        for name, frame in (("sessions", chunk.sessions), ("patients", chunk.patients)):
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if name not in self.files:
+                # dictionary-encode the categories only: trying it on every numeric column
+                # doubles the writing time for no gain
+                categorical = [c for c in frame.columns
+                               if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+                self.files[name] = pq.ParquetWriter(self.out / f"{name}.parquet", table.schema,
+                                                    use_dictionary=categorical)
+            self.files[name].write_table(table)
+
+    def submit(self, chunk) -> None:  # noqa: ANN001
+        self.wait()
+        self.pending = self.pool.submit(self._write, chunk)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def __enter__(self) -> _ChunkWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
+            for writer in self.files.values():
+                writer.close()

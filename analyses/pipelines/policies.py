@@ -20,7 +20,7 @@ __all__ = ["DEMO_POLICIES", "compare_policies_report", "headline_policy_numbers"
 #: The policies of the demo: treatment as usual, ROM feedback, feedback with clinical
 #: support tools, and alliance-rupture repair.
 DEMO_POLICIES: tuple[str, ...] = ("tau", "feedback", "feedback+cst", "alliance-repair")
-_SHOWN = ["deteriorated", "failure", "dropout"]
+_SHOWN = ["deteriorated", "failure", "dropout", "failure_horizon"]
 
 
 def compare_policies_report(
@@ -61,7 +61,9 @@ def compare_policies_report(
         "noise (common random numbers), so differences to treatment as usual are paired. "
         + ("Intervals are 95% and cluster-robust by therapist. " if robust else
            f"Intervals are 95%; {few_clusters_note(config.n_therapists)}. ")
-        + "'NOT' is the not-on-track subgroup, as in the OQ feedback trials."
+        + "'NOT' is the not-on-track subgroup, as in the OQ feedback trials. Outcomes "
+        f"ending in '_horizon' are measured for every patient at week {config.horizon}, "
+        "whatever ended treatment."
     )
     rep.add_table("policy_headline", headline_table(table),
                   "Percent of patients by policy (95% interval); paired difference to TAU in "
@@ -123,7 +125,7 @@ def headline_policy_numbers(table: pd.DataFrame) -> list[str]:
     lines = []
     for subgroup, label in (("all", "all patients"), ("NOT", "not-on-track patients")):
         sel = table[(table["subgroup"] == subgroup)]
-        for outcome in ("deteriorated", "dropout", "failure"):
+        for outcome in ("deteriorated", "dropout", "failure", "failure_horizon"):
             rows = sel[sel["outcome"] == outcome]
             if rows.empty:
                 continue

@@ -11,10 +11,13 @@ from simulations.clinic.config import ClinicConfig
 from simulations.clinic.monitors import Monitor
 from simulations.clinic.outcomes import (
     OUTCOMES,
+    RATIOS,
     Z95,
     difference_se,
+    event_share,
     interval_method,
     rate_interval,
+    ratio_influence,
 )
 from simulations.clinic.policies import Policy, as_combined
 from simulations.clinic.simulate import simulate
@@ -31,7 +34,7 @@ def compare_policies(
     *,
     seed: int,
     monitor: Monitor | None = None,
-    outcomes: tuple[str, ...] = OUTCOMES,
+    outcomes: tuple[str, ...] = (*OUTCOMES, *RATIOS),
     progress: bool = False,
 ) -> pd.DataFrame:
     """Simulate the same clinic under several policies and compare each with TAU.
@@ -52,7 +55,11 @@ def compare_policies(
         One not-on-track definition for all policies (default: each policy's own, else the
         expected-recovery-curve monitor).
     outcomes : tuple of str
-        Boolean outcome columns of the patient table.
+        Boolean outcome columns of the patient table (by default those of
+        :data:`~simulations.clinic.outcomes.OUTCOMES`, at the end of treatment and at the
+        common horizon, ``*_horizon``), and shares of events in
+        :data:`~simulations.clinic.outcomes.RATIOS` (``ruptures_resolved``,
+        ``ruptures_noticed``: per rupture, not per patient).
     progress : bool
         Show progress over policies.
 
@@ -95,27 +102,47 @@ def compare_policies(
 
 
 def paired_table(results: dict[str, pd.DataFrame], *,
-                 outcomes: tuple[str, ...] = OUTCOMES) -> pd.DataFrame:
-    """Rates and paired differences to ``results["tau"]`` (same patients, same order)."""
-    tau = results["tau"]
+                 outcomes: tuple[str, ...] = (*OUTCOMES, *RATIOS),
+                 subgroups: dict[str, str | None] | None = None,
+                 reference: str = "tau") -> pd.DataFrame:
+    """Rates and paired differences to ``results[reference]`` (same patients, same order;
+    the difference columns keep their name ``diff_vs_tau``).
+
+    ``subgroups`` maps a label to a boolean column of the patient tables (``None``: all
+    patients); default ``{"all": None, "NOT": "ever_not"}``. A subgroup defined by what a
+    policy changes (``ever_not``) is each policy's own, as in the OQ trials; one fixed before
+    treatment (a therapist's skill) is the same patients under every policy.
+
+    Examples
+    --------
+    >>> from simulations import ClinicConfig, simulate
+    >>> cfg = ClinicConfig(n_patients=400, n_therapists=8)
+    >>> runs = {p: simulate(cfg, p, seed=1, keep_sessions=False).patients
+    ...         for p in ("tau", "alliance-repair")}
+    >>> for frame in runs.values():
+    ...     frame["early_case"] = frame["intake"] >= 15
+    >>> table = paired_table(runs, outcomes=("dropout",), subgroups={"severe": "early_case"})
+    >>> table[["policy", "subgroup", "outcome"]].values.tolist()
+    [['tau', 'severe', 'dropout'], ['alliance-repair', 'severe', 'dropout']]
+    """
+    tau = results[reference]
     cluster = tau["therapist"].to_numpy()
     method = interval_method(cluster)
+    groups = {"all": None, "NOT": "ever_not"} if subgroups is None else subgroups
     rows = []
     for name, patients in results.items():
         if not np.array_equal(patients["patient"].to_numpy(), tau["patient"].to_numpy()):
             raise ValueError(f"policy {name}: patients differ from TAU's; use the same config")
-        for subgroup in ("all", "NOT"):
-            member = (np.ones(len(patients), bool) if subgroup == "all"
-                      else patients["ever_not"].to_numpy())
-            member_tau = (np.ones(len(tau), bool) if subgroup == "all"
-                          else tau["ever_not"].to_numpy())
+        for subgroup, column in groups.items():
+            member = (np.ones(len(patients), bool) if column is None
+                      else patients[column].to_numpy(bool))
+            member_tau = (np.ones(len(tau), bool) if column is None
+                          else tau[column].to_numpy(bool))
             for outcome in outcomes:
-                if subgroup == "NOT" and outcome == "ever_not":
+                if outcome == column:
                     continue
-                y = patients[outcome].to_numpy().astype(float)
-                rate, low, high, phi = rate_interval(y, member, cluster, method)
-                rate_tau, _, _, phi_tau = rate_interval(
-                    tau[outcome].to_numpy().astype(float), member_tau, cluster, method)
+                rate, low, high, phi = _rate(patients, outcome, member, cluster, method)
+                rate_tau, _, _, phi_tau = _rate(tau, outcome, member_tau, cluster, method)
                 se_diff = difference_se(phi - phi_tau, cluster, method)
                 diff = rate - rate_tau
                 rows.append({"policy": name, "subgroup": subgroup, "outcome": outcome,
@@ -124,3 +151,15 @@ def paired_table(results: dict[str, pd.DataFrame], *,
                              "diff_ci_low": diff - Z95 * se_diff,
                              "diff_ci_high": diff + Z95 * se_diff, "interval": method})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _rate(patients: pd.DataFrame, outcome: str, member: np.ndarray, cluster: np.ndarray,
+          method: str) -> tuple[float, float, float, np.ndarray]:
+    """(rate, low, high, influence) of an outcome among ``member``: a share of patients
+    (:func:`~simulations.clinic.outcomes.rate_interval`) or a share of events in
+    :data:`~simulations.clinic.outcomes.RATIOS` (Wald interval with the same SE rule)."""
+    if outcome in RATIOS:
+        rate, phi = ratio_influence(*event_share(patients, outcome, member))
+        se = difference_se(phi, cluster, method)
+        return rate, rate - Z95 * se, rate + Z95 * se, phi
+    return rate_interval(patients[outcome].to_numpy().astype(float), member, cluster, method)

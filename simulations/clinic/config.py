@@ -15,17 +15,19 @@ cutoff and the reliability behind its RCI are unverified, so its scale cannot be
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
+from simulations.clinic.alliance_params import RuptureConfig
 from simulations.clinic.parameters import (
     TRAJECTORY_CLASSES,
     AllianceConfig,
     CourseConfig,
     DropoutConfig,
+    FollowUpConfig,
     RiskConfig,
     TherapistConfig,
-    _check,
 )
+from simulations.clinic.validate import check
 from trajectories.instruments import Instrument, get_instrument
 
 __all__ = [
@@ -34,9 +36,15 @@ __all__ = [
     "ClinicConfig",
     "CourseConfig",
     "DropoutConfig",
+    "FollowUpConfig",
     "RiskConfig",
+    "RuptureConfig",
     "TherapistConfig",
 ]
+
+_PARTS = {"course": CourseConfig, "therapists": TherapistConfig, "alliance": AllianceConfig,
+          "ruptures": RuptureConfig, "risk": RiskConfig, "dropout": DropoutConfig,
+          "follow_up": FollowUpConfig}
 
 
 @dataclass(frozen=True)
@@ -69,8 +77,9 @@ class ClinicConfig:
         ``good_enough_sessions`` consecutive sessions (Barkham et al. 2006 [V]).
     good_enough_sessions : int
         Consecutive non-clinical sessions required by the good-enough rule.
-    course, therapists, alliance, risk, dropout : sub-configurations
-        See each class.
+    course, therapists, alliance, ruptures, risk, dropout, follow_up : sub-configurations
+        See each class. ``follow_up.horizon`` (default week 26) is the common week at which
+        every patient's outcome is assessed again, after whatever ended their treatment.
 
     Examples
     --------
@@ -83,6 +92,8 @@ class ClinicConfig:
     ValueError: n_patients must be in [1, 100000000], got 0
     >>> ClinicConfig.routine().dropout.setting
     'routine'
+    >>> ClinicConfig().horizon
+    26
     """
 
     n_patients: int = 2_000
@@ -97,8 +108,10 @@ class ClinicConfig:
     course: CourseConfig = field(default_factory=CourseConfig)
     therapists: TherapistConfig = field(default_factory=TherapistConfig)
     alliance: AllianceConfig = field(default_factory=AllianceConfig)
+    ruptures: RuptureConfig = field(default_factory=RuptureConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
     dropout: DropoutConfig = field(default_factory=DropoutConfig)
+    follow_up: FollowUpConfig = field(default_factory=FollowUpConfig)
 
     def __post_init__(self) -> None:
         for name, high in (("n_patients", 100_000_000), ("n_therapists", 1_000_000),
@@ -122,15 +135,17 @@ class ClinicConfig:
             raise ValueError(f"instrument {inst.name} has no clinical cutoff; the simulator "
                              "needs one (give Instrument(cutoff=...))")
         mean, sd = self.intake_mean_value, self.intake_sd_value
-        _check("intake_mean", mean, inst.min_score, inst.max_score)
-        _check("intake_sd", sd, inst.measurement_sd, inst.max_score - inst.min_score,
-               open_low=True)
-        for f in ("course", "therapists", "alliance", "risk", "dropout"):
-            expected = {"course": CourseConfig, "therapists": TherapistConfig,
-                        "alliance": AllianceConfig, "risk": RiskConfig,
-                        "dropout": DropoutConfig}[f]
-            if not isinstance(getattr(self, f), expected):
-                raise ValueError(f"{f} must be a {expected.__name__}")
+        check("intake_mean", mean, inst.min_score, inst.max_score)
+        check("intake_sd", sd, inst.measurement_sd, inst.max_score - inst.min_score,
+              open_low=True)
+        for name, expected in _PARTS.items():
+            if not isinstance(getattr(self, name), expected):
+                raise ValueError(f"{name} must be a {expected.__name__}")
+        horizon = self.follow_up.horizon
+        if horizon is not None and horizon < self.max_sessions:
+            raise ValueError(f"follow_up.horizon must be >= max_sessions={self.max_sessions} "
+                             f"(the follow-up comes after the last possible session), "
+                             f"got {horizon}")
 
     @classmethod
     def routine(cls, **changes: object) -> ClinicConfig:
@@ -164,6 +179,13 @@ class ClinicConfig:
         return max(1, round(0.6 * self.max_sessions))
 
     @property
+    def horizon(self) -> int:
+        """Week of the common follow-up assessment (``follow_up.horizon``, else 26 or
+        ``max_sessions``, whichever is later)."""
+        given = self.follow_up.horizon
+        return given if given is not None else max(26, self.max_sessions)
+
+    @property
     def patients_per_therapist(self) -> float:
         """Mean caseload."""
         return self.n_patients / self.n_therapists
@@ -180,6 +202,6 @@ class ClinicConfig:
             if isinstance(value, Instrument):
                 value = value.key
             elif hasattr(value, "__dataclass_fields__"):
-                value = {g.name: getattr(value, g.name) for g in fields(value)}
+                value = asdict(value)
             out[f.name] = value
         return out

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from simulations.clinic.config import ClinicConfig
+from simulations.clinic.reference import observed_scores
 from trajectories.instruments import Instrument
 
 if TYPE_CHECKING:
-    from simulations.clinic.config import ClinicConfig
     from trajectories.fit import GrowthFit
 
 __all__ = ["ExpectedRecoveryMonitor", "FittedModelMonitor", "Monitor",
@@ -152,8 +153,6 @@ class ExpectedRecoveryMonitor:
 def _reference_bounds(config: ClinicConfig, percentile: float, n_reference: int,
                       seed: int) -> np.ndarray:
     """Per session: intercept, slope on intake and residual percentile (worse-up scale)."""
-    from simulations.clinic.simulate import observed_scores  # the clinic imports monitors
-
     scores = observed_scores(config, n_patients=n_reference, seed=seed)
     inst = config.instrument
     assert isinstance(inst, Instrument)

@@ -4,7 +4,10 @@ Outcome categories are Jacobson & Truax (1991) classes of the observed intake an
 observed score (:func:`trajectories.clinical.classify_change`). **Failure** is deterioration,
 dropout without reliable improvement, or no reliable change at the end; since dropouts
 without reliable improvement are unchanged or deteriorated, failure is exactly "no reliable
-improvement at the last observed session".
+improvement at the last observed session". The same classes at the common horizon (the
+follow-up assessment of every patient, whatever ended their treatment) are the ``*_horizon``
+outcomes: they compare a continued treatment with one ended and referred on the same outcome
+at the same time.
 
 Intervals are Wald intervals with cluster-robust (by therapist) standard errors of ratio
 estimators: patients of one therapist share the therapist's effects, so treating them as
@@ -29,18 +32,26 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from simulations.clinic.config import ClinicConfig
-from simulations.clinic.engine import DOMAINS
 from trajectories.clinical import CATEGORIES, classify_change
 
 if TYPE_CHECKING:
     from simulations.clinic.engine import ChunkResult
 
-__all__ = ["MIN_CLUSTERS", "OUTCOMES", "FewClustersWarning", "cluster_se", "interval_method",
-           "patient_outcomes", "rate_interval", "rate_table", "ratio_influence"]
+__all__ = ["HORIZON_OUTCOMES", "MIN_CLUSTERS", "OUTCOMES", "RATIOS", "FewClustersWarning",
+           "cluster_se", "interval_method", "patient_outcomes", "rate_interval", "rate_table",
+           "ratio_influence"]
 
+#: Outcomes at the common horizon (booleans of the patient table).
+HORIZON_OUTCOMES: tuple[str, ...] = ("deteriorated_horizon", "recovered_horizon",
+                                     "reliably_improved_horizon", "failure_horizon")
 #: Outcomes reported by :func:`rate_table` (booleans of the patient table).
 OUTCOMES: tuple[str, ...] = ("deteriorated", "recovered", "reliably_improved", "failure",
-                             "dropout", "referred", "ever_not")
+                             "dropout", "referred", "ever_not", *HORIZON_OUTCOMES)
+#: Shares of events rather than of patients: name -> (numerator, denominator) columns.
+RATIOS: dict[str, tuple[str, str]] = {
+    "ruptures_resolved": ("n_repaired", "n_ruptures"),
+    "ruptures_noticed": ("n_noticed", "n_ruptures"),
+}
 END_CATEGORIES = ["completed", "dropout", "referred"]
 Z95 = 1.959964
 #: Fewest therapists (clusters) for a cluster-robust interval. [assumed] A rule of thumb, not
@@ -64,48 +75,48 @@ def few_clusters_note(n_clusters: int) -> str:
             f"{MIN_CLUSTERS} therapists for intervals over therapists")
 
 
-def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 0) -> pd.DataFrame:
-    """One row per patient of a chunk: outcomes, then the hidden truth."""
-    inst = config.instrument
-    p = out.patient
-    n = len(out.therapist)
-    change_class = classify_change(p["intake"], p["final"], instrument=inst)
-    codes = np.full(n, -1, np.int8)  # category codes by comparison: cheaper than a lookup
+def _classes(intake: np.ndarray, score: np.ndarray, inst) -> tuple[pd.Categorical, np.ndarray]:
+    change_class = classify_change(intake, score, instrument=inst)
+    codes = np.full(len(intake), -1, np.int8)  # category codes by comparison: cheaper
     for code, category in enumerate(CATEGORIES):
         codes[change_class == category] = code
-    klass = pd.Categorical.from_codes(codes, categories=list(CATEGORIES))
-    improved = codes <= CATEGORIES.index("improved")
-    improved &= codes >= 0
-    deteriorated = codes == CATEGORIES.index("deteriorated")
-    dropout = out.end == 1
+    return pd.Categorical.from_codes(codes, categories=list(CATEGORIES)), codes
+
+
+def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 0) -> pd.DataFrame:
+    """One row per patient of a chunk: outcomes at the end of treatment and at the horizon,
+    then the service's responses, process and client factors, the hidden truth and the
+    columns policies added."""
+    inst = config.instrument
+    p = dict(out.patient)
+    n = len(out.therapist)
+    intake, final, horizon = (p.pop(k).astype(float) for k in ("intake", "final",
+                                                                "score_horizon"))
+    klass, codes = _classes(intake, final, inst)
+    klass_h, codes_h = _classes(intake, horizon, inst)
+    improved = (codes >= 0) & (codes <= CATEGORIES.index("improved"))
+    improved_h = (codes_h >= 0) & (codes_h <= CATEGORIES.index("improved"))
     sign = 1.0 if inst.higher_is_worse else -1.0
+    recovered, deteriorated = CATEGORIES.index("recovered"), CATEGORIES.index("deteriorated")
     frame = {
         "patient": np.arange(first_id, first_id + n, dtype=np.int64),
         "therapist": out.therapist.astype(np.int64),
         "end_status": pd.Categorical.from_codes(out.end, categories=END_CATEGORIES),
         "n_sessions": out.last_session.astype(np.int64) + 1,
-        "intake": p["intake"].astype(float),
-        "final": p["final"].astype(float),
-        "improvement": sign * (p["intake"].astype(float) - p["final"].astype(float)),
+        "intake": intake, "final": final, "improvement": sign * (intake - final),
         "change_class": klass,
-        "recovered": codes == CATEGORIES.index("recovered"),
-        "reliably_improved": improved,
-        "deteriorated": deteriorated,
-        "failure": ~improved,
-        "dropout": dropout,
-        "referred": out.end == 2,
-        "intake_case": (p["intake"] >= inst.cutoff) if inst.higher_is_worse
-        else (p["intake"] <= inst.cutoff),
-        "cst_domain": pd.Categorical.from_codes(p["cst_domain"], categories=list(DOMAINS)),
+        "recovered": codes == recovered, "reliably_improved": improved,
+        "deteriorated": codes == deteriorated, "failure": ~improved,
+        "dropout": out.end == 1, "referred": out.end == 2,
+        "intake_case": (intake >= inst.cutoff) if inst.higher_is_worse
+        else (intake <= inst.cutoff),
+        "score_horizon": horizon, "change_class_horizon": klass_h,
+        "recovered_horizon": codes_h == recovered, "reliably_improved_horizon": improved_h,
+        "deteriorated_horizon": codes_h == deteriorated, "failure_horizon": ~improved_h,
     }
-    for key in ("ever_not", "first_not_session", "acted", "first_action_session", "n_ruptures",
-                "n_repaired", "early_alliance", "latent_intake", "latent_final",
-                "trajectory_class", "change_rate", "low_readiness", "comorbidity",
-                "prior_negative_therapy", "external_stress", "sudden_gain", "planned_sessions",
-                "alliance_level", "dropout_frailty"):
-        value = p[key]
+    for key, value in p.items():
         frame[key] = value.astype(float) if value.dtype == np.float32 else value
-    return pd.DataFrame(frame)
+    return pd.DataFrame(frame, copy=False)
 
 
 def ratio_influence(y: np.ndarray, member: np.ndarray) -> tuple[float, np.ndarray]:
@@ -114,7 +125,8 @@ def ratio_influence(y: np.ndarray, member: np.ndarray) -> tuple[float, np.ndarra
     The rate is ``sum(member * y) / sum(member)``; its influence values ``phi`` satisfy
     ``rate - truth ~ mean(phi)``, so sums of ``phi`` within clusters give a cluster-robust
     variance, and differences of ``phi`` between paired runs give the variance of a paired
-    difference (delta method).
+    difference (delta method). ``member`` may be a count (a share of events: ``y`` is then
+    each patient's share, ``member`` their number of events).
     """
     m = member.astype(float)
     share = m.mean()
@@ -253,3 +265,16 @@ def summary(patients: pd.DataFrame) -> dict[str, object]:
                        patients["end_status"].value_counts().sort_index().items()},
         "rates": table.to_dict(orient="records"),
     }
+
+
+def event_share(patients: pd.DataFrame, ratio: str,
+                member: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(y, weights) for :func:`ratio_influence` of a share of events in :data:`RATIOS`
+    (e.g. ruptures resolved: ``sum(n_repaired) / sum(n_ruptures)``), among ``member``."""
+    num, den = RATIOS[ratio]
+    weights = patients[den].to_numpy().astype(float)
+    if member is not None:
+        weights = weights * member
+    y = np.divide(patients[num].to_numpy().astype(float), patients[den].to_numpy(),
+                  out=np.zeros(len(patients)), where=patients[den].to_numpy() > 0)
+    return y, weights

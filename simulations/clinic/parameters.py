@@ -1,5 +1,6 @@
 """Sub-configurations of :class:`~simulations.clinic.config.ClinicConfig`: course, therapists,
-alliance and ruptures, risk factors, dropout.
+risk factors, dropout and the follow-up to a common horizon (the alliance and rupture
+parameters are in :mod:`simulations.clinic.alliance_params`).
 
 Every default cites its source in ``DOMAIN.md`` with its provenance tag ([V] verified, [S]
 secondary, [derived], or [assumed]/[calibrated] for modelling choices without a published
@@ -8,34 +9,24 @@ number). Every field is validated; errors name the field and its allowed range.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
+
+from simulations.clinic.alliance_params import AllianceConfig
+from simulations.clinic.validate import check, check_all, check_int
 
 __all__ = [
     "TRAJECTORY_CLASSES",
     "AllianceConfig",
     "CourseConfig",
     "DropoutConfig",
+    "FollowUpConfig",
     "RiskConfig",
     "TherapistConfig",
 ]
 
 TRAJECTORY_CLASSES: tuple[str, ...] = ("early", "gradual", "non_responder", "deteriorator")
 Setting = Literal["trial", "routine"]
-
-
-def _check(name: str, value: float, low: float, high: float, *, open_low: bool = False) -> None:
-    """Raise ``ValueError`` naming the field and its allowed range."""
-    ok = (low < value if open_low else low <= value) and value <= high
-    if not (isinstance(value, int | float) and math.isfinite(value) and ok):
-        bracket = "(" if open_low else "["
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value!r}")
-
-
-def _check_all(obj: object, prefix: str, ranges: dict[str, tuple[float, float]]) -> None:
-    for name, (low, high) in ranges.items():
-        _check(f"{prefix}.{name}", getattr(obj, name), low, high)
 
 
 @dataclass(frozen=True)
@@ -95,12 +86,12 @@ class CourseConfig:
             raise ValueError("course.class_probs and course.class_rates need 4 values "
                              f"(one per class {TRAJECTORY_CLASSES})")
         for p in self.class_probs:
-            _check("course.class_probs", p, 0.0, 1.0)
+            check("course.class_probs", p, 0.0, 1.0)
         if abs(sum(self.class_probs) - 1.0) > 1e-9:
             raise ValueError(f"course.class_probs must sum to 1, got {sum(self.class_probs)}")
         for r in self.class_rates:
-            _check("course.class_rates", r, -2.0, 1.5)
-        _check_all(self, "course", {
+            check("course.class_rates", r, -2.0, 1.5)
+        check_all(self, "course", {
             "rate_sd": (0.0, 2.0), "reference_session": (1, 100), "shock_sd": (0.0, 20.0),
             "shock_persistence": (0.0, 1.0),
             "alliance_effect": (-2.0, 2.0), "p_sudden_gain": (0.0, 1.0),
@@ -110,7 +101,8 @@ class CourseConfig:
 
 @dataclass(frozen=True)
 class TherapistConfig:
-    """Therapist effects: change rate, caseload severity, alliance skill, dropout, feedback use.
+    """Therapist effects: change rate, caseload severity, alliance, ruptures and their repair,
+    dropout, use of feedback and the therapist's stance towards their own effectiveness.
 
     Parameters
     ----------
@@ -123,115 +115,61 @@ class TherapistConfig:
     alliance_sd : float
         SD of therapist alliance-building skill in latent-alliance SDs [assumed].
     dropout_sd : float
-        SD of the therapist effect on the dropout logit. 0.6 puts about 10% of latent dropout
-        variance at therapist level, between 5.7% (Zimmermann et al. 2017 [V]) and 12.6%
-        (Saxon et al. 2017 [V]) [derived: 0.36 / (0.36 + pi^2/3)].
+        SD of the therapist effect on the dropout logit. With the rupture and repair skills
+        below it puts about 10% of latent dropout variance at therapist level, between 5.7%
+        (Zimmermann et al. 2017 [V]) and 12.6% (Saxon et al. 2017 [V]) [derived].
     responsiveness_sd : float
         SD of the log multiplier of a therapist's probability of acting on a feedback alert;
         therapists differ in how they use feedback (Lutz et al. 2022 [V]) [assumed].
+    noticing_sd : float
+        SD of the therapist's rupture-noticing skill (attunement; logit of noticing a
+        rupture) [assumed]: metacommunication starts with noticing (Safran & Muran 1996 [V]).
+    repair_sd : float
+        SD of the therapist's repair (metacommunication) skill, on the logit of resolving a
+        noticed rupture [assumed].
+    rupture_sd : float
+        SD of the therapist's own contribution to ruptures (rupture logit). Observer-rated
+        therapist contribution to ruptures predicted dropout, d = .61 (Eubanks, Lubitz,
+        Muran & Safran 2019 [V]) [calibrated to that].
+    stance_feedback : float
+        Lower log responsiveness to feedback per SD of the therapist overrating their own
+        effectiveness. Therapists overrate themselves (25% place themselves at the 90th
+        percentile, Walfish et al. 2012 [V]); their self-view does not match their measured
+        effectiveness (Constantino et al. 2023 [S]); professional self-doubt goes with better
+        outcomes (Nissen-Lie et al. 2017 [S]). The size is [assumed].
+    stance_alliance : float
+        Lower alliance skill (latent SDs) per SD of overrating (Nissen-Lie et al. 2017 [S];
+        size [assumed]).
     """
 
     rate_sd: float = 0.11
     intake_sd: float = 0.5
     alliance_sd: float = 0.3
-    dropout_sd: float = 0.6
+    dropout_sd: float = 0.3
     responsiveness_sd: float = 0.3
+    noticing_sd: float = 1.0
+    repair_sd: float = 0.8
+    rupture_sd: float = 1.0
+    stance_feedback: float = 0.6
+    stance_alliance: float = 0.1
 
     def __post_init__(self) -> None:
-        _check_all(self, "therapists", {
+        check_all(self, "therapists", {
             "rate_sd": (0.0, 2.0), "intake_sd": (0.0, 20.0), "alliance_sd": (0.0, 5.0),
             "dropout_sd": (0.0, 5.0), "responsiveness_sd": (0.0, 3.0),
-        })
-
-
-@dataclass(frozen=True)
-class AllianceConfig:
-    """Alliance process (latent, patient SD units) and ruptures with their repair.
-
-    Parameters
-    ----------
-    patient_sd : float
-        SD of the patient's alliance level [assumed].
-    persistence : float
-        Share of last session's deviation from the patient's level kept each session [assumed].
-    innovation_sd : float
-        SD of session-to-session alliance change [assumed].
-    symptom_response : float
-        Alliance gain per RCI of improvement since the last session (early improvement
-        strengthens the alliance) [assumed].
-    rupture_logit : float
-        Logit of the rupture probability at average alliance; with the defaults ruptures
-        occur in about 23% of sessions, within the 19-42% of sessions in which patients
-        report tension (Miller, quoted [S]) [calibrated].
-    rupture_alliance : float
-        Increase in the rupture logit per SD of weaker alliance [assumed].
-    rupture_worsening : float
-        Increase in the rupture logit per RCI of worsening since intake [assumed].
-    p_confrontation : float
-        Share of ruptures that are confrontations rather than withdrawals [assumed];
-        confrontation markers are the more visible ones (Eubanks et al. 2019 [V]).
-    damage_withdrawal, damage_confrontation : float
-        Immediate alliance drop of each rupture type (latent SDs) [assumed].
-    p_spontaneous_repair : float
-        Probability that a rupture is resolved without a deliberate repair policy, at
-        average alliance before the rupture [assumed]; with the defaults about a quarter of
-        ruptures are resolved under treatment as usual.
-    repair_alliance : float
-        Increase in the logit of spontaneous repair per SD of stronger alliance [assumed].
-    unrepaired_symptom : float
-        Symptom worsening (score points, fading like other shocks) after an unrepaired
-        rupture; with the alliance effects it gives the repair-outcome r = .29 (Eubanks,
-        Muran & Safran 2018 [V]) [calibrated].
-    repair_bonus : float
-        A repaired rupture restores the alliance and adds this share of the damage on top,
-        also to the patient's alliance level: repaired ruptures go with better outcomes than
-        no rupture (Eubanks et al. 2018 [S]) [assumed].
-    unrepaired_loss : float
-        Share of an unrepaired rupture's damage that lowers the patient's alliance level for
-        good [assumed].
-    rating_mean, rating_sd, rating_noise_sd : float
-        Observed rating = mean + sd * latent + noise, clipped to [1, 5] (a WAI-SR-like item
-        mean) [assumed].
-    """
-
-    patient_sd: float = 1.0
-    persistence: float = 0.7
-    innovation_sd: float = 0.35
-    symptom_response: float = 0.15
-    rupture_logit: float = -1.6
-    rupture_alliance: float = 0.5
-    rupture_worsening: float = 0.5
-    p_confrontation: float = 0.4
-    damage_withdrawal: float = 0.6
-    damage_confrontation: float = 1.0
-    p_spontaneous_repair: float = 0.45
-    repair_alliance: float = 1.2
-    unrepaired_symptom: float = 2.0
-    repair_bonus: float = 0.6
-    unrepaired_loss: float = 0.5
-    rating_mean: float = 3.9
-    rating_sd: float = 0.55
-    rating_noise_sd: float = 0.2
-
-    def __post_init__(self) -> None:
-        _check_all(self, "alliance", {
-            "patient_sd": (0.0, 5.0), "persistence": (0.0, 1.0), "innovation_sd": (0.0, 5.0),
-            "symptom_response": (-5.0, 5.0), "rupture_logit": (-20.0, 20.0),
-            "rupture_alliance": (-5.0, 5.0), "rupture_worsening": (-5.0, 5.0),
-            "p_confrontation": (0.0, 1.0), "damage_withdrawal": (0.0, 5.0),
-            "damage_confrontation": (0.0, 5.0), "p_spontaneous_repair": (0.001, 0.999),
-            "repair_alliance": (-5.0, 5.0), "unrepaired_symptom": (-20.0, 20.0),
-            "repair_bonus": (0.0, 5.0), "unrepaired_loss": (0.0, 5.0), "rating_mean": (1.0, 5.0),
-            "rating_sd": (0.0, 4.0), "rating_noise_sd": (0.0, 4.0),
+            "noticing_sd": (0.0, 5.0), "repair_sd": (0.0, 5.0), "rupture_sd": (0.0, 5.0),
+            "stance_feedback": (-5.0, 5.0), "stance_alliance": (-5.0, 5.0),
         })
 
 
 @dataclass(frozen=True)
 class RiskConfig:
-    """Adverse-outcome risk factors: low readiness, comorbidity, earlier negative therapy,
-    stigma/external stress. Prevalences and effects are [assumed]: DOMAIN.md lists these
-    factors (Lambert 2013 via PMC9856216 [S]; Zimmermann et al. 2017 [V] on negative
-    expectations and dropout) but no prevalences.
+    """Adverse-outcome factors of the client and their life: low readiness, comorbidity,
+    earlier negative therapy, external stress. DOMAIN.md lists these factors (Lambert 2013
+    via PMC9856216 [S]; negative treatment expectations and higher impairment predict dropout,
+    Zimmermann et al. 2017 [V]) but no prevalences or effect sizes: all values are [assumed].
+    Each factor raises both deterioration and dropout (tested in
+    ``tests/simulations/clinic/test_factors.py``).
 
     Parameters
     ----------
@@ -243,7 +181,7 @@ class RiskConfig:
         Lower starting alliance (latent SDs) after an earlier negative therapy.
     stress_event_p, stress_event_size : float
         Per-session probability and size (score points) of a life event under external stress.
-    readiness_dropout, stress_dropout : float
+    readiness_dropout, stress_dropout, comorbidity_dropout, prior_negative_dropout : float
         Increase in the dropout logit.
     """
 
@@ -258,21 +196,27 @@ class RiskConfig:
     stress_event_size: float = 3.0
     readiness_dropout: float = 0.5
     stress_dropout: float = 0.3
+    comorbidity_dropout: float = 0.2
+    prior_negative_dropout: float = 0.2
 
     def __post_init__(self) -> None:
-        _check_all(self, "risk", {
+        check_all(self, "risk", {
             "p_low_readiness": (0.0, 1.0), "p_comorbidity": (0.0, 1.0),
             "p_prior_negative": (0.0, 1.0), "p_external_stress": (0.0, 1.0),
             "readiness_rate": (-2.0, 2.0), "comorbidity_rate": (-2.0, 2.0),
             "prior_negative_alliance": (-5.0, 5.0), "stress_event_p": (0.0, 1.0),
             "stress_event_size": (-50.0, 50.0), "readiness_dropout": (-5.0, 5.0),
-            "stress_dropout": (-5.0, 5.0),
+            "stress_dropout": (-5.0, 5.0), "comorbidity_dropout": (-5.0, 5.0),
+            "prior_negative_dropout": (-5.0, 5.0),
         })
 
 
 @dataclass(frozen=True)
 class DropoutConfig:
     """Discrete-time dropout hazard after each attended session (missing not at random).
+
+    The hazard also rises with unresolved ruptures, by type
+    (:class:`~simulations.clinic.alliance_params.RuptureType`), and with the risk factors.
 
     Parameters
     ----------
@@ -287,11 +231,8 @@ class DropoutConfig:
         puts about 45% of dropouts in the first three sessions [assumed].
     alliance : float
         Logit increase per SD of weaker latent alliance; weaker alliance predicts dropout,
-        d = .55 (Sharf, Primavera & Diener 2010 [V]); with ruptures and their repair the
-        defaults give d of about .6 for the early-alliance rating [calibrated].
-    unrepaired_rupture : float
-        Logit increase in a session with an unrepaired rupture; confrontation ruptures and
-        failed resolution predict dropout (Eubanks et al. 2019 [V]; Muran et al. 2009 [V]).
+        d = .55 (Sharf, Primavera & Diener 2010 [V]) [calibrated to about that d for the
+        early-alliance rating].
     worsening, improvement : float
         Logit increase per RCI of observed worsening, and of improvement, since intake: both
         deteriorating and rapidly improving patients drop out more (Arndt et al. 2020 [V]).
@@ -300,11 +241,10 @@ class DropoutConfig:
     """
 
     setting: Setting = "trial"
-    trial_logit: float = -5.9
-    routine_logit: float = -5.25
+    trial_logit: float = -6.1
+    routine_logit: float = -5.52
     front_loading: float = 2.5
-    alliance: float = 0.25
-    unrepaired_rupture: float = 0.6
+    alliance: float = 0.17
     worsening: float = 0.35
     improvement: float = 0.15
     frailty_sd: float = 0.5
@@ -312,14 +252,62 @@ class DropoutConfig:
     def __post_init__(self) -> None:
         if self.setting not in ("trial", "routine"):
             raise ValueError(f"dropout.setting must be 'trial' or 'routine', got {self.setting!r}")
-        _check_all(self, "dropout", {
+        check_all(self, "dropout", {
             "trial_logit": (-20.0, 5.0), "routine_logit": (-20.0, 5.0),
             "front_loading": (-5.0, 10.0), "alliance": (-5.0, 5.0),
-            "unrepaired_rupture": (-5.0, 10.0), "worsening": (-5.0, 5.0),
-            "improvement": (-5.0, 5.0), "frailty_sd": (0.0, 5.0),
+            "worsening": (-5.0, 5.0), "improvement": (-5.0, 5.0), "frailty_sd": (0.0, 5.0),
         })
 
     @property
     def base_logit(self) -> float:
         """Baseline logit of the chosen setting."""
         return self.trial_logit if self.setting == "trial" else self.routine_logit
+
+
+@dataclass(frozen=True)
+class FollowUpConfig:
+    """Life after this treatment: the common horizon, the course off treatment and the next
+    treatment of a referred patient.
+
+    Sessions are weekly [assumed], so session ``s`` is week ``s`` and the horizon is a week
+    number. Every patient is followed to the horizon whatever ended their treatment, so that
+    continuing a failing treatment and ending it to refer are compared on the same outcome at
+    the same time.
+
+    Parameters
+    ----------
+    horizon : int or None
+        Week of the common follow-up assessment; ``None`` takes 26 (half a year) or
+        ``max_sessions`` if that is later.
+    drift : float
+        Weekly share of the gap to the untreated course closed off treatment: gains fade a
+        little, an untreated course improves a little [assumed].
+    natural_change : float
+        Share of intake severity an untreated course sheds by itself (the level the course
+        drifts to off treatment) [assumed].
+    referral_wait : int
+        Weeks between a planned ending with referral and the first session of the next
+        treatment [assumed].
+    next_sessions : int
+        Weekly sessions of the next treatment (STAR*D's acute steps lasted up to 12-14 weeks,
+        Rush et al. 2006 [V]) [assumed 12].
+    next_response : float
+        Mean change rate of the next treatment relative to a first treatment. STAR*D's
+        remission fell from 36.8% at step 1 to 30.6% at step 2 (then 13.7% and 13.0%), Rush et
+        al. 2006 [V]: 0.83 = 30.6 / 36.8 [derived; a shape, not a psychotherapy number].
+    """
+
+    horizon: int | None = None
+    drift: float = 0.02
+    natural_change: float = 0.25
+    referral_wait: int = 3
+    next_sessions: int = 12
+    next_response: float = 0.83
+
+    def __post_init__(self) -> None:
+        if self.horizon is not None:
+            check_int("follow_up.horizon", self.horizon, 2, 520)
+        check_int("follow_up.referral_wait", self.referral_wait, 0, 104)
+        check_int("follow_up.next_sessions", self.next_sessions, 1, 200)
+        check_all(self, "follow_up", {"drift": (0.0, 1.0), "natural_change": (-1.0, 1.0),
+                                      "next_response": (0.0, 3.0)})

@@ -22,18 +22,12 @@ import numpy as np
 import pandas as pd
 
 from simulations.clinic.config import TRAJECTORY_CLASSES, ClinicConfig
-from simulations.clinic.engine import SESSION_TRUTH, Plan, run_chunk, therapist_effects
-from simulations.clinic.monitors import ExpectedRecoveryMonitor, Monitor
+from simulations.clinic.engine import chunk_seeds, run_chunk, setup
+from simulations.clinic.monitors import Monitor
 from simulations.clinic.outcomes import patient_outcomes
-from simulations.clinic.policies import (
-    AllianceRepair,
-    ClinicalSupport,
-    CombinedPolicy,
-    Feedback,
-    Policy,
-    Referral,
-    as_combined,
-)
+from simulations.clinic.policies import CombinedPolicy, Policy, as_combined
+from simulations.clinic.reference import observed_scores
+from simulations.clinic.state import RUPTURE_TYPES, SESSION_TRUTH
 from trajectories.data import TherapyData
 from trajectories.instruments import Instrument
 
@@ -56,15 +50,23 @@ class SimulatedClinic:
         ``keep_sessions=False``.
     sessions : pandas.DataFrame or None
         Hidden truth per attended session: latent score and alliance, rupture type
-        (``none``/``withdrawal``/``confrontation``), whether it was repaired, alerts and actions.
+        (``none``/``withdrawal``/``confrontation``), whether the therapist noticed it and
+        whether it was resolved, alerts and actions.
     patients : pandas.DataFrame
-        One row per patient: outcomes (end status, sessions attended, reliable change class,
-        recovered, deteriorated, failure, ever not-on-track, first alert and action, CST
-        domain, ruptures and repairs) and truth (latent intake and end score, trajectory
-        class, change rate including the therapist's effect, risk factors, planned sessions,
-        starting alliance level, dropout frailty).
+        One row per patient (see :func:`~simulations.clinic.outcomes.patient_outcomes`):
+        outcomes at the end of treatment and at the common horizon (end status, sessions,
+        reliable change class, recovered, deteriorated, failure), the service's responses
+        (not-on-track alerts, actions, targeted domains, ladder rung, referral), process
+        factors (ruptures of each type, noticed, resolved, early alliance), client and
+        external factors (low readiness, comorbidity, earlier negative therapy, external
+        stress), hidden truth (latent scores, trajectory class, change rates, alliance level,
+        dropout frailty) and any column a policy adds.
     therapists : pandas.DataFrame
-        One row per therapist: the true therapist effects and caseload.
+        One row per therapist: the true therapist factors
+        (:data:`~simulations.clinic.patients.THERAPIST_FACTORS`: effects on change, caseload
+        severity, alliance skill, dropout, responsiveness to feedback, rupture noticing and
+        repair skill, contribution to ruptures, overrating of their own effectiveness) and the
+        caseload.
     variates : dict
         Random variates drawn, ``{"normal": ..., "uniform": ...}`` (float32; for the
         benchmark's RNG bound).
@@ -83,46 +85,6 @@ class SimulatedClinic:
     def n_variates(self) -> int:
         """Total random variates drawn."""
         return sum(self.variates.values())
-
-
-def _plan(config: ClinicConfig, policy: CombinedPolicy, monitor: Monitor | None) -> Plan:
-    feedback = policy.get(Feedback)
-    support = policy.get(ClinicalSupport)
-    if support is not None and feedback is None:
-        feedback = Feedback()
-    referral = policy.get(Referral)
-    if monitor is None:
-        monitor = (feedback.monitor if feedback is not None  # type: ignore[union-attr]
-                   else referral.monitor if referral is not None  # type: ignore[union-attr]
-                   else ExpectedRecoveryMonitor())
-    return Plan(feedback=feedback, support=support,  # type: ignore[arg-type]
-                repair=policy.get(AllianceRepair), referral=referral,  # type: ignore[arg-type]
-                monitor=monitor.bind(config))
-
-
-def _streams(seed: int | None) -> tuple[np.random.SeedSequence, np.random.SeedSequence,
-                                        np.random.SeedSequence]:
-    root = np.random.SeedSequence(seed)
-    therapist_ss, assign_ss, chunks_ss = root.spawn(3)
-    return therapist_ss, assign_ss, chunks_ss
-
-
-def _chunks(config: ClinicConfig, seed: int | None, chunk_size: int):
-    """Yield (start, stop, chunk seed sequence); chunk i always gets spawn key (2, i)."""
-    _, _, chunks_ss = _streams(seed)
-    n = config.n_patients
-    n_chunks = -(-n // chunk_size)
-    for i, ss in enumerate(chunks_ss.spawn(n_chunks)):
-        yield i * chunk_size, min(n, (i + 1) * chunk_size), ss
-
-
-def _setup(config: ClinicConfig, seed: int | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    therapist_ss, assign_ss, _ = _streams(seed)
-    th = therapist_effects(config, np.random.default_rng(therapist_ss))
-    # Random assignment with equal probability: caseloads vary as in routine services.
-    th_of = np.random.default_rng(assign_ss).integers(
-        0, config.n_therapists, config.n_patients, dtype=np.int32)
-    return th, th_of
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,12 +124,14 @@ def simulate_chunks(
     keep_sessions: bool = True,
     chunk_size: int = DEFAULT_CHUNK,
     progress: bool = False,
+    truth: bool = True,
 ) -> Iterator[ClinicChunk]:
     """Simulate chunk by chunk, yielding each chunk's patients and sessions.
 
     The same run as :func:`simulate` (same arguments, same results), for writing very large
     runs to disk with memory bounded by one chunk. Arguments are validated before the first
-    chunk is simulated.
+    chunk is simulated. ``truth=False`` leaves the hidden per-session columns out of
+    ``ClinicChunk.sessions`` (the observed columns only: faster, for writing data sets).
 
     Examples
     --------
@@ -184,28 +148,28 @@ def simulate_chunks(
     if not isinstance(chunk_size, int) or not 1 <= chunk_size <= 10_000_000:
         raise ValueError(f"chunk_size must be in [1, 10000000], got {chunk_size!r}")
     combined = as_combined(policy)
-    plan = _plan(config, combined, monitor)
-    return _generate(config, plan, combined.name, seed, keep_sessions, chunk_size, progress)
+    components = combined.components(config, monitor)
+    record = "none" if not keep_sessions else "truth" if truth else "observed"
+    return _generate(config, components, combined.name, seed, record, chunk_size, progress)
 
 
-def _generate(config: ClinicConfig, plan: Plan, name: str, seed: int | None,
-              keep_sessions: bool, chunk_size: int, progress: bool) -> Iterator[ClinicChunk]:
-    th, th_of = _setup(config, seed)
-    chunks = list(_chunks(config, seed, chunk_size))
+def _generate(config: ClinicConfig, components: list[Policy], name: str, seed: int | None,
+              record: str, chunk_size: int, progress: bool) -> Iterator[ClinicChunk]:
+    th, th_of = setup(config, seed)
+    chunks = list(chunk_seeds(config, seed, chunk_size))
     if progress and len(chunks) > 1:
         from tqdm.auto import tqdm
 
         chunks = tqdm(chunks, desc=f"simulate {name}", unit="chunk")
     for start, stop, ss in chunks:
-        out = run_chunk(config, plan, th, th_of[start:stop], ss, record=keep_sessions)
+        out = run_chunk(config, components, th, th_of[start:stop], ss,
+                        record=record)  # type: ignore[arg-type]
         patients = patient_outcomes(config, out, first_id=start)
         patients["trajectory_class"] = pd.Categorical.from_codes(
             patients["trajectory_class"].to_numpy(), categories=list(TRAJECTORY_CLASSES))
         sessions = None
-        if keep_sessions:
-            sessions = _long(out, start)
-            sessions["end_status"] = patients["end_status"].to_numpy()[
-                sessions["patient"].to_numpy() - start]
+        if record != "none":
+            sessions = _long(out, start, patients["end_status"])
         yield ClinicChunk(patients=patients, sessions=sessions, variates=out.variates,
                           instrument=config.instrument)  # type: ignore[arg-type]
 
@@ -265,7 +229,7 @@ def simulate(
         for kind, count in chunk.variates.items():
             variates[kind] += count
     patients = _concat([c.patients for c in chunks])
-    th, th_of = _setup(config, seed)
+    th, th_of = setup(config, seed)
     therapists = pd.DataFrame({"therapist": np.arange(config.n_therapists), **th})
     therapists["n_patients"] = np.bincount(th_of, minlength=config.n_therapists)
     data = truth = None
@@ -282,50 +246,39 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def _long(out, first_id: int) -> pd.DataFrame:
-    """Attended sessions of a chunk as a long frame (observed and hidden columns)."""
+def _long(out, first_id: int, end_status: pd.Series) -> pd.DataFrame:
+    """Attended sessions of a chunk as a long frame, patient by patient (observed columns,
+    the hidden ones that were recorded, and each patient's end status)."""
     n_sessions, n = out.obs.shape
-    attended = np.arange(n_sessions)[None, :] <= out.last_session[:, None]
-    pid, sess = np.nonzero(attended)
-    frame = {"patient": (pid + first_id).astype(np.int64),
-             "therapist": out.therapist[pid].astype(np.int64),
-             "session": sess.astype(np.int64)}
+    counts = out.last_session.astype(np.int64) + 1
+    attended = np.arange(n_sessions)[None, :] < counts[:, None]  # (patients, sessions)
+    total = int(counts.sum())
+    starts = np.cumsum(counts) - counts
+    rows = np.arange(total, dtype=np.int32)
+    pid = np.repeat(np.arange(n, dtype=np.int32), counts)
+    # compact integers (ids < 2**31, sessions <= 200): less to copy, validate and write
+    frame = {"patient": pid + np.int32(first_id),
+             "therapist": out.therapist.astype(np.int32)[pid],
+             "session": (rows - np.repeat(starts.astype(np.int32), counts)).astype(np.int16)}
     for name in ("score", "alliance", *SESSION_TRUTH):
-        frame[name] = out.matrices[name][sess, pid]
-    result = pd.DataFrame(frame)
-    result["rupture"] = pd.Categorical.from_codes(
-        result["rupture"].to_numpy().astype(np.int8),
-        categories=["none", "withdrawal", "confrontation"])
-    return result
+        if name in out.matrices:
+            frame[name] = out.matrices[name].T[attended]  # patient-major, like the rows
+    if "rupture" in frame:
+        frame["rupture"] = pd.Categorical.from_codes(frame["rupture"],
+                                                     categories=list(RUPTURE_TYPES))
+    codes = end_status.cat.codes.to_numpy()[pid]
+    frame["end_status"] = pd.Categorical.from_codes(codes, dtype=end_status.dtype)
+    return pd.DataFrame(frame, copy=False)
 
 
 def _observed(sessions: pd.DataFrame, instrument: Instrument) -> TherapyData:
     """Observed long data (score, alliance rating, end status) as validated TherapyData."""
-    columns = ["patient", "therapist", "session", "score", "alliance", "end_status"]
-    frame = sessions[columns].copy()
-    frame["end_status"] = frame["end_status"].astype(str)
-    return TherapyData.from_frame(
-        frame, patient="patient", therapist="therapist", session="session", score="score",
-        alliance="alliance", end_status="end_status", instrument=instrument)
-
-
-def observed_scores(config: ClinicConfig, *, n_patients: int, seed: int) -> np.ndarray:
-    """Observed scores under treatment as usual, shape (n_patients, max_sessions), NaN after
-    the last attended session. Used to build expected recovery curves; no monitor runs.
-
-    Examples
-    --------
-    >>> observed_scores(ClinicConfig(), n_patients=50, seed=3).shape
-    (50, 20)
-    """
-    cfg = config.replace(n_patients=n_patients,
-                         n_therapists=min(config.n_therapists, n_patients))
-    plan = Plan(feedback=None, support=None, repair=None, referral=None, monitor=None)
-    th, th_of = _setup(cfg, seed)
-    parts = []
-    for start, stop, ss in _chunks(cfg, seed, DEFAULT_CHUNK):
-        out = run_chunk(cfg, plan, th, th_of[start:stop], ss, record=False)
-        scores = out.obs.T.astype(float)
-        scores[np.arange(scores.shape[1])[None, :] > out.last_session[:, None]] = np.nan
-        parts.append(scores)
-    return np.concatenate(parts)
+    columns = ["patient", "therapist", "session", "score", "alliance"]
+    data = TherapyData.from_frame(
+        sessions[columns], patient="patient", therapist="therapist", session="session",
+        score="score", alliance="alliance", instrument=instrument)
+    pid = sessions["patient"].to_numpy()
+    first = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]])
+    status = sessions["end_status"].iloc[first]
+    return data.with_end_status(pd.Series(status.to_numpy(), index=pid[first],
+                                          dtype=status.dtype))

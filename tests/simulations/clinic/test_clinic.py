@@ -125,10 +125,18 @@ def test_outcome_columns_are_consistent(runs: dict) -> None:
     assert (p["recovered"] <= p["reliably_improved"]).all()
     assert (p.loc[p["acted"], "first_action_session"] >= 1).all()
     assert (p.loc[p["acted"], "ever_not"]).all()
-    assert set(p.loc[p["acted"], "cst_domain"].astype(str)) <= {
-        "crisis", "alliance", "motivation", "social_support", "case_formulation",
-        "no_failing_domain"}
+    assert (p["n_actions"] <= p["n_alerts"]).all()
+    targets = p[[c for c in p.columns if c.startswith("target_")]]
+    assert targets.columns.tolist() == ["target_crisis", "target_alliance", "target_motivation",
+                                        "target_social_support", "target_case_formulation"]
+    assert not targets[~p["acted"]].any().any()  # only patients acted on are assessed
+    # more than the first failing domain is targeted
+    assert (targets.sum(axis=1) >= 2).mean() > 0.2
     assert (p["n_repaired"] <= p["n_ruptures"]).all()
+    assert (p["n_withdrawal"] + p["n_confrontation"] == p["n_ruptures"]).all()
+    assert (p["n_noticed"] <= p["n_ruptures"]).all()
+    for kind in ("withdrawal", "confrontation"):
+        assert (p[f"n_resolved_{kind}"] <= p[f"n_{kind}"]).all()
 
 
 def test_referral_counts_referred_apart_from_dropout(runs: dict) -> None:
@@ -136,8 +144,14 @@ def test_referral_counts_referred_apart_from_dropout(runs: dict) -> None:
     referred = p["end_status"] == "referred"
     assert referred.sum() > 0
     assert not p.loc[referred, "dropout"].any()
-    after = p.loc[referred, "n_sessions"] - 1 - p.loc[referred, "first_not_session"]
-    assert (after >= Referral().after_sessions).all()
+    # referred at the alert that made k off-track sessions, at the last attended session
+    assert (p.loc[referred, "n_alerts"] == Referral().after_sessions).all()
+    np.testing.assert_array_equal(p.loc[referred, "referred_session"],
+                                  p.loc[referred, "n_sessions"] - 1)
+    wait = SMALL.follow_up.referral_wait
+    np.testing.assert_array_equal(p.loc[referred, "next_treatment_start"],
+                                  p.loc[referred, "referred_session"] + 1 + wait)
+    assert (p.loc[~referred, "next_treatment_start"] == -1).all()
 
 
 def test_policy_composition_and_names() -> None:

@@ -34,3 +34,22 @@ def test_compare_rejects_duplicates() -> None:
     with pytest.raises(ValueError, match="once"):
         compare_policies(ClinicConfig(n_patients=100, n_therapists=5), ["feedback", "feedback"],
                          seed=1)
+
+
+def test_horizon_outcomes_and_shares_of_ruptures_are_compared() -> None:
+    from simulations.clinic.outcomes import HORIZON_OUTCOMES, RATIOS
+
+    cfg = ClinicConfig(n_patients=4_000, n_therapists=44)
+    table = compare_policies(cfg, ["referral", "alliance-repair"], seed=2)
+    assert set(HORIZON_OUTCOMES) | set(RATIOS) <= set(table["outcome"])
+    row = table.set_index(["policy", "subgroup", "outcome"])
+    # a share of events is sum(numerator) / sum(denominator), not a mean of patient shares
+    from simulations import simulate
+
+    rep = simulate(cfg, "alliance-repair", seed=2, keep_sessions=False).patients
+    resolved = rep["n_repaired"].sum() / rep["n_ruptures"].sum()
+    assert abs(row.loc[("alliance-repair", "all", "ruptures_resolved"), "rate"]
+               - resolved) < 1e-12
+    assert row.loc[("alliance-repair", "all", "ruptures_resolved"), "diff_ci_low"] > 0
+    # referral is judged at the horizon: there it lowers failure among NOT cases
+    assert row.loc[("referral", "NOT", "failure_horizon"), "diff_ci_high"] < 0
