@@ -115,6 +115,8 @@ class GrowthFit:
             "setback_version": self.package_version,
             "setback_instrument": json.dumps(asdict(inst)) if inst else "",
             "setback_covariates": json.dumps(list(self.data.covariates)),
+            "setback_time_unit": self.data.time_unit,
+            "setback_source_columns": json.dumps(self.data.source_columns or {}),
             "setback_settings": json.dumps(self.settings.to_dict()),
             "setback_diagnostics": json.dumps({"method": self.diagnostics.method,
                                                "sampler": self.diagnostics.sampler,
@@ -153,7 +155,10 @@ class GrowthFit:
             alliance="alliance" if "alliance" in frame else None, end_status="end_status",
             covariates=tuple(json.loads(attrs["setback_covariates"])), instrument=inst,
             allow_missing_scores=bool(frame["score"].isna().any()),
+            time_unit=str(attrs.get("setback_time_unit", "session")),
         )
+        if "setback_source_columns" in attrs:  # the user's column names, for messages
+            data = replace(data, source_columns=json.loads(attrs["setback_source_columns"]))
         post = tree.group(stored, "posterior")
         if "patient_effect" in post and post.sizes["patient"] != data.n_patients:
             raise ValueError(f"{path}: the posterior has {post.sizes['patient']} patients but "

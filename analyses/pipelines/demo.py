@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
 
 from analyses.outputs import OutputFolder
 from analyses.pipelines.policies import (
@@ -35,18 +34,18 @@ from analyses.plots import (
 )
 from analyses.report import Report, provenance
 from simulations import ClinicConfig, simulate
-from trajectories.data import TherapyData
 from trajectories.estimands import (
     deterioration_risk,
     expected_change,
+    raw_therapist_effects,
     recovery_curves,
     therapist_effects,
 )
-from trajectories.fit import GrowthFit, fit_growth
-from trajectories.predict import predict
+from trajectories.fit import fit_growth
+from trajectories.predict import not_on_track_check
 from trajectories.spec import GrowthSpec
 
-__all__ = ["DemoSettings", "not_on_track_check", "raw_therapist_effects", "run_demo"]
+__all__ = ["DemoSettings", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -70,34 +69,6 @@ class DemoSettings:
     def quick(cls) -> DemoSettings:
         """Tiny sizes for tests: every step runs, the numbers mean little."""
         return cls(n_patients=300, n_therapists=6, draws=150, tune=150)
-
-
-def raw_therapist_effects(data: TherapyData, *, at_session: int) -> pd.DataFrame:
-    """Unpooled therapist deviations: each therapist's mean observed score at a session
-    minus the mean of all patients seen at that session (no shrinkage)."""
-    frame = data.frame
-    at = frame[frame["session"] == at_session]
-    raw = at.groupby("therapist")["score"].mean() - at["score"].mean()
-    return raw.rename("raw_effect").reset_index()
-
-
-def not_on_track_check(
-    fit: GrowthFit, held_out: TherapyData, failed: pd.Series, *, seen: int, at_session: int
-) -> tuple[pd.DataFrame, float]:
-    """Predict failure for held-out patients from their first ``seen`` sessions.
-
-    Returns the predictions joined with the observed outcome (``failed``, indexed by
-    patient) and the area under the ROC curve (Mann–Whitney form).
-    """
-    frame = held_out.frame
-    ids = frame.loc[frame["session"] == seen - 1, "patient"].unique()
-    early = held_out.subset(ids).before_session(seen)
-    pred = predict(fit, early, at_session=at_session, max_draws=400)
-    pred["failed"] = pred["patient"].map(failed).astype(bool)
-    pos = pred.loc[pred["failed"], "p_failure"]
-    neg = pred.loc[~pred["failed"], "p_failure"]
-    auc = stats.mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg))
-    return pred, float(auc)
 
 
 def run_demo(
