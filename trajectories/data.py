@@ -301,7 +301,8 @@ class TherapyData:
                 raise DataValidationError(
                     f"column {source['therapist']!r}: each patient must be seen by one therapist "
                     f"(patients nested in therapists), but patients {shown} have more than one; "
-                    "pass allow_therapist_change=True if that is intended"
+                    "pass allow_therapist_change=True (on the command line "
+                    "--allow-therapist-change) if that is intended"
                 )
 
         frame = frame.sort_values(["patient", "session"], kind="stable").reset_index(drop=True)

@@ -20,9 +20,10 @@ __all__ = ["deterioration_risk", "expected_change", "predict", "raw_therapist_ef
            "recovery_curves", "therapist_effects"]
 
 
-def _with_units(table: pd.DataFrame, fit: GrowthFit) -> pd.DataFrame:
-    """The table with the data's scale in ``attrs["units"]`` (what figures label axes with)."""
-    table.attrs["units"] = fit.data.units()
+def _with_units(table: pd.DataFrame, fit: GrowthFit, **levels: float) -> pd.DataFrame:
+    """The table with the data's scale in ``attrs["units"]`` and its interval levels
+    (``ci_prob``, ``band``) in ``attrs``: what figures label axes and captions with."""
+    table.attrs.update(units=fit.data.units(), **levels)
     return table
 
 
@@ -119,7 +120,7 @@ def expected_change(fit: GrowthFit, *, at_session: float,
     return _with_units(pd.concat([_tidy(ids, "expected_score", score, ci_prob),
                                   _tidy(ids, "change", change, ci_prob),
                                   _tidy(ids, "standardised_change", std, ci_prob)],
-                                 ignore_index=True), fit)
+                                 ignore_index=True), fit, ci_prob=ci_prob)
 
 
 def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
@@ -194,7 +195,7 @@ def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
             "failure_boundary": high if fit.data.higher_is_worse else low,
         }))
     return _with_units(pd.concat(frames, ignore_index=True).sort_values(
-        ["intake", "session"], ignore_index=True), fit)
+        ["intake", "session"], ignore_index=True), fit, ci_prob=ci_prob, band=band)
 
 
 def therapist_effects(fit: GrowthFit, *, at_session: float,
@@ -255,7 +256,7 @@ def therapist_effects(fit: GrowthFit, *, at_session: float,
     prob = _tidy(ids, "p_better_than_average", (better > 0).astype(float), ci_prob)
     frames.append(prob.assign(sd=np.nan, ci_low=np.nan, ci_high=np.nan))
     frames.append(_tidy(ids, "rank", rank, ci_prob))
-    return _with_units(pd.concat(frames, ignore_index=True), fit)
+    return _with_units(pd.concat(frames, ignore_index=True), fit, ci_prob=ci_prob)
 
 
 def raw_therapist_effects(data: TherapyData, *, at_session: int) -> pd.DataFrame:
