@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -97,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.debug:
         return int(args.func(args) or 0)
-    command = f"setback {args.command}"
+    command = " ".join(["setback", args.command] + ([args.action] if getattr(
+        args, "action", None) else []))
     try:
         return int(args.func(args) or 0)
     except DataValidationError as exc:
@@ -107,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"{command}: {_one_line(msg)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`setback ... | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 1
     except OSError as exc:
         print(f"{command}: {_one_line(_os_message(exc))}", file=sys.stderr)
         return 2

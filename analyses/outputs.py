@@ -41,8 +41,8 @@ from typing import Any
 
 from simulations.study.store import NotAStudyError, ParquetStore
 
-__all__ = ["KIND_FILES", "MARKER", "OutputFolder", "OutputFolderError", "output_kind",
-           "write_file"]
+__all__ = ["KIND_FILES", "MARKER", "OutputFolder", "OutputFolderError", "check_writable",
+           "output_kind", "write_file"]
 
 MARKER = ".setback-output.json"
 _TMP = ".setback-tmp-"
@@ -177,10 +177,7 @@ class OutputFolder:
 
     def _check(self, files: list[str]) -> None:
         path = self.path
-        if path.exists() and not path.is_dir():
-            raise OutputFolderError(f"{path} is a file, not a folder: choose a folder for "
-                                    "the output")
-        _check_writable(path)
+        check_writable(path)
         if not path.is_dir() or not any(path.iterdir()):
             if self.kind == "study":
                 raise OutputFolderError(f"{path} holds no study (no manifest.json)")
@@ -263,10 +260,20 @@ class OutputFolder:
             os.replace(self.tmp / MARKER, self.path / MARKER)
 
 
-def _check_writable(path: Path) -> None:
+def check_writable(path: str | os.PathLike) -> None:
     """Refuse an output folder that cannot be created or written, before any work: the
     temporary folder goes beside it (in its parent, or the nearest existing ancestor) and
-    the files into it, so both must take a new entry."""
+    the files into it, so both must take a new entry.
+
+    Raises
+    ------
+    OutputFolderError
+        If ``path`` is a file, lies below a file, or its location cannot be written.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputFolderError(f"{path} is a file, not a folder: choose a folder for the "
+                                "output")
     target = path.absolute()
     base = target.parent
     while not base.exists():
@@ -295,7 +302,7 @@ def write_file(path: str | os.PathLike, text: str, *, overwrite: bool = False) -
         raise OutputFolderError(f"{path} is a folder, not a file")
     if path.exists() and not overwrite:
         raise OutputFolderError(f"{path} exists; pass --overwrite to replace it")
-    _check_writable(path)
+    check_writable(path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}{_TMP}{os.getpid()}")
     try:

@@ -39,6 +39,20 @@ def test_committed_without_outputs(path: Path) -> None:
             assert cell.get("execution_count") is None, f"{path.name} cell {i} was executed"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_imports_only_public_api(path: Path) -> None:
+    # issue 17: notebook 3 imported helpers from analyses.pipelines.demo; what a notebook
+    # needs is public API of trajectories, simulations or analyses' plots and reports
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for i, cell in enumerate(nb["cells"]):
+        code = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
+        for module in re.findall(r"^\s*(?:from|import)\s+([\w.]+)", code, flags=re.M):
+            parts = module.split(".")
+            assert not any(p.startswith("_") for p in parts), f"{path.name} cell {i}: {module}"
+            assert parts[:2] not in (["analyses", "pipelines"], ["analyses", "commands"]), \
+                f"{path.name} cell {i} imports pipeline internals: {module}"
+
+
 def warnings_in_outputs(nb: dict) -> list[str]:
     """Every output of an executed notebook that is or contains a warning, as
     ``"cell N: text"`` (stderr streams always count: Python warnings go there)."""
