@@ -185,7 +185,7 @@ def plot_clinical_significance(
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of patients")
-    ax.set_ylabel(by or "")
+    ax.set_ylabel(by.replace("_", " ") if by else "all patients")
     ax.legend(ncols=4, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.25 if by
               else -0.6), fontsize="small")
     return ax
