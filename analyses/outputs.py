@@ -10,7 +10,9 @@ Every command that writes a folder (``setback fit``, ``analyze``, ``report``, ``
 2. **Refusal before work.** Writing into a non-empty folder that is not the command's own
    output is refused unless ``overwrite=True`` (``--overwrite``); a folder that holds
    another command's output (a fit folder for ``study run``, a study folder for ``fit``) is
-   refused even then, so that two kinds of result never share a folder.
+   refused even then, so that two kinds of result never share a folder. So is a path that
+   cannot be written: an existing file, a path below a file, a read-only or missing
+   location (checked by creating and removing a probe folder where the output will go).
 3. **Nothing half-written.** Files are written into a hidden temporary folder beside the
    target and moved into place only when the whole run has succeeded: a new folder in one
    rename, an existing one file by file with :func:`os.replace` (each file atomically;
@@ -29,6 +31,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -38,19 +41,20 @@ from typing import Any
 
 from simulations.study.store import NotAStudyError, ParquetStore
 
-__all__ = ["KIND_FILES", "MARKER", "OutputFolder", "OutputFolderError", "output_kind",
-           "write_file"]
+__all__ = ["KIND_FILES", "MARKER", "OutputFolder", "OutputFolderError", "check_writable",
+           "output_kind", "write_file"]
 
 MARKER = ".setback-output.json"
 _TMP = ".setback-tmp-"
 _REPORT = ("report.html", "meta.json", "tables/*.csv", "figures/*.png", "figures/*.svg")
 _FIT = ("fit.nc", "summary.csv", "expected_change.csv", "therapist_effects.csv",
-        "deterioration_risk.csv", "dropout_risk.csv")
+        "deterioration_risk.csv", "dropout_risk.csv", "meta.json")
 #: The names each kind of output may hold (shell patterns, relative to the folder).
 KIND_FILES: dict[str, tuple[str, ...]] = {
     "fit": _FIT, "analyze": _FIT + _REPORT, "report": _REPORT, "demo": _REPORT,
-    "simulate": ("sessions.parquet", "patients.parquet", "summary.json"),
-    "compare-policies": ("comparison.csv",), "study": ("summary.csv",),
+    "simulate": ("sessions.parquet", "patients.parquet", "summary.json", "meta.json"),
+    "compare-policies": ("comparison.csv", "comparison.png", "comparison.svg", "meta.json"),
+    "study": ("summary.csv",),
 }
 _COMMAND = {"study": "setback study run", "demo": "setback demo"}
 
@@ -173,8 +177,7 @@ class OutputFolder:
 
     def _check(self, files: list[str]) -> None:
         path = self.path
-        if path.exists() and not path.is_dir():
-            raise OutputFolderError(f"{path} is a file, not a folder")
+        check_writable(path)
         if not path.is_dir() or not any(path.iterdir()):
             if self.kind == "study":
                 raise OutputFolderError(f"{path} holds no study (no manifest.json)")
@@ -257,6 +260,35 @@ class OutputFolder:
             os.replace(self.tmp / MARKER, self.path / MARKER)
 
 
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse an output folder that cannot be created or written, before any work: the
+    temporary folder goes beside it (in its parent, or the nearest existing ancestor) and
+    the files into it, so both must take a new entry.
+
+    Raises
+    ------
+    OutputFolderError
+        If ``path`` is a file, lies below a file, or its location cannot be written.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputFolderError(f"{path} is a file, not a folder: choose a folder for the "
+                                "output")
+    target = path.absolute()
+    base = target.parent
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        raise OutputFolderError(f"{path}: cannot be created, {base} is a file")
+    for where in (base, target) if target.is_dir() else (base,):
+        try:
+            probe = tempfile.mkdtemp(prefix=".setback-probe-", dir=where)
+        except OSError as exc:
+            raise OutputFolderError(f"{path}: cannot write in {where} "
+                                    f"({exc.strerror or exc}): choose another --out") from None
+        os.rmdir(probe)
+
+
 def write_file(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:
     """Write a single text file atomically (temporary file, then :func:`os.replace`).
 
@@ -266,8 +298,11 @@ def write_file(path: str | os.PathLike, text: str, *, overwrite: bool = False) -
         If the file exists and ``overwrite`` is false.
     """
     path = Path(path)
+    if path.is_dir():
+        raise OutputFolderError(f"{path} is a folder, not a file")
     if path.exists() and not overwrite:
         raise OutputFolderError(f"{path} exists; pass --overwrite to replace it")
+    check_writable(path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}{_TMP}{os.getpid()}")
     try:

@@ -1,8 +1,10 @@
 """`Report`: tables, figures and provenance, written as CSV, PNG/SVG and one self-contained HTML.
 
-A report is built up in reading order (``add_text``, ``add_table``, ``add_figure``) and
-written with :meth:`Report.write`. The HTML embeds its figures, so ``report.html`` can be
-sent on its own; the CSV tables and PNG/SVG figures sit beside it for papers.
+A report is built up in reading order (``add_heading``, ``add_text``, ``add_table``,
+``add_figure``) and written with :meth:`Report.write`. The HTML opens with a table of
+contents of its sections, prints each table column in one number format
+(:mod:`analyses.formats`) and embeds its figures, so ``report.html`` can be sent on its
+own; the CSV tables (full precision) and PNG/SVG figures sit beside it for papers.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from analyses.formats import table_html
 from analyses.outputs import OutputFolder
 
 __all__ = ["Report", "file_sha256", "provenance"]
@@ -105,25 +108,33 @@ class Report:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     captions: dict[str, str] = field(default_factory=dict)  # "table/<name>", "figure/<name>"
-    _order: list[tuple[Literal["text", "heading", "table", "link", "figure"], str]] = field(
-        default_factory=list, repr=False
-    )
+    formats: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> column -> fmt
+    _order: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     def add_heading(self, title: str) -> None:
-        """Start a new section."""
+        """Start a new section (listed in the table of contents)."""
         self._order.append(("heading", title))
 
-    def add_text(self, text: str) -> None:
-        """A paragraph of plain text (escaped in HTML)."""
-        self._order.append(("text", text))
+    def add_text(self, text: str, *,
+                 kind: Literal["paragraph", "equation", "warning", "note"] = "paragraph",
+                 ) -> None:
+        """A paragraph of plain text (escaped in HTML): ``"equation"`` is set apart in a
+        monospace block, ``"warning"`` in a highlighted box (e.g. a fit whose estimates are
+        not usable), ``"note"`` in small print."""
+        if kind not in ("paragraph", "equation", "warning", "note"):
+            raise ValueError(f"kind must be paragraph, equation, warning or note, got {kind!r}")
+        self._order.append((kind, text))
 
     def add_table(self, name: str, table: pd.DataFrame, caption: str = "", *,
-                  show: bool = True) -> None:
+                  show: bool = True, formats: dict[str, str] | None = None) -> None:
         """A table, written to ``tables/<name>.csv``; shown in the HTML unless ``show=False``
-        (then the HTML links the CSV, e.g. for one row per patient)."""
+        (then the HTML links the CSV, e.g. for one row per patient). Each column is shown
+        in one number format (:func:`analyses.formats.column_format`; ``formats`` sets
+        some, e.g. ``{"rate": "{:.1%}"}``); the CSV keeps full precision."""
         self._check_name(name, self.tables)
         self.tables[name] = table
         self.captions[f"table/{name}"] = caption
+        self.formats[name] = dict(formats or {})
         self._order.append(("table" if show else "link", name))
 
     def add_figure(self, name: str, figure: Any, caption: str = "") -> None:
@@ -176,11 +187,21 @@ class Report:
 
     def _html(self, pngs: dict[str, bytes], meta: dict[str, Any]) -> str:
         body: list[str] = [f"<h1>{html.escape(self.name)}</h1>"]
+        headings = [item for kind, item in self._order if kind == "heading"]
+        if len(headings) > 1:
+            links = "".join(f'<li><a href="#sec-{i}">{html.escape(h)}</a></li>'
+                            for i, h in enumerate([*headings, "Provenance"]))
+            body.append(f'<nav class="toc"><h2>Contents</h2><ol>{links}</ol></nav>')
+        section = 0
         for kind, item in self._order:
             if kind == "heading":
-                body.append(f"<h2>{html.escape(item)}</h2>")
-            elif kind == "text":
+                body.append(f'<h2 id="sec-{section}">{html.escape(item)}</h2>')
+                section += 1
+            elif kind == "paragraph":
                 body.append(f"<p>{html.escape(item)}</p>")
+            elif kind in ("equation", "warning", "note"):
+                tag = "pre" if kind == "equation" else "p"
+                body.append(f'<{tag} class="{kind}">{html.escape(item)}</{tag}>')
             elif kind == "table":
                 body.append(self._table_html(item))
             elif kind == "link":
@@ -191,10 +212,11 @@ class Report:
                 data = base64.b64encode(pngs[item]).decode("ascii")
                 cap = html.escape(self.captions[f"figure/{item}"])
                 body.append(
-                    f'<figure id="fig-{item}"><img alt="{html.escape(item)}" '
+                    f'<figure id="fig-{item}"><img alt="{cap or html.escape(item)}" '
                     f'src="data:image/png;base64,{data}"><figcaption>{cap}</figcaption></figure>'
                 )
-        body.append("<h2>Provenance</h2><pre>"
+        anchor = f' id="sec-{section}"' if len(headings) > 1 else ""
+        body.append(f"<h2{anchor}>Provenance</h2><pre>"
                     + html.escape(json.dumps(meta, indent=2, default=str)) + "</pre>")
         return _PAGE.format(title=html.escape(self.name), body="\n".join(body))
 
@@ -204,8 +226,7 @@ class Report:
         note = (f"<p class='note'>First {HTML_MAX_ROWS} of {len(table)} rows; all rows in "
                 f"tables/{name}.csv.</p>" if len(table) > HTML_MAX_ROWS else "")
         cap = html.escape(self.captions[f"table/{name}"] or name)
-        grid = shown.to_html(index=False, border=0, float_format=lambda v: f"{v:.3g}",
-                             na_rep="", classes="data")
+        grid = table_html(shown, formats=self.formats.get(name), table_id=name)
         return f'<section class="table" id="table-{name}"><h3>{cap}</h3>{grid}{note}</section>'
 
 
@@ -216,9 +237,16 @@ body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
        padding: 0 1rem; color: #222; line-height: 1.45; }}
 table.data {{ border-collapse: collapse; font-size: 0.9rem; margin: 0.5rem 0 1rem; }}
 table.data th, table.data td {{ padding: 0.2rem 0.6rem; border-bottom: 1px solid #ddd;
-                                text-align: right; }}
+                                text-align: right; white-space: nowrap; }}
+section.table {{ overflow-x: auto; }}
+table.data th {{ background: #f3f3f3; }}
+table.data td:first-child, table.data th:first-child {{ text-align: left; }}
 figure {{ margin: 1rem 0; }} figure img {{ max-width: 100%; }}
 figcaption, .note {{ color: #555; font-size: 0.9rem; }}
+pre.equation {{ background: none; font-size: 1.05rem; white-space: pre-wrap;
+                font-family: "STIX Two Math", "Cambria Math", "DejaVu Serif", serif; }}
+p.warning {{ background: #fdecea; border-left: 4px solid #b2182b; padding: 0.6rem 0.8rem; }}
+nav.toc ol {{ margin: 0 0 1.5rem; }} nav.toc h2 {{ font-size: 1.1rem; }}
 pre {{ background: #f6f6f6; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem; }}
 </style></head>
 <body>

@@ -119,9 +119,15 @@ def load_study(path: str | os.PathLike) -> StudySettings:
     12
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a study file (TOML)")
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not a study file: TOML is UTF-8 text, but byte "
+                         f"0x{exc.object[exc.start:exc.start + 1].hex()} at position "
+                         f"{exc.start} is not UTF-8") from None
     return study_settings(data, source=str(path))

@@ -60,21 +60,27 @@ window.addEventListener('load', () => {
 </script></body>"""
 
 
-def _render_probe(page: Path) -> dict[str, int]:
-    """Open a report page in headless Chromium and count images that loaded and tables."""
+def _chromium_run(page: Path, *args: str) -> str:
+    """Run headless Chromium on a page with ``args`` (``--dump-dom``, ``--screenshot=...``);
+    its standard output."""
     browser = _chromium()
     if browser is None:
         pytest.skip("Chromium not installed: `apt-get install chromium` (.ci/run does this)")
+    return subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--hide-scrollbars", f"--user-data-dir={page.parent / 'chromium-profile'}",
+         "--virtual-time-budget=5000", *args, page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+
+
+def _render_probe(page: Path) -> dict[str, int]:
+    """Open a report page in headless Chromium and count images that loaded and tables."""
     probed = page.with_name("probe.html")
     probed.write_text(page.read_text(encoding="utf-8").replace("</body>", _PROBE),
                       encoding="utf-8")
-    dom = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={page.parent / 'chromium-profile'}", "--virtual-time-budget=5000",
-         "--dump-dom", probed.as_uri()],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout
+    dom = _chromium_run(probed, "--dump-dom")
     found = re.search(r'data-probe="images=(\d+);loaded=(\d+);tables=(\d+)"', dom)
     assert found, "the probe did not run in Chromium"
     images, loaded, tables = map(int, found.groups())
@@ -88,6 +94,14 @@ def render_probe() -> Callable[[Path], dict[str, int]]:
     Skips the test with a message when Chromium is not installed (.ci/run installs it).
     """
     return _render_probe
+
+
+@pytest.fixture
+def browser() -> Callable[..., str]:
+    """``browser(page, *args)``: run headless Chromium on an HTML page (``--dump-dom`` gives
+    the page as rendered, after its scripts; ``--screenshot=PATH`` a PNG). Skips the test
+    with a message when Chromium is not installed."""
+    return _chromium_run
 
 
 def _exit_code(argv: list[str]) -> int:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from trajectories.files import read_long_file
 from trajectories.instruments import Instrument, get_instrument
 from trajectories.validation import (
     MAX_SESSION,
@@ -142,39 +143,6 @@ week=0 but attended later sessions [1]; a dropout or planned ending must be the 
     return out.astype(str)
 
 
-def read_long_file(path: str | os.PathLike, *, id_columns: Sequence[str] = ("patient",
-                                                                            "therapist"),
-                   kind: str | None = None) -> pd.DataFrame:
-    """Read a long-format CSV or Parquet file, with identifier columns as written.
-
-    In a CSV file the ``id_columns`` (those present) are read as text, never parsed as
-    numbers: ``007`` and ``7``, or ``10`` and ``10.0``, are different patients, as the user
-    wrote them. Parquet files keep the types they were written with.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A ``.csv`` file, or a ``.parquet`` / ``.pq`` file.
-    id_columns : sequence of str
-        Columns holding identifiers.
-    kind : {"csv", "parquet"} or None
-        The format; None decides by the file suffix.
-
-    Examples
-    --------
-    >>> import io
-    >>> read_long_file(io.StringIO("patient,session\\n007,0\\n7,0\\n10.0,1\\n"),
-    ...                kind="csv")["patient"].tolist()
-    ['007', '7', '10.0']
-    """
-    if kind is None:
-        kind = ("parquet" if os.fspath(path).lower().endswith((".parquet", ".pq"))
-                else "csv")
-    if kind == "parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=dict.fromkeys(id_columns, str))
-
-
 def _read(path: str | os.PathLike, columns: dict, kind: str | None) -> pd.DataFrame:
     ids = [c for c in (columns.get("patient", "patient"), columns.get("therapist"))
            if isinstance(c, str)]
@@ -200,6 +168,9 @@ class TherapyData:
         ``"column"`` or a sentence saying how the status was inferred.
     source_columns : dict
         Canonical name -> the caller's column name, used in error messages.
+    time_unit : str
+        What the session numbers count (``"session"``, ``"week"``, ``"month"``): axis
+        labels and captions use it.
 
     Examples
     --------
@@ -219,6 +190,7 @@ class TherapyData:
     covariates: tuple[str, ...] = ()
     end_status_source: str = "column"
     source_columns: dict | None = None
+    time_unit: str = "session"
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -238,6 +210,7 @@ class TherapyData:
         allow_therapist_change: bool = False,
         allow_missing_therapist: bool = False,
         planned_sessions: int | None = None,
+        time_unit: str | None = None,
     ) -> TherapyData:
         """Validate a long-format frame and map its columns to the canonical names.
 
@@ -283,6 +256,9 @@ class TherapyData:
             effect.
         planned_sessions : int, optional
             The planned last session, used only when the end status is inferred.
+        time_unit : str, optional
+            What the session numbers count, for labels (``"week"``, ``"month"``); default
+            the name of the ``session`` column, e.g. ``"month"`` for ``session="month"``.
 
         Returns
         -------
@@ -318,6 +294,10 @@ class TherapyData:
             )
         if len(df) == 0:
             raise DataValidationError("the data are empty: at least one row is required")
+        unit = session if time_unit is None else time_unit
+        if not isinstance(unit, str) or not unit.strip():
+            raise DataValidationError(f"time_unit must be a non-empty word such as 'week', "
+                                      f"got {time_unit!r}")
         source = dict(mapping)
 
         # views for the checks; the frame kept is one copy made at the end (never the input)
@@ -351,7 +331,8 @@ class TherapyData:
                 raise DataValidationError(
                     f"column {source['therapist']!r}: each patient must be seen by one therapist "
                     f"(patients nested in therapists), but patients {shown} have more than one; "
-                    "pass allow_therapist_change=True if that is intended"
+                    "pass allow_therapist_change=True (on the command line "
+                    "--allow-therapist-change) if that is intended"
                 )
 
         if not ordered:
@@ -368,6 +349,7 @@ class TherapyData:
             covariates=covariates,
             end_status_source=status_source,
             source_columns=source | ({"end_status": end_status} if end_status else {}),
+            time_unit=unit.strip(),
         )
 
     @classmethod
@@ -532,8 +514,7 @@ class TherapyData:
         if frame.empty:
             raise DataValidationError("subset: none of the requested patients are in the data")
         status = self.end_status[self.end_status.index.isin(keep)]
-        return TherapyData(frame, status, self.instrument, self.covariates,
-                           self.end_status_source, self.source_columns)
+        return replace(self, _frame=frame, end_status=status)
 
     def before_session(self, session: int) -> TherapyData:
         """The data as they stood before ``session``: rows with an earlier session only.
@@ -558,9 +539,9 @@ class TherapyData:
         lost = set(self._frame.loc[~cut, "patient"])
         status = self.end_status[self.end_status.index.isin(set(frame["patient"]))].copy()
         status[status.index.isin(lost)] = "ongoing"
-        return TherapyData(frame, status, self.instrument, self.covariates,
-                           f"{self.end_status_source}; 'ongoing' where sessions from "
-                           f"{session} on were removed", self.source_columns)
+        return replace(self, _frame=frame, end_status=status,
+                       end_status_source=f"{self.end_status_source}; 'ongoing' where "
+                       f"sessions from {session} on were removed")
 
     def with_end_status(self, status: pd.Series | dict) -> TherapyData:
         """A copy with end statuses replaced (a mapping patient -> status for every patient)."""
@@ -584,8 +565,8 @@ class TherapyData:
                 f"end_status: must be one of {END_STATUSES}; patient {bad.index[0]!r} has "
                 f"{bad.iloc[0]!r}"
             )
-        return TherapyData(self._frame, status.reindex(self.patients), self.instrument,
-                           self.covariates, "given", self.source_columns)
+        return replace(self, end_status=status.reindex(self.patients),
+                       end_status_source="given")
 
     def describe(self) -> dict[str, float | int | str]:
         """Headline numbers: patients, therapists, observations, sessions per patient, dropout."""
@@ -602,12 +583,38 @@ class TherapyData:
             "end_status_source": self.end_status_source,
         }
 
+    @property
+    def score_label(self) -> str:
+        """What the scores are: the instrument's name, else the score column's name."""
+        if self.instrument is not None:
+            return self.instrument.name
+        return (self.source_columns or {}).get("score", "score")
+
+    def units(self) -> dict[str, object]:
+        """The scale of the data, for labels: score name, its range and direction, time unit.
+
+        Estimand tables carry it in ``attrs["units"]``, so figures label their axes.
+
+        Examples
+        --------
+        >>> from trajectories.datasets import load_beat_the_blues
+        >>> load_beat_the_blues().units()
+        {'score': 'BDI-II', 'score_range': (0.0, 63.0), 'higher_is_worse': True, 'time': 'month'}
+        """
+        inst = self.instrument
+        return {"score": self.score_label,
+                "score_range": None if inst is None else (float(inst.min_score),
+                                                          float(inst.max_score)),
+                "higher_is_worse": self.higher_is_worse, "time": self.time_unit}
+
     def __repr__(self) -> str:
-        inst = self.instrument.name if self.instrument else "no instrument"
-        return (
-            f"TherapyData({self.n_patients} patients, {self.n_therapists} therapists, "
-            f"{self.n_observations} observations, {inst})"
-        )
+        ther = f"{self.n_therapists} therapists" if self.has_therapist else "no therapists"
+        sessions = self._frame["session"]
+        status = ", ".join(f"{n} {s}" for s, n in self.end_status.value_counts().items())
+        unit = self.time_unit + ("s" if sessions.max() != sessions.min() else "")
+        return (f"TherapyData({self.n_patients} patients, {ther}, {self.n_observations} "
+                f"scores of {self.score_label} at {unit} {sessions.min()}-{sessions.max()}; "
+                f"{status})")
 
     def __len__(self) -> int:
         return self.n_observations

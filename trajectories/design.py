@@ -19,7 +19,7 @@ from trajectories.data import DataValidationError, TherapyData
 from trajectories.engine.collapsed import CollapsedProblem, gram_matrices
 from trajectories.spec import INTAKE, GrowthSpec
 
-__all__ = ["Design", "make_design", "posterior_coords"]
+__all__ = ["Design", "check_identified", "make_design", "posterior_coords"]
 
 
 @dataclass(frozen=True)
@@ -163,12 +163,14 @@ def _encode(spec: GrowthSpec, frame: pd.DataFrame, enc: dict | None) -> tuple[np
     return np.column_stack(cols), enc
 
 
-def make_design(spec: GrowthSpec, data: TherapyData) -> Design:
+def make_design(spec: GrowthSpec, data: TherapyData, *, identified: bool = True) -> Design:
     """Code the data for a spec: X, y, indices and data-scaled prior scales.
 
     Rows with a missing score (allowed only with ``allow_missing_scores=True``) carry no
     information about the outcome and are left out of the likelihood; their sessions
-    still appear in ``coords()``.
+    still appear in ``coords()``. Data the model cannot learn from are refused here, before
+    any sampling (:func:`check_identified`), unless ``identified=False`` (designs of
+    posteriors that are given rather than fitted: pinned test posteriors, saved fits).
 
     Examples
     --------
@@ -199,6 +201,8 @@ def make_design(spec: GrowthSpec, data: TherapyData) -> Design:
                 "change therapist (the collapsed path nests patients in one therapist)")
     else:
         therapists, tidx, trow = np.asarray([], dtype=object), None, None
+    if identified:
+        check_identified(spec, data, x, y, frame, tuple(enc["terms"]), len(therapists))
     loc, scale, group, ther, resid = _prior_constants(spec, x, y, frame)
     return Design(
         spec=spec, terms=tuple(enc["terms"]), x=x, y=y, session=frame["session"].to_numpy(),
@@ -206,6 +210,79 @@ def make_design(spec: GrowthSpec, data: TherapyData) -> Design:
         encoding=enc, prior_loc=loc, prior_scale=scale, group_scale=group,
         therapist_scale=ther, residual_scale=resid, therapist_row=trow,
     )
+
+
+def check_identified(spec: GrowthSpec, data: TherapyData, x: np.ndarray, y: np.ndarray,
+                     frame: pd.DataFrame, terms: tuple[str, ...], n_therapists: int) -> None:
+    """Refuse a model the data cannot identify, in words, before any sampling.
+
+    Without these checks such fits run and return numbers that look like results: constant
+    scores gave a "change of -1.1 [-1.29, -0.92]" with R-hat 1e16. Checked: scores that do
+    not vary; every score at one session; a time shape with too few distinct sessions (or
+    none after the breakpoint); patient effects when every patient has one score; therapist
+    effects with a single therapist; design columns that are constant or a combination of
+    others (a one-level covariate, duplicated information).
+
+    Raises
+    ------
+    DataValidationError
+        Naming the column or term and saying what to change.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"patient": [1, 1, 2, 2], "session": [0, 1, 0, 1],
+    ...                    "score": [5.0, 5.0, 5.0, 5.0]})
+    >>> data = TherapyData.from_frame(df, patient="patient", session="session", score="score")
+    >>> make_design(GrowthSpec(), data)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    trajectories.validation.DataValidationError: column 'score': the scores do not vary ...
+    """
+    cols = data.source_columns or {}
+    score, session = cols.get("score", "score"), cols.get("session", "session")
+    if len(y) and np.ptp(y) == 0:
+        raise DataValidationError(
+            f"column {score!r}: the scores do not vary (all {len(y)} are {y[0]:g}), so there "
+            "is no change to model and no variance to share between levels")
+    sessions = np.unique(frame["session"].to_numpy())
+    if len(sessions) < 2:
+        raise DataValidationError(
+            f"column {session!r}: every score is at {data.time_unit} {sessions[0]}, so change "
+            f"over {data.time_unit}s cannot be estimated")
+    if spec.time == "quadratic" and len(sessions) < 3:
+        raise DataValidationError(
+            f"column {session!r}: a quadratic course needs scores at 3 or more distinct "
+            f"{data.time_unit}s, the data have {len(sessions)}; use time='linear' or 'log'")
+    if spec.time == "piecewise" and not (sessions.min() < spec.breakpoint < sessions.max()):
+        raise DataValidationError(
+            f"column {session!r}: piecewise time needs scores before and after the breakpoint "
+            f"({spec.breakpoint:g}); the data span {data.time_unit}s {sessions.min()} to "
+            f"{sessions.max()}: choose a breakpoint inside that range or another time shape")
+    per_patient = np.bincount(pd.factorize(frame["patient"])[0])
+    if per_patient.max() < 2:
+        raise DataValidationError(
+            f"column {session!r}: every patient has a single score, so patients' courses (and "
+            "patient from residual variance) cannot be told apart; growth models need "
+            "repeated scores")
+    if n_therapists == 1 and spec.therapist != "none":
+        who = cols.get("therapist", "therapist")
+        raise DataValidationError(
+            f"column {who!r}: there is only one therapist, so therapist effects cannot be "
+            "estimated: fit without them (GrowthSpec(therapist='none'), on the command line "
+            "--therapist-effects none) or leave the therapist column out")
+    for j in range(1, x.shape[1]):
+        col = x[:, j]
+        if np.ptp(col) == 0:
+            raise DataValidationError(
+                f"term {terms[j]!r}: the column is constant in these data (e.g. a covariate "
+                "with a single value or level), so its effect is not identified; leave it out")
+    rank = np.linalg.matrix_rank(x)
+    if rank < x.shape[1]:  # find the first term that the earlier ones already determine
+        j = next(k for k in range(2, x.shape[1] + 1) if np.linalg.matrix_rank(x[:, :k]) < k)
+        raise DataValidationError(
+            f"term {terms[j - 1]!r} is a linear combination of {list(terms[:j - 1])} in these "
+            "data, so the model is not identified; leave one of them out")
 
 
 def _prior_constants(spec: GrowthSpec, x: np.ndarray, y: np.ndarray,

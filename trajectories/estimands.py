@@ -18,6 +18,7 @@ import pandas as pd
 from scipy.special import ndtr, stdtr, stdtrit
 
 from trajectories.contrasts import contrast, covariate_profiles
+from trajectories.data import TherapyData
 from trajectories.fit import GrowthFit, posterior_draws
 from trajectories.instruments import Instrument
 from trajectories.predict import (
@@ -34,8 +35,15 @@ from trajectories.predict import (
     total_covariance,
 )
 
-__all__ = ["contrast", "deterioration_risk", "expected_change", "predict", "recovery_curves",
-           "therapist_effects"]
+__all__ = ["contrast", "deterioration_risk", "expected_change", "predict",
+           "raw_therapist_effects", "recovery_curves", "therapist_effects"]
+
+
+def _with_units(table: pd.DataFrame, fit: GrowthFit, **levels: float) -> pd.DataFrame:
+    """The table with the data's scale in ``attrs["units"]`` and its interval levels
+    (``ci_prob``, ``band``) in ``attrs``: what figures label axes and captions with."""
+    table.attrs.update(units=fit.data.units(), **levels)
+    return table
 
 
 def _rows(design, data, session: float) -> np.ndarray:  # noqa: ANN001
@@ -154,9 +162,10 @@ def expected_change(fit: GrowthFit, *, at_session: float,
         ids = {"patient": design.patients}
     std = change / (sd0[:, None] if change.ndim == 2 else sd0)
     ids = ids | {"session": at_session}
-    return pd.concat([_tidy(ids, "expected_score", score, ci_prob),
-                      _tidy(ids, "change", change, ci_prob),
-                      _tidy(ids, "standardised_change", std, ci_prob)], ignore_index=True)
+    return _with_units(pd.concat([_tidy(ids, "expected_score", score, ci_prob),
+                                  _tidy(ids, "change", change, ci_prob),
+                                  _tidy(ids, "standardised_change", std, ci_prob)],
+                                 ignore_index=True), fit, ci_prob=ci_prob)
 
 
 def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
@@ -236,8 +245,8 @@ def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
             "band_low": low, "band_high": high,
             "failure_boundary": high if fit.data.higher_is_worse else low,
         }))
-    return pd.concat(frames, ignore_index=True).sort_values(["intake", "session"],
-                                                             ignore_index=True)
+    return _with_units(pd.concat(frames, ignore_index=True).sort_values(
+        ["intake", "session"], ignore_index=True), fit, ci_prob=ci_prob, band=band)
 
 
 def _p_exceeds(margin: np.ndarray, scale: np.ndarray, has0: np.ndarray,
@@ -313,7 +322,41 @@ def therapist_effects(fit: GrowthFit, *, at_session: float,
     prob = _tidy(ids, "p_better_than_average", (better > 0).astype(float), ci_prob)
     frames.append(prob.assign(sd=np.nan, ci_low=np.nan, ci_high=np.nan))
     frames.append(_tidy(ids, "rank", rank, ci_prob))
-    return pd.concat(frames, ignore_index=True)
+    return _with_units(pd.concat(frames, ignore_index=True), fit, ci_prob=ci_prob)
+
+
+def raw_therapist_effects(data: TherapyData, *, at_session: int) -> pd.DataFrame:
+    """Unpooled therapist deviations: each therapist's mean observed score at a session
+    minus the mean of all patients seen at that session (no shrinkage, no model).
+
+    Set beside :func:`therapist_effects` they show partial pooling: therapists with few
+    patients scatter widely here and are pulled towards zero by the model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``therapist``, ``raw_effect`` and ``n_patients`` (seen at the session).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"patient": [1, 1, 2, 2, 3, 3], "therapist": ["A", "A", "B", "B",
+    ...                    "B", "B"], "session": [0, 1] * 3, "score": [20.0, 10, 20, 16, 22, 16]})
+    >>> data = TherapyData.from_frame(df, patient="patient", therapist="therapist",
+    ...                               session="session", score="score")
+    >>> raw_therapist_effects(data, at_session=1)
+      therapist  raw_effect  n_patients
+    0         A        -4.0           1
+    1         B         2.0           2
+    """
+    if not data.has_therapist:
+        raise ValueError("the data have no therapist column")
+    frame = data.frame
+    at = frame[(frame["session"] == at_session) & frame["score"].notna()]
+    if at.empty:
+        raise ValueError(f"no scores at {data.time_unit} {at_session}")
+    g = at.groupby("therapist")["score"]
+    return pd.DataFrame({"raw_effect": g.mean() - at["score"].mean(),
+                         "n_patients": g.size()}).reset_index()
 
 
 def deterioration_risk(fit: GrowthFit, *, by_session: float,

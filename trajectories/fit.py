@@ -119,6 +119,8 @@ class GrowthFit:
             "setback_version": self.package_version,
             "setback_instrument": json.dumps(asdict(inst)) if inst else "",
             "setback_covariates": json.dumps(list(self.data.covariates)),
+            "setback_time_unit": self.data.time_unit,
+            "setback_source_columns": json.dumps(self.data.source_columns or {}),
             "setback_settings": json.dumps(self.settings.to_dict()),
             "setback_diagnostics": json.dumps({"method": self.diagnostics.method,
                                                "sampler": self.diagnostics.sampler,
@@ -160,7 +162,10 @@ class GrowthFit:
             covariates=tuple(json.loads(attrs["setback_covariates"])), instrument=inst,
             allow_missing_scores=bool(frame["score"].isna().any()),
             allow_missing_therapist=True, allow_therapist_change=True,  # validated when made
+            time_unit=str(attrs.get("setback_time_unit", "session")),
         )
+        if "setback_source_columns" in attrs:  # the user's column names, for messages
+            data = replace(data, source_columns=json.loads(attrs["setback_source_columns"]))
         post = tree.group(stored, "posterior")
         if "patient_effect" in post and post.sizes["patient"] != data.n_patients:
             raise ValueError(f"{path}: the posterior has {post.sizes['patient']} patients but "
@@ -168,7 +173,7 @@ class GrowthFit:
         settings = SamplerSettings(**json.loads(attrs["setback_settings"])) \
             if "setback_settings" in attrs else SamplerSettings()
         extra = json.loads(attrs.get("setback_diagnostics", "{}"))
-        design = make_design(spec, data)
+        design = make_design(spec, data, identified=False)  # fitted once already
         idata = _complete_tree(spec, design, post, tree.group(stored, "sample_stats"))
         diag = check_convergence(idata, method=extra.get("method", ""),
                                  sampler=extra.get("sampler", ""),
@@ -465,7 +470,7 @@ def fit_from_draws(spec: GrowthSpec, data: TherapyData, values: dict[str, np.nda
     >>> float(fit.summary().set_index("parameter").loc["slope", "mean"])
     -3.0
     """
-    design = make_design(spec, data)
+    design = make_design(spec, data, identified=False)  # the posterior is given, not fitted
     dims = {"covariate_effect": ("term",), "patient_effect": ("patient", "coefficient"),
             "therapist_effect": ("therapist", "therapist_coefficient"),
             "patient_corr": ("patient_corr_pair",), "therapist_corr": ("therapist_corr_pair",)}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from scipy.special import ndtr, stdtrit
 
 from trajectories.clinical import reliable_change
@@ -28,9 +29,9 @@ from trajectories.engine.tree import PosteriorDraws, growth_draws
 from trajectories.instruments import Instrument
 
 __all__ = ["censored_mean", "effect_posterior", "expected_bounded", "intake_sd",
-           "latent_moments", "mixture_quantile", "predict", "reliable_change_probability",
-           "require_independent_normal", "resolve_rci", "score_bounds", "summarise_draws",
-           "total_covariance"]
+           "latent_moments", "mixture_quantile", "not_on_track_check", "predict",
+           "reliable_change_probability", "require_independent_normal", "resolve_rci",
+           "score_bounds", "summarise_draws", "total_covariance"]
 
 #: Quantile midpoints of the Student-t residual used to average over it (deterministic).
 _T_NODES = (np.arange(32) + 0.5) / 32
@@ -399,3 +400,68 @@ def predict(
         "p_deteriorated": p_worse,
         "p_failure": 1.0 - p_better,
     })
+
+
+def not_on_track_check(fit: object, held_out: TherapyData, failed: pd.Series, *, seen: int,
+                       at_session: float, max_draws: int | None = 400) -> tuple[pd.DataFrame,
+                                                                                 float]:
+    """How well the not-on-track signal separates failures, on patients the fit never saw.
+
+    Each held-out patient who attended session ``seen - 1`` is shown to :func:`predict`
+    with only the sessions before ``seen``; the predicted ``p_failure`` at ``at_session`` is
+    compared with the outcome that happened (``failed``). The area under the ROC curve is
+    the probability that a random failure got a higher predicted risk than a random
+    non-failure (the Mann-Whitney form; 0.5 is chance, 1 perfect separation).
+
+    Parameters
+    ----------
+    fit : GrowthFit
+        The fitted model (normal residuals).
+    held_out : TherapyData
+        Patients not used in the fit, with all their sessions.
+    failed : pandas.Series
+        Observed failure (bool) indexed by patient, e.g. ``sim.patients.set_index("patient")
+        ["failure"]`` of a simulated clinic.
+    seen : int
+        Number of sessions shown to the model (sessions ``0 .. seen - 1``).
+    at_session : float
+        Session at which failure is predicted (e.g. the planned last one).
+    max_draws : int, optional
+        Posterior draws used by :func:`predict`.
+
+    Returns
+    -------
+    (pandas.DataFrame, float)
+        The predictions with a ``failed`` column, and the area under the ROC curve.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> from trajectories.fit import fit_from_draws
+    >>> from trajectories.spec import GrowthSpec
+    >>> data = load_beat_the_blues()
+    >>> draws = {"intercept": [22.0], "slope": [-3.0], "patient_intercept_sd": [8.0],
+    ...          "patient_slope_sd": [2.0], "patient_corr": [[0.0]], "residual_sd": [5.0]}
+    >>> fit = fit_from_draws(GrowthSpec(time="log"), data, draws)
+    >>> last = data.patient_table().set_index("patient")["last_score"]
+    >>> pred, auc = not_on_track_check(fit, data, last > 15, seen=3, at_session=8)
+    >>> len(pred), round(auc, 2)
+    (97, 0.57)
+    """
+    frame = held_out.frame
+    ids = frame.loc[frame["session"] == seen - 1, "patient"].unique()
+    if len(ids) == 0:
+        raise ValueError(f"no held-out patient attended session {seen - 1} (seen={seen})")
+    early = held_out.subset(ids).before_session(seen)
+    pred = predict(fit, early, at_session=at_session, max_draws=max_draws)
+    missing = set(pred["patient"]) - set(failed.index)
+    if missing:
+        raise ValueError(f"failed has no outcome for patients {sorted(missing, key=str)[:5]}")
+    pred["failed"] = pred["patient"].map(failed).astype(bool)
+    pos = pred.loc[pred["failed"], "p_failure"]
+    neg = pred.loc[~pred["failed"], "p_failure"]
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError("the ROC area needs both failures and non-failures among the "
+                         f"{len(pred)} held-out patients")
+    auc = stats.mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg))
+    return pred, float(auc)

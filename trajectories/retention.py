@@ -59,7 +59,9 @@ def retention_curve(
     if by is not None and by not in patients:
         raise ValueError(f"by={by!r} is not a patient-level column of the data")
     times = np.array(sorted(data.frame["session"].unique()))
-    return retention_table(patients, by=by, level=level, sessions=times)
+    table = retention_table(patients, by=by, level=level, sessions=times)
+    table.attrs["units"] = data.units()  # figures label their axes with it
+    return table
 
 
 def retention_table(

@@ -14,17 +14,33 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["SEED_MAX", "OneLineParser", "existing_file", "instrument", "integer", "name_list",
-           "number", "seed"]
+__all__ = ["SEED_MAX", "DefaultsFormatter", "OneLineParser", "existing_file", "instrument",
+           "integer", "name_list", "number", "seed"]
 
 #: Largest seed accepted on the command line (numpy's SeedSequence takes any non-negative
 #: integer; 2**63 - 1 keeps seeds printable and storable as 64-bit integers).
 SEED_MAX = 2**63 - 1
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default, unless the help text already speaks of it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text or action.default in (None, False, argparse.SUPPRESS, "", ())
+                or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage block): ``setback fit:
-    argument --rci: must be a finite number > 0, got -2``, exit code 2."""
+    argument --rci: must be a finite number > 0, got -2``, exit code 2; its ``--help``
+    shows the defaults (:class:`DefaultsFormatter`), for its subcommands too."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
@@ -142,8 +158,10 @@ def name_list(check: Callable[[str], object], what: str) -> Callable[[str], list
 
 
 def existing_file(text: str) -> Path:
-    """A path that names an existing file."""
+    """A path that names an existing file (not a folder)."""
     path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{text}: no such file")
     return path

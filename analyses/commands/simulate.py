@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from analyses.commands._options import add_output_options
 from analyses.commands._types import integer, seed
 from analyses.outputs import OutputFolder
+from analyses.report import provenance
 from simulations import ClinicConfig, policy_from_name
 from simulations.clinic.outcomes import (
     MIN_CLUSTERS,
@@ -43,19 +45,15 @@ def add_clinic_options(parser: argparse.ArgumentParser) -> None:
                         f"by therapist with at least {MIN_CLUSTERS} therapists; with fewer "
                         "they treat patients as independent, and a note says so")
     parser.add_argument("--seed", type=seed(), default=1,
-                        help="root seed (default 1); the same seed gives identical results")
+                        help="root seed (default 1, recorded in meta.json); the same seed "
+                        "gives identical results")
     parser.add_argument("--setting", choices=("trial", "routine"), default="trial",
                         help="dropout baseline: trial-like (~20%%) or routine care (~30%%)")
     parser.add_argument("--max-sessions", type=integer(2, 200), default=20,
                         help="session limit, intake included (default 20)")
     parser.add_argument("--good-enough", action="store_true",
                         help="end treatment once the score stays below the cutoff (2 sessions)")
-    parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="write into a non-empty folder that is not this command's output "
-                        "(its files of this command's names are replaced; others are left "
-                        "alone)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_options(parser, "simulated data and outcomes")
 
 
 def clinic_config(args: argparse.Namespace) -> ClinicConfig:
@@ -73,8 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="simulate a clinic under a policy",
         description="Simulate therapy courses (PHQ-9) with alliance ruptures and informative "
         "dropout under a policy, and write DIR/sessions.parquet (observed long data), "
-        "DIR/patients.parquet (outcomes and hidden truth per patient) and DIR/summary.json "
-        "(outcome rates with 95% intervals). Policies: tau, feedback, feedback+cst, "
+        "DIR/patients.parquet (outcomes and hidden truth per patient), DIR/summary.json "
+        "(outcome rates with 95% intervals) and DIR/meta.json (seed, configuration, "
+        "versions). Policies: tau, feedback, feedback+cst, "
         "alliance-repair, feedback+alliance-repair, referral, and other '+' combinations.",
     )
     parser.add_argument("--policy", default="tau", type=policy_name,
@@ -131,8 +130,11 @@ def run(args: argparse.Namespace) -> int:
             info = {"policy": policy.name, "seed": args.seed, "config": config.to_dict(),
                     "variates": variates, **summary(frame)}
         (folder.tmp / "summary.json").write_text(json.dumps(info, indent=2, default=str))
+        meta = provenance(seed=args.seed, config=config.to_dict(), policy=policy.name)
+        (folder.tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     print(format_summary(policy.name, info))
-    print(f"wrote {args.out}/sessions.parquet, patients.parquet, summary.json")
+    print(f"seed {args.seed}")
+    print(f"wrote {args.out}/sessions.parquet, patients.parquet, summary.json, meta.json")
     return 0
 
 

@@ -16,7 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from analyses.commands._types import existing_file, integer, name_list, number
-from analyses.outputs import OutputFolder, OutputFolderError, output_kind, write_file
+from analyses.outputs import (
+    OutputFolder,
+    OutputFolderError,
+    check_writable,
+    output_kind,
+    write_file,
+)
 from analyses.settings import load_study
 from simulations.study.executors import Dask, Processes, Serial
 from simulations.study.metrics import METRICS, summarise
@@ -89,6 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """Start or resume the study and print its status."""
     settings = load_study(args.config)
+    check_writable(args.out)  # a file, a path below one, a read-only place: before any work
     kind = output_kind(args.out) if args.out.is_dir() else None
     if kind not in (None, "study"):
         raise OutputFolderError(f"{args.out} holds the output of `setback {kind}`; a study is "
@@ -104,6 +111,7 @@ def run_command(args: argparse.Namespace) -> int:
         executor = Processes(args.workers)
     store = ParquetStore(args.out, chunk_size=settings.chunk_size,
                          allow_other_files=args.overwrite)
+    store.check_folder()  # a non-empty folder that holds no study: refused before the work
     # SIGTERM (kill, a batch scheduler's time limit) ends the run as Ctrl-C does: workers
     # are stopped, the lock released and finished chunks kept
     previous = signal.signal(signal.SIGTERM, _interrupt)

@@ -16,37 +16,22 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-from scipy import stats
-
 from analyses.outputs import OutputFolder
+from analyses.pipelines.analyze import add_model_sections
 from analyses.pipelines.policies import (
     DEMO_POLICIES,
     compare_policies_report,
     headline_policy_numbers,
 )
-from analyses.plots import (
-    plot_deterioration_risk,
-    plot_expected_change,
-    plot_recovery_curves,
-    plot_risk_calibration,
-    plot_therapist_effects,
-    plot_trajectories,
-)
+from analyses.plots import plot_risk_calibration, plot_trajectories
 from analyses.report import Report, provenance
 from simulations import ClinicConfig, simulate
-from trajectories.data import TherapyData
-from trajectories.estimands import (
-    deterioration_risk,
-    expected_change,
-    recovery_curves,
-    therapist_effects,
-)
-from trajectories.fit import GrowthFit, fit_growth
-from trajectories.predict import predict
+from trajectories.estimands import recovery_curves
+from trajectories.fit import fit_growth
+from trajectories.predict import not_on_track_check
 from trajectories.spec import GrowthSpec
 
-__all__ = ["DemoSettings", "not_on_track_check", "raw_therapist_effects", "run_demo"]
+__all__ = ["DemoSettings", "run_demo"]
 
 
 @dataclass(frozen=True)
@@ -72,36 +57,8 @@ class DemoSettings:
         return cls(n_patients=300, n_therapists=6, draws=150, tune=150)
 
 
-def raw_therapist_effects(data: TherapyData, *, at_session: int) -> pd.DataFrame:
-    """Unpooled therapist deviations: each therapist's mean observed score at a session
-    minus the mean of all patients seen at that session (no shrinkage)."""
-    frame = data.frame
-    at = frame[frame["session"] == at_session]
-    raw = at.groupby("therapist")["score"].mean() - at["score"].mean()
-    return raw.rename("raw_effect").reset_index()
-
-
-def not_on_track_check(
-    fit: GrowthFit, held_out: TherapyData, failed: pd.Series, *, seen: int, at_session: int
-) -> tuple[pd.DataFrame, float]:
-    """Predict failure for held-out patients from their first ``seen`` sessions.
-
-    Returns the predictions joined with the observed outcome (``failed``, indexed by
-    patient) and the area under the ROC curve (Mann–Whitney form).
-    """
-    frame = held_out.frame
-    ids = frame.loc[frame["session"] == seen - 1, "patient"].unique()
-    early = held_out.subset(ids).before_session(seen)
-    pred = predict(fit, early, at_session=at_session, max_draws=400)
-    pred["failed"] = pred["patient"].map(failed).astype(bool)
-    pos = pred.loc[pred["failed"], "p_failure"]
-    neg = pred.loc[~pred["failed"], "p_failure"]
-    auc = stats.mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg))
-    return pred, float(auc)
-
-
 def run_demo(
-    out: str | Path = "demo-output",
+    out: str | Path | OutputFolder = "demo-output",
     *,
     settings: DemoSettings | None = None,
     echo: bool = True,
@@ -110,14 +67,17 @@ def run_demo(
     """Run the demo and write its report folder; return the :class:`Report`.
 
     ``out`` is checked first: a non-empty folder that is not a demo report is refused
-    unless ``overwrite`` (:class:`analyses.outputs.OutputFolder`).
+    unless ``overwrite`` (:class:`analyses.outputs.OutputFolder`). Every draw comes from
+    ``settings.seed`` (recorded in ``meta.json`` and the Methods text), so the same seed
+    gives the same report.
 
     Examples
     --------
     >>> rep = run_demo("demo-output", settings=DemoSettings.quick())  # doctest: +SKIP
     """
     s = settings or DemoSettings()
-    folder = OutputFolder(out, "demo", overwrite=overwrite)
+    folder = out if isinstance(out, OutputFolder) else OutputFolder(out, "demo",
+                                                                    overwrite=overwrite)
     say = print if echo else (lambda *a, **k: None)
     config = ClinicConfig(n_patients=s.n_patients, n_therapists=s.n_therapists)
     spec = GrowthSpec(time="log")
@@ -128,7 +88,9 @@ def run_demo(
         "This report was made by `make demo`. A clinic was simulated with setback's defaults "
         "(calibrated to published outcome, feedback, dropout and therapist-effect figures; see "
         "docs/simulator.md), four policies were compared on the same patients, and the "
-        "Bayesian growth model was fitted to the treatment-as-usual clinic's session data."
+        f"Bayesian growth model was fitted to the treatment-as-usual clinic's session data. "
+        f"Every random draw comes from seed {s.seed}: `setback demo --seed {s.seed}` gives "
+        "this report again."
     )
     say(f"1/3  Simulating {s.n_patients} patients of {s.n_therapists} therapists under "
         f"{', '.join(DEMO_POLICIES)} ...")
@@ -145,75 +107,54 @@ def run_demo(
     convergence = [str(w.message) for w in caught if "unreliable" in str(w.message)]
 
     say("3/3  Estimands, not-on-track check on a held-out clinic, report ...")
-    rep.add_heading("Growth model fitted to the treatment-as-usual clinic")
-    rep.add_text(convergence[0] if convergence else
-                 "Convergence checks passed (R-hat < 1.01, ESS >= 100 per chain, "
-                 "no divergences).")
-    rep.add_table("parameters", fit.summary(), "Posterior summary of the model parameters")
-    sessions = sorted({0, 2, 4, 8, 12, last})
-    course = pd.concat([expected_change(fit, at_session=k) for k in sessions],
-                       ignore_index=True)
-    rep.add_table("expected_change", course, "Expected score and change from intake")
-    rep.add_figure("expected_course", plot_expected_change(course),
-                   "Expected PHQ-9 over sessions (population level, 95% credible band)")
-    curves = recovery_curves(fit, intake=[10, 15, 20], sessions=list(range(last + 1)))
-    rep.add_table("recovery_curves", curves, "Expected recovery curves by intake severity",
-                  show=False)
-    rep.add_figure("recovery_curves", plot_recovery_curves(curves),
-                   "Expected recovery curves and failure boundaries (worst 10% of patients "
-                   "with the same intake)")
-    mid = curves[curves["intake"] == 15].rename(columns={"expected_score": "expected",
-                                                         "failure_boundary": "upper"})
+    at = min(12, last)
+    add_model_sections(rep, fit, at_session=at)
+
+    rep.add_heading("Not-on-track signal on a held-out clinic")
+    curves = recovery_curves(fit, intake=[15], sessions=list(range(last + 1)))
+    mid = curves.rename(columns={"expected_score": "expected", "failure_boundary": "upper"})
     flags = tau.sessions.loc[tau.sessions["alert"], ["patient", "session"]]
     rep.add_figure("trajectories", plot_trajectories(tau.data, n_patients=30, curve=mid,
                                                      flags=flags, seed=s.seed),
-                   "Thirty patients' observed courses, the expected curve for intake 15 and "
-                   "its failure boundary; red points are not-on-track alerts")
-    at = min(12, last)
-    te = therapist_effects(fit, at_session=at)
-    rep.add_table("therapist_variance", te[te["therapist"].isna()],
-                  f"Therapist variance and share of outcome variance (ICC) at session {at}")
-    rep.add_table("therapist_effects", te, f"Therapist effects at session {at}", show=False)
-    rep.add_figure("therapist_effects",
-                   plot_therapist_effects(te, raw=raw_therapist_effects(tau.data, at_session=at)),
-                   "Therapist effects with 95% intervals; open circles are unpooled means")
-    risk = deterioration_risk(fit, by_session=8)
-    rep.add_table("deterioration_risk", risk, "Each patient's probability of reliable "
-                  "deterioration (RCI 6) by session 8", show=False)
-    rep.add_figure("deterioration_risk", plot_deterioration_risk(risk),
-                   "Distribution of patients' deterioration risk by session 8")
-
+                   "Thirty patients' observed courses, the expected curve for intake 15 "
+                   "(black) and its failure boundary (dashed); red points are the not-on-track "
+                   "alerts of the simulated clinic's monitor")
     held = simulate(config, "tau", seed=s.seed + 1)
     failed = held.patients.set_index("patient")["failure"]
     pred, auc = not_on_track_check(fit, held.data, failed, seen=s.seen_sessions,
                                    at_session=last)
-    rep.add_heading("Not-on-track signal on a held-out clinic")
     rep.add_text(
         f"For {len(pred)} patients of a second simulated clinic, the fitted model predicted "
         f"P(no reliable improvement at session {last}) from their first {s.seen_sessions} "
         f"sessions only. Area under the ROC curve: {auc:.2f}."
     )
-    rep.add_table("not_on_track_predictions", pred, "Predicted failure risk and outcome",
-                  show=False)
+    rep.add_table("not_on_track_predictions", pred, "Predicted failure risk (with 95% "
+                  "credible and predictive intervals) and the observed outcome", show=False)
     rep.add_figure("not_on_track_calibration",
                    plot_risk_calibration(pred["p_failure"], pred["failed"]),
-                   "Calibration of the predicted failure risk (held-out clinic)")
+                   "Calibration of the predicted failure risk on the held-out clinic: mean "
+                   "predicted risk against the observed rate per risk decile (95% binomial "
+                   "intervals)")
     outdir = rep.write(folder)
 
-    pop = course[(course["session"] == at) & (course["quantity"] == "change")].iloc[0]
-    icc = te[te["quantity"] == "icc"].iloc[0]
     say("\nHeadline numbers")
     for line in headline_policy_numbers(comparison):
         say("  " + line)
-    say(f"  expected change by session {at}: {pop['mean']:+.1f} PHQ-9 points "
-        f"(95% CrI {pop['ci_low']:+.1f} to {pop['ci_high']:+.1f})")
-    say(f"  therapist share of outcome variance at session {at}: {icc['mean']:.3f} "
-        f"(95% CrI {icc['ci_low']:.3f} to {icc['ci_high']:.3f})")
-    say(f"  patients with deterioration risk > 50% by session 8: "
-        f"{int((risk['p_deteriorated'] > 0.5).sum())} of {len(risk)}")
+    if "expected_change" in rep.tables:  # the estimates are usable
+        course = rep.tables["expected_change"]
+        pop = course[(course["session"] == at) & (course["quantity"] == "change")].iloc[0]
+        te = rep.tables["therapist_variance"]
+        icc = te[te["quantity"] == "icc"].iloc[0]
+        risk = rep.tables["deterioration_risk"]
+        say(f"  expected change by session {at}: {pop['mean']:+.1f} PHQ-9 points "
+            f"(95% CrI {pop['ci_low']:+.1f} to {pop['ci_high']:+.1f})")
+        say(f"  therapist share of outcome variance at session {at}: {icc['mean']:.3f} "
+            f"(95% CrI {icc['ci_low']:.3f} to {icc['ci_high']:.3f})")
+        say(f"  patients with deterioration risk > 50% by session {at}: "
+            f"{int((risk['p_deteriorated'] > 0.5).sum())} of {len(risk)}")
     say(f"  not-on-track signal from {s.seen_sessions} sessions, held-out AUC: {auc:.2f}")
     if convergence:
         say("  note: " + convergence[0])
+    say(f"seed {s.seed}")
     say(f"\nReport: {(outdir / 'report.html').resolve()}")
     return rep
-

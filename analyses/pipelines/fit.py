@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ import pandas as pd
 
 from analyses.outputs import OutputFolder
 from analyses.pipelines.workflow import compare_time_shapes
+from analyses.report import provenance
 from trajectories.clinical import reliable_change
 from trajectories.data import MAX_SESSION, TherapyData
 from trajectories.design import make_design
@@ -57,11 +59,19 @@ def run_fit(
     progress: bool = True,
     overwrite: bool = False,
     compare: tuple[str, ...] = (),
+    input_path: str | Path | None = None,
 ) -> FitOutputs:
     """Fit ``spec`` to ``data`` and write ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
-    ``therapist_effects.csv`` (three-level data) and ``deterioration_risk.csv`` (when an RCI
+    ``therapist_effects.csv`` (three-level data), ``deterioration_risk.csv`` (when an RCI
     follows from ``rci``, the instrument, or its reliability and the sample's intake SD:
-    :func:`resolve_rci`) into ``out``. The seed used is in ``fit.settings.seed``.
+    :func:`resolve_rci`) and ``meta.json`` (seed, spec, sampler settings, diagnostics,
+    versions and ``input_path`` with its SHA-256) into ``out``. The seed used (drawn when
+    ``settings`` has none) is in ``fit.settings.seed`` and ``meta.json``; the same seed
+    gives the same files.
+
+    When the chains disagree (R-hat > 1.1: :attr:`Diagnostics.usable` is false) only
+    ``fit.nc``, ``summary.csv`` and ``meta.json`` are written, and the notes say why: the
+    estimand tables would be numbers that look like results but are not.
 
     The design is built (and bad data or covariates rejected) and the output folder checked
     (:class:`analyses.outputs.OutputFolder`: a non-empty folder that is not a fit folder is
@@ -101,29 +111,23 @@ def run_fit(
     _say(f"fitting {data!r} ({path} path, seed {settings.seed})", progress)
     fit = fit_growth(spec, data, settings=settings)
     _say(f"sampled in {fit.diagnostics.seconds.get('sample', 0):.1f} s; writing tables", progress)
+    usable = fit.diagnostics.usable
     with folder:  # a no-op when the caller is writing the folder already
         tmp = folder.tmp
-        written = ["fit.nc", "summary.csv", "expected_change.csv"]
+        written = ["fit.nc", "summary.csv", "meta.json"]
         fit.save(str(tmp / "fit.nc"))
         fit.summary().to_csv(tmp / "summary.csv", index=False)
-        change = [expected_change(fit, at_session=session).assign(level="population")]
-        if fit.design.q_t:
-            change.append(expected_change(fit, at_session=session, level="therapist")
-                          .assign(level="therapist"))
-            written.append("therapist_effects.csv")
-            therapist_effects(fit, at_session=session).to_csv(tmp / "therapist_effects.csv",
-                                                              index=False)
+        meta = provenance(seed=fit.settings.seed, spec=spec.to_dict(),
+                          sampler=fit.settings.to_dict(), input_path=input_path,
+                          diagnostics=fit.diagnostics.to_dict(), at_session=session,
+                          rci=rci)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        if usable:
+            written += _write_estimands(fit, tmp, session=session, rci=rci, notes=notes)
         else:
-            notes.append("therapist_effects.csv not written: the data have no therapist level")
-        pd.concat(change, ignore_index=True).to_csv(tmp / "expected_change.csv", index=False)
-        if rci is not None:
-            written.append("deterioration_risk.csv")
-            deterioration_risk(fit, by_session=session, instrument=rci).to_csv(
-                tmp / "deterioration_risk.csv", index=False)
-        if spec.dropout is not None:
-            written.append("dropout_risk.csv")
-            dropout_risk(fit).to_csv(tmp / "dropout_risk.csv", index=False)
-        if compare:
+            notes.insert(0, "the chains disagree: the estimates are not usable, so only "
+                         "fit.nc, summary.csv and meta.json were written")
+        if compare and usable:
             _say(f"comparing time shapes {', '.join(compare)}", progress)
             result = compare_time_shapes(data, spec, tuple(compare), settings=settings,
                                          fitted=fit, out=tmp)
@@ -133,3 +137,27 @@ def run_fit(
         notes.append(fit.diagnostics.message)
     files = {name.rsplit(".", 1)[0]: folder.final(name) for name in written}
     return FitOutputs(fit=fit, files=files, notes=tuple(notes))
+
+
+def _write_estimands(fit: GrowthFit, tmp: Path, *, session: float, rci: float | None,
+                     notes: list[str]) -> list[str]:
+    """Write the estimand tables of a usable fit; return their file names."""
+    written = ["expected_change.csv"]
+    change = [expected_change(fit, at_session=session).assign(level="population")]
+    if fit.design.q_t:
+        change.append(expected_change(fit, at_session=session, level="therapist")
+                      .assign(level="therapist"))
+        written.append("therapist_effects.csv")
+        therapist_effects(fit, at_session=session).to_csv(tmp / "therapist_effects.csv",
+                                                          index=False)
+    else:
+        notes.append("therapist_effects.csv not written: the data have no therapist level")
+    pd.concat(change, ignore_index=True).to_csv(tmp / "expected_change.csv", index=False)
+    if rci is not None:
+        written.append("deterioration_risk.csv")
+        deterioration_risk(fit, by_session=session, instrument=rci).to_csv(
+            tmp / "deterioration_risk.csv", index=False)
+    if fit.spec.dropout is not None:
+        written.append("dropout_risk.csv")
+        dropout_risk(fit).to_csv(tmp / "dropout_risk.csv", index=False)
+    return written

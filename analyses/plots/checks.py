@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from analyses.plots.data import _axes, _band_lines, _finish_grouped
+from analyses.plots.data import _axes, _band_lines, _finish_grouped, units_of
 from trajectories.engine import tree
 
 __all__ = ["plot_contrast", "plot_predictive_check", "predictive_summaries"]
@@ -46,7 +46,8 @@ def plot_contrast(
     ax.axhline(0.0, color="black", lw=0.8)
     by = str(sel["by"].iloc[0])
     unit = "score points" if scale == "raw" else "intake SDs"
-    ax = _finish_grouped(ax, None, f"difference in expected score ({unit}; 95% band)")
+    ax = _finish_grouped(ax, None, f"difference in expected score ({unit}; 95% band)",
+                         units_of(table))
     ax.legend(title=by, frameon=False)
     return ax
 

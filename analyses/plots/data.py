@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from trajectories.clinical import CATEGORIES
 from trajectories.data import TherapyData
 
-__all__ = ["plot_clinical_significance", "plot_dropout_hazard", "plot_retention",
-           "plot_trajectories"]
+__all__ = ["inside_scale", "plot_clinical_significance", "plot_dropout_hazard",
+           "plot_retention", "plot_trajectories", "time_axis", "units_of"]
 
 #: Colours of the Jacobson–Truax categories, from good to bad.
 CATEGORY_COLOURS = dict(zip(CATEGORIES, ["#1b7837", "#a6dba0", "#bdbdbd", "#b2182b"],
@@ -25,6 +26,26 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (6.0, 4.0)) -> Axes:
     return ax if ax is not None else plt.subplots(figsize=size)[1]
 
 
+def units_of(table: pd.DataFrame | TherapyData) -> dict[str, Any]:
+    """The scale a table was computed on (``attrs["units"]`` of estimand and retention
+    tables, :meth:`TherapyData.units`), with plain defaults for a table without it.
+
+    Examples
+    --------
+    >>> units_of(pd.DataFrame())["time"]
+    'session'
+    """
+    given = table.units() if isinstance(table, TherapyData) else table.attrs.get("units", {})
+    return {"score": "score", "score_range": None, "higher_is_worse": True,
+            "time": "session"} | dict(given)
+
+
+def inside_scale(values: Any, units: dict[str, Any]) -> Any:
+    """Values clipped to the instrument's score range (bands never leave the scale)."""
+    limits = units.get("score_range")
+    return values if limits is None else np.clip(values, *limits)
+
+
 def _coloured_groups(table: pd.DataFrame, by: str | None) -> list[tuple[Any, Any, pd.DataFrame]]:
     """(colour, key, rows) per group in order of appearance; one group when ``by`` is None."""
     groups = [(None, table)] if by is None else list(table.groupby(by, sort=False))
@@ -33,17 +54,27 @@ def _coloured_groups(table: pd.DataFrame, by: str | None) -> list[tuple[Any, Any
 
 
 def _band_lines(ax: Axes, table: pd.DataFrame, by: str | None, y: str,
-                line_kws: dict[str, Any] | None) -> None:
-    """One line of ``y`` over sessions per group, with its ``ci_low``-``ci_high`` band."""
+                line_kws: dict[str, Any] | None, units: dict[str, Any] | None = None) -> None:
+    """One line of ``y`` over sessions per group, with its ``ci_low``-``ci_high`` band
+    (clipped to the instrument's score range when ``units`` are given: a score band)."""
     for colour, key, g in _coloured_groups(table, by):
         g = g.sort_values("session")
         kws = {"color": colour, "marker": "o", "lw": 1.8} | (line_kws or {})
         ax.plot(g["session"], g[y], label=None if key is None else str(key), **kws)
-        ax.fill_between(g["session"], g["ci_low"], g["ci_high"], color=colour, alpha=0.2, lw=0)
+        low, high = g["ci_low"], g["ci_high"]
+        if units is not None:
+            low, high = inside_scale(low, units), inside_scale(high, units)
+        ax.fill_between(g["session"], low, high, color=colour, alpha=0.2, lw=0)
 
 
-def _finish_grouped(ax: Axes, by: str | None, ylabel: str) -> Axes:
-    ax.set_xlabel("session")
+def time_axis(ax: Axes, units: dict[str, Any]) -> None:
+    """Label the x axis with the time unit; whole-number ticks (sessions are whole)."""
+    ax.set_xlabel(f"{units['time']} (0 = intake)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _finish_grouped(ax: Axes, by: str | None, ylabel: str, units: dict[str, Any]) -> Axes:
+    time_axis(ax, units)
     ax.set_ylabel(ylabel)
     if by is not None:
         ax.legend(title=by, frameon=False)
@@ -113,9 +144,11 @@ def plot_trajectories(
         for col in ("lower", "upper"):
             if col in curve:
                 ax.plot(curve["session"], curve[col], color="black", lw=1.2, ls="--")
-    name = data.instrument.name if data.instrument else "score"
-    ax.set_xlabel("session")
-    ax.set_ylabel(f"{name} ({'higher = worse' if data.higher_is_worse else 'higher = better'})")
+    time_axis(ax, units_of(data))
+    ax.set_ylabel(f"{data.score_label} score "
+                  f"({'higher = worse' if data.higher_is_worse else 'higher = better'})")
+    if data.instrument is not None:
+        ax.set_ylim(data.instrument.min_score, data.instrument.max_score)
     ax.set_title(f"{len(chosen)} of {len(ids)} patients")
     if curve is not None or (flags is not None and len(flags)):
         ax.legend(frameon=False)
@@ -166,7 +199,7 @@ def plot_clinical_significance(
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of patients")
-    ax.set_ylabel(by or "")
+    ax.set_ylabel(by.replace("_", " ") if by else "all patients")
     ax.legend(ncols=4, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.25 if by
               else -0.6), fontsize="small")
     return ax
@@ -206,7 +239,8 @@ def plot_retention(
         ax.fill_between(g["session"], g["retained_low"], g["retained_high"], step="post",
                         color=colour, alpha=0.15, lw=0)
     ax.set_ylim(0.0, 1.02)
-    return _finish_grouped(ax, by, "still in treatment (Kaplan–Meier)")
+    return _finish_grouped(ax, by, "share still in treatment (Kaplan–Meier, 95% band)",
+                           units_of(table))
 
 
 def plot_dropout_hazard(
@@ -235,4 +269,4 @@ def plot_dropout_hazard(
         kws = {"color": colour, "marker": "o", "lw": 1.5} | (line_kws or {})
         ax.plot(g["session"], g["hazard"], label=None if key is None else str(key), **kws)
     ax.set_ylim(bottom=0)
-    return _finish_grouped(ax, by, "dropout hazard")
+    return _finish_grouped(ax, by, "dropout hazard", units_of(table))

@@ -9,7 +9,14 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from analyses.plots.data import _axes, _band_lines, _finish_grouped
+from analyses.plots.data import (
+    _axes,
+    _band_lines,
+    _finish_grouped,
+    inside_scale,
+    time_axis,
+    units_of,
+)
 
 __all__ = ["plot_deterioration_risk", "plot_expected_change", "plot_recovery_curves",
            "plot_risk_calibration", "plot_therapist_effects"]
@@ -42,11 +49,24 @@ def plot_expected_change(
     sel = table[table["quantity"] == quantity]
     if sel.empty:
         raise ValueError(f"quantity {quantity!r} not in the table")
+    units = units_of(table)
+    score = quantity == "expected_score"
     ax = _axes(ax)
-    _band_lines(ax, sel, by, "mean", line_kws)
-    if quantity != "expected_score":
+    _band_lines(ax, sel, by, "mean", line_kws, units if score else None)
+    if not score:
         ax.axhline(0.0, color="black", lw=0.8)
-    return _finish_grouped(ax, by, quantity.replace("_", " ") + " (95% credible band)")
+    what = {"expected_score": f"expected {units['score']} score",
+            "change": f"expected change in {units['score']} from intake",
+            "standardised_change": "standardised change from intake (intake SDs)"}
+    return _finish_grouped(ax, by, what.get(quantity, quantity.replace("_", " "))
+                           + f"\n(line: posterior mean; band: {_level(sel)} credible interval)",
+                           units)
+
+
+def _level(table: pd.DataFrame) -> str:
+    """The interval level of an estimand table, as a percentage ("95%")."""
+    prob = table.attrs.get("ci_prob", 0.95)
+    return f"{100 * prob:g}%"
 
 
 def plot_recovery_curves(
@@ -63,17 +83,23 @@ def plot_recovery_curves(
         2001).
     """
     ax = _axes(ax)
+    units = units_of(curves)
+    band = curves.attrs.get("band", 0.8)
     groups = list(curves.groupby("intake", sort=True))
     for colour, (intake, g) in zip(sns.color_palette("flare", n_colors=len(groups)), groups,
                                    strict=True):
         kws = {"color": colour, "lw": 2.0} | (line_kws or {})
         ax.plot(g["session"], g["expected_score"], label=f"{intake:g}", **kws)
-        ax.fill_between(g["session"], g["band_low"], g["band_high"], color=colour, alpha=0.12,
-                        lw=0)
-        ax.plot(g["session"], g["failure_boundary"], color=colour, lw=1.0, ls="--")
-    ax.set_xlabel("session")
-    ax.set_ylabel("expected score (band: predictive; dashed: failure boundary)")
-    ax.legend(title="intake score", frameon=False)
+        ax.fill_between(g["session"], inside_scale(g["band_low"], units),
+                        inside_scale(g["band_high"], units), color=colour, alpha=0.12, lw=0)
+        ax.plot(g["session"], inside_scale(g["failure_boundary"], units), color=colour, lw=1.0,
+                ls="--")
+    time_axis(ax, units)
+    ax.set_ylabel(f"expected {units['score']} score\n(band: central {100 * band:g}% of "
+                  "patients; dashed: failure boundary)")
+    if units["score_range"] is not None:
+        ax.set_ylim(*units["score_range"])
+    ax.legend(title=f"intake {units['score']}", frameon=False)
     return ax
 
 
@@ -106,7 +132,7 @@ def plot_therapist_effects(
     rank = table[table["quantity"] == "rank"].set_index("therapist")["mean"]
     eff["rank"] = eff["therapist"].map(rank)
     eff = eff.sort_values("rank", kind="stable").reset_index(drop=True)
-    ax = _axes(ax, (6.0, 1.0 + 0.22 * len(eff)))
+    ax = _axes(ax, (6.0, max(3.5, 1.0 + 0.22 * len(eff))))
     y = np.arange(len(eff))
     kws = {"fmt": "o", "color": "#4c72b0", "capsize": 0, "ms": 4} | (errorbar_kws or {})
     ax.errorbar(eff["mean"], y, xerr=np.vstack([eff["mean"] - eff["ci_low"],
@@ -121,12 +147,15 @@ def plot_therapist_effects(
     ax.set_yticks(y, [str(t) for t in eff["therapist"]], fontsize="small")
     ax.invert_yaxis()
     session = eff["session"].iloc[0]
+    units = units_of(table)
     icc = table[table["quantity"] == "icc"]
     if len(icc):
         r = icc.iloc[0]
         ax.set_title(f"therapist share of variance (ICC) {r['mean']:.3f} "
                      f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]", fontsize="medium")
-    ax.set_xlabel(f"therapist effect on the expected score at session {session:g}")
+    ax.set_xlabel(f"therapist effect on the expected {units['score']} score at "
+                  f"{units['time']} {session:g}\n(points: posterior means; bars: "
+                  f"{_level(table)} credible intervals)")
     ax.set_ylabel("therapist (by posterior mean rank, best first)")
     return ax
 
@@ -150,7 +179,10 @@ def plot_deterioration_risk(
         hist_kws or {})
     ax.hist(risk[column].to_numpy(), **kws)
     ax.set_xlim(0, 1)
-    ax.set_xlabel(column.replace("_", " "))
+    what = {"p_deteriorated": "probability of reliable deterioration",
+            "p_failure": "probability of ending without reliable improvement",
+            "p_dropout": "probability of dropping out"}
+    ax.set_xlabel(what.get(column, column.replace("_", " ")) + " (posterior)")
     ax.set_ylabel("patients")
     return ax
 
@@ -185,6 +217,6 @@ def plot_risk_calibration(
     ax.errorbar(frame["p"], frame["y"], yerr=1.96 * se, fmt="o", color="#4c72b0", capsize=2)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("predicted risk")
-    ax.set_ylabel("observed rate")
+    ax.set_xlabel(f"predicted risk (mean of each of {len(frame)} risk groups)")
+    ax.set_ylabel("observed rate (95% binomial interval)")
     return ax

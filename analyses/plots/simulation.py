@@ -42,8 +42,9 @@ def _dodged(ax: Axes, sel: pd.DataFrame, value: str, low: str, high: str) -> Non
                                                              g[high] - g[value]]),
                     fmt="o", color=colour, capsize=2.5, label=outcome)
     ax.set_yticks(np.arange(len(policies)), policies)
+    ax.set_ylabel("policy")
     ax.invert_yaxis()
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
 def plot_policy_rates(

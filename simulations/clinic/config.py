@@ -86,6 +86,9 @@ class ClinicConfig:
     >>> cfg = ClinicConfig(n_patients=200, n_therapists=10)
     >>> cfg.instrument.name, cfg.patients_per_therapist
     ('PHQ-9', 20.0)
+    >>> cfg
+    ClinicConfig(200 patients of 10 therapists (about 20 each); PHQ-9 intake 15.4 (SD 5.5); \
+12-20 planned sessions; trial dropout)
     >>> ClinicConfig(n_patients=0)
     Traceback (most recent call last):
     ...
@@ -146,6 +149,15 @@ class ClinicConfig:
             raise ValueError(f"follow_up.horizon must be >= max_sessions={self.max_sessions} "
                              f"(the follow-up comes after the last possible session), "
                              f"got {horizon}")
+
+    def __repr__(self) -> str:
+        inst = get_instrument(self.instrument)
+        ending = ", good-enough ending" if self.good_enough else ""
+        return (f"ClinicConfig({self.n_patients} patients of {self.n_therapists} therapists "
+                f"(about {self.patients_per_therapist:.0f} each); {inst.name} intake "
+                f"{self.intake_mean_value:g} (SD {self.intake_sd_value:g}); "
+                f"{self.min_planned}-{self.max_sessions} planned sessions{ending}; "
+                f"{self.dropout.setting} dropout)")
 
     @classmethod
     def routine(cls, **changes: object) -> ClinicConfig:

@@ -86,6 +86,16 @@ class SimulatedClinic:
         """Total random variates drawn."""
         return sum(self.variates.values())
 
+    def __repr__(self) -> str:
+        p = self.patients
+        status = ", ".join(f"{n} {s}" for s, n in p["end_status"].value_counts().items() if n)
+        rates = ", ".join(f"{col} {p[col].mean():.1%}"
+                          for col in ("recovered", "deteriorated", "failure") if col in p)
+        scores = "" if self.data is None else f", {self.data.n_observations} scores"
+        return (f"SimulatedClinic(policy {self.policy.name}, seed {self.seed}: "
+                f"{len(p)} patients of {len(self.therapists)} therapists{scores}; {status}; "
+                f"{rates})")
+
 
 @dataclass(frozen=True, eq=False)
 class ClinicChunk:

@@ -55,6 +55,16 @@ class StudyResults:
     design: StudyDesign
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        f = self.frame
+        reps = f.drop_duplicates(["condition_id", "replication"]) if len(f) else f
+        failed = int(reps["error"].notna().sum()) if "error" in reps else 0
+        planned = self.design.n_conditions * self.design.replications
+        task = self.meta.get("task", "?")
+        return (f"StudyResults(task {task}, seed {self.design.seed}: {self.design.n_conditions} "
+                f"conditions x {self.design.replications} replications; {len(reps)} of "
+                f"{planned} replications done, {failed} failed; {len(f)} rows)")
+
     def summarise(self, metrics: tuple[str, ...] | None = None, **options: Any) -> pd.DataFrame:
         """Performance measures with Monte Carlo SEs: see :mod:`simulations.study.metrics`."""
         from simulations.study.metrics import summarise

@@ -217,6 +217,18 @@ class ParquetStore:
                                  f"(it needs the keys {sorted(keys)}); use another directory")
         return manifest
 
+    def check_folder(self) -> None:
+        """Refuse now, before any work, a directory a study may not be written to: a file,
+        a foreign ``manifest.json``, or a non-empty directory that holds no study (unless
+        ``allow_other_files``).
+
+        Raises
+        ------
+        NotAStudyError
+            Naming the directory and the rule.
+        """
+        self._check_folder()
+
     def _check_folder(self) -> None:
         """Refuse a non-empty directory that holds no study, unless allowed."""
         if self.path.exists() and not self.path.is_dir():

@@ -72,7 +72,7 @@ def test_fit_beat_the_blues_csv_into_an_old_fit_folder(tmp_path, capsys,  # noqa
     assert not (out / "therapist_effects.csv").exists()
     assert sorted(p.name for p in out.iterdir()) == [
         ".setback-output.json", "deterioration_risk.csv", "expected_change.csv", "fit.nc",
-        "summary.csv"]
+        "meta.json", "summary.csv"]
     summary = pd.read_csv(out / "summary.csv")
     assert {"intercept", "slope", "patient_intercept_sd", "patient_slope_sd",
             "residual_sd", "covariate_effect[treatment[TAU]]"} <= set(summary["parameter"])

@@ -112,9 +112,10 @@ def _complete_run(out) -> int:  # noqa: ANN001
     assert summary["n_patients"] == len(patients) == sessions["patient"].nunique()
     rates = pd.DataFrame(summary["rates"]).set_index(["subgroup", "outcome"])
     assert rates.loc[("all", "dropout"), "rate"] == pytest.approx(patients["dropout"].mean())
-    assert sorted(p.name for p in out.iterdir()) == [".setback-output.json",
+    assert sorted(p.name for p in out.iterdir()) == [".setback-output.json", "meta.json",
                                                      "patients.parquet", "sessions.parquet",
                                                      "summary.json"]
+    assert json.loads((out / "meta.json").read_text())["seed"] == summary["seed"]
     return summary["seed"]
 
 

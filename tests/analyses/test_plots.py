@@ -40,7 +40,9 @@ def test_trajectories_with_curve_and_flags(btb) -> None:  # noqa: ANN001
     ax = plot_trajectories(btb, n_patients=100, curve=curve, flags=flags)
     # 100 patient lines + expected + upper boundary
     assert len(ax.lines) == 102
-    assert ax.get_xlabel() == "session" and ax.get_ylabel().startswith("BDI-II")
+    # Beat the Blues counts months, and the axes say so (issue 17: "session" for months)
+    assert ax.get_xlabel() == "month (0 = intake)" and ax.get_ylabel().startswith("BDI-II")
+    assert ax.get_ylim() == (0.0, 63.0)  # the instrument's scale
     assert len(ax.collections[0].get_offsets()) == len(flags)  # every flagged session marked
     assert ax.get_title() == "100 of 100 patients"
     # the sample is seeded: same seed, same patients

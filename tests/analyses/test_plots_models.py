@@ -44,8 +44,12 @@ def test_expected_change_over_sessions(btb_fit) -> None:  # noqa: ANN001
     np.testing.assert_allclose(line.get_xdata(), [0, 2, 5, 8])
     np.testing.assert_allclose(line.get_ydata(),
                                table.query("quantity == 'expected_score'")["mean"])
+    # labelled with the instrument, the time unit and the interval level (issue 17)
+    assert ax.get_xlabel() == "month (0 = intake)"
+    assert ax.get_ylabel().startswith("expected BDI-II score") and "95%" in ax.get_ylabel()
     change = plot_expected_change(table, quantity="change")
-    assert change.get_ylabel().startswith("change") and change.lines[-1].get_ydata()[0] == 0
+    assert change.get_ylabel().startswith("expected change in BDI-II")
+    assert change.lines[-1].get_ydata()[0] == 0
     with pytest.raises(ValueError, match="quantity 'nope'"):
         plot_expected_change(table, quantity="nope")
 
@@ -57,6 +61,18 @@ def test_recovery_curves_one_line_and_boundary_per_intake(btb_fit) -> None:  # n
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["15", "25", "35"]
     boundary = ax.lines[1].get_ydata()
     np.testing.assert_allclose(boundary, curves[curves["intake"] == 15]["failure_boundary"])
+
+
+def test_recovery_bands_stay_inside_the_scale(btb_fit) -> None:  # noqa: ANN001
+    # intake 2 on the BDI-II (0-63): the latent predictive band reaches below 0, but the
+    # table holds it on the bounded scale (issue 13) and the figure draws it inside the
+    # scale (issue 17: "bands inside the scale")
+    curves = recovery_curves(btb_fit, intake=[2], sessions=[0, 2, 3, 5, 8])
+    assert (curves["band_low"] >= 0).all() and (curves["band_low"] == 0).any()
+    ax = plot_recovery_curves(curves)
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() >= 0.0 and ax.get_ylim() == (0.0, 63.0)
+    assert "80%" in ax.get_ylabel() and ax.get_xlabel() == "month (0 = intake)"
 
 
 def test_therapist_caterpillar_orders_and_shows_shrinkage() -> None:
