@@ -43,7 +43,8 @@ from trajectories.engine.settings import SamplerSettings
 from trajectories.spec import DropoutSpec
 
 __all__ = [
-    "DropoutFit", "DropoutSpec", "HazardDesign", "add_hazard", "build_dropout_model",
+    "DropoutFit", "DropoutSpec", "HazardDesign", "add_hazard", "baseline_centre",
+    "build_dropout_model",
     "fit_dropout", "hazard_design", "link_inverse", "risk_set",
 ]
 
@@ -284,6 +285,20 @@ def link_inverse(eta: np.ndarray, link: str) -> np.ndarray:
     return -np.expm1(-np.exp(eta))
 
 
+def baseline_centre(design: HazardDesign) -> float:
+    """Prior mean of every baseline bin: the link of the overall event rate of the risk set.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> round(baseline_centre(hazard_design(DropoutSpec(), load_beat_the_blues())), 4)
+    -1.7636
+    """
+    rate = float(np.clip(design.event.mean(), 0.005, 0.995))
+    return (math.log(rate / (1 - rate)) if design.spec.link == "logit"
+            else math.log(-math.log1p(-rate)))
+
+
 def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
     """Add the dropout hazard and its likelihood to the PyMC model in context.
 
@@ -294,8 +309,7 @@ def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
     """
     spec, model = design.spec, pm.modelcontext(None)
     model.add_coord("dropout_bin", design.bin_labels)
-    rate = float(np.clip(design.event.mean(), 0.005, 0.995))
-    centre = math.log(rate / (1 - rate)) if spec.link == "logit" else math.log(-math.log1p(-rate))
+    centre = baseline_centre(design)
     # Arrays enter as pm.Data, not constants: the compiled graph is then the same for every
     # data set of this structure, so PyTensor's compilation cache is hit on a refit.
     base = pm.Normal("dropout_baseline", mu=pm.Data("dropout_baseline_centre", centre),

@@ -28,7 +28,7 @@ import pandas as pd
 import xarray as xr
 
 from trajectories.data import TherapyData
-from trajectories.design import Design, make_design, posterior_coords
+from trajectories.design import Design, growth_posterior, make_design, posterior_coords
 from trajectories.engine import tree
 from trajectories.engine.convergence import (
     ConvergenceWarning,
@@ -41,6 +41,7 @@ from trajectories.engine.settings import SamplerSettings
 from trajectories.engine.tree import PosteriorDraws
 from trajectories.instruments import Instrument
 from trajectories.joint import build_joint_model, joint_structure_key
+from trajectories.joint_fit import sample_joint
 from trajectories.latent import build_latent_model, latent_structure_key
 from trajectories.spec import GrowthSpec
 
@@ -180,8 +181,12 @@ def _storable(col: pd.Series) -> np.ndarray:
 
 
 def _exact_variables(spec: GrowthSpec) -> tuple[str, ...]:
-    """Variables drawn exactly after sampling (not checked for convergence)."""
-    return ("patient_effect",) if spec.resolved_method == "marginal" and not spec.dropout \
+    """Variables drawn from their exact conditional after sampling (not checked for
+    convergence): the patient effects of the fast path and of the joint model's machine
+    code (refreshed by a kernel that leaves their conditional invariant)."""
+    fast = spec.resolved_method == "marginal" and not spec.dropout
+    return ("patient_effect",) if fast or (spec.dropout is not None
+                                                and joint_uses_machine_code(spec)) \
         else ()
 
 
@@ -243,26 +248,38 @@ def fit_growth(spec: GrowthSpec, data: TherapyData, *,
 
 
 def _sampler_name(spec: GrowthSpec, settings: SamplerSettings) -> str:
-    return "nutpie" if spec.resolved_method == "marginal" and not spec.dropout \
-        else settings.sampler
+    machine = spec.resolved_method == "marginal" or (spec.dropout is not None
+                                                     and joint_uses_machine_code(spec))
+    return "nutpie" if machine else settings.sampler
 
 
 def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -> GrowthFit:
-    """The joint growth-dropout model on the latent path."""
+    """The joint growth-dropout model: machine code for normal residuals, else PyMC."""
     if spec.method == "marginal":
         raise ValueError("the joint model needs latent patient effects: use "
                          "GrowthSpec(method='latent') or method='auto'")
-    growth = replace(spec, method="latent", dropout=None)
+    growth = replace(spec, dropout=None)
     design = make_design(growth, data)
-    model = build_joint_model(growth, spec.dropout, data, design=design)
-    sampled = sample(model, settings, cache_key=joint_structure_key(growth, spec.dropout,
-                                                                    model))
-    idata = tree.make_tree(posterior=sampled.posterior, sample_stats=sampled.sample_stats,
-                           observed_data=_observed(design))
-    diag = check_convergence(idata, method="joint", sampler=settings.sampler,
-                             seconds=sampled.seconds, exact=())
+    if joint_uses_machine_code(spec):
+        post, stats, used, seconds, _ = sample_joint(growth, spec.dropout, data, design,
+                                                     settings)
+    else:
+        model = build_joint_model(growth, spec.dropout, data, design=design)
+        sampled = sample(model, settings, cache_key=joint_structure_key(growth, spec.dropout,
+                                                                        model))
+        post, stats, used, seconds = (sampled.posterior, sampled.sample_stats,
+                                      sampled.settings, sampled.seconds)
+    idata = tree.make_tree(posterior=post, sample_stats=stats, observed_data=_observed(design))
+    diag = check_convergence(idata, method="joint", sampler=_sampler_name(spec, settings),
+                             seconds=seconds, exact=_exact_variables(spec))
     return GrowthFit(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
-                     settings=sampled.settings)
+                     settings=used)
+
+
+def joint_uses_machine_code(spec: GrowthSpec) -> bool:
+    """Whether a joint spec is sampled through :mod:`trajectories.joint_fit` (normal
+    residuals, ``method="auto"``) rather than the PyMC latent model."""
+    return spec.likelihood == "normal" and spec.method == "auto"
 
 
 def _result_coords(post: xr.Dataset, design: Design) -> dict:
@@ -278,40 +295,11 @@ def _result_coords(post: xr.Dataset, design: Design) -> dict:
 def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
                          sampled: Sampled) -> xr.Dataset:
     """Named posterior variables from collapsed draws: variances, then exact effects."""
-    theta = sampled.theta
-    n_chain, n_draw = sampled.posterior.sizes["chain"], sampled.posterior.sizes["draw"]
-    values = problem.unpack(theta)
+    values = problem.unpack(sampled.theta)
     rng = np.random.default_rng(sampled.settings.seeds(2)[1])
     effects = problem.draw_effects(values, rng)
-
-    def shaped(a: np.ndarray) -> np.ndarray:
-        return a.reshape(n_chain, n_draw, *a.shape[1:])
-
-    cd = ("chain", "draw")
-    out: dict = {}
-    k = len(spec.coefficients)
-    for j, name in enumerate(spec.coefficients):
-        out[name] = (cd, shaped(effects["beta"][:, j]))
-    if design.x.shape[1] > k:
-        out["covariate_effect"] = ((*cd, "term"), shaped(effects["beta"][:, k:]))
-    levels = [("patient", spec.patient_coefficients, "cov_v", "corr_v")]
-    if design.q_t:
-        levels.append(("therapist", spec.therapist_coefficients(True), "cov_u", "corr_u"))
-    for level, names, cov, corr in levels:
-        for j, c in enumerate(names):
-            out[f"{level}_{c}_sd"] = (cd, shaped(np.sqrt(values[cov][:, j, j])))
-        if spec.correlated and len(names) > 1:
-            pairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
-            out[f"{level}_corr"] = ((*cd, f"{level}_corr_pair"), shaped(
-                np.stack([values[corr][:, i, j] for i, j in pairs], axis=-1)))
-    if design.q_t:
-        out["therapist_effect"] = ((*cd, "therapist", "therapist_coefficient"),
-                                   shaped(effects["u"]))
-    out["residual_sd"] = (cd, shaped(values["sigma"]))
-    out["patient_effect"] = ((*cd, "patient", "coefficient"), shaped(effects["v"]))
-    coords = posterior_coords(spec, design)
-    post = xr.Dataset(out)
-    return post.assign_coords({k: v for k, v in coords.items() if k in post.dims})
+    return growth_posterior(spec, design, values, effects["beta"], effects["u"],
+                            effects["v"], chains=sampled.posterior.sizes["chain"])
 
 
 def _observed(design: Design) -> xr.Dataset:

@@ -113,7 +113,9 @@ def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: 
     hdesign = hazard_design(dropout_spec, data, predictors=tuple(
         p for p in dropout_spec.predictors if p == "alliance"))
     arrays = latent_arrays(gdesign, data, hdesign.rows)
-    model = build_latent_model(gspec, gdesign)
+    conditional = gspec.likelihood == "normal" and gspec.method != "latent"
+    model = build_latent_model(gspec, gdesign,
+                               effects="conditional" if conditional else "latent")
     with model:
         beta = pt.stack([model[c] for c in gspec.coefficients])
         if "covariate_effect" in model:
