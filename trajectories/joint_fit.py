@@ -37,8 +37,13 @@ def joint_hazard_design(dropout_spec: DropoutSpec, data: TherapyData) -> HazardD
         p for p in dropout_spec.predictors if p == "alliance"))
 
 
-def joint_problem(design: Design, hdesign: HazardDesign, data: TherapyData) -> JointProblem:
-    """The :class:`JointProblem` of a growth design and the joint model's hazard design."""
+def joint_problem(design: Design, hdesign: HazardDesign, data: TherapyData, *,
+                  centred: bool = True) -> JointProblem:
+    """The :class:`JointProblem` of a growth design and the joint model's hazard design.
+
+    ``centred=False`` samples the baseline itself instead of the baseline centred against
+    the association terms (same posterior; used to compare with the PyMC model).
+    """
     spec = hdesign.spec
     arrays = latent_arrays(design, data, hdesign.rows)
     order = np.argsort(arrays["pidx"], kind="stable")  # rows grouped by patient
@@ -64,7 +69,7 @@ def joint_problem(design: Design, hdesign: HazardDesign, data: TherapyData) -> J
         baseline_centre=baseline_centre(hdesign), baseline_sd=spec.baseline_sd,
         coef_sd=spec.coef_sd, therapist_dropout_scale=spec.therapist_sd, sign=hdesign.sign,
         score_sd=hdesign.scales["score_sd"], score_mean=hdesign.scales["score_mean"],
-        centring=_centring(hdesign))
+        centring=_centring(hdesign) if centred else None)
 
 
 def _centring(hdesign: HazardDesign) -> np.ndarray:

@@ -431,15 +431,15 @@ def joint_log_density(theta, grad, gram, n_obs, therapist, q, q_t, correlated, p
     logp += -0.5 * z * z + theta[0]
     grad[0] += sigma_bar * 2.0 * s2 - z * z + 1.0
     # ---- priors of the hazard
-    for j in range(o_base, o_g):  # the prior is on baseline = theta + sum_k a_k centring
+    for j in range(o_base, o_g):  # the prior is on baseline = theta - sum_k a_k centring
         base = theta[j]
         for k in range(n_a):
-            base += theta[o_a + k] * centring[j - o_base, k]
+            base -= theta[o_a + k] * centring[j - o_base, k]
         dev = (base - consts[2]) / consts[3]
         logp -= 0.5 * dev * dev
         grad[j] -= dev / consts[3]
         for k in range(n_a):
-            grad[o_a + k] -= dev / consts[3] * centring[j - o_base, k]
+            grad[o_a + k] += dev / consts[3] * centring[j - o_base, k]
     for j in range(o_g, o_w):
         dev = theta[j] / consts[4]
         logp -= 0.5 * dev * dev

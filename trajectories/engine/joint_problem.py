@@ -254,7 +254,7 @@ class JointProblem:
         else:
             out["u"] = np.zeros((n_s, 0, 0))
         out["v"] = _effects(theta, out, self)
-        out["baseline"] = theta[:, o[4]: o[5]] + theta[:, o[6]: o[7]] @ self.centring.T
+        out["baseline"] = theta[:, o[4]: o[5]] - theta[:, o[6]: o[7]] @ self.centring.T
         out["gamma"] = theta[:, o[5]: o[6]].copy()
         out["association"] = theta[:, o[6]: o[7]].copy()
         if self.n_dropout_therapists:
