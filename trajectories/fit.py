@@ -271,7 +271,8 @@ def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -
                                       sampled.settings, sampled.seconds)
     idata = tree.make_tree(posterior=post, sample_stats=stats, observed_data=_observed(design))
     diag = check_convergence(idata, method="joint", sampler=_sampler_name(spec, settings),
-                             seconds=seconds, exact=_exact_variables(spec))
+                             seconds=seconds, exact=_exact_variables(spec),
+                             what="joint growth-dropout model")
     return GrowthFit(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
                      settings=used)
 

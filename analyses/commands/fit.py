@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from analyses.commands._data_options import add_data_options, load_data
 from analyses.pipelines.fit import run_fit
@@ -47,6 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="session for the estimands (default: the last in the data)")
     opts.add_argument("--rci", type=float, default=None,
                      help="reliable change index (default: the instrument's)")
+    opts.add_argument("--strict", action="store_true",
+                      help="exit with code 1 when the fit fails a convergence check (R-hat, "
+                      "effective draws, divergences); by default that is a warning and the "
+                      "tables are written all the same")
     opts.add_argument("--quiet", action="store_true", help="no progress messages")
     opts.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.set_defaults(func=run)
@@ -65,11 +70,26 @@ def run(args: argparse.Namespace) -> int:
     )
     settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains,
                                seed=args.seed, sampler=args.sampler, progress=not args.quiet)
-    result = run_fit(data, spec, out=args.out, settings=settings, at_session=args.at_session,
-                     rci=args.rci, progress=not args.quiet)
+    try:
+        result = run_fit(data, spec, out=args.out, settings=settings,
+                         at_session=args.at_session, rci=args.rci, progress=not args.quiet)
+    except (RuntimeError, FloatingPointError) as exc:  # the sampler itself failed
+        print(f"setback fit: the fit failed: {exc}", file=sys.stderr)
+        return 1
     for note in result.notes:
         print(f"note: {note}")
     for name, path in result.files.items():
         print(f"{name}: {path}")
+    return report_convergence("fit", result.convergence, strict=args.strict)
+
+
+def report_convergence(command: str, message: str, *, strict: bool) -> int:
+    """Print a fit's convergence message once; the exit code (1 under ``--strict``)."""
+    if not message:
+        return 0
+    if strict:
+        print(f"setback {command}: error (--strict): {message}", file=sys.stderr)
+        return 1
+    print(f"setback {command}: warning: {message}", file=sys.stderr)
     return 0
 

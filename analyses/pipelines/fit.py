@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import pandas as pd
 from trajectories.clinical import reliable_change
 from trajectories.data import TherapyData
 from trajectories.dropout_estimands import dropout_risk
+from trajectories.engine.convergence import ConvergenceWarning
 from trajectories.engine.settings import SamplerSettings
 from trajectories.estimands import deterioration_risk, expected_change, therapist_effects
-from trajectories.fit import GrowthFit, fit_growth
+from trajectories.fit import GrowthFit, fit_growth, joint_uses_machine_code
 from trajectories.spec import GrowthSpec
 
 __all__ = ["FitOutputs", "resolve_rci", "run_fit"]
@@ -31,11 +33,22 @@ def resolve_rci(data: TherapyData, rci: float | None) -> tuple[float | None, str
 
 @dataclass(frozen=True)
 class FitOutputs:
-    """What :func:`run_fit` produced: the fit, the files written and notes for the user."""
+    """What :func:`run_fit` produced: the fit, the files written and notes for the user.
+
+    ``convergence`` is the fit's convergence message in words ("" when every check
+    passed); it is not repeated in ``notes``, and no Python warning is shown for it, so a
+    caller reports it exactly once.
+    """
 
     fit: GrowthFit
     files: dict[str, Path]
     notes: tuple[str, ...]
+    convergence: str = ""
+
+    @property
+    def converged(self) -> bool:
+        """Whether the fit passed every convergence check."""
+        return self.fit.diagnostics.ok
 
 
 def _say(message: str, progress: bool) -> None:
@@ -76,11 +89,11 @@ def run_fit(
     out.mkdir(parents=True, exist_ok=True)
     session = float(data.frame["session"].max()) if at_session is None else float(at_session)
     settings = (settings or SamplerSettings(progress=progress)).resolved()
-    path = "fast collapsed" if spec.resolved_method == "marginal" and not spec.dropout else (
-        "latent (compiling a new model structure takes a minute)")
-    _say(f"fitting {data!r} ({path} path, seed {settings.seed})", progress)
-    fit = fit_growth(spec, data, settings=settings)
-    _say(f"sampled in {fit.diagnostics.seconds.get('sample', 0):.1f} s; writing tables", progress)
+    _say(f"fitting {data!r} ({_path_name(spec)}, seed {settings.seed})", progress)
+    with warnings.catch_warnings():  # reported once, by the caller, from the diagnostics
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = fit_growth(spec, data, settings=settings)
+    _say(f"{_timing(fit.diagnostics.seconds)}; writing tables", progress)
     files = {"fit": out / "fit.nc", "summary": out / "summary.csv",
              "expected_change": out / "expected_change.csv"}
     fit.save(str(files["fit"]))
@@ -102,6 +115,22 @@ def run_fit(
     if spec.dropout is not None:
         files["dropout_risk"] = out / "dropout_risk.csv"
         dropout_risk(fit).to_csv(files["dropout_risk"], index=False)
-    if fit.diagnostics.message:
-        notes.append(fit.diagnostics.message)
-    return FitOutputs(fit=fit, files=files, notes=tuple(notes))
+    return FitOutputs(fit=fit, files=files, notes=tuple(notes),
+                      convergence=fit.diagnostics.message)
+
+
+def _path_name(spec: GrowthSpec) -> str:
+    if spec.dropout is not None:
+        return ("joint growth-dropout model, machine code" if joint_uses_machine_code(spec)
+                else "joint growth-dropout model, PyMC latent path (compiling a new model "
+                "structure takes a minute)")
+    if spec.resolved_method == "marginal":
+        return "fast collapsed path"
+    return "latent path (compiling a new model structure takes a minute)"
+
+
+def _timing(seconds: dict) -> str:
+    """E.g. ``"compiled in 31.0 s, sampled in 4.2 s"`` (only the phases that took time)."""
+    names = {"compile": "compiled", "sample": "sampled", "effects": "drew the effects"}
+    parts = [f"{names.get(k, k)} in {v:.1f} s" for k, v in seconds.items() if v >= 0.05]
+    return ", ".join(parts) or "done"
