@@ -43,7 +43,7 @@ from trajectories.latent import build_latent_model
 from trajectories.spec import INTAKE, GrowthSpec
 
 __all__ = ["build_joint_model", "change_without_dropout", "dropout_sensitivity",
-           "joint_structure_key"]
+           "joint_structure_key", "latent_terms"]
 
 _H = 1e-4  # half-step of the central difference giving the latent rate of change
 
@@ -160,26 +160,33 @@ def joint_structure_key(growth_spec: GrowthSpec, dropout_spec: DropoutSpec,
             len(model.coords.get("patient") or ()), len(model.coords.get("therapist") or ()))
 
 
-def latent_terms(fit: object, rows: pd.DataFrame, *, draws: np.ndarray) -> np.ndarray:
-    """Posterior draws (S, n) of the shared latent part of the hazard for risk-set ``rows``."""
+def latent_terms(fit: object, rows: pd.DataFrame, *, draws: np.ndarray,
+                 coef: np.ndarray | None = None, data: TherapyData | None = None) -> np.ndarray:
+    """Posterior draws (S, ..., n) of the shared latent part of the hazard for ``rows``.
+
+    By default each row's patient is a fitted patient and its total coefficients (fixed
+    plus therapist plus patient effects) are the posterior draws ``draws``. ``coef``
+    (S, ..., n, p) gives them instead, e.g. effects drawn for new patients; ``data`` are
+    then the data the rows come from (for an intake covariate).
+    """
     spec = dropout_spec_of(fit)
     if not spec.association:
-        return np.zeros((len(draws), len(rows)))
+        shape = (len(draws), len(rows)) if coef is None else coef.shape[:-1]
+        return np.zeros(shape)
     gdesign = fit.design
     hdesign = hazard_design(spec, fit.data, predictors=())
-    arrays = latent_arrays(gdesign, fit.data, rows)
-    d = tree.growth_draws(fit)
-    beta, v = d.beta[draws], d.patient_effect[draws][:, arrays["pidx"], :]
-    u = None if d.therapist_effect is None else d.therapist_effect[draws][:, arrays["tidx"], :]
-
-    def latent(a: np.ndarray) -> np.ndarray:
-        out = beta @ a.T + (a[None, :, : gdesign.q] * v).sum(-1)
-        return out if u is None else out + (a[None, :, : gdesign.q_t] * u).sum(-1)
-
-    values = {k: latent(arrays[k]) for k in ("level", "slope", "change")}
+    arrays = latent_arrays(gdesign, fit.data if data is None else data, rows)
+    if coef is None:
+        d = tree.growth_draws(fit)
+        coef = np.repeat(d.beta[draws][:, None, :], len(rows), axis=1)
+        coef[:, :, : gdesign.q] += d.patient_effect[draws][:, arrays["pidx"], :]
+        if d.therapist_effect is not None:
+            coef[:, :, : gdesign.q_t] += d.therapist_effect[draws][:, arrays["tidx"], :]
+    values = {k: (coef * arrays[k]).sum(-1) for k in ("level", "slope", "change")}
     cols = _terms(spec.association, values, _scaling(hdesign), np.maximum)
     assoc = flat(posterior(fit), "dropout_association")[draws]
-    return sum(assoc[:, j, None] * c for j, c in enumerate(cols))
+    assoc = assoc.reshape(assoc.shape[0], *([1] * (coef.ndim - 2)), assoc.shape[1])
+    return sum(assoc[..., j] * c for j, c in enumerate(cols))
 
 
 # ---------------------------------------------------------------------------- estimands

@@ -136,7 +136,7 @@ def _sample_pymc(model: object, settings: SamplerSettings, seed: int) -> Sampled
     start = time.perf_counter()
     with model:
         idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                          cores=settings.n_cores, random_seed=seed,
+                          cores=settings.n_cores, random_seed=seed, nuts_sampler="pymc",
                           target_accept=settings.target_accept,
                           progressbar=settings.progress, compute_convergence_checks=False)
     post, stats = _split(idata)
