@@ -58,7 +58,7 @@ def _rows(fit: object, new_data: TherapyData, horizon: int) -> tuple[pd.DataFram
 
 
 def predict_dropout(fit: object, new_data: TherapyData, *, horizon: int = 3,
-                    prob: float = 0.9, max_draws: int = 500, n_effects: int = 16,
+                    prob: float = 0.9, max_draws: int = 250, n_effects: int = 8,
                     seed: int | None = None) -> pd.DataFrame:
     """Each new patient's risk of dropping out within the next ``horizon`` sessions.
 

@@ -122,7 +122,7 @@ def run_predict(
     else:
         seen, dropped = data, None
     rci_value = resolve_rci(fit, rci)
-    table = predict(fit, seen, at_session=at, instrument=rci_value, max_draws=500)
+    table = predict(fit, seen, at_session=at, instrument=rci_value, max_draws=250)
     keep = [c for c in ("patient", "therapist", "n_sessions_seen", "last_session_seen",
                         "expected_score", "p_failure") if c in table]
     result = table[keep].rename(columns={"expected_score": f"expected_score_at_{at:g}"})
