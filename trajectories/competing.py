@@ -3,14 +3,14 @@
 The dropout hazard of :mod:`trajectories.dropout` treats completion and referral as
 censoring. They are *competing* endings: a patient who completes can no longer drop out.
 After each attended session s a patient continues, or treatment ends in one of K ways,
-with a discrete-time multinomial logit (Allison 1982; Tutz & Schmid 2016, ch. 8)::
+with a discrete-time multinomial logit (Allison 1982; Tutz & Schmid 2016)::
 
     P(ending k after s | in treatment at s) = exp(eta_k) / (1 + sum_j exp(eta_j))
     eta_k = baseline_k[bin(s)] + x_s' gamma_k + w_{t,k},   w_{t,k} ~ N(0, sd_k^2)
 
 with a piecewise-constant baseline per ending over session bins, observed predictors and
 covariates (standardised, as in the dropout model) and a therapist effect per ending. The
-**cumulative incidence** of ending k by session s (Kalbfleisch & Prentice 2002, ch. 8) is
+**cumulative incidence** of ending k by session s (Kalbfleisch & Prentice 2002) is
 
     F_k(s) = sum_{r <= s} S(r - 1) h_k(r),   S(s) = prod_{r <= s} (1 - sum_k h_k(r))
 

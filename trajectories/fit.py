@@ -8,7 +8,10 @@ Three paths, one result type:
   therapist and patient effects are drawn from their exact conditionals for every draw.
 - **latent** (Student-t residuals, ``method="latent"``): the PyMC model of
   :mod:`trajectories.latent`, compiled once per structure and process.
-- **joint** (``spec.dropout``): the joint growth-dropout model of :mod:`trajectories.joint`.
+- **joint** (``spec.dropout``): the joint growth-dropout model of :mod:`trajectories.joint`;
+  with normal residuals and ``method="auto"`` sampled through the machine code of
+  :mod:`trajectories.joint_fit` (patient effects relative to their exact growth
+  conditional, nothing compiled per process), otherwise as the PyMC latent model.
 
 Every path returns a :class:`GrowthFit` with the spec, the data, **the design it was fitted
 with**, the sampler settings (with the seed actually used) and an ArviZ ``DataTree`` with

@@ -274,8 +274,11 @@ class GrowthSpec:
     dropout : DropoutSpec, optional
         Switches on the joint growth–dropout model (informative dropout): the dropout
         hazard of :mod:`trajectories.dropout` shares each patient's latent trajectory
-        (:mod:`trajectories.joint`). It needs latent patient effects, so the fit takes the
-        latent path. ``None`` (default): dropout is ignored, i.e. assumed missing at random.
+        (:mod:`trajectories.joint`). It needs the patient effects themselves: with normal
+        residuals they are sampled relative to their exact growth conditional through
+        machine code (:mod:`trajectories.joint_fit`); with Student-t residuals or
+        ``method="latent"`` the PyMC latent model is fitted. ``None`` (default): dropout is
+        ignored, i.e. assumed missing at random.
 
     Examples
     --------

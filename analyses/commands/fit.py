@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="comma-separated covariates that also change the slope")
     model.add_argument("--dropout", default="none", choices=["none", "joint"],
                        help="'joint': model dropout jointly with the growth curves (shared "
-                       "latent level and change; informative dropout) and write "
+                       "latent level and change; informative dropout; the current alliance "
+                       "rating as an observed predictor when the data have one) and write "
                        "dropout_risk.csv")
     opts = parser.add_argument_group("sampling and output")
     opts.add_argument("--draws", type=int, default=1000)
@@ -66,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
         covariates=data.covariates,
         time_interactions=tuple(c.strip() for c in args.time_interactions.split(",")
                                 if c.strip()),
-        dropout=DropoutSpec() if args.dropout == "joint" else None,
+        # the current alliance rating predicts dropout (Sharf et al. 2010): used when rated
+        dropout=(DropoutSpec(predictors=("alliance",) if data.has_alliance else ())
+                 if args.dropout == "joint" else None),
     )
     settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains,
                                seed=args.seed, sampler=args.sampler, progress=not args.quiet)
