@@ -20,7 +20,6 @@ The dropout-only model stays the default; this is for questions about how treatm
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -36,7 +35,7 @@ from trajectories.engine.sampling import sample
 from trajectories.engine.settings import SamplerSettings
 from trajectories.engine.tree import flat
 from trajectories.predict import summarise_draws
-from trajectories.spec import PREDICTORS
+from trajectories.spec import PREDICTORS, check_hazard_fields
 
 __all__ = ["CompetingFit", "CompetingSpec", "build_competing_model", "cumulative_incidence",
            "fit_competing"]
@@ -83,28 +82,12 @@ class CompetingSpec:
     therapist_sd: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("endings", "predictors", "covariates"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        if self.breaks is not None:
-            object.__setattr__(self, "breaks", tuple(int(b) for b in self.breaks))
-            if len(self.breaks) == 0 or any(np.diff(self.breaks) <= 0):
-                raise ValueError(f"CompetingSpec.breaks must be increasing, got {self.breaks}")
+        check_hazard_fields(self, "endings")
         allowed = tuple(s for s in END_STATUSES if s != "ongoing")
         if not self.endings or any(e not in allowed for e in self.endings) or len(
                 set(self.endings)) != len(self.endings):
             raise ValueError(f"CompetingSpec.endings must be distinct values of {allowed}, "
                              f"got {self.endings}")
-        if any(p not in PREDICTORS for p in self.predictors):
-            raise ValueError(f"CompetingSpec.predictors must be values of {PREDICTORS}, got "
-                             f"{self.predictors}")
-        if not (isinstance(self.n_bins, int) and 1 <= self.n_bins <= 50):
-            raise ValueError(f"CompetingSpec.n_bins must be an integer in [1, 50], got "
-                             f"{self.n_bins!r}")
-        for name in ("coef_sd", "baseline_sd", "therapist_sd"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ValueError(f"CompetingSpec.{name} must be a positive number, got "
-                                 f"{value!r}")
 
 
 def _design(spec: CompetingSpec, data: TherapyData) -> tuple[HazardDesign, tuple, np.ndarray]:

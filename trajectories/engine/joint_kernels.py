@@ -32,7 +32,7 @@ from trajectories.engine.kernels import (
     _chol_inverse,
     _covariance,
     _covariance_adjoint,
-    _vine_adjoint,
+    factor_adjoint,
 )
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -93,32 +93,6 @@ def _feature(kind, value, sign, s_y, centre):  # noqa: ANN001, ANN202
     if kind == WORSENING:
         return (worse, sign / s_y) if worse > 0.0 else (0.0, 0.0)
     return (-worse, -sign / s_y) if worse < 0.0 else (0.0, 0.0)
-
-
-@nb.njit(cache=True)
-def _factor_adjoint(theta, start, k, correlated, sd, pc, chol, fbar, scale, eta,
-                    grad):  # noqa: ANN001, ANN202
-    """Chain ``dL/dF`` (``F = diag(sd) L_corr``) to a level's coordinates, with its prior."""
-    logp = 0.0
-    lbar = np.zeros((3, 3))
-    for a in range(k):
-        sdbar = 0.0
-        for j in range(k):
-            sdbar += fbar[a, j] * chol[a, j]
-            lbar[a, j] = sd[a] * fbar[a, j]
-        z = sd[a] / scale[a]
-        logp += -0.5 * z * z + theta[start + a]
-        grad[start + a] += sdbar * sd[a] - z * z + 1.0
-    n_pc = k * (k - 1) // 2 if correlated else 0
-    if n_pc:
-        pcbar = np.zeros(3)
-        _vine_adjoint(pc, k, lbar, pcbar)
-        for j in range(n_pc):
-            b = eta + 0.5 * (k - 1 - (1 if (k == 2 or j < 2) else 2))
-            r = pc[j]
-            logp += b * np.log(1.0 - r * r)
-            grad[start + k + j] += pcbar[j] * (1.0 - r * r) - 2.0 * b * r
-    return logp
 
 
 @nb.njit(cache=True, nogil=True)
@@ -413,7 +387,7 @@ def joint_log_density(theta, grad, gram, n_obs, therapist, q, q_t, correlated, p
                 zt = theta[o_zu + t * q_t + b]
                 logp -= 0.5 * zt * zt
                 grad[o_zu + t * q_t + b] -= zt
-        logp += _factor_adjoint(theta, o_u, q_t, correlated, sd_u, pc_u, chol_u, fbar,
+        logp += factor_adjoint(theta, o_u, q_t, correlated, sd_u, pc_u, chol_u, fbar,
                                 scale_u, consts[1], grad)
     # ---- patient covariance: Sigma_v-bar = -P Pbar P - n P / 2 (the log|Sigma_v| terms)
     gcov = np.zeros((3, 3))

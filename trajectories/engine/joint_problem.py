@@ -33,6 +33,7 @@ import numpy as np
 
 from trajectories.engine import joint_kernels as jk
 from trajectories.engine import kernels
+from trajectories.engine.collapsed import GramSizes
 from trajectories.engine.machine import LOGP_SIGNATURE, address, header_of
 
 __all__ = ["JointProblem"]
@@ -42,7 +43,7 @@ _TERM_CODES = {"level": jk.LEVEL, "slope": jk.SLOPE, "improvement": jk.IMPROVEME
 
 
 @dataclass(frozen=True, eq=False)
-class JointProblem:
+class JointProblem(GramSizes):
     """Arrays and prior constants of one joint growth–dropout fit.
 
     Parameters
@@ -154,19 +155,6 @@ class JointProblem:
 
     # ---------------------------------------------------------------- coordinates
     @property
-    def n_patients(self) -> int:
-        """Number of patients N."""
-        return self.gram.shape[0]
-
-    @property
-    def n_fixed(self) -> int:
-        """Number of fixed effects p."""
-        return self.gram.shape[1] - 1
-
-    def _n_corr(self, k: int) -> int:
-        return k * (k - 1) // 2 if self.correlated else 0
-
-    @property
     def offsets(self) -> np.ndarray:
         """Start of (therapist covariance, beta, z_u, z_v, baseline, observed coefficients,
         associations, therapist dropout, end) in the coordinates."""
@@ -232,7 +220,8 @@ class JointProblem:
         """Named values of draws ``theta`` (S, d).
 
         ``sigma`` (S,), ``cov_v``/``corr_v`` (S, q, q), ``cov_u``/``corr_u``, ``beta``
-        (S, p), ``u`` (S, T, q_t), ``v`` (S, N, q: the sampled patient effects),
+        (S, p), ``u`` (S, T, q_t), ``z`` (S, N, q: the sampler's standard normals of the
+        patient effects, ``v = mu + L'^-1 z``; see :meth:`refresh_effects`),
         ``baseline`` (S, bins), ``gamma``, ``association``, ``therapist_dropout_sd`` (S,)
         and ``therapist_dropout_effect`` (S, T_w).
         """
@@ -253,7 +242,7 @@ class JointProblem:
             out["u"] = np.einsum("sab,stb->sta", fac, z_u)
         else:
             out["u"] = np.zeros((n_s, 0, 0))
-        out["v"] = _effects(theta, out, self)
+        out["z"] = theta[:, o[3]: o[4]].reshape(n_s, self.n_patients, self.q).copy()
         out["baseline"] = theta[:, o[4]: o[5]] - theta[:, o[6]: o[7]] @ self.centring.T
         out["gamma"] = theta[:, o[5]: o[6]].copy()
         out["association"] = theta[:, o[6]: o[7]].copy()
@@ -267,21 +256,23 @@ class JointProblem:
                         steps: int = 1) -> tuple[np.ndarray, float]:
         """Patient effects refreshed from their exact conditional, per draw.
 
-        For each draw and patient, ``steps`` independence Metropolis–Hastings steps with
-        proposals from the Gaussian growth conditional, accepted with the ratio of the
-        patient's dropout likelihoods. The kernel leaves the conditional of the effects
-        given everything else invariant, so draws that start from the sampler's effects
-        stay draws of the joint posterior, now almost independent from draw to draw.
+        For each draw and patient: the sampler's effects ``v = mu + L'^-1 z``, then
+        ``steps`` independence Metropolis–Hastings steps with proposals from the Gaussian
+        growth conditional, accepted with the ratio of the patient's dropout likelihoods.
+        The kernel leaves the conditional of the effects given everything else invariant,
+        so draws that start from the sampler's effects stay draws of the joint posterior,
+        now almost independent from draw to draw.
 
         Returns
         -------
         (v, acceptance) : (array (S, N, q), float)
         """
-        v = np.ascontiguousarray(values["v"], dtype=np.float64).copy()
-        n_s = v.shape[0]
+        z = np.ascontiguousarray(values["z"], dtype=np.float64)
+        v = np.empty_like(z)
+        n_s = z.shape[0]
         w = values.get("therapist_dropout_effect", np.zeros((n_s, 0)))
         accepted = _refresh(
-            v, np.ascontiguousarray(values["beta"]), np.ascontiguousarray(values["u"]),
+            z, v, np.ascontiguousarray(values["beta"]), np.ascontiguousarray(values["u"]),
             values["sigma"], np.ascontiguousarray(values["cov_v"]),
             np.ascontiguousarray(values["baseline"]), np.ascontiguousarray(values["gamma"]),
             np.ascontiguousarray(values["association"]), np.ascontiguousarray(w), self.gram,
@@ -322,17 +313,6 @@ def _logp_callback(dim, x_, grad_, logp_, user_):  # noqa: ANN001, ANN202
     return 0 if np.isfinite(value) else 4
 
 
-def _effects(theta: np.ndarray, values: dict, prob: JointProblem) -> np.ndarray:
-    """The sampler's patient effects ``v = mu + L'^-1 z`` for each draw."""
-    o = prob.offsets
-    n_s = theta.shape[0]
-    z = np.ascontiguousarray(theta[:, o[3]: o[4]].reshape(n_s, prob.n_patients, prob.q))
-    out = np.empty_like(z)
-    _conditional(values["beta"], values["u"], values["sigma"], values["cov_v"], prob.gram,
-                 prob.therapist, prob.q, prob.q_t, z, out)
-    return out
-
-
 @nb.njit(cache=True, inline="always")
 def _moments(i, beta, u, s2, prec, gram, therapist, q, q_t, chol, mu, coef):  # noqa: ANN001, ANN202
     """Conditional mean and precision factor of patient i's effects; coef = beta (+ u_t)."""
@@ -358,26 +338,6 @@ def _moments(i, beta, u, s2, prec, gram, therapist, q, q_t, chol, mu, coef):  # 
     y = np.empty(3)
     jk._forward(chol, q, c, y)
     jk._backward(chol, q, y, mu)
-
-
-@nb.njit(cache=True, nogil=True)
-def _conditional(beta, u, sigma, cov_v, gram, therapist, q, q_t, z, out):  # noqa: ANN001, ANN202
-    n_s, n = z.shape[0], z.shape[1]
-    work = np.zeros((3, 3))
-    prec = np.zeros((3, 3))
-    chol = np.zeros((3, 3))
-    mu = np.empty(3)
-    w = np.empty(3)
-    coef = np.empty(gram.shape[1])
-    for s in range(n_s):
-        kernels._chol(cov_v[s], q, work)
-        kernels._chol_inverse(work, q, prec)
-        for i in range(n):
-            _moments(i, beta[s], u[s], sigma[s] ** 2, prec, gram, therapist, q, q_t, chol,
-                     mu, coef)
-            jk._backward(chol, q, z[s, i], w)
-            for a in range(q):
-                out[s, i, a] = mu[a] + w[a]
 
 
 @nb.njit(cache=True)
@@ -410,7 +370,7 @@ def _patient_dropout_loglik(i, start, stop, coef, v, base, gamma, assoc, w, row_
 
 
 @nb.njit(cache=True)
-def _refresh(v, beta, u, sigma, cov_v, base, gamma, assoc, w, gram, therapist, q, q_t,
+def _refresh(z, v, beta, u, sigma, cov_v, base, gamma, assoc, w, gram, therapist, q, q_t,
              row_patient, row_bin, row_event, row_x, row_w, latent, codes, link, sign, s_y,
              centre, steps, rng):  # noqa: ANN001, ANN202
     n_s, n = v.shape[0], v.shape[1]
@@ -435,6 +395,9 @@ def _refresh(v, beta, u, sigma, cov_v, base, gamma, assoc, w, gram, therapist, q
         for i in range(n):
             _moments(i, beta[s], u[s], sigma[s] ** 2, prec, gram, therapist, q, q_t, chol,
                      mu, coef)
+            jk._backward(chol, q, z[s, i], step)  # the sampler's effects: the start
+            for a in range(q):
+                v[s, i, a] = mu[a] + step[a]
             a0, a1 = starts[i], starts[i + 1]
             current = _patient_dropout_loglik(i, a0, a1, coef, v[s, i], base[s], gamma[s],
                                               assoc[s], w[s], row_bin, row_event, row_x,
