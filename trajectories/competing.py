@@ -198,7 +198,7 @@ def _hazards(fit: CompetingFit, design: HazardDesign, rows: pd.DataFrame,
         x = design.encode(rows, tuple(t for t in design.terms if t in PREDICTORS))
         eta = eta + np.einsum("nj,sjk->snk", x, flat(post, "ending_coef")[keep])
     if "therapist_ending_effect" in post and "therapist" in rows:
-        idx = pd.Categorical(rows["therapist"], categories=design.therapists).codes
+        idx = pd.Index(design.therapists).get_indexer(rows["therapist"])  # -1: unknown
         w = flat(post, "therapist_ending_effect")[keep]  # (S, T, K)
         w = np.concatenate([w, np.zeros((len(keep), 1, w.shape[2]))], axis=1)
         eta = eta + w[:, idx, :]  # an unknown therapist (code -1): the zero row
@@ -225,7 +225,13 @@ def cumulative_incidence(fit: CompetingFit, *, sessions: list[int] | None = None
 
     See Also
     --------
-    analyses.plots.plot_cumulative_incidence : Plot this table.
+    analyses.plots.dropout.plot_cumulative_incidence : Plot this table.
+
+    Examples
+    --------
+    >>> fit = fit_competing(CompetingSpec(), data, seed=1)  # doctest: +SKIP
+    >>> cumulative_incidence(fit).pivot(index="session", columns="ending",
+    ...                                 values="mean").sum(axis=1)  # doctest: +SKIP
     """
     data = fit.data
     design, _, _ = _design(fit.spec, data)

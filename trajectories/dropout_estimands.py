@@ -64,7 +64,7 @@ def linear_predictor(fit: object, rows: pd.DataFrame, *, max_draws: int = _MAX_D
     if "dropout_coef" in post:
         eta = eta + flat(post, "dropout_coef")[keep] @ design.encode(rows, _predictors(design)).T
     if "therapist_dropout_effect" in post and "therapist" in rows:
-        idx = pd.Categorical(rows["therapist"], categories=design.therapists).codes
+        idx = pd.Index(design.therapists).get_indexer(rows["therapist"])  # -1: unknown
         w = np.concatenate([flat(post, "therapist_dropout_effect")[keep],
                             np.zeros((len(keep), 1))], axis=1)
         eta = eta + w[:, idx]  # code -1 (unknown therapist) picks the zero column

@@ -68,7 +68,7 @@ def latent_arrays(design: Design, data: TherapyData, rows: pd.DataFrame) -> dict
     dx = (design.encode(rows.assign(session=s + _H))
           - design.encode(rows.assign(session=s - _H))) / (2 * _H)
     x0 = design.encode(rows.assign(session=np.zeros_like(s)))
-    pidx = pd.Categorical(rows["patient"], categories=design.patients).codes.astype(np.int64)
+    pidx = pd.Index(design.patients).get_indexer(rows["patient"]).astype(np.int64)  # -1: new
     tidx = None if design.therapist_index is None else design.therapist_index[pidx]
     return {"level": x, "slope": dx, "change": x - x0, "pidx": pidx, "tidx": tidx}
 

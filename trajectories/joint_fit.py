@@ -43,6 +43,19 @@ def joint_problem(design: Design, hdesign: HazardDesign, data: TherapyData, *,
 
     ``centred=False`` samples the baseline itself instead of the baseline centred against
     the association terms (same posterior; used to compare with the PyMC model).
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> from trajectories.design import make_design
+    >>> data = load_beat_the_blues()
+    >>> design = make_design(GrowthSpec(time="log"), data)
+    >>> prob = joint_problem(design, joint_hazard_design(DropoutSpec(), data), data)
+    >>> prob.ndim  # 4 variance parameters, 2 fixed effects, 200 patient effects, 6 hazard
+    212
+    >>> value, grad = prob.log_density(prob.initial_point(1))
+    >>> bool(np.isfinite(value)), grad.shape
+    (True, (212,))
     """
     spec = hdesign.spec
     arrays = latent_arrays(design, data, hdesign.rows)
@@ -101,6 +114,11 @@ def sample_joint(spec: GrowthSpec, dropout_spec: DropoutSpec, data: TherapyData,
 
     ``spec`` is the growth part (normal residuals). ``info`` holds the acceptance rate of
     the patient-effect refresh. ``settings`` must be resolved (have a seed).
+    :func:`trajectories.fit.fit_growth` is the way to call it.
+
+    Examples
+    --------
+    >>> fit = fit_growth(GrowthSpec(time="log", dropout=DropoutSpec()), data)  # doctest: +SKIP
     """
     hdesign = joint_hazard_design(dropout_spec, data)
     problem = joint_problem(design, hdesign, data)

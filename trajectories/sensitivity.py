@@ -21,7 +21,8 @@ delta, every posterior draw of the estimand moves by ``delta`` times the share o
 patients: the interval bounds are straight lines in delta, and the **tipping point**, the
 delta at which the credible interval first touches zero (the conclusion changes), has a
 closed form. :func:`delta_adjusted` gives the estimand on a grid of deltas and
-:func:`tipping_point` the exact deltas; ``analyses.plots.plot_tipping_point`` draws them.
+:func:`tipping_point` the exact deltas; ``analyses.plots.dropout.plot_tipping_point`` draws
+them.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def delta_adjusted(fit: object, *, at_session: float, deltas: Sequence[float],
     See Also
     --------
     tipping_point : The deltas at which the conclusions change.
-    analyses.plots.plot_tipping_point : Plot this table.
+    analyses.plots.dropout.plot_tipping_point : Plot this table.
 
     Examples
     --------

@@ -130,7 +130,9 @@ def _path_name(spec: GrowthSpec) -> str:
 
 
 def _timing(seconds: dict) -> str:
-    """E.g. ``"compiled in 31.0 s, sampled in 4.2 s"`` (only the phases that took time)."""
+    """E.g. ``"compiled in 31.0 s, sampled in 4.2 s"`` (the phases that took time)."""
     names = {"compile": "compiled", "sample": "sampled", "effects": "drew the effects"}
-    parts = [f"{names.get(k, k)} in {v:.1f} s" for k, v in seconds.items() if v >= 0.05]
+    parts = [f"{names.get(k, k)} in {v:.1f} s" if v >= 0.95 else
+             f"{names.get(k, k)} in {v:.2g} s" for k, v in seconds.items()
+             if v > 0 or k == "sample"]
     return ", ".join(parts) or "done"

@@ -109,6 +109,11 @@ def run_predict(
     Returns
     -------
     PredictOutputs
+
+    Examples
+    --------
+    >>> fit = GrowthFit.load("fit/fit.nc")  # doctest: +SKIP
+    >>> run_predict(fit, new_patients, out="risks", horizon=3)  # doctest: +SKIP
     """
     out = Path(out)
     at = float(max(fit.data.coords()["session"])) if at_session is None else float(at_session)
