@@ -34,7 +34,7 @@ import numpy as np
 from trajectories.engine import joint_kernels as jk
 from trajectories.engine import kernels
 from trajectories.engine.collapsed import GramSizes
-from trajectories.engine.machine import LOGP_SIGNATURE, address, header_of
+from trajectories.engine.machine import LOGP_SIGNATURE, address, header_of, machine_model
 
 __all__ = ["JointProblem"]
 
@@ -203,17 +203,14 @@ class JointProblem(GramSizes):
     def machine_model(self) -> object:
         """This problem as a nutpie model calling :func:`_logp_callback` (no Python per
         gradient; see :mod:`.machine`)."""
-        from trajectories.engine.machine import MachineModel
-
         a = self._args
         header, keep = header_of(
             [a[0], a[1], a[2], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14],
              a[15], a[16], a[17], a[18], a[20]],
             [self.n_patients, self.gram.shape[1], len(self.row_patient), self.row_x.shape[1],
              self.q, self.q_t, int(self.correlated), a[19], len(self.terms), self.n_bins])
-        return MachineModel(dims={}, logp_address=_logp_callback.address, header=header,
-                            keep=keep, n_parameters=self.ndim,
-                            initial_point=self.initial_point)
+        return machine_model(_logp_callback.address, header, keep, self.ndim,
+                             self.initial_point)
 
     # ---------------------------------------------------------------- results
     def unpack(self, theta: np.ndarray) -> dict[str, np.ndarray]:
