@@ -28,7 +28,7 @@ from trajectories.data import DataValidationError
 __all__ = ["build_parser", "main"]
 
 #: Subcommand modules, in the order ``setback --help`` lists them.
-COMMANDS: tuple[str, ...] = ("describe", "analyze", "fit", "report", "simulate",
+COMMANDS: tuple[str, ...] = ("describe", "analyze", "fit", "predict", "report", "simulate",
                              "compare_policies", "study", "demo")
 
 

@@ -18,18 +18,24 @@ ADEMP (Morris, White & Crowther 2019):
 * Methods: ``naive`` = :func:`trajectories.fit.fit_growth` (log time, correlated patient
   intercept and slope, fast path); ``joint`` = ``fit_growth`` of the same growth spec with
   ``dropout=DropoutSpec(...)`` (the shared-parameter model of :mod:`trajectories.joint`,
-  latent path), the default shared terms (level +
-  improvement + worsening) and baseline bins starting at sessions 0, 1, 2, 4 (fixed so
-  that nutpie compiles once and every replication reuses the compiled model).
+  sampled through the machine code of :mod:`trajectories.joint_fit`), the default shared
+  terms (level + improvement + worsening) and baseline bins starting at sessions 0, 1, 2,
+  4; ``joint_latent`` (first ``--latent-reps`` replications only) = the same model as the
+  PyMC latent model (``GrowthSpec(method="latent")``, what ``fit_growth`` sampled before
+  issue 16), for the convergence and time comparison on the same data sets. Default
+  sampler settings (2 chains x 1000 draws after 1000 tuning steps) unless given.
 * Performance: bias, empirical SE, coverage of the 90% interval, each with its MCSE:
-  MCSE(bias) = SD / sqrt(R), MCSE(coverage) = sqrt(cov (1 - cov) / R); per scenario also
-  the mean paired difference joint - naive and the bias ratio joint / naive, with MCSEs
-  (the ratio's by the delta method, using the covariance of the paired errors).
+  MCSE(bias) = SD / sqrt(R), MCSE(coverage) = sqrt(cov (1 - cov) / R); the share of fits
+  failing a convergence check (R-hat <= 1.01, ESS >= 100 per chain, no divergences) with
+  its binomial MCSE; mean wall and CPU seconds per fit with MCSE = SD / sqrt(R); per
+  scenario also the mean paired difference joint - naive and the bias ratio joint /
+  naive, with MCSEs (the ratio's by the delta method, using the covariance of the paired
+  errors).
 
 Run (resumable; results are appended per replication)::
 
-    nice -n 10 .venv/bin/python benchmarks/dropout_validation.py --reps 100 --draws 1500 \
-        --tune 1000 --out benchmarks/dropout_validation.csv
+    nice -n 10 .venv/bin/python benchmarks/dropout_validation.py --reps 100 \
+        --latent-reps 20 --out benchmarks/dropout_validation.csv
     .venv/bin/python benchmarks/dropout_validation.py --summarise benchmarks/dropout_validation.csv
 """
 
@@ -85,15 +91,20 @@ def replicate(scenario: str, rep: int, ss: np.random.SeedSequence, args) -> list
     data = generate(args.patients, scenario, np.random.default_rng(data_ss))
     spec = GrowthSpec(time="log")
     joint_spec = replace(spec, dropout=DropoutSpec(breaks=(0, 1, 2, 4), coef_sd=args.coef_sd))
+    specs = {"naive": spec, "joint": joint_spec,
+             "joint_latent": replace(joint_spec, method="latent")}
+    methods = ["naive", "joint"] + (["joint_latent"] if rep < args.latent_reps else [])
     rows = []
-    for method in ("naive", "joint"):
-        start = time.perf_counter()
+    for method in methods:
+        start, cpu = time.perf_counter(), time.process_time()
+        # naive and joint fits of a replication have their own seeds; both joint methods
+        # share one (same data, same seed: only the sampler's coordinates differ)
         seed = int((naive_ss if method == "naive" else joint_ss).generate_state(1)[0])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             # The joint model is the same growth spec with a dropout part.
-            fit = fit_growth(spec if method == "naive" else joint_spec, data,
-                             draws=args.draws, tune=args.tune, chains=2, seed=seed)
+            fit = fit_growth(specs[method], data, draws=args.draws, tune=args.tune,
+                             chains=2, seed=seed)
         est = change_without_dropout(fit, at_session=N_SESSIONS - 1, prob=0.9)
         row = est[(est["level"] == "population") & (est["quantity"] == "change")].iloc[0]
         rows.append({"scenario": scenario, "replication": rep, "method": method,
@@ -101,8 +112,13 @@ def replicate(scenario: str, rep: int, ss: np.random.SeedSequence, args) -> list
                      "ci_high": row["ci_high"], "truth": TRUTH,
                      "dropout_rate": float((data.end_status == "dropout").mean()),
                      "max_rhat": fit.diagnostics.max_rhat,
-                     "n_divergent": fit.diagnostics.n_divergent,
+                     "min_ess_bulk": fit.diagnostics.min_ess_bulk,
+                     "min_ess_tail": fit.diagnostics.min_ess_tail,
+                     "n_divergent": fit.diagnostics.n_divergent, "ok": fit.diagnostics.ok,
+                     "failing": ";".join(fit.diagnostics.failing),
                      "n_warnings": len(caught), "seconds": time.perf_counter() - start,
+                     "cpu_seconds": time.process_time() - cpu,
+                     "compile_seconds": fit.diagnostics.seconds.get("compile", 0.0),
                      "draws": args.draws, "tune": args.tune, "coef_sd": args.coef_sd})
     return rows
 
@@ -114,6 +130,10 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
         r = len(g)
         err = g["estimate"] - g["truth"]
         cover = ((g["ci_low"] <= g["truth"]) & (g["truth"] <= g["ci_high"])).mean()
+        failed = float((~g["ok"].astype(bool)).mean() if "ok" in g else
+                       ((g["n_warnings"] > 0) | (g["n_divergent"] > 0)).mean())
+        # time after the one compilation of a PyMC model (its first fit compiles)
+        secs = g["seconds"] - g.get("compile_seconds", 0.0)
         out.append({"scenario": scenario, "method": method, "replications": r,
                     "dropout_rate": g["dropout_rate"].mean(),
                     "bias": err.mean(), "bias_mcse": err.std(ddof=1) / math.sqrt(r),
@@ -121,11 +141,16 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
                     "empirical_se_mcse": err.std(ddof=1) / math.sqrt(2 * (r - 1)),
                     "model_se": g["sd"].mean(), "coverage_90": cover,
                     "coverage_mcse": math.sqrt(cover * (1 - cover) / r),
-                    "mean_seconds": g["seconds"].mean(),
-                    "fits_with_warnings": int((g["n_warnings"] > 0).sum())})
+                    "share_failing_checks": failed,
+                    "share_failing_mcse": math.sqrt(failed * (1 - failed) / r),
+                    "divergences": int(g["n_divergent"].sum()),
+                    "mean_seconds": secs.mean(), "seconds_mcse": secs.std(ddof=1) / math.sqrt(r),
+                    **({"mean_cpu_seconds": g.loc[g["compile_seconds"] == 0,
+                                                  "cpu_seconds"].mean()}
+                       if "cpu_seconds" in g else {})})
     table = pd.DataFrame(out)
-    wide = results.pivot_table(index=["scenario", "replication"], columns="method",
-                               values="estimate").dropna()
+    wide = results[results["method"].isin(["naive", "joint"])].pivot_table(
+        index=["scenario", "replication"], columns="method", values="estimate").dropna()
     truth = results.groupby("scenario")["truth"].first()
     for scenario, g in wide.groupby(level=0):
         d = g["joint"] - g["naive"]
@@ -160,8 +185,12 @@ def main() -> None:
                    help="first replication to run (split a study over processes: "
                         "--first 0 --reps 50 and --first 50 --reps 100, separate --out files)")
     p.add_argument("--patients", type=int, default=150)
-    p.add_argument("--draws", type=int, default=300)
-    p.add_argument("--tune", type=int, default=300)
+    p.add_argument("--draws", type=int, default=1000, help="draws per chain (default: the "
+                   "SamplerSettings default)")
+    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--latent-reps", type=int, default=0,
+                   help="also fit the PyMC latent joint model (the pre-issue-16 sampler) in "
+                        "the first N replications of each scenario")
     p.add_argument("--seed", type=int, default=20261122)
     p.add_argument("--coef-sd", type=float, default=1.0,
                    help="prior SD of the joint model's association coefficients (per SD of "
@@ -181,8 +210,9 @@ def main() -> None:
     seeds = {s: children[s].spawn(args.reps) for s in names}
     for rep in range(args.first, args.reps):
         for scenario in args.scenarios.split(","):
+            want = 3 if rep < args.latent_reps else 2
             if len(done) and ((done["scenario"] == scenario)
-                              & (done["replication"] == rep)).sum() == 2:
+                              & (done["replication"] == rep)).sum() >= want:
                 continue
             rows = pd.DataFrame(replicate(scenario, rep, seeds[scenario][rep], args))
             rows.to_csv(args.out, mode="a", header=not os.path.exists(args.out), index=False)

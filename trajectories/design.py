@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from trajectories.data import DataValidationError, TherapyData
 from trajectories.engine.collapsed import CollapsedProblem, gram_matrices
 from trajectories.spec import INTAKE, GrowthSpec
 
-__all__ = ["Design", "check_identified", "make_design", "posterior_coords"]
+__all__ = ["Design", "check_identified", "growth_posterior", "make_design", "posterior_coords"]
 
 
 @dataclass(frozen=True)
@@ -333,3 +334,46 @@ def posterior_coords(spec: GrowthSpec, design: Design) -> dict:
             "therapist_coefficient": list(spec.therapist_coefficients(has_t)),
             "term": list(design.terms[len(spec.coefficients):]),
             "patient_corr_pair": pairs["patient"], "therapist_corr_pair": pairs["therapist"]}
+
+
+def growth_posterior(spec: GrowthSpec, design: Design, values: dict[str, np.ndarray],
+                     beta: np.ndarray, u: np.ndarray, v: np.ndarray, *,
+                     chains: int) -> xr.Dataset:
+    """The growth model's named posterior variables from flat draws (S first).
+
+    ``values`` holds ``sigma`` (S,), ``cov_v``/``corr_v`` and ``cov_u``/``corr_u``
+    (S, k, k); ``beta`` (S, p), ``u`` (S, T, q_t) and ``v`` (S, N, q) are the effects. The
+    S draws are split into ``chains`` equal chains. Used by every path that samples
+    coordinates of its own (the collapsed fast path, the joint model's machine code).
+    """
+    n_draw = len(values["sigma"]) // chains
+
+    def shaped(a: np.ndarray) -> np.ndarray:
+        return a.reshape(chains, n_draw, *a.shape[1:])
+
+    cd = ("chain", "draw")
+    out: dict = {}
+    k = len(spec.coefficients)
+    for j, name in enumerate(spec.coefficients):
+        out[name] = (cd, shaped(beta[:, j]))
+    if design.x.shape[1] > k:
+        out["covariate_effect"] = ((*cd, "term"), shaped(beta[:, k:]))
+    levels = [("patient", spec.patient_coefficients, "cov_v", "corr_v")]
+    if design.q_t:
+        levels.append(("therapist", spec.therapist_coefficients(True), "cov_u", "corr_u"))
+    for level, names, cov, corr in levels:
+        for j, c in enumerate(names):
+            out[f"{level}_{c}_sd"] = (cd, shaped(np.sqrt(values[cov][:, j, j])))
+        if spec.correlated and len(names) > 1:
+            pairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
+            out[f"{level}_corr"] = ((*cd, f"{level}_corr_pair"), shaped(
+                np.stack([values[corr][:, i, j] for i, j in pairs], axis=-1)))
+    if design.q_t:
+        out["therapist_effect"] = ((*cd, "therapist", "therapist_coefficient"), shaped(u))
+    out["residual_sd"] = (cd, shaped(values["sigma"]))
+    if spec.residual == "ar1":
+        out["residual_ar"] = (cd, shaped(values["rho"]))
+    out["patient_effect"] = ((*cd, "patient", "coefficient"), shaped(v))
+    coords = posterior_coords(spec, design)
+    post = xr.Dataset(out)
+    return post.assign_coords({k: v for k, v in coords.items() if k in post.dims})

@@ -43,7 +43,8 @@ from trajectories.engine.settings import SamplerSettings
 from trajectories.spec import DropoutSpec
 
 __all__ = [
-    "DropoutFit", "DropoutSpec", "HazardDesign", "add_hazard", "build_dropout_model",
+    "DropoutFit", "DropoutSpec", "HazardDesign", "add_hazard", "baseline_centre",
+    "build_dropout_model",
     "fit_dropout", "hazard_design", "link_inverse", "risk_set",
 ]
 
@@ -68,7 +69,8 @@ def _check_status(data: TherapyData) -> pd.Series:
     return status.astype(str)
 
 
-def risk_set(data: TherapyData, *, final_session: int | None = None) -> pd.DataFrame:
+def risk_set(data: TherapyData, *, final_session: int | None = None,
+             planned_endings: bool = False) -> pd.DataFrame:
     """One row per patient and attended session after which dropout could happen.
 
     Parameters
@@ -78,14 +80,19 @@ def risk_set(data: TherapyData, *, final_session: int | None = None) -> pd.DataF
     final_session : int, optional
         The last planned session. A patient marked ``dropout`` whose last session is at
         or after it cannot have dropped out (treatment was over) and is an error.
+    planned_endings : bool
+        Keep the last session of patients who ``completed`` or were ``referred`` too (the
+        risk set of competing endings, :mod:`trajectories.competing`): treatment may end
+        after any attended session in one of several ways.
 
     Returns
     -------
     pandas.DataFrame
         ``patient``, ``therapist`` (if any), ``session``, ``event`` (1 = dropped out after
-        this session), ``end_status``, ``score`` (last observed score, carried forward over
-        missing ones), ``intake_score``, ``change`` (score - intake), ``alliance`` (if
-        any) and the data's covariates.
+        this session), ``ending`` (``"none"``, or how treatment ended after this session:
+        ``"dropout"``, ``"completed"``, ``"referred"``), ``end_status``, ``score`` (last
+        observed score, carried forward over missing ones), ``intake_score``, ``change``
+        (score - intake), ``alliance`` (if any) and the data's covariates.
 
     Raises
     ------
@@ -128,9 +135,13 @@ def risk_set(data: TherapyData, *, final_session: int | None = None) -> pd.DataF
     frame["intake_score"] = intake.to_numpy()
     frame["change"] = frame["score"] - frame["intake_score"]
     frame["event"] = (is_last & dropout).astype(np.int64)
+    ended = is_last & (frame["end_status"] != "ongoing").to_numpy()
+    frame["ending"] = np.where(ended, frame["end_status"], "none")
     keep = ~is_last | dropout
+    if planned_endings:
+        keep = keep | ended
     cols = ["patient", *(["therapist"] if data.has_therapist else []), "session", "event",
-            "end_status", "score", "intake_score", "change",
+            "ending", "end_status", "score", "intake_score", "change",
             *(["alliance"] if data.has_alliance else []), *data.covariates]
     return frame.loc[keep, cols].reset_index(drop=True)
 
@@ -211,10 +222,13 @@ def _sd(values: np.ndarray) -> float:
 
 
 def hazard_design(spec: DropoutSpec, data: TherapyData, *,
-                  predictors: tuple[str, ...] | None = None) -> HazardDesign:
+                  predictors: tuple[str, ...] | None = None,
+                  planned_endings: bool = False) -> HazardDesign:
     """Risk set, baseline bins and standardised predictors for a dropout spec.
 
-    ``predictors`` overrides ``spec.predictors`` (the joint model keeps only alliance).
+    ``predictors`` overrides ``spec.predictors`` (the joint model keeps only alliance);
+    ``planned_endings`` keeps the sessions after which treatment ended by plan (competing
+    endings, :mod:`trajectories.competing`, whose spec has the same fields).
 
     Examples
     --------
@@ -227,7 +241,7 @@ def hazard_design(spec: DropoutSpec, data: TherapyData, *,
     if "alliance" in predictors and not data.has_alliance:
         raise DataValidationError("column 'alliance': the dropout spec uses alliance as a "
                                   "predictor but the data have no alliance ratings")
-    rows = risk_set(data)
+    rows = risk_set(data, planned_endings=planned_endings)
     if len(rows) == 0:
         raise DataValidationError("the risk set is empty: no patient attended a session "
                                   "after which dropout could happen")
@@ -284,6 +298,20 @@ def link_inverse(eta: np.ndarray, link: str) -> np.ndarray:
     return -np.expm1(-np.exp(eta))
 
 
+def baseline_centre(design: HazardDesign) -> float:
+    """Prior mean of every baseline bin: the link of the overall event rate of the risk set.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> round(baseline_centre(hazard_design(DropoutSpec(), load_beat_the_blues())), 4)
+    -1.7636
+    """
+    rate = float(np.clip(design.event.mean(), 0.005, 0.995))
+    return (math.log(rate / (1 - rate)) if design.spec.link == "logit"
+            else math.log(-math.log1p(-rate)))
+
+
 def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
     """Add the dropout hazard and its likelihood to the PyMC model in context.
 
@@ -294,8 +322,7 @@ def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
     """
     spec, model = design.spec, pm.modelcontext(None)
     model.add_coord("dropout_bin", design.bin_labels)
-    rate = float(np.clip(design.event.mean(), 0.005, 0.995))
-    centre = math.log(rate / (1 - rate)) if spec.link == "logit" else math.log(-math.log1p(-rate))
+    centre = baseline_centre(design)
     # Arrays enter as pm.Data, not constants: the compiled graph is then the same for every
     # data set of this structure, so PyTensor's compilation cache is hit on a refit.
     base = pm.Normal("dropout_baseline", mu=pm.Data("dropout_baseline_centre", centre),

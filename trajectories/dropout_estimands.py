@@ -41,26 +41,34 @@ def _design_of(fit: object) -> HazardDesign:
     return hazard_design(spec, fit.data, predictors=preds)
 
 
-def linear_predictor(fit: object, rows: pd.DataFrame, *, max_draws: int = _MAX_DRAWS
-                     ) -> np.ndarray:
+def draw_subset(fit: object, max_draws: int) -> np.ndarray:
+    """Indices of at most ``max_draws`` evenly spaced posterior draws of a fit."""
+    post = posterior(fit)
+    n = post.sizes["chain"] * post.sizes["draw"]
+    return np.unique(np.linspace(0, n - 1, min(n, max_draws)).round().astype(int))
+
+
+def linear_predictor(fit: object, rows: pd.DataFrame, *, max_draws: int = _MAX_DRAWS,
+                     shared: bool = True) -> np.ndarray:
     """Posterior draws (S, n) of the hazard's linear predictor for risk-set-like ``rows``.
 
     ``rows`` need the columns of :func:`risk_set` (``patient``, ``session``, ``score``,
     ``change``, ``therapist``/``alliance``/covariates as used). A therapist not in the fit
-    gets the average therapist (effect 0).
+    gets the average therapist (effect 0). ``shared=False`` leaves out the joint model's
+    shared latent terms (to add them for effects drawn elsewhere, e.g. new patients);
+    the draws are those of :func:`draw_subset`.
     """
     design, post = _design_of(fit), posterior(fit)
-    n = post.sizes["chain"] * post.sizes["draw"]
-    keep = np.unique(np.linspace(0, n - 1, min(n, max_draws)).round().astype(int))
+    keep = draw_subset(fit, max_draws)
     eta = flat(post, "dropout_baseline")[keep][:, design.bin_of(rows["session"].to_numpy())]
     if "dropout_coef" in post:
         eta = eta + flat(post, "dropout_coef")[keep] @ design.encode(rows, _predictors(design)).T
     if "therapist_dropout_effect" in post and "therapist" in rows:
-        idx = pd.Categorical(rows["therapist"], categories=design.therapists).codes
+        idx = pd.Index(design.therapists).get_indexer(rows["therapist"])  # -1: unknown
         w = np.concatenate([flat(post, "therapist_dropout_effect")[keep],
                             np.zeros((len(keep), 1))], axis=1)
         eta = eta + w[:, idx]  # code -1 (unknown therapist) picks the zero column
-    if _is_joint(fit):
+    if _is_joint(fit) and shared:
         eta = eta + latent_terms(fit, rows, draws=keep)
     return eta
 

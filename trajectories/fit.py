@@ -8,7 +8,10 @@ Three paths, one result type:
   therapist and patient effects are drawn from their exact conditionals for every draw.
 - **latent** (Student-t residuals, ``method="latent"``, patients who change therapist):
   the PyMC model of :mod:`trajectories.latent`, compiled once per structure and process.
-- **joint** (``spec.dropout``): the joint growth-dropout model of :mod:`trajectories.joint`.
+- **joint** (``spec.dropout``): the joint growth-dropout model of :mod:`trajectories.joint`;
+  with normal residuals and ``method="auto"`` sampled through the machine code of
+  :mod:`trajectories.joint_fit` (patient effects relative to their exact growth
+  conditional, nothing compiled per process), otherwise as the PyMC latent model.
 
 Every path returns a :class:`GrowthFit` with the spec, the data, **the design it was fitted
 with**, the sampler settings (with the seed actually used) and an ArviZ ``DataTree`` with
@@ -28,7 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from trajectories.data import TherapyData
-from trajectories.design import Design, make_design, posterior_coords
+from trajectories.design import Design, growth_posterior, make_design, posterior_coords
 from trajectories.engine import tree
 from trajectories.engine.convergence import (
     ConvergenceWarning,
@@ -205,9 +208,14 @@ def fit_path(spec: GrowthSpec, design: Design) -> str:
 
 
 def _exact_variables(spec: GrowthSpec, design: Design) -> tuple[str, ...]:
-    """Effects drawn exactly from their conditionals after sampling: their mixing is that of
-    the variance parameters, which are checked, so they are not checked again."""
-    return ("patient_effect", "therapist_effect") if fit_path(spec, design) == "marginal" \
+    """Effects drawn from their exact conditionals after sampling (their mixing is that of
+    the sampled parameters, which are checked, so they are not checked again): the patient
+    and therapist effects of the fast path, the patient effects of the joint model's
+    machine code (refreshed by a kernel that leaves their conditional invariant)."""
+    path = fit_path(spec, design)
+    if path == "marginal":
+        return ("patient_effect", "therapist_effect")
+    return ("patient_effect",) if path == "joint" and joint_uses_machine_code(spec) \
         else ()
 
 
@@ -266,35 +274,55 @@ def fit_growth(spec: GrowthSpec, data: TherapyData, *,
         post, loglik = sampled.posterior, None
     post = post.assign_coords(_result_coords(post, design))
     idata = _complete_tree(spec, design, post, sampled.sample_stats, loglik)
-    diag = check_convergence(idata, method=path, sampler="nutpie" if path == "marginal"
-                             else settings.sampler, seconds=sampled.seconds,
-                             exact=_exact_variables(spec, design))
+    diag = check_convergence(idata, method=path, sampler=_sampler_name(spec, design, settings),
+                             seconds=sampled.seconds, exact=_exact_variables(spec, design))
     return GrowthFit(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
                      settings=sampled.settings)
 
 
+def _sampler_name(spec: GrowthSpec, design: Design, settings: SamplerSettings) -> str:
+    path = fit_path(spec, design)
+    machine = path == "marginal" or (path == "joint" and joint_uses_machine_code(spec))
+    return "nutpie" if machine else settings.sampler
+
+
 def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -> GrowthFit:
-    """The joint growth-dropout model on the latent path."""
+    """The joint growth-dropout model: machine code for normal residuals, else PyMC."""
     from trajectories.joint import build_joint_model, joint_structure_key
+    from trajectories.joint_fit import sample_joint
 
     if spec.method == "marginal":
         raise ValueError("the joint model needs latent patient effects: use "
                          "GrowthSpec(method='latent') or method='auto'")
-    growth = replace(spec, method="latent", dropout=None)
+    growth = replace(spec, dropout=None)
     design = make_design(growth, data)
     if design.changes_therapist:
         raise ValueError("the joint growth-dropout model needs each patient nested in one "
                          "therapist; some patients change therapist (fit the growth model "
                          "alone, or with therapist='none')")
-    model = build_joint_model(growth, spec.dropout, data, design=design)
-    sampled = sample(model, settings, cache_key=joint_structure_key(growth, spec.dropout,
-                                                                    model))
-    idata = tree.make_tree(posterior=sampled.posterior, sample_stats=sampled.sample_stats,
+    if joint_uses_machine_code(spec):
+        post, stats, used, seconds, _ = sample_joint(growth, spec.dropout, data, design,
+                                                     settings)
+    else:
+        model = build_joint_model(growth, spec.dropout, data, design=design)
+        sampled = sample(model, settings, cache_key=joint_structure_key(growth, spec.dropout,
+                                                                        model))
+        post, stats, used, seconds = (sampled.posterior, sampled.sample_stats,
+                                      sampled.settings, sampled.seconds)
+    idata = tree.make_tree(posterior=post, sample_stats=stats,
                            observed_data=observed_scores(design))
-    diag = check_convergence(idata, method="joint", sampler=settings.sampler,
-                             seconds=sampled.seconds, exact=())
+    diag = check_convergence(idata, method="joint", sampler=_sampler_name(spec, design,
+                                                                          settings),
+                             seconds=seconds, exact=_exact_variables(spec, design),
+                             what="joint growth-dropout model")
     return GrowthFit(spec=spec, data=data, design=design, idata=idata, diagnostics=diag,
-                     settings=sampled.settings)
+                     settings=used)
+
+
+def joint_uses_machine_code(spec: GrowthSpec) -> bool:
+    """Whether a joint spec is sampled through :mod:`trajectories.joint_fit` (normal
+    residuals, ``method="auto"``) rather than the PyMC latent model."""
+    return spec.likelihood == "normal" and spec.method == "auto"
 
 
 def _result_coords(post: xr.Dataset, design: Design) -> dict:
@@ -311,44 +339,14 @@ def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
                          sampled: Sampled) -> tuple[xr.Dataset, xr.Dataset]:
     """Named posterior variables from collapsed draws (variances, then exact effects) and
     the per-patient log-likelihood computed with them."""
-    theta = sampled.theta
-    n_chain, n_draw = sampled.posterior.sizes["chain"], sampled.posterior.sizes["draw"]
-    values = problem.unpack(theta)
+    values = problem.unpack(sampled.theta)
     rng = np.random.default_rng(sampled.settings.seeds(2)[1])
     effects = problem.draw_effects(values, rng)
-
-    def shaped(a: np.ndarray) -> np.ndarray:
-        return a.reshape(n_chain, n_draw, *a.shape[1:])
-
-    cd = ("chain", "draw")
-    out: dict = {}
-    k = len(spec.coefficients)
-    for j, name in enumerate(spec.coefficients):
-        out[name] = (cd, shaped(effects["beta"][:, j]))
-    if design.x.shape[1] > k:
-        out["covariate_effect"] = ((*cd, "term"), shaped(effects["beta"][:, k:]))
-    levels = [("patient", spec.patient_coefficients, "cov_v", "corr_v")]
-    if design.q_t:
-        levels.append(("therapist", spec.therapist_coefficients(True), "cov_u", "corr_u"))
-    for level, names, cov, corr in levels:
-        for j, c in enumerate(names):
-            out[f"{level}_{c}_sd"] = (cd, shaped(np.sqrt(values[cov][:, j, j])))
-        if spec.correlated and len(names) > 1:
-            pairs = [(i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
-            out[f"{level}_corr"] = ((*cd, f"{level}_corr_pair"), shaped(
-                np.stack([values[corr][:, i, j] for i, j in pairs], axis=-1)))
-    if design.q_t:
-        out["therapist_effect"] = ((*cd, "therapist", "therapist_coefficient"),
-                                   shaped(effects["u"]))
-    out["residual_sd"] = (cd, shaped(values["sigma"]))
-    if problem.ar:
-        out["residual_ar"] = (cd, shaped(values["rho"]))
-    out["patient_effect"] = ((*cd, "patient", "coefficient"), shaped(effects["v"]))
-    coords = posterior_coords(spec, design)
-    post = xr.Dataset(out)
-    post = post.assign_coords({k: v for k, v in coords.items() if k in post.dims})
-    loglik = xr.Dataset({"score": ((*cd, "patient"), shaped(effects["loglik"]))},
-                        coords={"patient": design.patients.tolist()})
+    chains = sampled.posterior.sizes["chain"]
+    post = growth_posterior(spec, design, values, effects["beta"], effects["u"],
+                            effects["v"], chains=chains)
+    loglik = xr.Dataset({"score": (("chain", "draw", "patient"), effects["loglik"].reshape(
+        chains, -1, design.n_patients))}, coords={"patient": design.patients.tolist()})
     return post, loglik
 
 

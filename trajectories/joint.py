@@ -43,7 +43,7 @@ from trajectories.latent import build_latent_model
 from trajectories.spec import INTAKE, GrowthSpec
 
 __all__ = ["build_joint_model", "change_without_dropout", "dropout_sensitivity",
-           "joint_structure_key"]
+           "joint_structure_key", "latent_terms"]
 
 _H = 1e-4  # half-step of the central difference giving the latent rate of change
 
@@ -68,7 +68,7 @@ def latent_arrays(design: Design, data: TherapyData, rows: pd.DataFrame) -> dict
     dx = (design.encode(rows.assign(session=s + _H))
           - design.encode(rows.assign(session=s - _H))) / (2 * _H)
     x0 = design.encode(rows.assign(session=np.zeros_like(s)))
-    pidx = pd.Categorical(rows["patient"], categories=design.patients).codes.astype(np.int64)
+    pidx = pd.Index(design.patients).get_indexer(rows["patient"]).astype(np.int64)  # -1: new
     tidx = None if design.therapist_index is None else design.therapist_index[pidx]
     return {"level": x, "slope": dx, "change": x - x0, "pidx": pidx, "tidx": tidx}
 
@@ -113,7 +113,9 @@ def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: 
     hdesign = hazard_design(dropout_spec, data, predictors=tuple(
         p for p in dropout_spec.predictors if p == "alliance"))
     arrays = latent_arrays(gdesign, data, hdesign.rows)
-    model = build_latent_model(gspec, gdesign)
+    conditional = gspec.likelihood == "normal" and gspec.method != "latent"
+    model = build_latent_model(gspec, gdesign,
+                               effects="conditional" if conditional else "latent")
     with model:
         beta = pt.stack([model[c] for c in gspec.coefficients])
         if "covariate_effect" in model:
@@ -161,27 +163,34 @@ def joint_structure_key(growth_spec: GrowthSpec, dropout_spec: DropoutSpec,
             len(model.coords.get("patient") or ()), len(model.coords.get("therapist") or ()))
 
 
-def latent_terms(fit: object, rows: pd.DataFrame, *, draws: np.ndarray) -> np.ndarray:
-    """Posterior draws (S, n) of the shared latent part of the hazard for risk-set ``rows``."""
+def latent_terms(fit: object, rows: pd.DataFrame, *, draws: np.ndarray,
+                 coef: np.ndarray | None = None, data: TherapyData | None = None) -> np.ndarray:
+    """Posterior draws (S, ..., n) of the shared latent part of the hazard for ``rows``.
+
+    By default each row's patient is a fitted patient and its total coefficients (fixed
+    plus therapist plus patient effects) are the posterior draws ``draws``. ``coef``
+    (S, ..., n, p) gives them instead, e.g. effects drawn for new patients; ``data`` are
+    then the data the rows come from (for an intake covariate).
+    """
     spec = dropout_spec_of(fit)
     if not spec.association:
-        return np.zeros((len(draws), len(rows)))
+        shape = (len(draws), len(rows)) if coef is None else coef.shape[:-1]
+        return np.zeros(shape)
     gdesign = fit.design
     hdesign = hazard_design(spec, fit.data, predictors=())
-    arrays = latent_arrays(gdesign, fit.data, rows)
-    d = tree.growth_draws(fit)
-    beta, v = d.beta[draws], d.patient_effect[draws][:, arrays["pidx"], :]
-    u = d.therapist_effect_of(arrays["tidx"])
-    u = None if u is None else u[draws]
-
-    def latent(a: np.ndarray) -> np.ndarray:
-        out = beta @ a.T + (a[None, :, : gdesign.q] * v).sum(-1)
-        return out if u is None else out + (a[None, :, : gdesign.q_t] * u).sum(-1)
-
-    values = {k: latent(arrays[k]) for k in ("level", "slope", "change")}
+    arrays = latent_arrays(gdesign, fit.data if data is None else data, rows)
+    if coef is None:
+        d = tree.growth_draws(fit)
+        coef = np.repeat(d.beta[draws][:, None, :], len(rows), axis=1)
+        coef[:, :, : gdesign.q] += d.patient_effect[draws][:, arrays["pidx"], :]
+        u = d.therapist_effect_of(arrays["tidx"])  # zero for a patient without therapist
+        if u is not None:
+            coef[:, :, : gdesign.q_t] += u[draws]
+    values = {k: (coef * arrays[k]).sum(-1) for k in ("level", "slope", "change")}
     cols = _terms(spec.association, values, _scaling(hdesign), np.maximum)
     assoc = flat(posterior(fit), "dropout_association")[draws]
-    return sum(assoc[:, j, None] * c for j, c in enumerate(cols))
+    assoc = assoc.reshape(assoc.shape[0], *([1] * (coef.ndim - 2)), assoc.shape[1])
+    return sum(assoc[..., j] * c for j, c in enumerate(cols))
 
 
 # ---------------------------------------------------------------------------- estimands

@@ -8,24 +8,39 @@ the joint growth-dropout model (:mod:`trajectories.joint`). AR(1) residuals
 previous observed one, ``e_j | e_{j-1} ~ N(rho e_{j-1}, sigma^2 (1 - rho^2))`` (Student-t
 innovations for a Student-t likelihood), the same model as the collapsed kernel's.
 
+With ``effects="conditional"`` (normal residuals) each patient's effects are instead
+written relative to their exact conditional given the coefficients and variance parameters
+(:mod:`trajectories.engine.conditional`) and the scores enter through each patient's
+marginal likelihood (``pm.Potential("score_marginal")``): the same posterior in coordinates
+where the growth part of every patient is standard normal. It is the PyMC form of the joint
+model that :func:`trajectories.fit.fit_growth` samples through machine code.
+
 Data and data-scaled prior scales are ``pm.Data`` with fixed names, so a compiled model is
 reused for new data of the same structure (:func:`trajectories.engine.sampling.sample`).
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
 from trajectories.design import Design, posterior_coords
+from trajectories.engine.collapsed import gram_matrices
+from trajectories.engine.conditional import conditional_patient_effects
 from trajectories.spec import GrowthSpec
 
 __all__ = ["build_latent_model", "latent_structure_key"]
 
 
-def build_latent_model(spec: GrowthSpec, design: Design) -> pm.Model:
+def build_latent_model(spec: GrowthSpec, design: Design, *,
+                       effects: Literal["latent", "conditional"] = "latent") -> pm.Model:
     """The latent-effects PyMC growth model of a spec on a design (never samples).
+
+    ``effects="conditional"`` (normal residuals only) samples the patient effects relative
+    to their exact conditional (see the module docstring); the posterior is the same.
 
     Returns
     -------
@@ -72,8 +87,31 @@ def build_latent_model(spec: GrowthSpec, design: Design) -> pm.Model:
             u = pm.Deterministic("therapist_effect", raw_u @ factor_u.T,
                                  dims=("therapist", "therapist_coefficient"))
         sigma = pm.HalfNormal("residual_sd", sigma=rscale)
-        _latent_likelihood(spec, design, beta, u, sigma, factor_v)
+        if effects == "conditional":
+            _conditional_likelihood(spec, design, beta, u, sigma, factor_v)
+        else:
+            _latent_likelihood(spec, design, beta, u, sigma, factor_v)
     return model
+
+
+def _conditional_likelihood(spec: GrowthSpec, design: Design, beta, u, sigma,  # noqa: ANN001
+                            factor_v) -> None:
+    if spec.likelihood != "normal":
+        raise ValueError("effects='conditional' needs normal residuals (the conditional of "
+                         "the patient effects is Gaussian only then); use effects='latent'")
+    gram, _, _ = gram_matrices(design.x, design.y, design.patient_index, design.n_patients)
+    coef = pt.repeat(beta[None, :], design.n_patients, axis=0)
+    if u is not None:
+        tidx = pm.Data("therapist_of_patient", np.maximum(design.therapist_index, 0))
+        has = pm.Data("has_therapist", (design.therapist_index >= 0).astype(float))
+        coef = pt.inc_subtensor(coef[:, : design.q_t], u[tidx] * has[:, None])
+    raw_v = pm.Normal("patient_effect_raw", 0.0, 1.0, dims=("patient", "coefficient"))
+    v, loglik = conditional_patient_effects(
+        pm.Data("gram", gram), pm.Data("n_obs", np.bincount(design.patient_index,
+                                                            minlength=design.n_patients)),
+        sigma, factor_v, coef, raw_v, q=design.q)
+    pm.Deterministic("patient_effect", v, dims=("patient", "coefficient"))
+    pm.Potential("score_marginal", loglik)
 
 
 def latent_structure_key(spec: GrowthSpec, design: Design) -> tuple:

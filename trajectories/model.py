@@ -47,6 +47,6 @@ def build_model(spec: GrowthSpec, data: TherapyData, *, design: Design | None = 
     True
     """
     if spec.dropout is not None:
-        growth = replace(spec, method="latent", dropout=None)
+        growth = replace(spec, dropout=None)
         return build_joint_model(growth, spec.dropout, data, design=design)
     return build_latent_model(spec, design if design is not None else make_design(spec, data))

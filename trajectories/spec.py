@@ -148,6 +148,32 @@ PREDICTORS = ("score", "improvement", "worsening", "alliance")
 ASSOCIATIONS = ("level", "slope", "improvement", "worsening")
 
 
+def check_hazard_fields(spec: object, *tuples: str) -> None:
+    """Validate (in ``__post_init__``) the fields a discrete-time hazard spec shares.
+
+    ``predictors``, ``covariates`` and the named ``tuples`` become tuples; ``breaks``
+    must increase, ``n_bins`` be in [1, 50], the predictors distinct values of
+    :data:`PREDICTORS` and the prior scales positive. Errors name the spec's class.
+    """
+    name = type(spec).__name__
+    for field_name in ("predictors", "covariates", *tuples):
+        object.__setattr__(spec, field_name, tuple(getattr(spec, field_name)))
+    if spec.breaks is not None:
+        object.__setattr__(spec, "breaks", tuple(int(b) for b in spec.breaks))
+        if len(spec.breaks) == 0 or any(np.diff(spec.breaks) <= 0):
+            raise ValueError(f"{name}.breaks must be increasing, got {spec.breaks}")
+    if not (isinstance(spec.n_bins, int) and 1 <= spec.n_bins <= 50):
+        raise ValueError(f"{name}.n_bins must be an integer in [1, 50], got {spec.n_bins!r}")
+    bad = [p for p in spec.predictors if p not in PREDICTORS]
+    if bad or len(set(spec.predictors)) != len(spec.predictors):
+        raise ValueError(f"{name}.predictors must be distinct values of {PREDICTORS}, got "
+                         f"{spec.predictors}")
+    for field_name in ("coef_sd", "baseline_sd", "therapist_sd"):
+        value = getattr(spec, field_name)
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name}.{field_name} must be a positive number, got {value!r}")
+
+
 @dataclass(frozen=True)
 class DropoutSpec:
     """What dropout model to fit, frozen.
@@ -203,26 +229,13 @@ class DropoutSpec:
     therapist_sd: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("predictors", "association", "covariates"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        if self.breaks is not None:
-            object.__setattr__(self, "breaks", tuple(int(b) for b in self.breaks))
-            if len(self.breaks) == 0 or any(np.diff(self.breaks) <= 0):
-                raise ValueError(f"DropoutSpec.breaks must be increasing, got {self.breaks}")
+        check_hazard_fields(self, "association")
         if self.link not in ("logit", "cloglog"):
             raise ValueError(f"DropoutSpec.link must be 'logit' or 'cloglog', got {self.link!r}")
-        if not (isinstance(self.n_bins, int) and 1 <= self.n_bins <= 50):
-            raise ValueError(f"DropoutSpec.n_bins must be an integer in [1, 50], got "
-                             f"{self.n_bins!r}")
-        for name, allowed in (("predictors", PREDICTORS), ("association", ASSOCIATIONS)):
-            bad = [p for p in getattr(self, name) if p not in allowed]
-            if bad or len(set(getattr(self, name))) != len(getattr(self, name)):
-                raise ValueError(f"DropoutSpec.{name} must be distinct values of {allowed}, "
-                                 f"got {getattr(self, name)}")
-        for name in ("coef_sd", "baseline_sd", "therapist_sd"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ValueError(f"DropoutSpec.{name} must be a positive number, got {value!r}")
+        bad = [p for p in self.association if p not in ASSOCIATIONS]
+        if bad or len(set(self.association)) != len(self.association):
+            raise ValueError(f"DropoutSpec.association must be distinct values of "
+                             f"{ASSOCIATIONS}, got {self.association}")
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dictionary (``from_dict`` inverts it)."""
@@ -286,8 +299,11 @@ class GrowthSpec:
     dropout : DropoutSpec, optional
         Switches on the joint growth–dropout model (informative dropout): the dropout
         hazard of :mod:`trajectories.dropout` shares each patient's latent trajectory
-        (:mod:`trajectories.joint`). It needs latent patient effects, so the fit takes the
-        latent path. ``None`` (default): dropout is ignored, i.e. assumed missing at random.
+        (:mod:`trajectories.joint`). It needs the patient effects themselves: with normal
+        residuals they are sampled relative to their exact growth conditional through
+        machine code (:mod:`trajectories.joint_fit`); with Student-t residuals or
+        ``method="latent"`` the PyMC latent model is fitted. ``None`` (default): dropout is
+        ignored, i.e. assumed missing at random.
 
     Examples
     --------

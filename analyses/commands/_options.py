@@ -120,8 +120,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        "treatment for arm x time)")
     model.add_argument("--dropout", default="none", choices=["none", "joint"],
                        help="'joint': model dropout jointly with the growth curves (shared "
-                       "latent level and change; informative dropout) and report each "
-                       "patient's dropout risk")
+                       "latent level and change; informative dropout; the current alliance "
+                       "rating as an observed predictor when the data have one) and report "
+                       "each patient's dropout risk")
 
 
 def growth_spec(args: argparse.Namespace, data: TherapyData) -> GrowthSpec:
@@ -130,7 +131,9 @@ def growth_spec(args: argparse.Namespace, data: TherapyData) -> GrowthSpec:
         time=args.time, breakpoint=args.breakpoint, patient=args.patient_effects,
         therapist=args.therapist_effects, likelihood=args.likelihood, residual=args.residual,
         covariates=data.covariates, time_interactions=args.time_interactions,
-        dropout=DropoutSpec() if args.dropout == "joint" else None,
+        # the current alliance rating predicts dropout (Sharf et al. 2010): used when rated
+        dropout=(DropoutSpec(predictors=("alliance",) if data.has_alliance else ())
+                 if args.dropout == "joint" else None),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from analyses.commands._options import (
     add_data_options,
@@ -40,6 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_sampler_options(parser)
     add_estimand_options(parser)
     add_output_options(parser, "fit files")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit with code 1 when the fit fails a convergence check (R-hat, "
+                        "effective draws, divergences); by default that is a warning and the "
+                        "tables are written all the same")
     parser.set_defaults(func=run)
 
 
@@ -53,12 +58,27 @@ def run(args: argparse.Namespace) -> int:
     folder = OutputFolder(args.out, "fit", overwrite=args.overwrite)  # checked before work
     data = load_data(args)
     settings = sampler_settings(args)
-    result = run_fit(data, growth_spec(args, data), out=folder, settings=settings,
-                     at_session=args.at_session, rci=args.rci, progress=not args.quiet,
-                     input_path=args.file, compare=shapes)
+    try:
+        result = run_fit(data, growth_spec(args, data), out=folder, settings=settings,
+                         at_session=args.at_session, rci=args.rci, progress=not args.quiet,
+                         input_path=args.file, compare=shapes)
+    except (RuntimeError, FloatingPointError) as exc:  # the sampler itself failed
+        print(f"setback fit: the fit failed: {exc}", file=sys.stderr)
+        return 1
     print(seed_line(settings.seed, args.seed))
     for note in result.notes:
         print(f"note: {note}")
     for name, path in result.files.items():
         print(f"{name}: {path}")
+    return report_convergence("fit", result.convergence, strict=args.strict)
+
+
+def report_convergence(command: str, message: str, *, strict: bool) -> int:
+    """Print a fit's convergence message once; the exit code (1 under ``--strict``)."""
+    if not message:
+        return 0
+    if strict:
+        print(f"setback {command}: error (--strict): {message}", file=sys.stderr)
+        return 1
+    print(f"setback {command}: warning: {message}", file=sys.stderr)
     return 0

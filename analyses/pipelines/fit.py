@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from trajectories.clinical import reliable_change
 from trajectories.data import MAX_SESSION, TherapyData
 from trajectories.design import make_design
 from trajectories.dropout_estimands import dropout_risk
+from trajectories.engine.convergence import ConvergenceWarning
 from trajectories.engine.settings import SamplerSettings
 from trajectories.estimands import deterioration_risk, expected_change, therapist_effects
-from trajectories.fit import GrowthFit, fit_growth
+from trajectories.fit import GrowthFit, fit_growth, joint_uses_machine_code
 from trajectories.spec import GrowthSpec
 
 __all__ = ["FitOutputs", "resolve_rci", "run_fit"]
@@ -36,11 +38,22 @@ def resolve_rci(data: TherapyData, rci: float | None) -> tuple[float | None, str
 
 @dataclass(frozen=True)
 class FitOutputs:
-    """What :func:`run_fit` produced: the fit, the files written and notes for the user."""
+    """What :func:`run_fit` produced: the fit, the files written and notes for the user.
+
+    ``convergence`` is the fit's convergence message in words ("" when every check
+    passed); it is not repeated in ``notes``, and no Python warning is shown for it, so a
+    caller reports it exactly once.
+    """
 
     fit: GrowthFit
     files: dict[str, Path]
     notes: tuple[str, ...]
+    convergence: str = ""
+
+    @property
+    def converged(self) -> bool:
+        """Whether the fit passed every convergence check."""
+        return self.fit.diagnostics.ok
 
 
 def _say(message: str, progress: bool) -> None:
@@ -106,11 +119,11 @@ def run_fit(
                                          "deterioration_risk.csv not written")]
     session = float(data.frame["session"].max()) if at_session is None else float(at_session)
     settings = (settings or SamplerSettings(progress=progress)).resolved()
-    path = "fast collapsed" if spec.resolved_method == "marginal" and not spec.dropout else (
-        "latent (compiling a new model structure takes a minute)")
-    _say(f"fitting {data!r} ({path} path, seed {settings.seed})", progress)
-    fit = fit_growth(spec, data, settings=settings)
-    _say(f"sampled in {fit.diagnostics.seconds.get('sample', 0):.1f} s; writing tables", progress)
+    _say(f"fitting {data!r} ({_path_name(spec)}, seed {settings.seed})", progress)
+    with warnings.catch_warnings():  # reported once, by the caller, from the diagnostics
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = fit_growth(spec, data, settings=settings)
+    _say(f"{_timing(fit.diagnostics.seconds)}; writing tables", progress)
     usable = fit.diagnostics.usable
     with folder:  # a no-op when the caller is writing the folder already
         tmp = folder.tmp
@@ -133,10 +146,9 @@ def run_fit(
                                          fitted=fit, out=tmp)
             written.append("model_comparison.csv")
             notes.append(f"model comparison: {result.message}")
-    if fit.diagnostics.message:
-        notes.append(fit.diagnostics.message)
     files = {name.rsplit(".", 1)[0]: folder.final(name) for name in written}
-    return FitOutputs(fit=fit, files=files, notes=tuple(notes))
+    return FitOutputs(fit=fit, files=files, notes=tuple(notes),
+                      convergence=fit.diagnostics.message)
 
 
 def _write_estimands(fit: GrowthFit, tmp: Path, *, session: float, rci: float | None,
@@ -161,3 +173,22 @@ def _write_estimands(fit: GrowthFit, tmp: Path, *, session: float, rci: float | 
         written.append("dropout_risk.csv")
         dropout_risk(fit).to_csv(tmp / "dropout_risk.csv", index=False)
     return written
+
+
+def _path_name(spec: GrowthSpec) -> str:
+    if spec.dropout is not None:
+        return ("joint growth-dropout model, machine code" if joint_uses_machine_code(spec)
+                else "joint growth-dropout model, PyMC latent path (compiling a new model "
+                "structure takes a minute)")
+    if spec.resolved_method == "marginal":
+        return "fast collapsed path"
+    return "latent path (compiling a new model structure takes a minute)"
+
+
+def _timing(seconds: dict) -> str:
+    """E.g. ``"compiled in 31.0 s, sampled in 4.2 s"`` (the phases that took time)."""
+    names = {"compile": "compiled", "sample": "sampled", "effects": "drew the effects"}
+    parts = [f"{names.get(k, k)} in {v:.1f} s" if v >= 0.95 else
+             f"{names.get(k, k)} in {v:.2g} s" for k, v in seconds.items()
+             if v > 0 or k == "sample"]
+    return ", ".join(parts) or "done"

@@ -62,13 +62,13 @@ def test_fit_beat_the_blues_csv_into_an_old_fit_folder(tmp_path, capsys,  # noqa
     out = tmp_path / "out"
     shutil.copytree(three_level[1], out)
     assert (out / "therapist_effects.csv").exists()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a short run may warn about ESS; values are checked
-        code = main(["fit", str(path), "--instrument", "bdi2", "--covariates", "treatment",
-                     "--rci", "8.46", "--out", str(out), *SMALL])
+    code = main(["fit", str(path), "--instrument", "bdi2", "--covariates", "treatment",
+                 "--rci", "8.46", "--out", str(out), *SMALL])
     assert code == 0
-    printed = capsys.readouterr().out
-    assert "therapist_effects.csv not written" in printed
+    captured = capsys.readouterr()
+    assert "therapist_effects.csv not written" in captured.out
+    # a failed convergence check is printed once, in words (no Python warning besides)
+    assert captured.err.count("may be unreliable") <= 1
     assert not (out / "therapist_effects.csv").exists()
     assert sorted(p.name for p in out.iterdir()) == [
         ".setback-output.json", "deterioration_risk.csv", "expected_change.csv", "fit.nc",

@@ -219,11 +219,14 @@ def test_joint_model_with_patients_without_a_therapist(partial) -> None:  # noqa
     spec = GrowthSpec(time="log", therapist="intercept", dropout=DropoutSpec(n_bins=2))
     model = build_model(spec, partial)
     # rows of waiting-list patients point at the appended zero effect (index T), in the
-    # hazard's therapist effect and in the growth part shared with it
-    for name in ("dropout_therapist_of_row", "dropout_growth_therapist_of_row",
-                 "therapist_row"):
+    # hazard's therapist effect and in the growth part shared with it; the growth part
+    # (patient effects relative to their growth conditional) masks their therapist effect
+    for name in ("dropout_therapist_of_row", "dropout_growth_therapist_of_row"):
         rows = model[name].get_value()
         assert rows.max() == partial.n_therapists and rows.min() == 0, name
+    without = partial.therapist_of_patient.reindex(partial.patients).isna().to_numpy()
+    assert without.any()
+    np.testing.assert_array_equal(model["has_therapist"].get_value(), (~without).astype(float))
 
 
 def test_mixedlm_cross_check_refuses_designs_it_cannot_nest(partial, moving) -> None:  # noqa: ANN001

@@ -23,7 +23,7 @@ from benchmarks.dropout_validation import SCENARIOS, replicate  # noqa: E402
 
 @pytest.mark.slow
 def test_joint_model_removes_most_of_the_naive_bias() -> None:
-    args = argparse.Namespace(patients=150, draws=600, tune=600, coef_sd=1.0)
+    args = argparse.Namespace(patients=150, draws=600, tune=600, coef_sd=1.0, latent_reps=0)
     seeds = np.random.SeedSequence(20261201).spawn(12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # short chains: convergence warnings are expected

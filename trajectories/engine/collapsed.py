@@ -28,7 +28,7 @@ import numpy as np
 
 from trajectories.engine import kernels
 
-__all__ = ["CollapsedProblem", "gram_matrices"]
+__all__ = ["CollapsedProblem", "GramSizes", "gram_matrices"]
 
 
 def gram_matrices(x: np.ndarray, y: np.ndarray, patient_index: np.ndarray, n_patients: int,
@@ -78,8 +78,28 @@ def gram_matrices(x: np.ndarray, y: np.ndarray, patient_index: np.ndarray, n_pat
     return g0, gd, gl
 
 
+class GramSizes:
+    """Sizes of a problem built on per-patient Gram matrices ``gram`` (N, p + 1, p + 1)."""
+
+    gram: np.ndarray
+    correlated: bool
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients N."""
+        return self.gram.shape[0]
+
+    @property
+    def n_fixed(self) -> int:
+        """Number of fixed effects p."""
+        return self.gram.shape[1] - 1
+
+    def _n_corr(self, k: int) -> int:
+        return k * (k - 1) // 2 if self.correlated else 0
+
+
 @dataclass(frozen=True, eq=False)
-class CollapsedProblem:
+class CollapsedProblem(GramSizes):
     """The arrays and prior constants of one collapsed fit.
 
     Parameters
@@ -147,19 +167,6 @@ class CollapsedProblem:
             float(self.residual_scale), float(self.eta), float(self.ar_eta)))
 
     # ---------------------------------------------------------------- coordinates
-    @property
-    def n_patients(self) -> int:
-        """Number of patients N."""
-        return self.gram.shape[0]
-
-    @property
-    def n_fixed(self) -> int:
-        """Number of fixed effects p."""
-        return self.gram.shape[1] - 1
-
-    def _n_corr(self, k: int) -> int:
-        return k * (k - 1) // 2 if self.correlated else 0
-
     @property
     def ndim(self) -> int:
         """Dimension of the space the sampler explores."""

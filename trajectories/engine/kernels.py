@@ -582,17 +582,30 @@ def _covariance_adjoint(theta, start, k, correlated, sd, pc, chol, gcov, scale, 
     ``r = tanh(x)`` with ``(r + 1)/2 ~ Beta(b, b)``; log prior + log Jacobian is
     ``-sd^2 / (2 scale^2) + x`` and ``b log(1 - r^2)``. Returns (log prior, next index).
     """
-    # Sigma = F F', F = diag(sd) L: Fbar = 2 Gbar F; sdbar_a = sum_j Fbar_aj L_aj
+    # Sigma = F F', F = diag(sd) L: Fbar = 2 Gbar F
+    fbar = np.zeros((3, 3))
+    for a in range(k):
+        for j in range(k):
+            s = 0.0
+            for b in range(k):
+                s += 2.0 * gcov[a, b] * sd[b] * chol[b, j]
+            fbar[a, j] = s
+    logp = factor_adjoint(theta, start, k, correlated, sd, pc, chol, fbar, scale, eta, grad)
+    return logp, start + k + (k * (k - 1) // 2 if correlated else 0)
+
+
+@nb.njit(cache=True, inline="always")
+def factor_adjoint(theta, start, k, correlated, sd, pc, chol, fbar, scale, eta,
+                   grad):  # noqa: ANN001, ANN202
+    """Chain ``dL/dF`` of a level's factor ``F = diag(sd) L`` to its coordinates and add
+    the prior + Jacobian terms (see :func:`_covariance_adjoint`); returns the log prior."""
     logp = 0.0
     lbar = np.zeros((3, 3))
     for a in range(k):
-        sdbar = 0.0
+        sdbar = 0.0  # sdbar_a = sum_j Fbar_aj L_aj
         for j in range(k):
-            fbar = 0.0
-            for b in range(k):
-                fbar += 2.0 * gcov[a, b] * sd[b] * chol[b, j]
-            sdbar += fbar * chol[a, j]
-            lbar[a, j] = sd[a] * fbar
+            sdbar += fbar[a, j] * chol[a, j]
+            lbar[a, j] = sd[a] * fbar[a, j]
         z = sd[a] / scale[a]
         logp += -0.5 * z * z + theta[start + a]
         grad[start + a] += sdbar * sd[a] - z * z + 1.0
@@ -605,7 +618,7 @@ def _covariance_adjoint(theta, start, k, correlated, sd, pc, chol, gcov, scale, 
             r = pc[j]
             logp += b * np.log(1.0 - r * r)
             grad[start + k + j] += pcbar[j] * (1.0 - r * r) - 2.0 * b * r
-    return logp, start + k + n_pc
+    return logp
 
 
 @nb.njit(cache=True, nogil=True)

@@ -2,10 +2,11 @@
 
 Two kinds of target:
 
-- a :class:`~trajectories.engine.collapsed.CollapsedProblem` (the fast Gaussian path): its
-  log-density and gradient are compiled machine code cached on disk, handed to nutpie's
-  Rust NUTS through its Python-function interface. Nothing compiles per process or per data
-  set; the first draw comes within a second or two of the call.
+- a :class:`~trajectories.engine.collapsed.CollapsedProblem` (the fast Gaussian path) or a
+  :class:`~trajectories.engine.joint_problem.JointProblem` (the joint growth-dropout
+  model): its log-density and gradient are compiled machine code cached on disk, handed to
+  nutpie's Rust NUTS through its Python-function interface. Nothing compiles per process or
+  per data set; the first draw comes within a second or two of the call.
 - a PyMC model (latent effects, Student-t residuals, the dropout and joint models): nutpie
   compiles it once per model structure and process and keeps it in one in-process cache
   (new data of the same structure are swapped in with ``with_data``), or PyMC's own NUTS
@@ -24,7 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from trajectories.engine import machine
 from trajectories.engine.collapsed import CollapsedProblem
+from trajectories.engine.joint_problem import JointProblem
 from trajectories.engine.settings import SamplerSettings
 from trajectories.engine.tree import group, visible
 
@@ -65,7 +68,7 @@ def sample(target: object, settings: SamplerSettings, *,
 
     Parameters
     ----------
-    target : CollapsedProblem or pymc.Model
+    target : CollapsedProblem, JointProblem or pymc.Model
         What to sample.
     settings : SamplerSettings
         Draws, tuning, chains, cores, target acceptance, seed, progress, sampler. A missing
@@ -81,7 +84,7 @@ def sample(target: object, settings: SamplerSettings, *,
     """
     settings = settings.resolved()
     seed = settings.seeds(2)[0]
-    if isinstance(target, CollapsedProblem):
+    if isinstance(target, CollapsedProblem | JointProblem):
         return _sample_collapsed(target, settings, seed)
     if settings.sampler == "pymc":
         return _sample_pymc(target, settings, seed)
@@ -98,7 +101,7 @@ def _split(idata: xr.DataTree) -> tuple[xr.Dataset, xr.Dataset]:
     return visible(group(idata, "posterior")), group(idata, "sample_stats")
 
 
-def _sample_collapsed(problem: CollapsedProblem, settings: SamplerSettings,
+def _sample_collapsed(problem: CollapsedProblem | JointProblem, settings: SamplerSettings,
                       seed: int) -> Sampled:
     import nutpie
     from nutpie.compiled_pyfunc import from_pyfunc
@@ -115,8 +118,11 @@ def _sample_collapsed(problem: CollapsedProblem, settings: SamplerSettings,
             return {"theta": np.array(x, dtype=np.float64)}
         return expand
 
-    model = from_pyfunc(d, make_logp, make_expand, [np.dtype("float64")], [(d,)], ["theta"],
-                        make_initial_point_fn=problem.initial_point)
+    if hasattr(problem, "machine_model") and machine.available():
+        model = problem.machine_model()  # no Python per gradient
+    else:
+        model = from_pyfunc(d, make_logp, make_expand, [np.dtype("float64")], [(d,)],
+                            ["theta"], make_initial_point_fn=problem.initial_point)
     start = time.perf_counter()
     idata = nutpie.sample(model, **_nutpie_kwargs(settings, seed))
     post, stats = _split(idata)
@@ -130,7 +136,7 @@ def _sample_pymc(model: object, settings: SamplerSettings, seed: int) -> Sampled
     start = time.perf_counter()
     with model:
         idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                          cores=settings.n_cores, random_seed=seed,
+                          cores=settings.n_cores, random_seed=seed, nuts_sampler="pymc",
                           target_accept=settings.target_accept,
                           progressbar=settings.progress, compute_convergence_checks=False)
     post, stats = _split(idata)

@@ -34,7 +34,8 @@ class SamplerSettings:
     progress : bool
         Show a progress bar while sampling.
     sampler : {"nutpie", "pymc"}
-        nutpie (default) or PyMC's own NUTS. The fast collapsed path always uses nutpie.
+        nutpie (default) or PyMC's own NUTS. The fast collapsed path and the joint
+        growth-dropout model's machine code always use nutpie.
 
     Examples
     --------
