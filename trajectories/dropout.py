@@ -242,6 +242,8 @@ def hazard_design(spec: DropoutSpec, data: TherapyData, *,
     frame = data.frame
     scales: dict = {"score_mean": float(np.nanmean(frame["score"])),
                     "score_sd": _sd(frame["score"].to_numpy(float)), "covariates": {}}
+    if spec.score_scale is not None:  # fixed by the spec, e.g. for calibration studies
+        scales["score_mean"], scales["score_sd"] = spec.score_scale
     if data.has_alliance:
         scales["alliance_mean"] = float(np.nanmean(frame["alliance"]))
         scales["alliance_sd"] = _sd(frame["alliance"].to_numpy(float))
@@ -296,6 +298,7 @@ def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
     model.add_coord("dropout_bin", design.bin_labels)
     rate = float(np.clip(design.event.mean(), 0.005, 0.995))
     centre = math.log(rate / (1 - rate)) if spec.link == "logit" else math.log(-math.log1p(-rate))
+    centre = centre if spec.baseline_mean is None else float(spec.baseline_mean)
     # Arrays enter as pm.Data, not constants: the compiled graph is then the same for every
     # data set of this structure, so PyTensor's compilation cache is hit on a refit.
     base = pm.Normal("dropout_baseline", mu=pm.Data("dropout_baseline_centre", centre),

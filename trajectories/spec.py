@@ -178,6 +178,13 @@ class DropoutSpec:
         Prior scales: ``Normal(0, coef_sd)`` for every coefficient (per SD of its
         predictor), ``Normal(g(overall rate), baseline_sd)`` for each baseline bin,
         ``HalfNormal(therapist_sd)`` for the therapist SD on the link scale.
+    baseline_mean : float, optional
+        Prior mean of every baseline bin on the link scale; default ``g(overall rate)``
+        of the data. Give it (with ``breaks`` and ``score_scale``) when the prior must not
+        depend on the data, as in simulation-based calibration.
+    score_scale : tuple of (float, float), optional
+        ``(centre, sd)`` that standardise scores in the predictors and the joint model's
+        latent terms; default the data's score mean and SD.
 
     Examples
     --------
@@ -196,10 +203,22 @@ class DropoutSpec:
     coef_sd: float = 1.0
     baseline_sd: float = 1.5
     therapist_sd: float = 0.5
+    baseline_mean: float | None = None
+    score_scale: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         for name in ("predictors", "association", "covariates"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.baseline_mean is not None and not (
+                isinstance(self.baseline_mean, int | float) and math.isfinite(self.baseline_mean)):
+            raise ValueError(f"DropoutSpec.baseline_mean must be a finite number, got "
+                             f"{self.baseline_mean!r}")
+        if self.score_scale is not None:
+            scale = tuple(float(v) for v in self.score_scale)
+            if len(scale) != 2 or not all(map(math.isfinite, scale)) or scale[1] <= 0:
+                raise ValueError(f"DropoutSpec.score_scale must be (centre, sd > 0), got "
+                                 f"{self.score_scale!r}")
+            object.__setattr__(self, "score_scale", scale)
         if self.breaks is not None:
             object.__setattr__(self, "breaks", tuple(int(b) for b in self.breaks))
             if len(self.breaks) == 0 or any(np.diff(self.breaks) <= 0):
@@ -222,7 +241,7 @@ class DropoutSpec:
     def to_dict(self) -> dict:
         """Plain JSON-ready dictionary (``from_dict`` inverts it)."""
         out = asdict(self)
-        for key in ("predictors", "association", "covariates", "breaks"):
+        for key in ("predictors", "association", "covariates", "breaks", "score_scale"):
             out[key] = None if out[key] is None else list(out[key])
         return out
 

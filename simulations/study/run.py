@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from simulations.study.design import RESERVED_COLUMNS, StudyDesign
+from simulations.study.errors import error_table
 from simulations.study.executors import (
     Dask,
     Processes,
@@ -66,6 +67,11 @@ class StudyResults:
         failed = self.frame[self.frame["error"].notna()]
         return failed[["condition_id", "replication", "spawn_key", "error"]].reset_index(
             drop=True)
+
+    def errors(self, kind: str = "error") -> pd.DataFrame:
+        """Distinct error (or ``kind="warning"``) messages per condition, with the
+        replications to :func:`replay`: see :func:`simulations.study.errors.error_table`."""
+        return error_table(self.frame, self.design, kind=kind)
 
 
 def run_study(
