@@ -17,10 +17,12 @@ from analyses.plots.models import (
     plot_risk_calibration,
     plot_therapist_effects,
 )
-from analyses.plots.simulation import (
-    plot_policy_differences,
-    plot_policy_rates,
+from analyses.plots.simulation import plot_policy_differences, plot_policy_rates
+from analyses.plots.study import (
+    plot_nested_loop,
+    plot_rank_ecdf,
     plot_sbc_ranks,
+    plot_study_facets,
     plot_study_performance,
 )
 
@@ -29,6 +31,8 @@ __all__ = [
     "plot_deterioration_risk",
     "plot_dropout_hazard",
     "plot_expected_change",
+    "plot_nested_loop",
+    "plot_rank_ecdf",
     "plot_recovery_curves",
     "plot_risk_calibration",
     "plot_sbc_ranks",
@@ -36,6 +40,7 @@ __all__ = [
     "plot_policy_differences",
     "plot_policy_rates",
     "plot_retention",
+    "plot_study_facets",
     "plot_study_performance",
     "plot_trajectories",
 ]

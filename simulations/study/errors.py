@@ -144,7 +144,7 @@ def failure_table(design: StudyDesign, frame: pd.DataFrame, *,
     first = errors.drop_duplicates("condition_id").set_index("condition_id")["message"]
     table["n_messages"] = table["condition_id"].map(
         errors.groupby("condition_id").size()).fillna(0).astype(np.int64)
-    table["first_error"] = table["condition_id"].map(first).fillna("")
+    table["first_error"] = table["condition_id"].map(first).astype(object).fillna("")
     return table
 
 

@@ -62,3 +62,14 @@ def claim_store_lock(path: str) -> bool:
         return False
     _HELD.append(store)
     return True
+
+
+class _Panic(BaseException):
+    """Stands for pyo3's PanicException (a BaseException) raised by a Rust sampler."""
+
+
+def panics(condition: dict, rng: np.random.Generator) -> list[dict]:
+    """Raises a BaseException that is not an interrupt in a share ``p_fail`` of replications."""
+    if rng.uniform() < condition["p_fail"]:
+        raise _Panic("called `Result::unwrap()` on an `Err` value")
+    return normal_mean(condition, rng)
