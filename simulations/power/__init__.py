@@ -4,10 +4,12 @@ powerlmm), simulated with the real analysis models, sample-size search and assur
 from simulations.power.analytic import (
     analytic_assurance,
     analytic_power,
+    analytic_sample_size,
     power_curve,
     slope_variance,
 )
 from simulations.power.design import TrialDesign
 
-__all__ = ["TrialDesign", "analytic_assurance", "analytic_power", "power_curve",
+__all__ = ["TrialDesign", "analytic_assurance", "analytic_power", "analytic_sample_size",
+           "power_curve",
            "slope_variance"]

@@ -41,7 +41,8 @@ import pandas as pd
 
 from simulations.power.design import TrialDesign
 
-__all__ = ["analytic_assurance", "analytic_power", "power_curve", "slope_variance"]
+__all__ = ["analytic_assurance", "analytic_power", "analytic_sample_size", "power_curve",
+           "slope_variance"]
 
 
 def _patient_information(design: TrialDesign) -> np.ndarray:
@@ -95,7 +96,12 @@ def _power(effect: np.ndarray | float, se: float, df: float, alpha: float) -> np
 
     crit = stats.t.ppf(1 - alpha / 2, df)
     ncp = np.asarray(effect, dtype=float) / se
-    return stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp)
+    # P(T > c; ncp) = P(T < -c; -ncp). scipy's noncentral t gives nan for a tail far from
+    # the noncentrality (e.g. P(T < -2.2) at ncp 12 on 10 df), where it is 0 to double
+    # precision
+    upper = np.nan_to_num(stats.nct.cdf(-crit, df, -ncp), nan=0.0)
+    lower = np.nan_to_num(stats.nct.cdf(-crit, df, ncp), nan=0.0)
+    return upper + lower
 
 
 def analytic_power(design: TrialDesign) -> float:
@@ -113,7 +119,7 @@ def analytic_power(design: TrialDesign) -> float:
     return float(_power(design.slope_diff_value, v["se"], v["df"], design.alpha))
 
 
-def analytic_assurance(design: TrialDesign, *, effect_sd: float, n_nodes: int = 40) -> float:
+def analytic_assurance(design: TrialDesign, *, effect_sd: float, n_nodes: int = 30) -> float:
     """Power averaged over ``cohend ~ Normal(design's cohend, effect_sd)``.
 
     Examples
@@ -160,3 +166,33 @@ def power_curve(design: TrialDesign, **grid: Sequence[Any]) -> pd.DataFrame:
                      "se": v["se"], "df": v["df"],
                      "power": float(_power(d.slope_diff_value, v["se"], v["df"], d.alpha))})
     return pd.DataFrame(rows)
+
+
+def analytic_sample_size(design: TrialDesign, vary: str, values: Sequence[int],
+                         target: float = 0.8) -> int | None:
+    """The smallest of ``values`` (increasing) for ``vary`` whose analytic power reaches
+    ``target``, by bisection (power increases with therapists and patients); ``None`` if
+    even the largest does not.
+
+    Examples
+    --------
+    >>> d = TrialDesign(patients_per_therapist=10, cohend=-0.5)
+    >>> n = analytic_sample_size(d, "n_therapists", range(2, 60), 0.8)
+    >>> analytic_power(d.with_values(n_therapists=n)) >= 0.8 > analytic_power(
+    ...     d.with_values(n_therapists=n - 1))
+    True
+    """
+    values = list(values)
+    if not 0 < target < 1:
+        raise ValueError(f"target must be in (0, 1), got {target}")
+
+    def reaches(i: int) -> bool:
+        return analytic_power(design.with_values(**{vary: values[i]})) >= target
+
+    if not values or not reaches(len(values) - 1):
+        return None
+    low, high = 0, len(values) - 1  # reaches(high) holds
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if reaches(mid) else (mid + 1, high)
+    return values[low]

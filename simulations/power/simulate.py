@@ -32,7 +32,8 @@ def simulate_trial(design: TrialDesign, rng: np.random.Generator, *,
     >>> d = TrialDesign(n_therapists=3, patients_per_therapist=4, n_sessions=5, cohend=-0.5,
     ...                 dropout=0.3)
     >>> f = simulate_trial(d, np.random.default_rng(1))
-    >>> f["patient"].nunique(), sorted(f["arm"].unique().tolist()), int(f.groupby("patient").size().max())
+    >>> sizes = f.groupby("patient").size()
+    >>> f["patient"].nunique(), sorted(f["arm"].unique().tolist()), int(sizes.max())
     (24, [0, 1], 5)
     """
     b3 = design.slope_diff_value if effect is None else float(effect)

@@ -73,3 +73,14 @@ def panics(condition: dict, rng: np.random.Generator) -> list[dict]:
     if rng.uniform() < condition["p_fail"]:
         raise _Panic("called `Result::unwrap()` on an `Err` value")
     return normal_mean(condition, rng)
+
+
+def t_test_power(condition: dict, rng: np.random.Generator) -> list[dict]:
+    """One-sample t test of mean 0 on ``n`` N(``delta``, 1) draws: a power study with a known
+    answer (the noncentral t)."""
+    from scipy import stats
+
+    x = rng.normal(float(condition["delta"]), 1.0, size=int(condition["n"]))
+    test = stats.ttest_1samp(x, 0.0)
+    return [{"method": "t", "estimand": "mean", "estimate": float(x.mean()),
+             "p_value": float(test.pvalue)}]
