@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from analyses.plots.study import (
@@ -139,6 +140,7 @@ def _add_performance(rep: Report, perf: pd.DataFrame, factors: list[str],
                                     cols=layout["cols"], reference=ref)
         rep.add_figure(_safe(f"{metric}_{estimand}"), fig,
                        _caption(metric, estimand, part, layout, all_ids))
+        plt.close(fig)  # the report keeps the Figure; pyplot need not
     if len(pairs) > len(shown):
         rest = ", ".join(f"{m} of {e}" for e, m in pairs[len(shown):])
         rep.add_text(f"Not drawn (more than {MAX_FIGURES} figures; all are in the table): "
@@ -182,6 +184,7 @@ def _add_sbc(rep: Report, frame: pd.DataFrame, design: object) -> None:
                        f"Rank ECDF minus the uniform CDF of every parameter, condition {cid}, "
                        "with its simultaneous 95% band (grey): a calibrated model stays "
                        "inside the band")
+        plt.close(fig)
 
 
 def study_report(study_dir: str | Path, *, flag_failures: float | None = None,

@@ -20,6 +20,7 @@ from analyses.plots.models import (
 from analyses.plots.simulation import plot_policy_differences, plot_policy_rates
 from analyses.plots.study import (
     plot_nested_loop,
+    plot_power_curve,
     plot_rank_ecdf,
     plot_sbc_ranks,
     plot_study_facets,
@@ -32,6 +33,7 @@ __all__ = [
     "plot_dropout_hazard",
     "plot_expected_change",
     "plot_nested_loop",
+    "plot_power_curve",
     "plot_rank_ecdf",
     "plot_recovery_curves",
     "plot_risk_calibration",

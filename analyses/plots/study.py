@@ -26,8 +26,8 @@ from matplotlib.figure import Figure
 
 from analyses.plots.data import _axes
 
-__all__ = ["facet_axes", "plot_nested_loop", "plot_rank_ecdf", "plot_sbc_ranks",
-           "plot_study_facets", "plot_study_performance"]
+__all__ = ["facet_axes", "plot_nested_loop", "plot_power_curve", "plot_rank_ecdf",
+           "plot_sbc_ranks", "plot_study_facets", "plot_study_performance"]
 
 _Z95 = 1.959963984540054
 
@@ -309,4 +309,55 @@ def plot_rank_ecdf(
     ax.set_xlabel("normalised rank")
     ax.set_ylabel("ECDF - uniform")
     ax.set_title(f"{parameter} (n = {int(e['n'].iloc[0])})", fontsize="medium")
+    return ax
+
+
+def plot_power_curve(
+    curve: pd.DataFrame,
+    *,
+    x: str = "n_therapists",
+    hue: str = "patients_per_therapist",
+    simulated: pd.DataFrame | None = None,
+    target: float | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Analytic power curves (lines), with simulated power (points, ±1.96 MCSE) if given.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        :func:`simulations.power.analytic.power_curve` output (``power`` and the factors).
+    x, hue : str
+        Design factor on the x axis, and the one that makes one line per level.
+    simulated : pandas.DataFrame, optional
+        Rejection rates of a simulation (``method``, ``value``, ``mcse``, ``x``, ``hue``).
+    target : float, optional
+        Target power, drawn as a dashed line.
+
+    See Also
+    --------
+    simulations.power.analytic.power_curve : Compute the curves.
+    """
+    ax = _axes(ax, (6.0, 4.0))
+    levels = _levels(curve, hue) if hue in curve else [None]
+    palette = sns.color_palette(n_colors=len(levels))
+    markers = "osD^v<>"
+    for colour, level in zip(palette, levels, strict=True):
+        part = curve if level is None else curve[curve[hue] == level]
+        part = part.sort_values(x)
+        ax.plot(part[x], part["power"], color=colour, label=f"{hue} = {level} (analytic)")
+        if simulated is None:
+            continue
+        sim = simulated if level is None else simulated[simulated[hue] == level]
+        for k, (method, g) in enumerate(sim.groupby("method", sort=True)):
+            g = g.sort_values(x)
+            ax.errorbar(g[x], g["value"], yerr=_Z95 * g["mcse"], fmt=markers[k % 7],
+                        color=colour, capsize=2, ms=4, ls="none",
+                        label=f"{hue} = {level}, {method} (simulated)")
+    if target is not None:
+        ax.axhline(target, color="black", lw=0.8, ls="--")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(x)
+    ax.set_ylabel("power")
+    ax.legend(frameon=False, fontsize="x-small")
     return ax
