@@ -22,7 +22,7 @@ from analyses.commands._types import existing_file, integer, name_list, number
 from analyses.outputs import OutputFolder, OutputFolderError, output_kind, write_file
 from analyses.settings import load_study
 from simulations.study.errors import FLAG_FAILURE_RATE, failure_summary, failure_table
-from simulations.study.executors import Dask, Processes, Serial
+from simulations.study.executors import JOBQUEUE, Dask, Processes, Serial
 from simulations.study.metrics import METRICS, parse_targets, summarise
 from simulations.study.run import load_results, replay, run_study
 from simulations.study.store import ParquetStore
@@ -57,6 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--scheduler", default=None, metavar="ADDR",
                        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786, or 'local' to "
                        "start a local Dask cluster")
+    where.add_argument("--cluster", choices=sorted(JOBQUEUE), default=None,
+                       help="start Dask workers as batch jobs (dask-jobqueue; queue, cores, "
+                       "memory and walltime from ~/.config/dask/jobqueue.yaml): see "
+                       "docs/studies.md")
+    run.add_argument("--jobs", type=integer(1, 100_000), default=1, metavar="N",
+                     help="batch jobs to submit with --cluster (default 1)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--flag-failures", type=_rate, default=FLAG_FAILURE_RATE, metavar="RATE",
                      help="warn about conditions whose failure rate exceeds RATE (default "
@@ -132,7 +138,9 @@ def run_command(args: argparse.Namespace) -> int:
                                 "directory")
     if os.getcwd() not in sys.path:  # so that 'module:function' finds the user's modules
         sys.path.insert(0, os.getcwd())
-    if args.scheduler is not None:
+    if args.cluster is not None:
+        executor = Dask(cluster=args.cluster, jobs=args.jobs)
+    elif args.scheduler is not None:
         executor = Dask(None if args.scheduler == "local" else args.scheduler)
     elif args.workers == 1:
         executor = Serial()

@@ -84,3 +84,9 @@ def t_test_power(condition: dict, rng: np.random.Generator) -> list[dict]:
     test = stats.ttest_1samp(x, 0.0)
     return [{"method": "t", "estimand": "mean", "estimate": float(x.mean()),
              "p_value": float(test.pvalue)}]
+
+
+def slow_flaky(condition: dict, rng: np.random.Generator) -> list[dict]:
+    """``flaky`` after a pause (``TOY_SLEEP`` seconds), so a worker can be lost mid-chunk."""
+    time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
+    return flaky(condition, rng)
