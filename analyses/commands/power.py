@@ -94,8 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = p.add_argument_group("simulation")
     s.add_argument("--simulate", type=integer(0, 1_000_000), default=0, metavar="R",
                    help="replications of simulated power per design point (0: analytic only)")
-    s.add_argument("--methods", type=name_list(_method, "method"), default=["mixedlm", "ols"],
-                   help="analyses of the simulated trials: mixedlm, bayes, summary, ols")
+    s.add_argument("--methods", type=name_list(_method, "method"), default=None,
+                   help="analyses of the simulated trials: mixedlm, bayes, summary, ols "
+                   "(default mixedlm,ols; summary,ols when partially nested: mixedlm and "
+                   "bayes need every patient nested in a therapist)")
     s.add_argument("--search", action="store_true",
                    help="also search the fewest therapists per arm by simulation (first "
                    "method, first --patients value)")
@@ -121,11 +123,17 @@ def run(args: argparse.Namespace) -> int:
         informative=args.informative, alpha=args.alpha)
     if min(args.therapists) < 2:
         raise ValueError("--therapists: at least 2 per arm")
+    methods = args.methods or (["mixedlm", "ols"] if args.nesting == "full"
+                               else ["summary", "ols"])
+    nested_only = sorted({"mixedlm", "bayes"} & set(methods))
+    if args.nesting == "partial" and nested_only:
+        raise ValueError(f"--methods {','.join(nested_only)}: needs a fully nested design; "
+                         "use summary or ols with --nesting partial")
     folder = OutputFolder(args.out, "power", overwrite=args.overwrite)  # checked first
     executor = Serial() if args.workers == 1 else Processes(args.workers)
     rep = power_report(design, therapists=args.therapists, patients=args.patients,
                        target=args.target, assurance_sd=args.assurance_sd,
-                       simulate=args.simulate, methods=tuple(args.methods),
+                       simulate=args.simulate, methods=tuple(methods),
                        search=args.search, seed=args.seed, executor=executor,
                        progress=not args.quiet)
     out = rep.write(folder)

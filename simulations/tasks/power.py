@@ -7,17 +7,18 @@ effect ``b3`` with each requested method:
 
 - ``"mixedlm"``: the three-level linear mixed model fitted by REML (statsmodels
   ``MixedLM``: therapist intercepts and slopes, correlated, and patient intercepts and
-  slopes as variance components; in a partially nested design therapist effects only in
-  the treatment arm; Powell's optimiser, as L-BFGS often fails on these models), Wald t
-  test on the design's degrees of freedom (:func:`~simulations.power.analytic.
-  slope_variance`). About 0.5-3 s per replication.
+  slopes as variance components; Powell's optimiser, as L-BFGS often fails on these
+  models), Wald t test on the design's degrees of freedom (:func:`~simulations.power.
+  analytic.slope_variance`). About 0.5-3 s per replication. Fully nested designs only:
+  statsmodels cannot give therapist effects to one arm (the fit is singular).
 - ``"bayes"``: the Bayesian growth model (:func:`trajectories.fit.fit_growth`, fast
   path, default weakly informative priors; fully nested designs only): ``p_value`` is
   twice the smaller posterior tail probability of 0, so "rejection" is the 95% credible
   interval excluding 0, the success criterion of Bayesian assurance.
 - ``"summary"``: the cluster-level summary analysis: each patient's OLS slope, averaged
   per therapist, compared between arms by a t test (Welch's when partially nested).
-  With complete data it is the exact test behind the analytic formula; it is fast.
+  With complete data it is the exact test behind the analytic formula; it is fast, and
+  the analysis of partially nested designs here.
 - ``"ols"``: naive OLS of the scores on time x arm, ignoring patients and therapists:
   its type I error is inflated (Magnusson, Andersson & Carlbring 2018).
 
@@ -79,10 +80,13 @@ def _summary(frame: pd.DataFrame, design: Any, truth: float) -> dict:
 def _mixedlm(frame: pd.DataFrame, design: Any, truth: float, df: float) -> dict:
     import statsmodels.formula.api as smf
 
-    re = "~time" if design.nesting == "full" else "0 + arm + arm:time"
+    if design.nesting != "full":
+        raise ValueError("method 'mixedlm' needs a fully nested design: statsmodels' MixedLM "
+                         "cannot give therapist effects to one arm only (its fit is singular); "
+                         "use 'summary' (Welch's test, exact with complete data) or 'ols'")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = smf.mixedlm("score ~ time * arm", frame, groups="therapist", re_formula=re,
+        fit = smf.mixedlm("score ~ time * arm", frame, groups="therapist", re_formula="~time",
                           vc_formula={"patient": "0 + C(patient)",
                                       "patient_slope": "0 + C(patient):time"}).fit(
             reml=True, method="powell")  # the gradient optimisers often fail here

@@ -109,16 +109,18 @@ def test_analytic_power_agrees_with_simulated_summary_analysis(point: dict) -> N
     assert abs(value - p) < 3 * math.sqrt(p * (1 - p) / 300)
 
 
-# For the mixed model: at least 6 therapists per arm (REML's Wald test with 4 is
-# conservative: 0.46 against the formula's 0.56 at POINTS[0], 150 replications), and one
-# point with dropout (MCAR), where the formula is the expected-information GLS variance.
-MIXEDLM_POINTS = [POINTS[1], POINTS[2],
+# For the mixed model (fully nested only): at least 6 therapists per arm (REML's Wald test
+# with 4 is conservative: 0.46 against the formula's 0.56 at POINTS[0], 150 replications),
+# and one point with dropout (MCAR), where the formula is the expected-information GLS.
+MIXEDLM_POINTS = [POINTS[1],
+                  dict(n_therapists=10, patients_per_therapist=3, n_sessions=6, cohend=-0.5,
+                       corr_cluster=0.3),
                   dict(n_therapists=8, patients_per_therapist=5, n_sessions=6, cohend=-0.5,
                        dropout=0.25)]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", MIXEDLM_POINTS, ids=["therapist-slopes", "partial",
+@pytest.mark.parametrize("point", MIXEDLM_POINTS, ids=["therapist-slopes", "ten-therapists",
                                                        "dropout"])
 def test_analytic_power_agrees_with_simulated_mixedlm(point: dict) -> None:
     # The REML mixed model (what a trial reports), 200 replications: 3 MCSE <= 0.106.
@@ -170,6 +172,11 @@ def test_bad_designs_are_refused_before_any_work() -> None:
         from simulations.tasks.power import growth_power
 
         growth_power(toy, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="'mixedlm' needs a fully nested design"):
+        from simulations.tasks.power import growth_power
+
+        growth_power({"cohend": 0.5, "nesting": "partial", "methods": "mixedlm"},
+                     np.random.default_rng(0))
     with pytest.raises(ValueError, match="'bayes' needs every patient nested"):
         from simulations.tasks.power import growth_power
 
