@@ -26,6 +26,7 @@ and its applications in goodness-of-fit evaluation and multiple sample compariso
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -145,8 +146,11 @@ def _gamma(counts: np.ndarray, n: int, z: np.ndarray) -> np.ndarray:
     return 1.0 - 2.0 * np.minimum(low, high)
 
 
-def _null_gamma(n: int, z: np.ndarray, n_simulations: int, seed: int) -> np.ndarray:
-    """The statistic of ``n_simulations`` uniform samples of size ``n`` (cached by the caller)."""
+@functools.lru_cache(maxsize=64)
+def _null_gamma(n: int, L: int, n_simulations: int, seed: int) -> np.ndarray:  # noqa: N803
+    """The statistic of ``n_simulations`` uniform samples of size ``n``; the same for every
+    parameter of a study (same n and L), so it is computed once."""
+    z = np.arange(1, L + 1) / (L + 1)
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.uniform(size=(n_simulations, n)), axis=1)
     counts = np.stack([np.searchsorted(row, z, side="right") for row in sample])
@@ -160,7 +164,7 @@ def _ecdf_parts(r: np.ndarray, L: int, prob: float, n_simulations: int,  # noqa:
     n = len(r)
     z = np.arange(1, L + 1) / (L + 1)  # P(rank <= i) under uniformity, i = 0..L-1
     counts = np.searchsorted(np.sort(r), np.arange(L), side="right")
-    null = _null_gamma(n, z, n_simulations, seed)
+    null = _null_gamma(n, L, n_simulations, seed)
     gamma = float(np.quantile(null, prob))
     low, high = get_pointwise_confidence_band(gamma, n, z)
     observed = float(_gamma(counts[None, :], n, z)[0])
