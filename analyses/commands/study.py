@@ -64,9 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--jobs", type=integer(1, 100_000), default=1, metavar="N",
                      help="batch jobs to submit with --cluster (default 1)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.add_argument("--flag-failures", type=_rate, default=FLAG_FAILURE_RATE, metavar="RATE",
-                     help="warn about conditions whose failure rate exceeds RATE (default "
-                     f"{FLAG_FAILURE_RATE:g})")
+    _add_flag_option(run)
     run.set_defaults(func=run_command)
 
     status = actions.add_parser(
@@ -85,9 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     errors.add_argument("dir", metavar="DIR", type=Path, help="results directory")
     errors.add_argument("--warnings", action="store_true",
                         help="list the recorded warnings instead of the errors")
-    errors.add_argument("--flag-failures", type=_rate, default=FLAG_FAILURE_RATE,
-                        metavar="RATE", help="flag conditions whose failure rate exceeds RATE "
-                        f"(default {FLAG_FAILURE_RATE:g})")
+    _add_flag_option(errors)
     errors.set_defaults(func=errors_command)
 
     rerun = actions.add_parser(
@@ -126,6 +122,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     summ.add_argument("--overwrite", action="store_true",
                       help="replace a --csv file (or a DIR/summary.csv) setback did not write")
     summ.set_defaults(func=summarize_command)
+
+
+def _add_flag_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flag-failures", type=_rate, default=FLAG_FAILURE_RATE,
+                        metavar="RATE", help="flag conditions whose failure rate exceeds RATE "
+                        f"(default {FLAG_FAILURE_RATE:g})")
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -182,3 +182,17 @@ def test_bad_designs_are_refused_before_any_work() -> None:
 
         growth_power({"cohend": 0.5, "nesting": "partial", "methods": "bayes"},
                      np.random.default_rng(0))
+
+
+def test_bayesian_analysis_agrees_with_the_summary_estimate() -> None:
+    # Balanced complete data: the summary estimate is the GLS one; the posterior mean of
+    # the Bayesian growth model must be within 3 posterior SDs of it.
+    from simulations.tasks.power import growth_power
+
+    rows = growth_power({"n_therapists": 5, "patients_per_therapist": 6, "n_sessions": 6,
+                         "cohend": -0.8, "methods": "bayes,summary", "draws": 300,
+                         "tune": 300}, np.random.default_rng(4))
+    bayes, summary = rows
+    assert bayes["method"] == "bayes" and bayes["ci_low"] < bayes["estimate"] < bayes["ci_high"]
+    assert abs(bayes["estimate"] - summary["estimate"]) < 3 * bayes["se"]
+    assert 0 <= bayes["p_value"] <= 1 and bayes["truth"] == summary["truth"]
