@@ -60,16 +60,18 @@ def _summary(frame: pd.DataFrame, design: Any, truth: float) -> dict:
     """Per-patient OLS slopes, therapist means, t test between arms."""
     from scipy import stats
 
-    g = frame.groupby("patient")
-    n = g["time"].count()
-    t_mean, y_mean = g["time"].transform("mean"), g["score"].transform("mean")
-    sxy = ((frame["time"] - t_mean) * (frame["score"] - y_mean)).groupby(frame["patient"]).sum()
-    sxx = ((frame["time"] - t_mean) ** 2).groupby(frame["patient"]).sum()
-    ok = (n >= 2) & (sxx > 0)
-    slope = (sxy / sxx)[ok]
-    first = g[["therapist", "arm"]].first()[ok]
-    cluster = slope.groupby(first["therapist"]).mean()
-    arm = first.groupby("therapist")["arm"].first()
+    pid = pd.factorize(frame["patient"])[0]
+    t, y = frame["time"].to_numpy(float), frame["score"].to_numpy(float)
+    n = np.bincount(pid)
+    t_mean, y_mean = np.bincount(pid, t) / n, np.bincount(pid, y) / n
+    dt = t - t_mean[pid]
+    sxx = np.bincount(pid, dt * dt)
+    sxy = np.bincount(pid, dt * (y - y_mean[pid]))
+    ok = (n >= 2) & (sxx > 0)  # a patient seen once has no slope
+    first = frame.groupby(pid, sort=True)[["therapist", "arm"]].first()[ok]
+    slope = pd.Series(sxy[ok] / sxx[ok], index=first.index)
+    cluster = slope.groupby(first["therapist"].to_numpy()).mean()
+    arm = first.groupby("therapist")["arm"].first().reindex(cluster.index)
     a, b = cluster[arm == 1].to_numpy(), cluster[arm == 0].to_numpy()
     test = stats.ttest_ind(a, b, equal_var=design.nesting == "full")
     est = float(a.mean() - b.mean())

@@ -70,7 +70,7 @@ def test_a_lost_worker_loses_no_replication(serial: pd.DataFrame, tmp_path: Path
     import threading
     import time
 
-    os.environ["TOY_SLEEP"] = "0.05"  # set before the workers start: they inherit it
+    os.environ["TOY_SLEEP"] = "0.02"  # set before the workers start: they inherit it
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
         store = ParquetStore(tmp_path / "study", chunk_size=2)
