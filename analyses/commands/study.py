@@ -278,7 +278,7 @@ def _rate(text: str) -> float:
 
 def _targets(text: str) -> dict[str, float]:
     try:
-        return parse_targets(text)
+        return parse_targets(text, METRICS)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

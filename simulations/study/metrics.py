@@ -52,6 +52,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulations.study.targets import PERCENT_METRICS, parse_targets, replications_needed
+from simulations.study.targets import targets as targets_of
+
 __all__ = ["METRICS", "PERCENT_METRICS", "default_metrics", "parse_targets", "performance",
            "relative_precision", "replications_needed", "summarise"]
 
@@ -182,8 +185,7 @@ METRICS: dict[str, tuple[tuple[str, ...], Callable[..., tuple[float, float]]]] =
     "mean_rank": (("rank", "n_ranked"), _mean_rank),
     "uniformity": (("rank", "n_ranked"), _uniformity),
 }
-#: Metrics on a percent scale (their MCSE targets are in percentage points).
-PERCENT_METRICS = ("relerror_modse", "relprec")
+
 
 
 def performance(frame: pd.DataFrame, metric: str, *, alpha: float = 0.05,
@@ -268,48 +270,6 @@ def default_metrics(frame: pd.DataFrame, task: Any = None) -> list[str]:
     return chosen
 
 
-def parse_targets(text: str) -> dict[str, float]:
-    """Per-metric MCSE targets from ``"bias=0.01,coverage=0.005"``; a bare number is ``"*"``
-    (every metric).
-
-    Examples
-    --------
-    >>> parse_targets("bias=0.01, coverage=0.005")
-    {'bias': 0.01, 'coverage': 0.005}
-    >>> parse_targets("0.01")
-    {'*': 0.01}
-    """
-    out: dict[str, float] = {}
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        name, sep, value = part.rpartition("=")
-        name = name.strip() if sep else "*"
-        if name != "*" and name not in METRICS:
-            raise ValueError(f"unknown metric {name!r} in MCSE targets; choose from "
-                             f"{', '.join(METRICS)}")
-        try:
-            target = float(value)
-        except ValueError:
-            raise ValueError(f"MCSE target {part!r}: {value!r} is not a number") from None
-        if not (math.isfinite(target) and target > 0):
-            raise ValueError(f"MCSE target {part!r} must be a positive number")
-        out[name] = target
-    if not out:
-        raise ValueError("no MCSE target given; write e.g. bias=0.01,coverage=0.005")
-    return out
-
-
-def _targets(target_mcse: float | Mapping[str, float] | None) -> dict[str, float]:
-    if target_mcse is None:
-        return {}
-    targets = dict(target_mcse) if isinstance(target_mcse, Mapping) else {"*": target_mcse}
-    for name, value in targets.items():
-        if name != "*" and name not in METRICS:
-            raise ValueError(f"target_mcse names unknown metric {name!r}")
-        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-            raise ValueError(f"target_mcse must be positive, got {name}={value!r}")
-    return {k: float(v) for k, v in targets.items()}
-
-
 def summarise(results: Any, metrics: Sequence[str] | None = None, *, alpha: float = 0.05,
               null_value: float = 0.0,
               target_mcse: float | Mapping[str, float] | None = None,
@@ -370,7 +330,7 @@ def summarise(results: Any, metrics: Sequence[str] | None = None, *, alpha: floa
         if col not in frame.columns:
             raise ValueError(f"results have no {col!r} column; tasks must return "
                              "'method', 'estimand' and 'estimate'")
-    targets = _targets(target_mcse)
+    targets = targets_of(target_mcse, METRICS)
     if reference is not None and reference not in set(frame["method"].dropna()):
         raise ValueError(f"reference method {reference!r} is not in the results; methods: "
                          f"{sorted(frame['method'].dropna().unique())}")
@@ -411,34 +371,3 @@ def summarise(results: Any, metrics: Sequence[str] | None = None, *, alpha: floa
         needed = table["n_ok"] * (table["mcse"] / target) ** 2
         table["n_needed"] = pd.array(np.ceil(needed.round(9)), dtype="Float64").astype("Int64")
     return table
-
-
-def replications_needed(target_mcse: float, *, p: float | None = None,
-                        sd: float | None = None) -> int:
-    """Replications for a target Monte Carlo SE of a proportion or a mean.
-
-    For a proportion ``p`` (coverage, rejection) the answer is ``p (1 - p) / target^2``;
-    for a mean or bias of estimates with standard deviation ``sd`` it is
-    ``sd^2 / target^2``, rounded up (Morris, White & Crowther, 2019).
-
-    Examples
-    --------
-    >>> replications_needed(0.005, p=0.95)  # 95% coverage to +-0.5% MCSE
-    1900
-    >>> replications_needed(0.01, sd=0.2)
-    400
-    """
-    if not target_mcse > 0:
-        raise ValueError(f"target_mcse must be positive, got {target_mcse}")
-    if (p is None) == (sd is None):
-        raise ValueError("give exactly one of p (a proportion) or sd (an estimate's SD)")
-    if p is not None:
-        if not 0 <= p <= 1:
-            raise ValueError(f"p must be in [0, 1], got {p}")
-        variance = p * (1 - p)
-    else:
-        if not sd >= 0:
-            raise ValueError(f"sd must be non-negative, got {sd}")
-        variance = sd**2
-    # round first: 0.95 * 0.05 / 0.005**2 is 1900.0000000000002 in floating point
-    return max(1, math.ceil(round(variance / target_mcse**2, 9)))

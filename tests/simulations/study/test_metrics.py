@@ -158,8 +158,9 @@ def test_rsimsum_measures_against_hand_computation() -> None:
 
 def test_per_metric_targets_and_task_metric_sets() -> None:
     from simulations.study.design import StudyDesign
-    from simulations.study.metrics import parse_targets
+    from simulations.study.metrics import METRICS
     from simulations.study.run import run_study
+    from simulations.study.targets import parse_targets
 
     res = run_study(StudyDesign({"n": [10]}, replications=50, seed=1), "t_interval",
                     executor="serial", progress=False)
@@ -172,4 +173,4 @@ def test_per_metric_targets_and_task_metric_sets() -> None:
     assert pd.isna(by.loc["rmse", "n_needed"])  # no target: no answer
     assert parse_targets("coverage=0.005,0.1") == {"coverage": 0.005, "*": 0.1}
     with pytest.raises(ValueError, match="unknown metric 'bais'"):
-        parse_targets("bais=0.1")
+        parse_targets("bais=0.1", METRICS)
