@@ -132,6 +132,10 @@ def _add_performance(rep: Report, perf: pd.DataFrame, factors: list[str],
         part = perf[(perf["estimand"] == estimand) & (perf["metric"] == metric)]
         layout = performance_layout(part, factors)
         ref = _REFERENCE.get(metric)
+        if metric in ("coverage", "becover") and "level" in factors:
+            ref = "level"  # the nominal level of each condition, e.g. t_interval's
+            if layout["kind"] == "nested" or layout["x"] == "level":
+                ref = None if part["level"].nunique() > 1 else float(part["level"].iloc[0])
         if layout["kind"] == "nested":
             fig = plot_nested_loop(part, metric=metric, factors=layout["factors"],
                                    reference=ref).figure

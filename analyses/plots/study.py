@@ -149,7 +149,7 @@ def plot_study_facets(
     rows: str | None = None,
     cols: str | None = None,
     hue: str = "method",
-    reference: float | None = None,
+    reference: float | str | None = None,
 ) -> Figure:
     """A performance measure in one panel per level combination of ``rows`` and ``cols``.
 
@@ -168,8 +168,9 @@ def plot_study_facets(
         Factors whose levels index the panel rows and columns.
     hue : str
         Column distinguishing lines (default ``method``).
-    reference : float, optional
-        Target line (0 for bias, the nominal level for coverage).
+    reference : float or str, optional
+        Target line (0 for bias, the nominal level for coverage), or the name of a column
+        holding it (e.g. a ``level`` factor: each panel gets its own line).
 
     Returns
     -------
@@ -199,8 +200,11 @@ def plot_study_facets(
             if part.empty:  # a combination the design's filter dropped
                 ax.set_axis_off()
                 continue
-            plot_study_performance(part, metric=metric, x=x, hue=hue, reference=reference,
-                                   ax=ax)
+            ref = reference
+            if isinstance(reference, str):  # a column: its value in this panel, if one
+                values = part[reference].unique()
+                ref = float(values[0]) if len(values) == 1 else None
+            plot_study_performance(part, metric=metric, x=x, hue=hue, reference=ref, ax=ax)
             ax.set_title(", ".join(title), fontsize="medium")
             if (i, j) != (0, 0) and ax.get_legend() is not None:
                 ax.get_legend().remove()

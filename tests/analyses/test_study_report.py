@@ -46,6 +46,9 @@ def test_every_condition_of_a_three_factor_study_is_on_each_figure(three_factor_
     for ax in panels:
         (label, xs), = _points(ax)  # one method, one line per panel
         assert label == "t" and xs == (5, 10, 30)  # every level of n
+        # the coverage target is each panel's own nominal level
+        dashed = [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--"]
+        assert dashed == [float(ax.get_title().split(",")[0].split("= ")[1])]
     caption = rep.captions["figure/coverage_mean"]
     assert caption.startswith("coverage of mean (±1.96 MCSE) in all 18 conditions")
     assert "panel columns: dist (exponential, lognormal, normal)" in caption
