@@ -29,7 +29,7 @@ __all__ = ["build_parser", "main"]
 
 #: Subcommand modules, in the order ``setback --help`` lists them.
 COMMANDS: tuple[str, ...] = ("describe", "analyze", "fit", "predict", "report", "simulate",
-                             "compare_policies", "study", "demo")
+                             "compare_policies", "study", "power", "demo")
 
 
 def _version() -> str:

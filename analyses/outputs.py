@@ -52,6 +52,7 @@ _FIT = ("fit.nc", "summary.csv", "expected_change.csv", "therapist_effects.csv",
 #: The names each kind of output may hold (shell patterns, relative to the folder).
 KIND_FILES: dict[str, tuple[str, ...]] = {
     "fit": _FIT, "analyze": _FIT + _REPORT, "report": _REPORT, "demo": _REPORT,
+    "power": _REPORT,
     "simulate": ("sessions.parquet", "patients.parquet", "summary.json", "meta.json"),
     "compare-policies": ("comparison.csv", "comparison.png", "comparison.svg", "meta.json"),
     "study": ("summary.csv",),

@@ -2,14 +2,22 @@
 
 from simulations.study.metrics import (
     METRICS,
+    PERCENT_METRICS,
+    default_metrics,
+    parse_targets,
     performance,
+    relative_precision,
     replications_needed,
     summarise,
 )
 
 __all__ = [
     "METRICS",
+    "PERCENT_METRICS",
+    "default_metrics",
+    "parse_targets",
     "performance",
+    "relative_precision",
     "replications_needed",
     "summarise",
 ]

@@ -64,6 +64,9 @@ class CompetingSpec:
         A therapist random effect per ending (ignored without therapists).
     coef_sd, baseline_sd, therapist_sd : float
         Prior scales, as in :class:`~trajectories.spec.DropoutSpec`.
+    baseline_mean, score_scale : optional
+        A data-free prior centre of the baselines and fixed score scaling, as in
+        :class:`~trajectories.spec.DropoutSpec`.
 
     Examples
     --------
@@ -80,6 +83,8 @@ class CompetingSpec:
     coef_sd: float = 1.0
     baseline_sd: float = 1.5
     therapist_sd: float = 0.5
+    baseline_mean: float | None = None
+    score_scale: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         check_hazard_fields(self, "endings")

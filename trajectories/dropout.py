@@ -256,6 +256,8 @@ def hazard_design(spec: DropoutSpec, data: TherapyData, *,
     frame = data.frame
     scales: dict = {"score_mean": float(np.nanmean(frame["score"])),
                     "score_sd": _sd(frame["score"].to_numpy(float)), "covariates": {}}
+    if spec.score_scale is not None:  # fixed by the spec, e.g. for calibration studies
+        scales["score_mean"], scales["score_sd"] = spec.score_scale
     if data.has_alliance:
         scales["alliance_mean"] = float(np.nanmean(frame["alliance"]))
         scales["alliance_sd"] = _sd(frame["alliance"].to_numpy(float))
@@ -299,7 +301,9 @@ def link_inverse(eta: np.ndarray, link: str) -> np.ndarray:
 
 
 def baseline_centre(design: HazardDesign) -> float:
-    """Prior mean of every baseline bin: the link of the overall event rate of the risk set.
+    """Prior mean of every baseline bin: ``spec.baseline_mean`` when given (a data-free
+    prior, e.g. for simulation-based calibration), else the link of the overall event rate
+    of the risk set.
 
     Examples
     --------
@@ -307,6 +311,8 @@ def baseline_centre(design: HazardDesign) -> float:
     >>> round(baseline_centre(hazard_design(DropoutSpec(), load_beat_the_blues())), 4)
     -1.7636
     """
+    if design.spec.baseline_mean is not None:
+        return float(design.spec.baseline_mean)
     rate = float(np.clip(design.event.mean(), 0.005, 0.995))
     return (math.log(rate / (1 - rate)) if design.spec.link == "logit"
             else math.log(-math.log1p(-rate)))

@@ -153,7 +153,8 @@ def check_hazard_fields(spec: object, *tuples: str) -> None:
 
     ``predictors``, ``covariates`` and the named ``tuples`` become tuples; ``breaks``
     must increase, ``n_bins`` be in [1, 50], the predictors distinct values of
-    :data:`PREDICTORS` and the prior scales positive. Errors name the spec's class.
+    :data:`PREDICTORS`, the prior scales positive, ``baseline_mean`` finite and
+    ``score_scale`` a (centre, SD > 0) pair. Errors name the spec's class.
     """
     name = type(spec).__name__
     for field_name in ("predictors", "covariates", *tuples):
@@ -172,6 +173,16 @@ def check_hazard_fields(spec: object, *tuples: str) -> None:
         value = getattr(spec, field_name)
         if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
             raise ValueError(f"{name}.{field_name} must be a positive number, got {value!r}")
+    if spec.baseline_mean is not None and not (
+            isinstance(spec.baseline_mean, int | float) and math.isfinite(spec.baseline_mean)):
+        raise ValueError(f"{name}.baseline_mean must be a finite number, got "
+                         f"{spec.baseline_mean!r}")
+    if spec.score_scale is not None:
+        scale = tuple(float(v) for v in spec.score_scale)
+        if len(scale) != 2 or not all(map(math.isfinite, scale)) or scale[1] <= 0:
+            raise ValueError(f"{name}.score_scale must be (centre, sd > 0), got "
+                             f"{spec.score_scale!r}")
+        object.__setattr__(spec, "score_scale", scale)
 
 
 @dataclass(frozen=True)
@@ -209,6 +220,13 @@ class DropoutSpec:
         Prior scales: ``Normal(0, coef_sd)`` for every coefficient (per SD of its
         predictor), ``Normal(g(overall rate), baseline_sd)`` for each baseline bin,
         ``HalfNormal(therapist_sd)`` for the therapist SD on the link scale.
+    baseline_mean : float, optional
+        Prior mean of every baseline bin on the link scale; default ``g(overall rate)``
+        of the data. Give it (with ``breaks`` and ``score_scale``) when the prior must not
+        depend on the data, as in simulation-based calibration.
+    score_scale : tuple of (float, float), optional
+        ``(centre, sd)`` that standardise scores in the predictors and the joint model's
+        latent terms; default the data's score mean and SD.
 
     Examples
     --------
@@ -227,6 +245,8 @@ class DropoutSpec:
     coef_sd: float = 1.0
     baseline_sd: float = 1.5
     therapist_sd: float = 0.5
+    baseline_mean: float | None = None
+    score_scale: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         check_hazard_fields(self, "association")
@@ -240,7 +260,7 @@ class DropoutSpec:
     def to_dict(self) -> dict:
         """Plain JSON-ready dictionary (``from_dict`` inverts it)."""
         out = asdict(self)
-        for key in ("predictors", "association", "covariates", "breaks"):
+        for key in ("predictors", "association", "covariates", "breaks", "score_scale"):
             out[key] = None if out[key] is None else list(out[key])
         return out
 

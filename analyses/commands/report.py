@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from analyses.outputs import OutputFolder, output_kind
-from analyses.pipelines.analyze import fit_report, study_report
+from analyses.pipelines.analyze import fit_report
+from analyses.pipelines.study import study_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:

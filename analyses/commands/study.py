@@ -1,8 +1,11 @@
-"""``setback study run | status | summarize``: simulation studies from a TOML file.
+"""``setback study run | status | errors | replay | summarize``: simulation studies from TOML.
 
 ``run`` starts or resumes a study (the same command after an interruption continues where
-it stopped), ``status`` shows replications done, remaining and failed per condition, and
-``summarize`` writes the performance table with Monte Carlo SEs as CSV and prints it.
+it stopped) and exits 1 when a condition failed entirely, saying why; ``status`` shows
+replications done, remaining and failed per condition; ``errors`` lists each condition's
+distinct error (and warning) messages with the replications to replay; ``replay`` reruns
+one replication with the seed it had, showing its traceback; ``summarize`` writes the
+performance table with Monte Carlo SEs as CSV and prints it.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from analyses.outputs import (
     write_file,
 )
 from analyses.settings import load_study
-from simulations.study.executors import Dask, Processes, Serial
-from simulations.study.metrics import METRICS, summarise
-from simulations.study.run import load_results, run_study
+from simulations.study.errors import FLAG_FAILURE_RATE, failure_summary, failure_table
+from simulations.study.executors import JOBQUEUE, Dask, Processes, Serial
+from simulations.study.metrics import METRICS, parse_targets, summarise
+from simulations.study.run import load_results, replay, run_study
 from simulations.study.store import ParquetStore
 
 
@@ -59,7 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--scheduler", default=None, metavar="ADDR",
                        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786, or 'local' to "
                        "start a local Dask cluster")
+    where.add_argument("--cluster", choices=sorted(JOBQUEUE), default=None,
+                       help="start Dask workers as batch jobs (dask-jobqueue; queue, cores, "
+                       "memory and walltime from ~/.config/dask/jobqueue.yaml): see "
+                       "docs/studies.md")
+    run.add_argument("--jobs", type=integer(1, 100_000), default=1, metavar="N",
+                     help="batch jobs to submit with --cluster (default 1)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_flag_option(run)
     run.set_defaults(func=run_command)
 
     status = actions.add_parser(
@@ -68,6 +79,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         "whether the condition stopped after too many consecutive errors.")
     status.add_argument("dir", metavar="DIR", type=Path, help="results directory")
     status.set_defaults(func=status_command)
+
+    errors = actions.add_parser(
+        "errors", help="distinct error and warning messages per condition, with seeds",
+        description="List, per condition, the failure rate and each distinct error message "
+        "with the number of replications it hit and the first replications to replay "
+        "(`setback study replay DIR --condition C --replication R` reruns one with the seed "
+        "it had and shows the traceback). Exits 1 when a condition failed entirely.")
+    errors.add_argument("dir", metavar="DIR", type=Path, help="results directory")
+    errors.add_argument("--warnings", action="store_true",
+                        help="list the recorded warnings instead of the errors")
+    _add_flag_option(errors)
+    errors.set_defaults(func=errors_command)
+
+    rerun = actions.add_parser(
+        "replay", help="rerun one replication with its recorded seed",
+        description="Rerun one replication of the study in DIR alone, with the seed it had "
+        "(derived from the design's root seed, the condition and the replication), and print "
+        "its rows; an error is raised again with its full traceback.")
+    rerun.add_argument("dir", metavar="DIR", type=Path, help="results directory")
+    rerun.add_argument("--condition", type=integer(0), required=True, metavar="C",
+                       help="condition_id")
+    rerun.add_argument("--replication", type=integer(0), required=True, metavar="R",
+                       help="replication number")
+    rerun.set_defaults(func=replay_command)
 
     summ = actions.add_parser(
         "summarize", help="performance measures with Monte Carlo SEs (CSV and printed)",
@@ -82,14 +117,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                       default=0.05,
                       help="test level in (0, 1) for the rejection rate from p-values "
                       "(default 0.05)")
-    summ.add_argument("--target-mcse", type=number(low=0.0, low_open=True), default=None,
-                      metavar="X", help="add n_needed, the replications for this Monte Carlo "
-                      "SE (> 0)")
+    summ.add_argument("--target-mcse", type=_targets, default=None,
+                      metavar="METRIC=X,...", help="add n_needed, the replications for a Monte "
+                      "Carlo SE per metric, e.g. bias=0.01,coverage=0.005 (a bare number "
+                      "applies to every metric; percent-scale metrics take points)")
+    summ.add_argument("--reference", default=None, metavar="METHOD",
+                      help="method that relprec (relative precision) compares the others with")
     summ.add_argument("--csv", type=Path, default=None,
                       help="where to write the table (default DIR/summary.csv)")
     summ.add_argument("--overwrite", action="store_true",
                       help="replace a --csv file (or a DIR/summary.csv) setback did not write")
     summ.set_defaults(func=summarize_command)
+
+
+def _add_flag_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flag-failures", type=_rate, default=FLAG_FAILURE_RATE,
+                        metavar="RATE", help="flag conditions whose failure rate exceeds RATE "
+                        f"(default {FLAG_FAILURE_RATE:g})")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -103,7 +147,9 @@ def run_command(args: argparse.Namespace) -> int:
                                 "directory")
     if os.getcwd() not in sys.path:  # so that 'module:function' finds the user's modules
         sys.path.insert(0, os.getcwd())
-    if args.scheduler is not None:
+    if args.cluster is not None:
+        executor = Dask(cluster=args.cluster, jobs=args.jobs)
+    elif args.scheduler is not None:
         executor = Dask(None if args.scheduler == "local" else args.scheduler)
     elif args.workers == 1:
         executor = Serial()
@@ -130,7 +176,22 @@ def run_command(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     print(f"ran {results.meta['n_run']} replications; results in {store.path}")
     _print_status(store)
-    return 0
+    return _report_failures(results, args.flag_failures, "setback study run")
+
+
+def _report_failures(results: object, threshold: float, prog: str) -> int:
+    """Print flagged and entirely failed conditions; 1 if any condition failed entirely."""
+    design = results.design
+    max_errors = int(results.meta.get("max_consecutive_errors", 20))
+    table = failure_table(design, results.frame, max_consecutive_errors=max_errors,
+                          threshold=threshold)
+    lines = failure_summary(table, list(design.factors))
+    for line in lines:
+        print(f"{prog}: {line}", file=sys.stderr)
+    if lines:
+        print(f"{prog}: see `setback study errors {results.meta.get('store', 'DIR')}` for the "
+              "messages and the replications to replay", file=sys.stderr)
+    return 1 if table["failed_entirely"].any() else 0
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -168,6 +229,68 @@ def status_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def errors_command(args: argparse.Namespace) -> int:
+    """Print the failure table and the distinct messages with replications to replay."""
+    store = ParquetStore(args.dir)
+    results = load_results(store)
+    design = results.design
+    max_errors = int(store.manifest().get("max_consecutive_errors", 20))
+    status = failure_table(design, results.frame, max_consecutive_errors=max_errors,
+                           threshold=args.flag_failures)
+    kind = "warning" if args.warnings else "error"
+    messages = results.errors(kind)
+    with pd.option_context("display.width", 160, "display.max_rows", 1000,
+                           "display.max_colwidth", 100):
+        shown = status[[*design.conditions().columns, "done", "failed", "failure_rate",
+                        "flagged", "stopped"]]
+        print(shown.assign(failure_rate=shown["failure_rate"].round(3)).to_string(index=False))
+        print()
+        if messages.empty:
+            print(f"no {kind}s recorded")
+        else:
+            print(f"{kind}s: {len(messages)} distinct message(s) in "
+                  f"{messages['condition_id'].nunique()} condition(s)")
+            print(messages.to_string(index=False))
+            first = messages.iloc[0]
+            rep = str(first["replications"]).split(",")[0].strip()
+            print(f"\nreplay one: setback study replay {args.dir} --condition "
+                  f"{first['condition_id']} --replication {rep}")
+    return _report_failures(results, args.flag_failures, "setback study errors")
+
+
+def replay_command(args: argparse.Namespace) -> int:
+    """Rerun one replication; its error propagates with the traceback."""
+    import traceback
+
+    store = ParquetStore(args.dir)
+    manifest = store.manifest()
+    design = store.design()
+    if os.getcwd() not in sys.path:  # so that 'module:function' finds the user's modules
+        sys.path.insert(0, os.getcwd())
+    design.condition(args.condition)  # a clear error for an unknown condition, first
+    try:
+        rows = replay(design, manifest["task"], args.condition, args.replication)
+    except Exception:  # the point of replay: show what the study recorded, in full
+        traceback.print_exc()
+        print(f"setback study replay: condition {args.condition}, replication "
+              f"{args.replication} raised the error above", file=sys.stderr)
+        return 1
+    with pd.option_context("display.width", 160, "display.max_columns", 30):
+        print(rows.to_string(index=False))
+    return 0
+
+
+def _rate(text: str) -> float:
+    return number(low=0.0, high=1.0, high_open=True)(text)
+
+
+def _targets(text: str) -> dict[str, float]:
+    try:
+        return parse_targets(text, METRICS)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _metric(name: str) -> str:
     if name not in METRICS:
         raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRICS)}")
@@ -184,7 +307,8 @@ def summarize_command(args: argparse.Namespace) -> int:
         raise OutputFolderError(f"{args.csv} exists; pass --overwrite to replace it")
     results = load_results(store)
     metrics = None if args.metrics is None else tuple(args.metrics)
-    table = summarise(results, metrics, alpha=args.alpha, target_mcse=args.target_mcse)
+    table = summarise(results, metrics, alpha=args.alpha, target_mcse=args.target_mcse,
+                      reference=args.reference)
     if folder is None:
         path = write_file(args.csv, table.to_csv(index=False), overwrite=args.overwrite)
     else:

@@ -6,12 +6,12 @@
   courses against the expected course, and the estimates (parameters, expected course,
   recovery curves, therapist effects, deterioration risk, dropout risk of a joint model).
   A fit whose chains disagree gets a warning instead of estimates.
-- :func:`study_report`: performance measures with Monte Carlo SEs from a study folder.
+
+The report of a simulation study is :func:`analyses.pipelines.study.study_report`.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -27,8 +27,6 @@ from analyses.plots import (
     plot_expected_change,
     plot_recovery_curves,
     plot_retention,
-    plot_sbc_ranks,
-    plot_study_performance,
     plot_therapist_effects,
     plot_trajectories,
 )
@@ -48,7 +46,7 @@ from trajectories.retention import retention_curve
 from trajectories.spec import GrowthSpec
 
 __all__ = ["add_data_sections", "add_model_sections", "analyze_dataset", "course_table",
-           "fit_report", "study_report"]
+           "fit_report"]
 
 #: Patients drawn (seeded) for the observed-trajectories figure.
 N_TRAJECTORIES = 30
@@ -283,65 +281,3 @@ def fit_report(fit_dir: str | Path) -> Report:
                                  diagnostics=fit.diagnostics.to_dict()))
     add_model_sections(rep, fit)
     return rep
-
-
-def study_report(study_dir: str | Path) -> Report:
-    """A report of a simulation study: status, performance measures and their MCSE plots."""
-    from simulations.study.metrics import summarise
-    from simulations.study.run import condition_status, load_results
-    from simulations.study.store import ParquetStore
-
-    store = ParquetStore(study_dir)
-    results = load_results(store)
-    design = results.design
-    rep = Report(f"Simulation study in {Path(study_dir).name}",
-                 meta=provenance(seed=design.seed, design=design.to_dict(),
-                                 study=dict(results.meta)))
-    rep.add_table("status", condition_status(design, results.frame),
-                  "Replications done and failed per condition")
-    perf = summarise(results)
-    rep.add_table("performance", perf, "Performance measures with Monte Carlo SEs "
-                  "(Morris, White & Crowther 2019)", show=len(perf) <= 60)
-    factors = [f for f in design.factors if perf[f].nunique() > 1]
-    if factors:
-        x = factors[0]
-        fixed = perf.drop_duplicates(subset=factors[1:]).head(1) if len(factors) > 1 else None
-        sel = perf
-        if fixed is not None:
-            for f in factors[1:]:
-                sel = sel[sel[f] == fixed[f].iloc[0]]
-        for metric in dict.fromkeys(sel["metric"]):
-            for estimand in list(dict.fromkeys(sel["estimand"]))[:4]:
-                part = sel[(sel["metric"] == metric) & (sel["estimand"] == estimand)]
-                if part.duplicated([x, "method"]).any() or part.empty:
-                    continue
-                ref = {"bias": 0.0, "coverage": 0.95}.get(metric)
-                rep.add_figure(_safe(f"{metric}_{estimand}"),
-                               plot_study_performance(part, metric=metric, x=x,
-                                                      reference=ref),
-                               f"{metric} of {estimand} across {x} (±1.96 MCSE)")
-    _add_sbc(rep, results.frame)
-    return rep
-
-
-def _safe(name: str) -> str:
-    """A report item name from free text (letters, digits, '_' and '-')."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name)[:60]
-
-
-def _add_sbc(rep: Report, frame: pd.DataFrame) -> None:
-    """Rank histograms and uniformity tests when the study holds SBC ranks."""
-    if "rank" not in frame or frame["rank"].isna().all():
-        return
-    from simulations.tasks.sbc import sbc_histogram, sbc_uniformity
-
-    ranked = frame.dropna(subset=["rank"])
-    for cid, part in list(ranked.groupby("condition_id"))[:3]:
-        L = int(part["n_ranked" if "n_ranked" in part else "L"].iloc[0])  # noqa: N806
-        rep.add_heading(f"Simulation-based calibration, condition {cid}")
-        rep.add_table(f"sbc_uniformity_{cid}", sbc_uniformity(part, L),
-                      "Chi-square test of uniform ranks per parameter (Talts et al. 2018)")
-        hist = sbc_histogram(part, L)
-        for name in dict.fromkeys(hist["parameter"]):
-            rep.add_figure(_safe(f"sbc_{cid}_{name}"), plot_sbc_ranks(hist, parameter=name),
-                           f"Rank histogram of {name} with its 99% uniform band")

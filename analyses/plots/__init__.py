@@ -18,10 +18,13 @@ from analyses.plots.models import (
     plot_risk_calibration,
     plot_therapist_effects,
 )
-from analyses.plots.simulation import (
-    plot_policy_differences,
-    plot_policy_rates,
+from analyses.plots.simulation import plot_policy_differences, plot_policy_rates
+from analyses.plots.study import (
+    plot_nested_loop,
+    plot_power_curve,
+    plot_rank_ecdf,
     plot_sbc_ranks,
+    plot_study_facets,
     plot_study_performance,
 )
 
@@ -31,6 +34,9 @@ __all__ = [
     "plot_deterioration_risk",
     "plot_dropout_hazard",
     "plot_expected_change",
+    "plot_nested_loop",
+    "plot_power_curve",
+    "plot_rank_ecdf",
     "plot_recovery_curves",
     "plot_risk_calibration",
     "plot_sbc_ranks",
@@ -39,6 +45,7 @@ __all__ = [
     "plot_predictive_check",
     "plot_policy_rates",
     "plot_retention",
+    "plot_study_facets",
     "plot_study_performance",
     "plot_trajectories",
 ]

@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Dask", "Processes", "Serial", "check_task", "open_pool", "resolve_executor",
-           "tie_to_parent"]
+__all__ = ["JOBQUEUE", "Dask", "Processes", "Serial", "check_task", "jobqueue_cluster",
+           "open_pool", "resolve_executor", "tie_to_parent"]
 
 
 def _cores() -> int:
@@ -68,6 +68,11 @@ class Processes:
             raise ValueError(f"workers must be a positive integer or None, got {self.workers!r}")
 
 
+#: Batch systems a :class:`Dask` executor can start workers on, by dask-jobqueue class.
+JOBQUEUE = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster",
+            "lsf": "LSFCluster", "htcondor": "HTCondorCluster"}
+
+
 @dataclass(frozen=True)
 class Dask:
     """Run chunks on a Dask distributed cluster.
@@ -75,27 +80,73 @@ class Dask:
     Parameters
     ----------
     scheduler : str or None
-        Address of a running scheduler, e.g. ``"tcp://10.0.0.5:8786"``. ``None`` starts a
-        local cluster on the loopback interface for the duration of the study.
+        Address of a running scheduler, e.g. ``"tcp://10.0.0.5:8786"``. With neither it nor
+        ``cluster``, a local cluster is started on the loopback interface for the study.
     workers : int or None
-        Worker processes of the local cluster (one thread each); ignored with ``scheduler``.
+        Worker processes of the local cluster (one thread each); ignored otherwise.
         ``None`` uses every core.
+    cluster : str, cluster object or None
+        ``"slurm"``, ``"pbs"``, ``"sge"``, ``"lsf"`` or ``"htcondor"``: start a
+        dask-jobqueue cluster whose workers are batch jobs (queue, cores, memory, walltime
+        ... come from the user's Dask configuration, ``~/.config/dask/jobqueue.yaml``);
+        or a cluster object already made (``SLURMCluster(...)``, ``LocalCluster(...)``),
+        which the study uses and leaves running.
+    jobs : int
+        Batch jobs to submit for a jobqueue cluster (each runs the configured workers).
 
     Notes
     -----
     Workers of a remote cluster must be able to import setback and the task's module.
+    A worker that is lost (a job killed at its walltime, a node that fails) loses only the
+    chunks it was running: Dask runs them again on the other workers, and the study's store
+    keeps every chunk that was finished, so a study whose whole allocation ended resumes
+    with the same command.
 
     Examples
     --------
     >>> Dask(scheduler="tcp://10.0.0.5:8786")
-    Dask(scheduler='tcp://10.0.0.5:8786', workers=None)
+    Dask(scheduler='tcp://10.0.0.5:8786', workers=None, cluster=None, jobs=1)
     """
 
     scheduler: str | None = None
     workers: int | None = None
+    cluster: Any = None
+    jobs: int = 1
 
     def __post_init__(self) -> None:
         Processes(self.workers)  # same validation of the worker count
+        if isinstance(self.cluster, str) and self.cluster not in JOBQUEUE:
+            raise ValueError(f"cluster must be one of {sorted(JOBQUEUE)} or a Dask cluster "
+                             f"object, got {self.cluster!r}")
+        if self.cluster is not None and not isinstance(self.cluster, str) and not hasattr(
+                self.cluster, "scheduler_address"):
+            raise ValueError(f"cluster {self.cluster!r} is not a Dask cluster (it has no "
+                             "scheduler_address)")
+        if self.cluster is not None and self.scheduler is not None:
+            raise ValueError("give a scheduler address or a cluster, not both")
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise ValueError(f"jobs must be a positive integer, got {self.jobs!r}")
+
+
+def jobqueue_cluster(kind: str, **options: Any) -> Any:
+    """A dask-jobqueue cluster of ``kind`` (``"slurm"``, ``"pbs"``, ...), not yet scaled.
+
+    ``options`` override the user's Dask configuration (``cores``, ``memory``, ``queue``,
+    ``walltime``, ``job_extra_directives`` ...). Submitting jobs is ``cluster.scale(jobs=n)``.
+
+    Raises
+    ------
+    ImportError
+        If dask-jobqueue is not installed (``pip install 'setback[cluster]'``).
+    """
+    if kind not in JOBQUEUE:
+        raise ValueError(f"kind must be one of {sorted(JOBQUEUE)}, got {kind!r}")
+    try:
+        import dask_jobqueue
+    except ImportError as exc:
+        raise ImportError("clusters on batch systems need dask-jobqueue; install setback "
+                          "with the 'cluster' extra: pip install 'setback[cluster]'") from exc
+    return getattr(dask_jobqueue, JOBQUEUE[kind])(**options)
 
 
 def resolve_executor(executor: str | Serial | Processes | Dask) -> Serial | Processes | Dask:
@@ -259,6 +310,17 @@ def _dask_client(executor: Dask) -> Iterator[Any]:
     except ImportError as exc:
         raise ImportError("the Dask executor needs dask[distributed]; install setback with "
                           "the 'cluster' extra: pip install 'setback[cluster]'") from exc
+    if executor.cluster is not None and not isinstance(executor.cluster, str):
+        with distributed.Client(executor.cluster) as client:  # the caller's cluster
+            yield client
+        return
+    if executor.cluster is not None:
+        with jobqueue_cluster(executor.cluster) as cluster:
+            cluster.scale(jobs=executor.jobs)
+            with distributed.Client(cluster) as client:
+                client.wait_for_workers(1, timeout="1h")  # jobs may wait in the queue
+                yield client
+        return
     if executor.scheduler is not None:
         try:
             client = distributed.Client(executor.scheduler, timeout="20s")

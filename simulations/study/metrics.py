@@ -18,27 +18,45 @@ coverage       mean(ci_low <= truth <= ci_high)   sqrt(cov (1 - cov) / n)
 rejection      mean(p_value < alpha), or the CI   sqrt(p (1 - p) / n)
                excludes ``null_value``
 mean           mean(estimate) (e.g. a rate)       SD(estimate) / sqrt(n)
+rbias          mean(d / truth)  (relative bias)   SD(d / truth) / sqrt(n)
+becover        mean(ci_low <= mean(estimate)      sqrt(becover (1 - becover) / n)
+               <= ci_high)  (bias-eliminated)
+relprec        100 ((empse_ref / empse)^2 - 1)    200 (empse_ref / empse)^2 sqrt((1 - r^2) / (n-1))
+mean_rank      mean(rank / L)  (SBC; 0.5)         SD(rank / L) / sqrt(n)
+uniformity     p-value of the SBC rank-ECDF test  (none: a test, not an estimate)
 ============== ================================== =============================================
 
 SD and Var use the ``n - 1`` denominator. ``rejection`` is power when the null is false and
-the type I error rate when it is true.
+the type I error rate when it is true. ``rbias`` needs a non-zero truth. ``relprec`` is
+the precision of a method relative to a ``reference`` method on the same replications
+(``r`` the correlation of their estimates; rsimsum's ``relprec``, White 2010); the
+reference itself gets 0. ``mean_rank`` and ``uniformity`` are the measures of a
+simulation-based calibration study (columns ``rank`` and ``n_ranked``): ranks of the truth
+among L posterior draws are uniform when inference is calibrated, so bias and coverage of
+the posterior mean are not what an SBC study asks (:mod:`simulations.study.sbc`).
 
 References
 ----------
 Morris, T. P., White, I. R. & Crowther, M. J. (2019). Using simulation studies to evaluate
 statistical methods. *Statistics in Medicine*, 38(11), 2074-2102. doi:10.1002/sim.8086
+Gasparini, A. (2018). rsimsum: summarise results from Monte Carlo simulation studies.
+*Journal of Open Source Software*, 3(26), 739. doi:10.21105/joss.00739
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["METRICS", "performance", "replications_needed", "summarise"]
+from simulations.study.targets import PERCENT_METRICS, parse_targets, replications_needed
+from simulations.study.targets import targets as targets_of
+
+__all__ = ["METRICS", "PERCENT_METRICS", "default_metrics", "parse_targets", "performance",
+           "relative_precision", "replications_needed", "summarise"]
 
 Arrays = dict[str, np.ndarray]
 
@@ -101,7 +119,53 @@ def _rejection(a: Arrays, *, alpha: float, null_value: float) -> tuple[float, fl
 
 
 def _mean(a: Arrays, **_: Any) -> tuple[float, float]:
-    return float(a["estimate"].mean()), _sd(a["estimate"]) / math.sqrt(len(a["estimate"]))
+    return _mean_of(a["estimate"])
+
+
+def _mean_of(x: np.ndarray) -> tuple[float, float]:
+    return float(x.mean()), _sd(x) / math.sqrt(len(x))
+
+
+def _rbias(a: Arrays, **_: Any) -> tuple[float, float]:
+    if (a["truth"] == 0).any():
+        return math.nan, math.nan  # relative to a truth of 0 is undefined
+    return _mean_of((a["estimate"] - a["truth"]) / a["truth"])
+
+
+def _becover(a: Arrays, **_: Any) -> tuple[float, float]:
+    centre = a["estimate"].mean()
+    return _proportion((a["ci_low"] <= centre) & (centre <= a["ci_high"]))
+
+
+def _mean_rank(a: Arrays, **_: Any) -> tuple[float, float]:
+    return _mean_of(a["rank"] / a["n_ranked"])
+
+
+def _uniformity(a: Arrays, **_: Any) -> tuple[float, float]:
+    from simulations.study.sbc import ecdf_uniformity
+
+    L = int(a["n_ranked"].max())  # noqa: N806
+    test = ecdf_uniformity({"rank": a["rank"].astype(int)}, L)
+    return float(test["p_value"].iloc[0]), math.nan
+
+
+def relative_precision(estimate: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """Percent gain in precision over a reference method, on the same replications.
+
+    ``100 ((EmpSE_ref / EmpSE)^2 - 1)`` with MCSE ``200 (EmpSE_ref / EmpSE)^2
+    sqrt((1 - r^2) / (n - 1))`` (Morris, White & Crowther 2019, Table 6).
+
+    Examples
+    --------
+    >>> x = np.array([0.0, 1.0, 2.0, 3.0])
+    >>> relative_precision(x, 2 * x)   # half the SD: four times the precision; r = 1
+    (300.0, 0.0)
+    """
+    n = len(estimate)
+    ratio = (_sd(reference) / _sd(estimate)) ** 2
+    r = float(np.corrcoef(estimate, reference)[0, 1]) if n > 2 else math.nan
+    mcse = 200 * ratio * math.sqrt(max(1 - r**2, 0.0) / (n - 1)) if n > 1 else math.nan
+    return 100 * (ratio - 1), mcse
 
 
 #: Metric name -> (columns it needs, function of those columns' arrays -> (value, mcse)).
@@ -115,14 +179,23 @@ METRICS: dict[str, tuple[tuple[str, ...], Callable[..., tuple[float, float]]]] =
     "coverage": (("truth", "ci_low", "ci_high"), _coverage),
     "rejection": (("ci_low", "ci_high"), _rejection),
     "mean": (("estimate",), _mean),
+    "rbias": (("estimate", "truth"), _rbias),
+    "becover": (("estimate", "ci_low", "ci_high"), _becover),
+    "relprec": (("estimate",), None),  # needs the reference method: see summarise()
+    "mean_rank": (("rank", "n_ranked"), _mean_rank),
+    "uniformity": (("rank", "n_ranked"), _uniformity),
 }
 
 
+
 def performance(frame: pd.DataFrame, metric: str, *, alpha: float = 0.05,
-                null_value: float = 0.0) -> tuple[float, float, int]:
+                null_value: float = 0.0,
+                reference: pd.DataFrame | None = None) -> tuple[float, float, int]:
     """One metric of one set of replications: ``(value, mcse, n_used)``.
 
-    Rows missing any column the metric needs are left out.
+    Rows missing any column the metric needs are left out. ``relprec`` needs
+    ``reference``: the reference method's rows of the same condition and estimand, paired
+    with ``frame`` by ``replication``.
 
     Examples
     --------
@@ -140,6 +213,17 @@ def performance(frame: pd.DataFrame, metric: str, *, alpha: float = 0.05,
     if missing:
         raise ValueError(f"metric {metric!r} needs columns {missing}, which the results "
                          "do not have")
+    if metric == "relprec":
+        if reference is None:
+            raise ValueError("metric 'relprec' needs a reference method (reference=...)")
+        paired = frame[["replication", "estimate"]].merge(
+            reference[["replication", "estimate"]], on="replication", suffixes=("", "_ref"))
+        paired = paired.apply(pd.to_numeric, errors="coerce").dropna()
+        if len(paired) < 3:
+            return math.nan, math.nan, len(paired)
+        value, mcse = relative_precision(paired["estimate"].to_numpy(float),
+                                         paired["estimate_ref"].to_numpy(float))
+        return value, mcse, len(paired)
     used = frame[needed].apply(pd.to_numeric, errors="coerce").dropna()
     arrays = {c: used[c].to_numpy(dtype=float) for c in needed}
     if used.empty:
@@ -149,8 +233,34 @@ def performance(frame: pd.DataFrame, metric: str, *, alpha: float = 0.05,
     return value, mcse, len(used)
 
 
-def _default_metrics(frame: pd.DataFrame) -> list[str]:
+def default_metrics(frame: pd.DataFrame, task: Any = None) -> list[str]:
+    """The metrics a study's rows call for: the task's own set, else what the columns allow.
+
+    A task registered with ``metrics=`` (:func:`simulations.tasks.registry.register_task`)
+    names its set; SBC tasks use ``coverage``, ``mean_rank`` and ``uniformity``. Otherwise:
+    with ``rank``, the SBC set; with ``truth``: bias, empse, rmse, then modse and
+    relerror_modse with ``se``, coverage with a CI, rejection with ``p_value``; without:
+    mean and empse.
+
+    Examples
+    --------
+    >>> default_metrics(pd.DataFrame(columns=["estimate", "truth", "ci_low", "ci_high"]))
+    ['bias', 'empse', 'rmse', 'coverage']
+    >>> default_metrics(pd.DataFrame(columns=["estimate"]), task="t_interval")
+    ['bias', 'empse', 'rmse', 'modse', 'coverage', 'rejection']
+    """
+    if task is not None:
+        from simulations.tasks.registry import get_task, task_metrics
+
+        try:
+            chosen = task_metrics(get_task(task))
+        except ValueError:  # a task that no longer imports: fall back on the columns
+            chosen = None
+        if chosen is not None:
+            return list(chosen)
     cols = set(frame.columns)
+    if "rank" in cols:
+        return ["coverage", "mean_rank", "uniformity"]
     if "truth" not in cols:
         return ["mean", "empse"]
     chosen = ["bias", "empse", "rmse"]
@@ -161,7 +271,9 @@ def _default_metrics(frame: pd.DataFrame) -> list[str]:
 
 
 def summarise(results: Any, metrics: Sequence[str] | None = None, *, alpha: float = 0.05,
-              null_value: float = 0.0, target_mcse: float | None = None) -> pd.DataFrame:
+              null_value: float = 0.0,
+              target_mcse: float | Mapping[str, float] | None = None,
+              reference: str | None = None) -> pd.DataFrame:
     """Performance measures per condition, method and estimand, each with its MCSE.
 
     Parameters
@@ -170,16 +282,20 @@ def summarise(results: Any, metrics: Sequence[str] | None = None, *, alpha: floa
         Output of :func:`simulations.study.run.run_study` (or its ``frame``: the columns between
         ``condition_id`` and ``replication`` are taken as the factors).
     metrics : sequence of str or None
-        Names from :data:`METRICS`. ``None`` picks those the columns allow (with ``truth``:
-        bias, empse, rmse, then modse and relerror_modse with ``se``, coverage with a CI,
-        rejection with ``p_value``; without: mean and empse), and leaves out a metric for a
-        method whose rows lack its columns.
+        Names from :data:`METRICS`. ``None`` picks the task's set or those the columns
+        allow (:func:`default_metrics`, plus ``relprec`` with a ``reference``), and leaves
+        out a metric for a method whose rows lack its columns.
     alpha : float
         Level of the test when rejection uses ``p_value``.
     null_value : float
         Value of the null hypothesis when rejection uses the CI (no ``p_value`` column).
-    target_mcse : float or None
-        If given, add ``n_needed``: replications for this MCSE, ``n_ok (mcse/target)^2``.
+    target_mcse : float, mapping or None
+        MCSE targets: ``{"bias": 0.01, "coverage": 0.005}`` (``"*"`` for every other
+        metric; a number alone applies to all). Adds ``n_needed``, the replications for the
+        target, ``n_ok (mcse / target)^2``, on the rows of the metrics with a target. A
+        percent-scale metric (:data:`PERCENT_METRICS`) takes its target in points.
+    reference : str or None
+        Method that ``relprec`` compares the others with.
 
     Returns
     -------
@@ -196,10 +312,11 @@ def summarise(results: Any, metrics: Sequence[str] | None = None, *, alpha: floa
     ...     "method": "t", "estimand": "mean", "estimate": [0.9, 1.2, 1.0, 0.7],
     ...     "truth": 1.0, "ci_low": [0.5, 1.05, 0.6, 0.2], "ci_high": [1.3, 1.6, 1.4, 1.1],
     ...     "error": None})
-    >>> summarise(frame, ("bias", "coverage"))[["metric", "value", "mcse", "n_ok"]]
-         metric  value      mcse  n_ok
-    0      bias  -0.05  0.104083     4
-    1  coverage   0.75  0.216506     4
+    >>> summarise(frame, ("bias", "coverage"), target_mcse={"coverage": 0.1})[
+    ...     ["metric", "value", "mcse", "n_ok", "n_needed"]]
+         metric  value      mcse  n_ok  n_needed
+    0      bias  -0.05  0.104083     4      <NA>
+    1  coverage   0.75  0.216506     4        19
     """
     frame = getattr(results, "frame", results)
     design = getattr(results, "design", None)
@@ -213,55 +330,44 @@ def summarise(results: Any, metrics: Sequence[str] | None = None, *, alpha: floa
         if col not in frame.columns:
             raise ValueError(f"results have no {col!r} column; tasks must return "
                              "'method', 'estimand' and 'estimate'")
+    targets = targets_of(target_mcse, METRICS)
+    if reference is not None and reference not in set(frame["method"].dropna()):
+        raise ValueError(f"reference method {reference!r} is not in the results; methods: "
+                         f"{sorted(frame['method'].dropna().unique())}")
     failed_reps = (frame[frame["error"].notna()].groupby("condition_id")["replication"]
                    .nunique() if "error" in frame.columns else pd.Series(dtype=int))
-    chosen = list(metrics) if metrics is not None else _default_metrics(frame)
+    task = getattr(results, "meta", {}).get("task")
+    chosen = list(metrics) if metrics is not None else default_metrics(frame, task)
+    if metrics is None and reference is not None and "relprec" not in chosen:
+        chosen.append("relprec")
+    if "relprec" in chosen and reference is None:
+        raise ValueError("metric 'relprec' needs reference=<method> (the method the others "
+                         "are compared with)")
     ok = frame[frame["method"].notna()] if "error" not in frame.columns \
         else frame[frame["error"].isna()]
+    refs = ({g: r for g, r in ok[ok["method"] == reference].groupby(
+        [*keys, "estimand"], sort=False, dropna=False)} if reference is not None else {})
     out = []
     for group, rows in ok.groupby([*keys, "method", "estimand"], sort=True, dropna=False):
         failed = int(failed_reps.get(group[0], 0))
+        ref_rows = refs.get((*group[:-2], group[-1]))
         for metric in chosen:
-            value, mcse, n_ok = performance(rows, metric, alpha=alpha, null_value=null_value)
+            if metric == "relprec" and ref_rows is None:
+                continue
+            try:
+                value, mcse, n_ok = performance(rows, metric, alpha=alpha,
+                                                null_value=null_value, reference=ref_rows)
+            except ValueError:
+                if metrics is not None:
+                    raise
+                continue  # a default metric this method's rows cannot give
             if n_ok == 0 and metrics is None:
                 continue
             out.append((*group, metric, value, mcse, n_ok, failed + len(rows) - n_ok))
     table = pd.DataFrame(out, columns=[*keys, "method", "estimand", "metric", "value",
                                        "mcse", "n_ok", "n_failed"])
-    if target_mcse is not None:
-        if not target_mcse > 0:
-            raise ValueError(f"target_mcse must be positive, got {target_mcse}")
-        needed = table["n_ok"] * (table["mcse"] / target_mcse) ** 2
-        table["n_needed"] = np.ceil(needed.round(9)).astype("Int64")
+    if targets:
+        target = table["metric"].map(lambda m: targets.get(m, targets.get("*", math.nan)))
+        needed = table["n_ok"] * (table["mcse"] / target) ** 2
+        table["n_needed"] = pd.array(np.ceil(needed.round(9)), dtype="Float64").astype("Int64")
     return table
-
-
-def replications_needed(target_mcse: float, *, p: float | None = None,
-                        sd: float | None = None) -> int:
-    """Replications for a target Monte Carlo SE of a proportion or a mean.
-
-    For a proportion ``p`` (coverage, rejection) the answer is ``p (1 - p) / target^2``;
-    for a mean or bias of estimates with standard deviation ``sd`` it is
-    ``sd^2 / target^2``, rounded up (Morris, White & Crowther, 2019).
-
-    Examples
-    --------
-    >>> replications_needed(0.005, p=0.95)  # 95% coverage to +-0.5% MCSE
-    1900
-    >>> replications_needed(0.01, sd=0.2)
-    400
-    """
-    if not target_mcse > 0:
-        raise ValueError(f"target_mcse must be positive, got {target_mcse}")
-    if (p is None) == (sd is None):
-        raise ValueError("give exactly one of p (a proportion) or sd (an estimate's SD)")
-    if p is not None:
-        if not 0 <= p <= 1:
-            raise ValueError(f"p must be in [0, 1], got {p}")
-        variance = p * (1 - p)
-    else:
-        if not sd >= 0:
-            raise ValueError(f"sd must be non-negative, got {sd}")
-        variance = sd**2
-    # round first: 0.95 * 0.05 / 0.005**2 is 1900.0000000000002 in floating point
-    return max(1, math.ceil(round(variance / target_mcse**2, 9)))

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from simulations.study.design import RESERVED_COLUMNS, StudyDesign
+from simulations.study.errors import error_table
 from simulations.study.executors import (
     Dask,
     Processes,
@@ -76,6 +77,11 @@ class StudyResults:
         failed = self.frame[self.frame["error"].notna()]
         return failed[["condition_id", "replication", "spawn_key", "error"]].reset_index(
             drop=True)
+
+    def errors(self, kind: str = "error") -> pd.DataFrame:
+        """Distinct error (or ``kind="warning"``) messages per condition, with the
+        replications to :func:`replay`: see :func:`simulations.study.errors.error_table`."""
+        return error_table(self.frame, self.design, kind=kind)
 
 
 def run_study(
@@ -278,8 +284,10 @@ def _replicate(fn: Task, condition_id: int, condition: dict, replication: int,
         warnings.simplefilter("always")
         try:
             rows = _as_records(fn(dict(condition), np.random.default_rng(ss)), condition)
-        except Exception as exc:  # recorded with its seed; replay() reraises it
-            if not catch:
+        except BaseException as exc:  # recorded with its seed; replay() reraises it
+            # BaseException: a Rust panic inside a sampler (pyo3's PanicException) is one,
+            # and must fail one replication, not the study; a real interrupt still stops it
+            if not catch or isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
                 raise
             rows, error = [{}], f"{type(exc).__name__}: {exc}"
     counts = Counter(f"{w.category.__name__}: {w.message}" for w in caught)
@@ -378,4 +386,4 @@ def load_results(store: ParquetStore) -> StudyResults:
     max_errors = int(manifest.get("max_consecutive_errors", 20))
     meta = {k: manifest[k] for k in ("seed_entropy", "task", "created", "runs") if k in manifest}
     return StudyResults(_finalise(store.read(), design, max_errors), design,
-                        {**meta, "store": str(store.path)})
+                        {**meta, "max_consecutive_errors": max_errors, "store": str(store.path)})

@@ -177,5 +177,6 @@ def policy_study(condition: Mapping[str, Any], rng: np.random.Generator) -> list
     return rows
 
 
-register_task("t_interval", t_interval)
-register_task("policy_study", policy_study)
+register_task("t_interval", t_interval,
+              metrics=("bias", "empse", "rmse", "modse", "coverage", "rejection"))
+register_task("policy_study", policy_study, metrics=("mean", "rejection"))

@@ -196,4 +196,4 @@ def monitor_study(condition: Mapping[str, Any], rng: np.random.Generator) -> lis
     return rows
 
 
-register_task("monitor_study", monitor_study)
+register_task("monitor_study", monitor_study, metrics=("mean", "empse"))

@@ -20,11 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MOVED_TASKS", "Task", "available_tasks", "get_task", "register_task", "task_name"]
+__all__ = ["MOVED_TASKS", "Task", "available_tasks", "get_task", "register_task", "task_metrics",
+           "task_name"]
 
 Task = Callable[[Mapping[str, Any], np.random.Generator], "list[dict] | pd.DataFrame"]
 
 _REGISTRY: dict[str, Task] = {}
+#: The performance measures that fit a task (what ``summarise`` reports by default).
+_METRICS: dict[Task, tuple[str, ...]] = {}
 
 #: Names under which stores recorded the built-in tasks before ``simulations`` was split into
 #: the ``clinic``, ``study`` and ``tasks`` subpackages, and the names of the same functions
@@ -39,8 +42,12 @@ MOVED_TASKS: dict[str, str] = {
 }
 
 
-def register_task(name: str, fn: Task) -> None:
+def register_task(name: str, fn: Task, *, metrics: tuple[str, ...] | None = None) -> None:
     """Make a task available by name, e.g. in a study TOML (``task = "name"``).
+
+    ``metrics`` names the performance measures that fit the task (e.g. rank uniformity for
+    simulation-based calibration, not bias): what
+    :func:`simulations.study.metrics.summarise` and the study report show by default.
 
     Raises
     ------
@@ -64,6 +71,19 @@ def register_task(name: str, fn: Task) -> None:
         raise ValueError(f"task name {name!r} is already registered to "
                          f"{task_name(_REGISTRY[name])}")
     _REGISTRY[name] = fn
+    if metrics is not None:
+        _METRICS[fn] = tuple(metrics)
+
+
+def task_metrics(fn: Task) -> tuple[str, ...] | None:
+    """The performance measures registered for a task (``None``: chosen from the columns).
+
+    Examples
+    --------
+    >>> task_metrics(get_task("sbc"))
+    ('coverage', 'mean_rank', 'uniformity')
+    """
+    return _METRICS.get(fn)
 
 
 def get_task(task: str | Task) -> Task:

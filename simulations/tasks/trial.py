@@ -188,4 +188,5 @@ def trial_power(condition: Mapping[str, Any], rng: np.random.Generator) -> list[
     return out
 
 
-register_task("trial_power", trial_power)
+register_task("trial_power", trial_power,
+              metrics=("bias", "empse", "modse", "coverage", "rejection"))

@@ -21,7 +21,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "analyses" / "configs"
     (["study", "summarize", "d", "--alpha", "nan"], "argument --alpha: must be a finite number"),
     (["study", "summarize", "d", "--alpha", "0"], "argument --alpha: must be a finite number"),
     (["study", "summarize", "d", "--target-mcse", "0"],
-     "argument --target-mcse: must be a finite number > 0, got 0"),
+     "argument --target-mcse: MCSE target '0' must be a positive number"),
     (["study", "summarize", "d", "--metrics", "coverage,speed"],
      "argument --metrics: unknown metric 'speed'"),
     (["demo", "--patients", "10"], "argument --patients: must be an integer in [50, "),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -56,13 +57,48 @@ def test_run_status_summarize(study: Path, tmp_path: Path, capsys) -> None:  # n
     assert "condition_id" in status and "remaining" in status and "lognormal" in status
 
     assert main(["study", "summarize", str(out), "--metrics", "coverage,bias",
-                 "--target-mcse", "0.01"]) == 0
+                 "--target-mcse", "coverage=0.01,bias=0.02"]) == 0
     assert "coverage" in capsys.readouterr().out
     table = pd.read_csv(out / "summary.csv")
     assert list(table.columns) == ["condition_id", "n", "dist", "method", "estimand", "metric",
                                    "value", "mcse", "n_ok", "n_failed", "n_needed"]
     assert table["metric"].tolist() == ["coverage", "bias"] * 2
     assert (table["n_ok"] == 40).all()
+    # n_needed = n_ok (mcse / target)^2 with each metric's own target
+    target = table["metric"].map({"coverage": 0.01, "bias": 0.02})
+    expected = (40 * (table["mcse"] / target) ** 2).round(9).apply(math.ceil)
+    assert table["n_needed"].tolist() == expected.tolist()
+
+
+BROKEN = STUDY.replace('dist = ["lognormal"]', 'dist = ["lognormal", "lognorml"]')
+
+
+def test_a_broken_condition_fails_the_run_and_its_errors_can_be_replayed(
+        tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    toml = tmp_path / "broken.toml"
+    toml.write_text(BROKEN.format(reps=10))
+    out = tmp_path / "out"
+    assert main(["study", "run", str(toml), "--out", str(out), "--workers", "1",
+                 "--quiet"]) == 1
+    err = capsys.readouterr().err
+    message = ("ValueError: dist must be 'normal', 'lognormal' or 'exponential', "
+               "got 'lognorml'")
+    assert f"condition 1 (n=5, dist='lognorml'): all 5 replications failed: {message}" in err
+    assert "condition 3 (n=30, dist='lognorml')" in err
+    assert main(["study", "errors", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert message in text and "0, 1, 2, 3, 4" in text  # the replications to replay
+    assert f"setback study replay {out} --condition 1 --replication 0" in text
+    assert main(["study", "replay", str(out), "--condition", "1", "--replication", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and message in err  # the same error, with its traceback
+    assert main(["study", "replay", str(out), "--condition", "0", "--replication", "3"]) == 0
+    assert "lognormal" in capsys.readouterr().out
+    # summarize and errors of the working conditions still work; bad targets exit 2
+    for bad, why in (("bias=0", "must be a positive number"), ("bais=0.1", "unknown metric")):
+        with pytest.raises(SystemExit) as exc:
+            main(["study", "summarize", str(out), "--target-mcse", bad])
+        assert exc.value.code == 2 and why in capsys.readouterr().err
 
 
 def test_changed_design_in_same_directory_is_refused(study: Path, tmp_path: Path,

@@ -202,7 +202,14 @@ class CollapsedProblem(GramSizes):
         (True, (2,))
         """
         grad = np.empty(theta.shape[0])
-        value = kernels.log_density(theta, grad, *self._kernel_args)
+        try:
+            value = kernels.log_density(theta, grad, *self._kernel_args)
+        except ZeroDivisionError:
+            # A variance that underflows to 0 (e.g. log residual SD -400 early in warm-up):
+            # the density is 0 there, which NUTS treats as a divergent step, instead of an
+            # exception that aborts the sampler (and, through nutpie, the whole process).
+            grad[:] = 0.0
+            return -np.inf, grad
         return float(value), grad
 
     # ---------------------------------------------------------------- results

@@ -60,3 +60,56 @@ def test_dask_scheduler_equals_serial(serial: pd.DataFrame, cluster, tmp_path: P
 def test_unreachable_scheduler_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
         run_study(DESIGN, toy_tasks.flaky, executor=Dask("tcp://127.0.0.1:9"), progress=False)
+
+
+def test_a_lost_worker_loses_no_replication(serial: pd.DataFrame, tmp_path: Path) -> None:
+    # A worker killed mid-study (a batch job at its walltime, a failed node): Dask reruns
+    # its chunks elsewhere and the stored study equals the serial one.
+    import os
+    import signal
+    import threading
+    import time
+
+    os.environ["TOY_SLEEP"] = "0.02"  # set before the workers start: they inherit it
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        store = ParquetStore(tmp_path / "study", chunk_size=2)
+        killed: list[int] = []
+
+        def kill_one_worker() -> None:
+            deadline = time.monotonic() + 60
+            while not store.exists() or not store.chunks():  # some work is done
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
+            nanny = next(iter(cluster.workers.values()))
+            pid = nanny.process.process.pid  # the worker process under its nanny
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+        try:
+            thread = threading.Thread(target=kill_one_worker)
+            thread.start()
+            frame = run_study(DESIGN, toy_tasks.slow_flaky, store=store,
+                              executor=Dask(cluster=cluster), progress=False,
+                              max_consecutive_errors=5).frame
+            thread.join()
+        finally:
+            os.environ.pop("TOY_SLEEP")
+    assert killed, "no worker was killed"
+    pd.testing.assert_frame_equal(frame, serial)
+
+
+def test_jobqueue_clusters_build_batch_scripts() -> None:
+    pytest.importorskip("dask_jobqueue")
+    from simulations.study.executors import jobqueue_cluster
+
+    for kind, directive in (("slurm", "#SBATCH"), ("pbs", "#PBS")):
+        with jobqueue_cluster(kind, cores=1, memory="1GB", processes=1,
+                              walltime="00:10:00") as cluster:
+            script = cluster.job_script()
+        assert directive in script and "distributed.cli.dask_worker" in script
+    with pytest.raises(ValueError, match="cluster must be one of"):
+        Dask(cluster="slurmm")
+    with pytest.raises(ValueError, match="not both"):
+        Dask(scheduler="tcp://127.0.0.1:1", cluster="slurm")

@@ -129,3 +129,48 @@ def test_t_interval_coverage_within_monte_carlo_band() -> None:
     assert abs(by.loc["coverage", "value"] - 0.95) < band
     assert abs(by.loc["rejection", "value"] - 0.05) < band
     assert abs(by.loc["bias", "value"]) < 4 * by.loc["bias", "mcse"]
+
+
+def test_rsimsum_measures_against_hand_computation() -> None:
+    from simulations.study.metrics import performance, summarise
+
+    est = np.array([1.1, 0.8, 1.3, 0.9])
+    rows = pd.DataFrame({"estimate": est, "truth": 1.0, "ci_low": est - 0.25,
+                         "ci_high": est + 0.25})
+    value, mcse, _ = performance(rows, "rbias")
+    d = est / 1.0 - 1.0
+    assert value == pytest.approx(d.mean()) and mcse == pytest.approx(d.std(ddof=1) / 2)
+    # bias-eliminated coverage: intervals around each estimate covering mean(est) = 1.025
+    value, mcse, _ = performance(rows, "becover")
+    assert value == pytest.approx(0.75) and mcse == pytest.approx(np.sqrt(0.75 * 0.25 / 4))
+    frame = pd.DataFrame({
+        "condition_id": 0, "n": 5, "replication": np.tile(np.arange(4), 2),
+        "method": ["a"] * 4 + ["b"] * 4, "estimand": "mu",
+        "estimate": np.r_[est, 1.0 + 2 * (est - 1.0)], "error": None})
+    table = summarise(frame, ("relprec",), reference="b").set_index("method")
+    # a has half b's deviations: (SD_b / SD_a)^2 = 4, +300%; r = 1 so the MCSE is 0
+    assert table.loc["a", "value"] == pytest.approx(300.0)
+    assert table.loc["a", "mcse"] == pytest.approx(0.0, abs=1e-9)
+    assert table.loc["b", "value"] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="needs reference"):
+        summarise(frame, ("relprec",))
+
+
+def test_per_metric_targets_and_task_metric_sets() -> None:
+    from simulations.study.design import StudyDesign
+    from simulations.study.metrics import METRICS
+    from simulations.study.run import run_study
+    from simulations.study.targets import parse_targets
+
+    res = run_study(StudyDesign({"n": [10]}, replications=50, seed=1), "t_interval",
+                    executor="serial", progress=False)
+    table = res.summarise(target_mcse={"coverage": 0.01, "bias": 0.02})
+    assert table["metric"].tolist() == ["bias", "empse", "rmse", "modse", "coverage",
+                                        "rejection"]  # the task's registered set
+    by = table.set_index("metric")
+    assert by.loc["coverage", "n_needed"] == np.ceil(
+        round(50 * (by.loc["coverage", "mcse"] / 0.01) ** 2, 9))
+    assert pd.isna(by.loc["rmse", "n_needed"])  # no target: no answer
+    assert parse_targets("coverage=0.005,0.1") == {"coverage": 0.005, "*": 0.1}
+    with pytest.raises(ValueError, match="unknown metric 'bais'"):
+        parse_targets("bais=0.1", METRICS)

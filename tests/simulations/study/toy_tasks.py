@@ -62,3 +62,31 @@ def claim_store_lock(path: str) -> bool:
         return False
     _HELD.append(store)
     return True
+
+
+class _Panic(BaseException):
+    """Stands for pyo3's PanicException (a BaseException) raised by a Rust sampler."""
+
+
+def panics(condition: dict, rng: np.random.Generator) -> list[dict]:
+    """Raises a BaseException that is not an interrupt in a share ``p_fail`` of replications."""
+    if rng.uniform() < condition["p_fail"]:
+        raise _Panic("called `Result::unwrap()` on an `Err` value")
+    return normal_mean(condition, rng)
+
+
+def t_test_power(condition: dict, rng: np.random.Generator) -> list[dict]:
+    """One-sample t test of mean 0 on ``n`` N(``delta``, 1) draws: a power study with a known
+    answer (the noncentral t)."""
+    from scipy import stats
+
+    x = rng.normal(float(condition["delta"]), 1.0, size=int(condition["n"]))
+    test = stats.ttest_1samp(x, 0.0)
+    return [{"method": "t", "estimand": "mean", "estimate": float(x.mean()),
+             "p_value": float(test.pvalue)}]
+
+
+def slow_flaky(condition: dict, rng: np.random.Generator) -> list[dict]:
+    """``flaky`` after a pause (``TOY_SLEEP`` seconds), so a worker can be lost mid-chunk."""
+    time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
+    return flaky(condition, rng)
