@@ -219,3 +219,29 @@ def test_a_covariance_that_is_not_positive_definite_gives_minus_infinity() -> No
         prob.gram_d, prob.gram_l, prob.n_obs, prob.therapist, 0, 2, 0, np.zeros(4),
         np.ones(4), g, np.zeros((1, 1)))
     assert ll == -np.inf
+
+
+@pytest.mark.parametrize(("q", "q_t", "ar"), [(2, 2, True), (1, 0, False)])
+def test_machine_callback_equals_the_python_interface(q: int, q_t: int, ar: bool,
+                                                      rng: np.random.Generator) -> None:
+    """The C callback nutpie calls reads the same data through its header of addresses."""
+    import ctypes
+
+    from trajectories.engine.collapsed import _logp_callback
+
+    x, y, pid, tid = _data(rng)
+    prob = _problem(x, y, pid, tid, q, q_t, ar, np.zeros(4), np.full(4, 5.0))
+    model = prob.machine_model()
+    call = _logp_callback.ctypes
+    for theta in (rng.normal(scale=0.4, size=prob.ndim), np.r_[-800.0, np.zeros(prob.ndim - 1)]):
+        grad, logp = np.empty(prob.ndim), np.empty(1)
+        dbl = ctypes.POINTER(ctypes.c_double)
+        code = call(prob.ndim, theta.ctypes.data_as(dbl), grad.ctypes.data_as(dbl),
+                    logp.ctypes.data_as(dbl), ctypes.c_void_p(model.header.ctypes.data))
+        value, expected = prob.log_density(theta)
+        if np.isfinite(value):
+            assert code == 0
+            np.testing.assert_allclose(logp[0], value, rtol=1e-12)
+            np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-12)
+        else:  # a residual variance underflowing to 0: a failed step, not an exception
+            assert code != 0 and not np.isfinite(logp[0])

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from trajectories.engine import kernels
+from trajectories.engine.machine import LOGP_SIGNATURE, address, header_of, machine_model
 
 __all__ = ["CollapsedProblem", "GramSizes", "gram_matrices"]
 
@@ -202,15 +204,28 @@ class CollapsedProblem(GramSizes):
         (True, (2,))
         """
         grad = np.empty(theta.shape[0])
-        try:
-            value = kernels.log_density(theta, grad, *self._kernel_args)
-        except ZeroDivisionError:
-            # A variance that underflows to 0 (e.g. log residual SD -400 early in warm-up):
-            # the density is 0 there, which NUTS treats as a divergent step, instead of an
-            # exception that aborts the sampler (and, through nutpie, the whole process).
+        # The kernels use NumPy's error model: a variance that underflows to 0 (e.g. log
+        # residual SD -400 early in warm-up) gives -inf or NaN, never an exception that
+        # would abort the sampler (and, through nutpie, the whole process).
+        value = kernels.log_density(theta, grad, *self._kernel_args)
+        if not np.isfinite(value):
             grad[:] = 0.0
             return -np.inf, grad
         return float(value), grad
+
+    def machine_model(self) -> object:
+        """This problem as a nutpie model calling :func:`_logp_callback`: the sampler calls
+        machine code directly, with no Python (and no interpreter lock) per gradient
+        (:mod:`trajectories.engine.machine`)."""
+        a = self._kernel_args
+        consts = np.array([a[15], a[16], a[17]], dtype=np.float64)
+        header, keep = header_of(
+            [self.gram, self.gram_d, self.gram_l, self.n_obs, self.therapist, a[11], a[12],
+             self.scale_v, self.scale_u, consts],
+            [self.n_patients, self.gram.shape[1], self.gram_d.shape[0], self.n_therapists,
+             self.q, self.q_t, int(self.correlated), int(self.ar)])
+        return machine_model(_logp_callback.address, header, keep, self.ndim,
+                             self.initial_point)
 
     # ---------------------------------------------------------------- results
     def unpack(self, theta: np.ndarray) -> dict[str, np.ndarray]:
@@ -275,3 +290,31 @@ class CollapsedProblem(GramSizes):
                                np.ascontiguousarray(cov_v, dtype=float), rho, self.ar,
                                self.gram, self.gram_d, self.gram_l, self.n_obs, self.q, out)
         return out
+
+
+@nb.cfunc(LOGP_SIGNATURE, cache=True)
+def _logp_callback(dim, x_, grad_, logp_, user_):  # noqa: ANN001, ANN202
+    """nutpie's C callback for :func:`.kernels.log_density`: the data come through the header
+    of :meth:`CollapsedProblem.machine_model` (10 addresses, then 8 sizes and flags)."""
+    h = nb.carray(user_, (18,), np.int64)
+    n, m, n_ar, n_t, q, q_t = h[10], h[11], h[12], h[13], h[14], h[15]
+    p = m - 1
+    grad = nb.carray(grad_, (dim,))
+    consts = nb.carray(address(h[9]), (3,), np.float64)
+    value = kernels.log_density(
+        nb.carray(x_, (dim,)), grad,
+        nb.carray(address(h[0]), (n, m, m), np.float64),
+        nb.carray(address(h[1]), (n_ar, m, m), np.float64),
+        nb.carray(address(h[2]), (n_ar, m, m), np.float64),
+        nb.carray(address(h[3]), (n,), np.float64),
+        nb.carray(address(h[4]), (n,), np.int64), n_t, q, q_t, h[16] == 1, h[16] == 1,
+        h[17] == 1, nb.carray(address(h[5]), (p,), np.float64),
+        nb.carray(address(h[6]), (p,), np.float64),
+        nb.carray(address(h[7]), (q,), np.float64),
+        nb.carray(address(h[8]), (q_t,), np.float64), consts[0], consts[1], consts[2])
+    nb.carray(logp_, (1,))[0] = value
+    if not np.isfinite(value):
+        for j in range(dim):
+            grad[j] = 0.0
+        return 4  # nutpie: the log-density failed here (a divergent step)
+    return 0
