@@ -228,11 +228,12 @@ def test_machine_callback_equals_the_python_interface(q: int, q_t: int, ar: bool
     import ctypes
 
     from trajectories.engine.collapsed import _logp_callback
+    from trajectories.engine.machine import callback
 
     x, y, pid, tid = _data(rng)
     prob = _problem(x, y, pid, tid, q, q_t, ar, np.zeros(4), np.full(4, 5.0))
     model = prob.machine_model()
-    call = _logp_callback.ctypes
+    call = callback(_logp_callback).ctypes
     for theta in (rng.normal(scale=0.4, size=prob.ndim), np.r_[-800.0, np.zeros(prob.ndim - 1)]):
         grad, logp = np.empty(prob.ndim), np.empty(1)
         dbl = ctypes.POINTER(ctypes.c_double)

@@ -28,7 +28,7 @@ import numba as nb
 import numpy as np
 
 from trajectories.engine import kernels
-from trajectories.engine.machine import LOGP_SIGNATURE, address, header_of, machine_model
+from trajectories.engine.machine import address, header_of, machine_model
 
 __all__ = ["CollapsedProblem", "GramSizes", "gram_matrices"]
 
@@ -224,7 +224,7 @@ class CollapsedProblem(GramSizes):
              self.scale_v, self.scale_u, consts],
             [self.n_patients, self.gram.shape[1], self.gram_d.shape[0], self.n_therapists,
              self.q, self.q_t, int(self.correlated), int(self.ar)])
-        return machine_model(_logp_callback.address, header, keep, self.ndim,
+        return machine_model(_logp_callback, header, keep, self.ndim,
                              self.initial_point)
 
     # ---------------------------------------------------------------- results
@@ -292,7 +292,6 @@ class CollapsedProblem(GramSizes):
         return out
 
 
-@nb.cfunc(LOGP_SIGNATURE, cache=True)
 def _logp_callback(dim, x_, grad_, logp_, user_):  # noqa: ANN001, ANN202
     """nutpie's C callback for :func:`.kernels.log_density`: the data come through the header
     of :meth:`CollapsedProblem.machine_model` (10 addresses, then 8 sizes and flags)."""

@@ -34,7 +34,7 @@ import numpy as np
 from trajectories.engine import joint_kernels as jk
 from trajectories.engine import kernels
 from trajectories.engine.collapsed import GramSizes
-from trajectories.engine.machine import LOGP_SIGNATURE, address, header_of, machine_model
+from trajectories.engine.machine import address, header_of, machine_model
 
 __all__ = ["JointProblem"]
 
@@ -209,7 +209,7 @@ class JointProblem(GramSizes):
              a[15], a[16], a[17], a[18], a[20]],
             [self.n_patients, self.gram.shape[1], len(self.row_patient), self.row_x.shape[1],
              self.q, self.q_t, int(self.correlated), a[19], len(self.terms), self.n_bins])
-        return machine_model(_logp_callback.address, header, keep, self.ndim,
+        return machine_model(_logp_callback, header, keep, self.ndim,
                              self.initial_point)
 
     # ---------------------------------------------------------------- results
@@ -280,7 +280,6 @@ class JointProblem(GramSizes):
         return v, accepted / max(n_s * self.n_patients * steps, 1)
 
 
-@nb.cfunc(LOGP_SIGNATURE, cache=True)
 def _logp_callback(dim, x_, grad_, logp_, user_):  # noqa: ANN001, ANN202
     """nutpie's C callback: the data of the fit come through the header of addresses."""
     h = nb.carray(user_, (27,), np.int64)

@@ -27,7 +27,7 @@ import numpy as np
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-__all__ = ["LOGP_SIGNATURE", "address", "available", "header_of", "machine_model"]
+__all__ = ["LOGP_SIGNATURE", "address", "available", "callback", "header_of", "machine_model"]
 
 #: ``int64 logp(uint64 dim, double *x, double *grad_out, double *logp_out, void *user)``
 LOGP_SIGNATURE = types.int64(types.uint64, types.CPointer(types.double),
@@ -48,7 +48,6 @@ def address(typingctx, src):  # noqa: ANN001, ANN201, ARG001
     return sig, codegen
 
 
-@nb.cfunc(_EXPAND_SIGNATURE, cache=True)
 def _expand(dim, expanded, x_, out_, user_):  # noqa: ANN001, ANN202, ARG001
     """The draws as they are: the sampler's coordinates are stored unchanged."""
     x = nb.carray(x_, (dim,))
@@ -56,6 +55,23 @@ def _expand(dim, expanded, x_, out_, user_):  # noqa: ANN001, ANN202, ARG001
     for j in range(dim):
         out[j] = x[j]
     return 0
+
+
+@functools.cache
+def callback(logp: Callable, signature: object = LOGP_SIGNATURE) -> nb.core.ccallback.CFunc:
+    """``logp`` (a module-level Python function in numba's subset) as a C callback.
+
+    Compiled, or loaded from numba's on-disk cache, on first use rather than when its
+    module is imported: a growth fit never pays for the joint model's callback. The
+    result is kept here so that its machine code lives as long as the process.
+
+    Examples
+    --------
+    >>> from trajectories.engine.machine import _expand, callback
+    >>> callback(_expand, _EXPAND_SIGNATURE).address > 0
+    True
+    """
+    return nb.cfunc(signature, cache=True)(logp)
 
 
 def available() -> bool:
@@ -113,7 +129,8 @@ def _model_class() -> type:
 
             n = self.n_parameters
             data = self.header.ctypes.data
-            expand_fn = _lib.ExpandFunc(n, n, _expand.address, data, self)
+            expand_fn = _lib.ExpandFunc(n, n, callback(_expand, _EXPAND_SIGNATURE).address,
+                                         data, self)
             logp_fn = _lib.LogpFunc(self.logp_address, data, self)
             sizes = {"theta_dim_0": n}
             variables = _lib.PyVariable.new_variables(["theta"], ["float64"], [(n,)], sizes,
@@ -130,11 +147,11 @@ def _model_class() -> type:
     return MachineModel
 
 
-def machine_model(logp_address: int, header: np.ndarray, keep: tuple, n_parameters: int,
+def machine_model(logp: Callable, header: np.ndarray, keep: tuple, n_parameters: int,
                   initial_point: Callable[[int], np.ndarray]) -> object:
-    """A nutpie model calling the C callback at ``logp_address`` with ``header`` as its
-    user data (see the module docstring); sample it with ``nutpie.sample``."""
-    return _model_class()(dims={}, logp_address=logp_address, header=header, keep=keep,
+    """A nutpie model calling ``logp`` compiled as a C callback (:func:`callback`) with
+    ``header`` as its user data (see the module docstring); sample it with ``nutpie.sample``."""
+    return _model_class()(dims={}, logp_address=callback(logp).address, header=header, keep=keep,
                           n_parameters=n_parameters, initial_point=initial_point)
 
 
