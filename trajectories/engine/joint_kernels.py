@@ -41,7 +41,7 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 LEVEL, SLOPE, IMPROVEMENT, WORSENING = 0, 1, 2, 3
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _forward(chol, k, rhs, out):  # noqa: ANN001, ANN202
     """``out = L^-1 rhs``."""
     for a in range(k):
@@ -51,7 +51,7 @@ def _forward(chol, k, rhs, out):  # noqa: ANN001, ANN202
         out[a] = s / chol[a, a]
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _backward(chol, k, rhs, out):  # noqa: ANN001, ANN202
     """``out = L'^-1 rhs``."""
     for a in range(k - 1, -1, -1):
@@ -61,7 +61,7 @@ def _backward(chol, k, rhs, out):  # noqa: ANN001, ANN202
         out[a] = s / chol[a, a]
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _hazard_terms(eta, event, link):  # noqa: ANN001, ANN202
     """Bernoulli log-likelihood of one risk-set row and its derivative in eta."""
     if link == 0:  # logit
@@ -82,7 +82,7 @@ def _hazard_terms(eta, event, link):  # noqa: ANN001, ANN202
     return -ee, -ee
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _feature(kind, value, sign, s_y, centre):  # noqa: ANN001, ANN202
     """A shared term from a latent value and its derivative in that value."""
     if kind == LEVEL:
@@ -428,7 +428,7 @@ def joint_log_density(theta, grad, gram, n_obs, therapist, q, q_t, correlated, p
     return logp
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _solve_lower(chol, k, rhs, out):  # noqa: ANN001, ANN202
     """``out[:, i] = L_i^-1 rhs[:k, i]`` for every patient i (patients last)."""
     n = out.shape[1]
@@ -440,7 +440,7 @@ def _solve_lower(chol, k, rhs, out):  # noqa: ANN001, ANN202
             out[a, i] = s / chol[a, a, i]
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _solve_upper(chol, k, rhs, out):  # noqa: ANN001, ANN202
     """``out[:, i] = L_i'^-1 rhs[:k, i]``."""
     n = out.shape[1]

@@ -309,7 +309,7 @@ def _logp_callback(dim, x_, grad_, logp_, user_):  # noqa: ANN001, ANN202
     return 0 if np.isfinite(value) else 4
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _moments(i, beta, u, s2, prec, gram, therapist, q, q_t, chol, mu, coef):  # noqa: ANN001, ANN202
     """Conditional mean and precision factor of patient i's effects; coef = beta (+ u_t)."""
     m = gram.shape[1]

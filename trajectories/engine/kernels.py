@@ -37,7 +37,7 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 # ------------------------------------------------------------------ small dense algebra
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _chol(a, n, out):  # noqa: ANN001, ANN202
     """Lower Cholesky factor of ``a[:n, :n]`` into ``out``; log-determinant, NaN if not PD."""
     logdet = 0.0
@@ -58,7 +58,7 @@ def _chol(a, n, out):  # noqa: ANN001, ANN202
     return logdet
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _chol_inverse(chol, n, out):  # noqa: ANN001, ANN202
     """``(L L')^-1`` from the Cholesky factor L."""
     for c in range(n):
@@ -74,7 +74,7 @@ def _chol_inverse(chol, n, out):  # noqa: ANN001, ANN202
             out[i, c] = s / chol[i, i]
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _block(kmat, prec, k, work_a, work_l, a_inv, w, r):  # noqa: ANN001, ANN202
     """The block operator on a full symmetric ``kmat``; returns log|A| (NaN if not PD)."""
     m = kmat.shape[0]
@@ -101,7 +101,7 @@ def _block(kmat, prec, k, work_a, work_l, a_inv, w, r):  # noqa: ANN001, ANN202
     return logdet
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _block_adjoint(rbar, w, a_inv, lbar, k, u, c, kbar):  # noqa: ANN001, ANN202
     """Adjoint of the block operator: ``kbar`` from ``rbar`` (C = W'Rbar W + lbar A^-1)."""
     m = rbar.shape[0]
@@ -130,7 +130,7 @@ def _block_adjoint(rbar, w, a_inv, lbar, k, u, c, kbar):  # noqa: ANN001, ANN202
 
 
 # ------------------------------------------------------------------ per-patient Gram matrix
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _patient_gram(i, gram, inv_s2, out):  # noqa: ANN001, ANN202
     """``K_i = G_i / sigma^2`` (``gram`` already holds G(rho) for AR(1): :func:`_ar_gram`)."""
     m = gram.shape[1]
@@ -256,7 +256,7 @@ def loglik_and_adjoints(sigma2, sigma_v, sigma_u, rho, has_ar, gram, gram_d, gra
     return loglik, s2bar, rhobar
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _therapists_forward(k_grp, n_t, prec_u, q_t, work_a, work_l, a_ther, w_ther, r_mat,
                         h_tot):  # noqa: ANN001, ANN202
     """Level 2: each therapist's block on the sum of its patients' reduced Gram matrices
@@ -282,7 +282,7 @@ def _therapists_forward(k_grp, n_t, prec_u, q_t, work_a, work_l, a_ther, w_ther,
     return logdet
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _inverse3(a00, a01, a02, a11, a12, a22, q):  # noqa: ANN001, ANN202
     """Determinant and upper-triangle inverse of the leading q x q block (q <= 3) of a
     symmetric matrix, zero-padded to 3 x 3, all in scalars (registers, not memory)."""
@@ -303,7 +303,7 @@ def _inverse3(a00, a01, a02, a11, a12, a22, q):  # noqa: ANN001, ANN202
     return d, c00 * r, c01 * r, c02 * r, c11 * r, c12 * r, c22 * r
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _patients_forward(gram, inv_s2, prec_v, therapist, has_t, n_t, n_obs, q, k_grp, group,
                       w_pat, a_pat):  # noqa: ANN001, ANN202
     """Level 1 of the forward pass: every patient's block, summed into its group's slot.
@@ -362,7 +362,7 @@ def _patients_forward(gram, inv_s2, prec_v, therapist, has_t, n_t, n_obs, q, k_g
     return logdet_a + np.log(prod), n_tot, n_ar
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _sym_dot(c, x):  # noqa: ANN001, ANN202
     """``sum(C * X[:3, :3])`` for C given by its upper triangle (6,) and symmetric X."""
     return (c[0] * x[0, 0] + c[3] * x[1, 1] + c[5] * x[2, 2]
@@ -376,7 +376,7 @@ def _ar_gram(gram, gram_d, gram_l, rho):  # noqa: ANN001, ANN202
     return gram + (rho * rho * gram_d - rho * gram_l) * f
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _patients_adjoint(gram, inv_s2, group, w_pat, a_pat, kbar_grp, pbar_v, s2bar,
                       c_pat):  # noqa: ANN001, ANN202
     """Level 1 of the reverse pass, in the same padded scalars as the forward pass.
@@ -433,7 +433,7 @@ def _rho_adjoint(gram_d, gram_l, rho, inv_s2, group, w_pat, kbar_grp, c_pat):  #
     return out
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _adjoint_terms(kbar_grp, g_i, w_pat, i, x, m, c):  # noqa: ANN001, ANN202
     """``tr(Rbar X) - 2 sum(U * X[:, :3])`` with ``U = Rbar W_i``, and ``c += W_i'U``
     (the upper triangle of C_i). ``c`` receives garbage when only the trace is wanted."""
@@ -459,7 +459,7 @@ def _adjoint_terms(kbar_grp, g_i, w_pat, i, x, m, c):  # noqa: ANN001, ANN202
     return tr
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _shift(h, mu, out):  # noqa: ANN001, ANN202
     """``T' H T`` with ``T = [[I, -mu], [0, 1]]``: the Gram matrix of ``[X, y - X mu]``."""
     m = h.shape[0]
@@ -480,7 +480,7 @@ def _shift(h, mu, out):  # noqa: ANN001, ANN202
     out[p, p] = s_pp
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _unshift(kbar, mu, out):  # noqa: ANN001, ANN202
     """Adjoint of :func:`_shift`: ``T Kbar T'``."""
     m = kbar.shape[0]
@@ -497,7 +497,7 @@ def _unshift(kbar, mu, out):  # noqa: ANN001, ANN202
             out[a, b] = v
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _precision_to_cov_adjoint(prec, pbar, k, out):  # noqa: ANN001, ANN202
     """``dL/dSigma = -P Pbar P`` for ``P = Sigma^-1``."""
     for a in range(k):
@@ -510,7 +510,7 @@ def _precision_to_cov_adjoint(prec, pbar, k, out):  # noqa: ANN001, ANN202
 
 
 # ------------------------------------------------------------------ parameters on R^d
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _vine(pc, k, chol):  # noqa: ANN001, ANN202
     """Cholesky factor of a k x k correlation matrix (k <= 3) from C-vine partial correlations.
 
@@ -536,7 +536,7 @@ def _vine(pc, k, chol):  # noqa: ANN001, ANN202
         chol[2, 2] = s13 * s23
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _vine_adjoint(pc, k, lbar, out):  # noqa: ANN001, ANN202
     """Derivatives with respect to the partial correlations from those of the factor."""
     if k == 2:
@@ -550,7 +550,7 @@ def _vine_adjoint(pc, k, lbar, out):  # noqa: ANN001, ANN202
         out[2] = lbar[2, 1] * s13 - lbar[2, 2] * s13 * pc[2] / s23
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _covariance(theta, start, k, correlated, sd, pc, chol, cov):  # noqa: ANN001, ANN202
     """SDs, partial correlations, correlation factor and covariance of one level."""
     for a in range(k):
@@ -573,7 +573,7 @@ def _covariance(theta, start, k, correlated, sd, pc, chol, cov):  # noqa: ANN001
     return start + k + n_pc
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _covariance_adjoint(theta, start, k, correlated, sd, pc, chol, gcov, scale, eta,
                         grad):  # noqa: ANN001, ANN202
     """Chain ``dL/dSigma`` to the level's coordinates and add prior + Jacobian terms.
@@ -594,7 +594,7 @@ def _covariance_adjoint(theta, start, k, correlated, sd, pc, chol, gcov, scale, 
     return logp, start + k + (k * (k - 1) // 2 if correlated else 0)
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def factor_adjoint(theta, start, k, correlated, sd, pc, chol, fbar, scale, eta,
                    grad):  # noqa: ANN001, ANN202
     """Chain ``dL/dF`` of a level's factor ``F = diag(sd) L`` to its coordinates and add
@@ -701,7 +701,7 @@ def unpack(theta, q, q_t, correlated_v, correlated_u, has_ar, sigma, cov_v, cov_
 
 
 # ------------------------------------------------------------------ exact conditional draws
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _patient_conditional(kmat, prec, k, coef, p, work_a, chol, g, z, out):  # noqa: ANN001, ANN202
     """One patient's effects given coefficients ``coef``: the conditional N(A^-1 g, A^-1),
     ``A = P + K[:k, :k]``, ``g = K[:k, :] [-coef; 1]``.
@@ -840,7 +840,7 @@ def _one_draw(s, sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs, 
     return True
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _patient_density(n_i, sigma, rho, has_ar, logdet_a, logdet_sv, quad):  # noqa: ANN001, ANN202
     """``log N(y_i; X_i b, V_i)`` from the Woodbury pieces (determinant lemma)."""
     val = -0.5 * (n_i * (_LOG_2PI + 2.0 * np.log(sigma)) + logdet_a + logdet_sv + quad)
