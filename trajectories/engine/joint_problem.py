@@ -286,8 +286,9 @@ def _logp_callback(dim, x_, grad_, logp_, user_):  # noqa: ANN001, ANN202
     n, m, r, n_x, q, q_t, link, n_terms, n_bins = (h[17], h[18], h[19], h[20], h[21],
                                                    h[22], h[24], h[25], h[26])
     p = m - 1
+    grad = nb.carray(grad_, (dim,))
     value = jk.joint_log_density(
-        nb.carray(x_, (dim,)), nb.carray(grad_, (dim,)),
+        nb.carray(x_, (dim,)), grad,
         nb.carray(address(h[0]), (m, m, n), np.float64),
         nb.carray(address(h[1]), (n,), np.float64),
         nb.carray(address(h[2]), (n,), np.int64), q, q_t, h[23] == 1,
@@ -306,7 +307,11 @@ def _logp_callback(dim, x_, grad_, logp_, user_):  # noqa: ANN001, ANN202
         nb.carray(address(h[15]), (n_terms,), np.int64), link,
         nb.carray(address(h[16]), (n_bins, n_terms), np.float64))
     nb.carray(logp_, (1,))[0] = value
-    return 0 if np.isfinite(value) else 4
+    if not np.isfinite(value):
+        for j in range(dim):
+            grad[j] = 0.0  # as the growth callback: no half-written gradient reaches nutpie
+        return 4  # nutpie: the log-density failed here (a divergent step)
+    return 0
 
 
 @nb.njit(cache=True)

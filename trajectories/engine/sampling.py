@@ -4,9 +4,10 @@ Two kinds of target:
 
 - a :class:`~trajectories.engine.collapsed.CollapsedProblem` (the fast Gaussian path) or a
   :class:`~trajectories.engine.joint_problem.JointProblem` (the joint growth-dropout
-  model): its log-density and gradient are compiled machine code cached on disk, handed to
-  nutpie's Rust NUTS through its Python-function interface. Nothing compiles per process or
-  per data set; the first draw comes within a second or two of the call.
+  model): its log-density and gradient are machine code compiled once per install (numba,
+  ``cache=True``) and handed to nutpie's Rust NUTS as a C callback (:mod:`.machine`; the
+  Python-function interface when the installed nutpie lacks the classes it needs). Nothing
+  compiles per process or per data set; the first draw comes within a second of the call.
 - a PyMC model (latent effects, Student-t residuals, the dropout and joint models): nutpie
   compiles it once per model structure and process and keeps it in one in-process cache
   (new data of the same structure are swapped in with ``with_data``), or PyMC's own NUTS
