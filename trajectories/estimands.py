@@ -127,10 +127,16 @@ def expected_change(fit: GrowthFit, *, at_session: float,
         sd = np.sqrt(re + s2)
         return expected_bounded(mean, sd[:, None] if np.ndim(sd) else sd, fit.data, **t)
 
+    def population_mean(x: np.ndarray, z: np.ndarray) -> np.ndarray:
+        # patients with the same design row have the same censored mean: evaluate each
+        # distinct row once and weight it by its patients (exact; without covariates one row)
+        rows, counts = np.unique(x, axis=0, return_counts=True)
+        return observed(d.beta @ rows.T, cov, z) @ (counts / counts.sum())
+
     if level == "population":
         cov = total_covariance(d, k)
-        score = observed(d.beta @ xk.T, cov, zk).mean(1)
-        change = score - observed(d.beta @ x0.T, cov, z0).mean(1)
+        score = population_mean(xk, zk)
+        change = score - population_mean(x0, z0)
         ids: dict = {}
     elif level == "therapist":
         if d.therapist_effect is None:
@@ -144,8 +150,13 @@ def expected_change(fit: GrowthFit, *, at_session: float,
         with_t = tidx >= 0  # patients without a therapist do not describe one
 
         def mean_by_therapist(x: np.ndarray, z: np.ndarray) -> np.ndarray:
-            per = observed(d.beta @ x[with_t].T + (u @ z)[:, tidx[with_t]], cov, z)
-            return np.stack([np.bincount(tidx[with_t], w, n_t) for w in per]) / counts
+            # one evaluation per distinct (therapist, design row), weighted by its patients
+            keys, inverse = np.unique(np.column_stack([tidx[with_t], x[with_t]]), axis=0,
+                                      return_inverse=True)
+            ther_of = keys[:, 0].astype(np.int64)
+            per = observed(d.beta @ keys[:, 1:].T + (u @ z)[:, ther_of], cov, z)
+            weight = np.bincount(inverse.ravel(), minlength=len(keys))
+            return np.stack([np.bincount(ther_of, w * weight, n_t) for w in per]) / counts
 
         score = mean_by_therapist(xk, zk)
         change = score - mean_by_therapist(x0, z0)

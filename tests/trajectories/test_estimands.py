@@ -101,6 +101,31 @@ def three_level():  # noqa: ANN201
     return fit_from_draws(spec, data, draws), draws
 
 
+def test_population_change_with_covariates_averages_every_patient(btb) -> None:  # noqa: ANN001
+    """With covariates each patient has their own censored mean; the population expected
+    score is their average (checked patient by patient, by quadrature)."""
+    spec = GrowthSpec(time="log", covariates=("treatment", "drug"))
+    gamma = np.array([[-2.0, 1.0], [-3.0, 2.0]])  # treatment[TAU], drug[Yes]
+    draws = {"intercept": B0[:2], "slope": B1[:2], "patient_intercept_sd": SD0[:2],
+             "patient_slope_sd": SD1[:2], "patient_corr": np.full((2, 1), RHO),
+             "residual_sd": np.full(2, SIGMA), "covariate_effect": gamma}
+    fit = fit_from_draws(spec, btb, draws)
+    first = btb.frame.groupby("patient").head(1)
+    tau = (first["treatment"] == "TAU").to_numpy(float)
+    drug = (first["drug"] == "Yes").to_numpy(float)
+    lt = np.log(9.0)
+    expect = []
+    for s in range(2):
+        sd8 = np.sqrt(SD0[s]**2 + 2 * RHO * SD0[s] * SD1[s] * lt + (SD1[s] * lt) ** 2
+                      + SIGMA**2)
+        mean = B0[s] + B1[s] * lt + gamma[s, 0] * tau + gamma[s, 1] * drug
+        expect.append(np.mean([observed_mean(m, sd8) for m in mean]))
+    got = expected_change(fit, at_session=8).set_index("quantity")
+    np.testing.assert_allclose(got.loc["expected_score", "mean"], np.mean(expect), rtol=QUAD)
+    np.testing.assert_allclose(got.loc["expected_score", "ci_high"],
+                               np.quantile(expect, 0.975), rtol=QUAD)
+
+
 def test_therapist_effects_closed_form(three_level) -> None:  # noqa: ANN001
     fit, draws = three_level
     te = therapist_effects(fit, at_session=4)
