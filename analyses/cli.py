@@ -43,7 +43,8 @@ def _version() -> str:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser with every available subcommand registered (``only``: just that
-    one, so that a command does not pay for importing the others' plotting stack)."""
+    one, so that a command does not pay for importing the others' plotting stack).
+    """
     parser = OneLineParser(
         prog="setback",
         description="Therapy trajectory and dropout modelling: describe data, fit growth "
@@ -69,7 +70,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def _add_debug(sub: argparse._SubParsersAction) -> None:
     """``--debug`` after the command too (``setback fit ... --debug``), nested ones included;
-    SUPPRESS keeps a subcommand from resetting a ``--debug`` given before it."""
+    SUPPRESS keeps a subcommand from resetting a ``--debug`` given before it.
+    """
     for parser in dict.fromkeys(sub.choices.values()):
         parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                             help="show the full traceback of an error instead of one line")

@@ -76,7 +76,8 @@ def model_equation(fit: GrowthFit) -> str:
 
 def model_text(fit: GrowthFit) -> str:
     """The model in words: levels, time shape, random effects, covariates, residuals,
-    dropout."""
+    dropout.
+    """
     spec, design, data = fit.spec, fit.design, fit.data
     unit = data.time_unit
     therapist = spec.therapist_coefficients(bool(design.q_t))
@@ -171,7 +172,8 @@ def sampler_text(fit: GrowthFit) -> str:
 
 def convergence_text(fit: GrowthFit) -> tuple[str, str]:
     """``(kind, text)``: the convergence checks in words; kind ``"warning"`` when they
-    fail (and the text says whether the estimates can be used at all)."""
+    fail (and the text says whether the estimates can be used at all).
+    """
     d, s = fit.diagnostics, fit.settings
     if not d.usable:
         return "warning", ("The chains disagree: the estimates are not usable. "
@@ -195,7 +197,8 @@ def software_text(versions: dict[str, str], python: str) -> str:
 
 def add_methods(rep: Report, fit: GrowthFit, *, rci_note: str | None = None) -> None:
     """Add the Methods section of ``fit`` to ``rep`` (heading, words, equation, priors,
-    sampler and seed, convergence, reliable change, software)."""
+    sampler and seed, convergence, reliable change, software).
+    """
     rep.add_heading("Methods")
     rep.add_text(model_text(fit))
     rep.add_text(model_equation(fit), kind="equation")

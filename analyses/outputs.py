@@ -74,7 +74,8 @@ def _marker(path: Path) -> dict[str, Any] | None:
 
 def output_kind(path: str | os.PathLike) -> str | None:
     """The kind of setback output a folder holds: ``"study"`` for a study folder (it has a
-    study manifest), the kind its marker names (``"fit"``, ``"simulate"``, ...), or None."""
+    study manifest), the kind its marker names (``"fit"``, ``"simulate"``, ...), or None.
+    """
     path = Path(path)
     store = ParquetStore(path)
     if store.exists():

@@ -120,7 +120,8 @@ class Report:
                  ) -> None:
         """A paragraph of plain text (escaped in HTML): ``"equation"`` is set apart in a
         monospace block, ``"warning"`` in a highlighted box (e.g. a fit whose estimates are
-        not usable), ``"note"`` in small print."""
+        not usable), ``"note"`` in small print.
+        """
         if kind not in ("paragraph", "equation", "warning", "note"):
             raise ValueError(f"kind must be paragraph, equation, warning or note, got {kind!r}")
         self._order.append((kind, text))
@@ -130,7 +131,8 @@ class Report:
         """A table, written to ``tables/<name>.csv``; shown in the HTML unless ``show=False``
         (then the HTML links the CSV, e.g. for one row per patient). Each column is shown
         in one number format (:func:`analyses.formats.column_format`; ``formats`` sets
-        some, e.g. ``{"rate": "{:.1%}"}``); the CSV keeps full precision."""
+        some, e.g. ``{"rate": "{:.1%}"}``); the CSV keeps full precision.
+        """
         self._check_name(name, self.tables)
         self.tables[name] = table
         self.captions[f"table/{name}"] = caption

@@ -136,7 +136,8 @@ def contrast(
 def covariate_profiles(fit: object, newdata: pd.DataFrame | TherapyData | None
                        ) -> pd.DataFrame:
     """Covariate profiles to average over: each patient's first row (of the fitted data or
-    of a TherapyData), or the rows of a frame of covariate values (checked)."""
+    of a TherapyData), or the rows of a frame of covariate values (checked).
+    """
     if newdata is None or isinstance(newdata, TherapyData):
         data = fit.data if newdata is None else newdata
         frame = data.frame

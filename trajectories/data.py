@@ -39,7 +39,8 @@ _SHOW = SHOW
 def _ordered(patient: np.ndarray, session: np.ndarray) -> bool:
     """Rows already sorted by integer patient id, sessions strictly increasing within each
     patient: then no (patient, session) pair repeats and sorting would change nothing, which
-    two vectorised comparisons establish (large simulated data sets are built this way)."""
+    two vectorised comparisons establish (large simulated data sets are built this way).
+    """
     if patient.dtype.kind not in "iu" or len(patient) < 2:
         return False
     same = patient[1:] == patient[:-1]
@@ -48,7 +49,8 @@ def _ordered(patient: np.ndarray, session: np.ndarray) -> bool:
 
 def _nested_when_ordered(patient: np.ndarray, therapist: np.ndarray) -> bool:
     """For rows ordered by patient: True when the therapist never changes within a patient
-    (False sends the caller to the general check, which names the patients)."""
+    (False sends the caller to the general check, which names the patients).
+    """
     if therapist.dtype == object:
         return False
     same_patient = patient[1:] == patient[:-1]
@@ -355,7 +357,8 @@ class TherapyData:
     @classmethod
     def from_csv(cls, path: str | os.PathLike, **columns: object) -> TherapyData:
         """Read a CSV file (:func:`read_long_file`) and validate it with :meth:`from_frame`
-        (same keyword arguments); the patient and therapist columns are read as text."""
+        (same keyword arguments); the patient and therapist columns are read as text.
+        """
         return cls.from_frame(_read(path, columns, "csv"), **columns)  # type: ignore[arg-type]
 
     @classmethod
@@ -491,7 +494,8 @@ class TherapyData:
 
     def patient_table(self) -> pd.DataFrame:
         """One row per patient: therapist, first and last session, intake and last score,
-        number of sessions, end status and patient-level covariates (first value)."""
+        number of sessions, end status and patient-level covariates (first value).
+        """
         g = self._frame.groupby("patient", sort=True)
         table = pd.DataFrame({
             "first_session": g["session"].min(),

@@ -51,7 +51,8 @@ class Design:
     @property
     def changes_therapist(self) -> bool:
         """Whether some patient is seen by more than one therapist (per-session attribution,
-        latent path only)."""
+        latent path only).
+        """
         if self.therapist_row is None or not self.q_t:
             return False
         return bool((self.therapist_row != self.therapist_index[self.patient_index]).any())

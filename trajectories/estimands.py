@@ -41,7 +41,8 @@ __all__ = ["contrast", "deterioration_risk", "expected_change", "predict",
 
 def _with_units(table: pd.DataFrame, fit: GrowthFit, **levels: float) -> pd.DataFrame:
     """The table with the data's scale in ``attrs["units"]`` and its interval levels
-    (``ci_prob``, ``band``) in ``attrs``: what figures label axes and captions with."""
+    (``ci_prob``, ``band``) in ``attrs``: what figures label axes and captions with.
+    """
     table.attrs.update(units=fit.data.units(), **levels)
     return table
 
@@ -252,7 +253,8 @@ def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
 def _p_exceeds(margin: np.ndarray, scale: np.ndarray, has0: np.ndarray,
                nu: np.ndarray | None) -> np.ndarray:
     """P(residual part > -margin), averaged over draws: one residual (observed intake) or
-    the difference of two (model intake); normal or Student-t residuals."""
+    the difference of two (model intake); normal or Student-t residuals.
+    """
     if nu is None:
         sd = np.where(has0[None], scale, np.sqrt(2.0) * scale)
         return ndtr(margin / sd).mean(0)

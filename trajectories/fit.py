@@ -195,7 +195,8 @@ def _storable(col: pd.Series) -> np.ndarray:
 def fit_path(spec: GrowthSpec, design: Design) -> str:
     """The path a spec takes on a design: ``"marginal"`` (fast, collapsed), ``"latent"`` or
     ``"joint"``. Data whose patients change therapist take the latent path (the collapsed
-    algebra nests each patient in one therapist)."""
+    algebra nests each patient in one therapist).
+    """
     if spec.dropout is not None:
         return "joint"
     if spec.resolved_method == "marginal" and design.changes_therapist:
@@ -211,7 +212,8 @@ def _exact_variables(spec: GrowthSpec, design: Design) -> tuple[str, ...]:
     """Effects drawn from their exact conditionals after sampling (their mixing is that of
     the sampled parameters, which are checked, so they are not checked again): the patient
     and therapist effects of the fast path, the patient effects of the joint model's
-    machine code (refreshed by a kernel that leaves their conditional invariant)."""
+    machine code (refreshed by a kernel that leaves their conditional invariant).
+    """
     path = fit_path(spec, design)
     if path == "marginal":
         return ("patient_effect", "therapist_effect")
@@ -321,7 +323,8 @@ def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -
 
 def joint_uses_machine_code(spec: GrowthSpec) -> bool:
     """Whether a joint spec is sampled through :mod:`trajectories.joint_fit` (normal
-    residuals, ``method="auto"``) rather than the PyMC latent model."""
+    residuals, ``method="auto"``) rather than the PyMC latent model.
+    """
     return spec.likelihood == "normal" and spec.method == "auto"
 
 
@@ -338,7 +341,8 @@ def _result_coords(post: xr.Dataset, design: Design) -> dict:
 def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
                          sampled: Sampled) -> tuple[xr.Dataset, xr.Dataset]:
     """Named posterior variables from collapsed draws (variances, then exact effects) and
-    the per-patient log-likelihood computed with them."""
+    the per-patient log-likelihood computed with them.
+    """
     values = problem.unpack(sampled.theta)
     rng = np.random.default_rng(sampled.settings.seeds(2)[1])
     effects = problem.draw_effects(values, rng)
@@ -361,7 +365,8 @@ def observed_scores(design: Design) -> xr.Dataset:
 def _complete_tree(spec: GrowthSpec, design: Design, post: xr.Dataset, stats: xr.Dataset,
                    loglik: xr.Dataset | None = None) -> xr.DataTree:
     """Posterior and sample stats plus ``observed_data`` and the per-patient log-likelihood
-    (computed here unless given: the fast path gets it with its effect draws)."""
+    (computed here unless given: the fast path gets it with its effect draws).
+    """
     groups = {"posterior": post, "sample_stats": stats,
               "observed_data": observed_scores(design)}
     if spec.dropout is None:

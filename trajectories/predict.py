@@ -151,7 +151,8 @@ def total_covariance(d: PosteriorDraws, k: int) -> np.ndarray:
 
 def intake_sd(d: PosteriorDraws, design: Design) -> np.ndarray:
     """Model-implied SD of intake scores per draw, ``sqrt(z0'(Sigma_u + Sigma_v)z0 +
-    sigma^2)``: the unit of every standardised change and contrast."""
+    sigma^2)``: the unit of every standardised change and contrast.
+    """
     z0 = design.basis(0.0)[0]
     cov = total_covariance(d, len(z0))
     return np.sqrt(np.einsum("i,sij,j->s", z0, cov, z0) + d.residual_sd**2)
@@ -160,7 +161,8 @@ def intake_sd(d: PosteriorDraws, design: Design) -> np.ndarray:
 def resolve_rci(fit: object, instrument: str | Instrument | float | None) -> float:
     """The RCI of an estimand's ``instrument=`` argument: a number (the RCI itself), an
     instrument, or (None) the fitted data's instrument, by :func:`~trajectories.clinical.
-    reliable_change` (the one rule)."""
+    reliable_change` (the one rule).
+    """
     if isinstance(instrument, int | float) and not isinstance(instrument, bool):
         return reliable_change(fit.data, rci=float(instrument)).rci
     return reliable_change(fit.data, instrument=instrument).rci

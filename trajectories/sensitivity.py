@@ -43,7 +43,8 @@ __all__ = ["delta_adjusted", "tipping_point"]
 def _imputed_change(fit: object, at_session: float, rng: np.random.Generator,
                     max_draws: int | None) -> tuple[np.ndarray, pd.DataFrame]:
     """(S, N) draws of each patient's score change from intake to the session, observed
-    where seen and imputed where missing; and a per-patient table (who is missing, why)."""
+    where seen and imputed where missing; and a per-patient table (who is missing, why).
+    """
     data, design = fit.data, fit.design
     d = growth_draws(fit).thin(max_draws)
     frame = data.frame

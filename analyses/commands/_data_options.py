@@ -1,5 +1,6 @@
 """Kept for commands written against it: the option groups now live in
-:mod:`analyses.commands._options` (data, model, sampler, estimands, output)."""
+:mod:`analyses.commands._options` (data, model, sampler, estimands, output).
+"""
 
 from __future__ import annotations
 

@@ -36,7 +36,8 @@ class DefaultsFormatter(argparse.HelpFormatter):
 class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage block): ``setback fit:
     argument --rci: must be a finite number > 0, got -2``, exit code 2; its ``--help``
-    shows the defaults (:class:`DefaultsFormatter`), for its subcommands too."""
+    shows the defaults (:class:`DefaultsFormatter`), for its subcommands too.
+    """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("formatter_class", DefaultsFormatter)

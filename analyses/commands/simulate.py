@@ -110,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     """Validate, simulate chunk by chunk (validating and writing each chunk in a second
     thread while the next is simulated, so memory stays bounded by two chunks), then write
     the summary and print it. Everything is written into a temporary folder and moved into
-    ``--out`` only when complete."""
+    ``--out`` only when complete.
+    """
     config = clinic_config(args)
     policy = policy_from_name(args.policy)
     folder = OutputFolder(args.out, "simulate", overwrite=args.overwrite)
@@ -142,7 +143,8 @@ class _ChunkWriter:
     """Validates each chunk's observed data as TherapyData and appends it to
     ``sessions.parquet`` (and its patients to ``patients.parquet``) in one worker thread;
     NumPy and Arrow release the GIL, so this overlaps with simulating the next chunk. At
-    most one chunk waits, and an error in the worker is raised in the caller."""
+    most one chunk waits, and an error in the worker is raised in the caller.
+    """
 
     def __init__(self, out: Path) -> None:
         from concurrent.futures import ThreadPoolExecutor

@@ -209,7 +209,8 @@ def _raw_effects(data: TherapyData, at: float) -> pd.DataFrame | None:
 def _add_model_checks(rep: Report, fit: GrowthFit, course: pd.DataFrame | None) -> None:
     """Observed courses against the expected course: the first look at whether the model
     describes the data. (The posterior predictive check and contrast figures of the
-    workflow work join this section.)"""
+    workflow work join this section.)
+    """
     data = fit.data
     rep.add_heading("Observed courses and the expected course")
     curve = None
@@ -269,7 +270,8 @@ def analyze_dataset(
 
 def fit_report(fit_dir: str | Path) -> Report:
     """A report from a folder written by ``setback fit`` or ``setback analyze`` (reads
-    ``fit.nc``): Methods, the model check and the estimates."""
+    ``fit.nc``): Methods, the model check and the estimates.
+    """
     path = Path(fit_dir) / "fit.nc"
     if not path.exists():
         raise FileNotFoundError(f"{fit_dir}: no fit.nc (write one with `setback fit`)")

@@ -28,7 +28,8 @@ __all__ = ["FitOutputs", "resolve_rci", "run_fit"]
 
 def resolve_rci(data: TherapyData, rci: float | None) -> tuple[float | None, str]:
     """The RCI of an analysis by the one rule (:func:`~trajectories.clinical.
-    reliable_change`), and a note saying where it came from, or (None, why not)."""
+    reliable_change`), and a note saying where it came from, or (None, why not).
+    """
     try:
         rc = reliable_change(data, rci=rci)
     except ValueError as exc:

@@ -56,7 +56,8 @@ def _coloured_groups(table: pd.DataFrame, by: str | None) -> list[tuple[Any, Any
 def _band_lines(ax: Axes, table: pd.DataFrame, by: str | None, y: str,
                 line_kws: dict[str, Any] | None, units: dict[str, Any] | None = None) -> None:
     """One line of ``y`` over sessions per group, with its ``ci_low``-``ci_high`` band
-    (clipped to the instrument's score range when ``units`` are given: a score band)."""
+    (clipped to the instrument's score range when ``units`` are given: a score band).
+    """
     for colour, key, g in _coloured_groups(table, by):
         g = g.sort_values("session")
         kws = {"color": colour, "marker": "o", "lw": 1.8} | (line_kws or {})

@@ -169,7 +169,8 @@ def _next_step_ratio(referral: pd.DataFrame, cases: pd.DataFrame, inst) -> float
     """Remission (below the cutoff) in the next treatment of referred patients, at the
     horizon, over remission in a first treatment of cases who started at the same score
     (directly standardised to the referred patients' scores at referral): the STAR*D
-    comparison of steps, whose entrants started each step similarly ill."""
+    comparison of steps, whose entrants started each step similarly ill.
+    """
     entering = referral[referral["referred"] & ~_remitted(referral["final"], inst)]
     first = pd.Series(_remitted(cases["final"], inst)).groupby(cases["intake"].to_numpy()).mean()
     start = entering["final"].clip(first.index.min(), first.index.max()).to_numpy()
@@ -181,7 +182,8 @@ def _rupture_statistics(config: ClinicConfig, two: pd.DataFrame, ruptured: pd.Da
                         share: np.ndarray, propensity: np.ndarray,
                         seed: int) -> dict[str, float]:
     """The 3RS statistics (Eubanks et al. 2019): rating drop in sessions with a rupture,
-    ruptures, resolution and the therapist's contribution vs dropout."""
+    ruptures, resolution and the therapist's contribution vs dropout.
+    """
     out = {}
     dropped = two["dropout"].to_numpy()
     rate = (two["n_confrontation"] / two["n_sessions"]).to_numpy()

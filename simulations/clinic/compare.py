@@ -157,7 +157,8 @@ def _rate(patients: pd.DataFrame, outcome: str, member: np.ndarray, cluster: np.
           method: str) -> tuple[float, float, float, np.ndarray]:
     """(rate, low, high, influence) of an outcome among ``member``: a share of patients
     (:func:`~simulations.clinic.outcomes.rate_interval`) or a share of events in
-    :data:`~simulations.clinic.outcomes.RATIOS` (Wald interval with the same SE rule)."""
+    :data:`~simulations.clinic.outcomes.RATIOS` (Wald interval with the same SE rule).
+    """
     if outcome in RATIOS:
         rate, phi = ratio_influence(*event_share(patients, outcome, member))
         se = difference_se(phi, cluster, method)

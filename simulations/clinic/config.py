@@ -193,7 +193,8 @@ class ClinicConfig:
     @property
     def horizon(self) -> int:
         """Week of the common follow-up assessment (``follow_up.horizon``, else 26 or
-        ``max_sessions``, whichever is later)."""
+        ``max_sessions``, whichever is later).
+        """
         given = self.follow_up.horizon
         return given if given is not None else max(26, self.max_sessions)
 

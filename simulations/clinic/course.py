@@ -24,7 +24,8 @@ __all__ = ["measure", "measure_horizon", "symptom_step"]
 def symptom_step(c: Chunk) -> None:
     """Move every patient's latent score from last week to this week (``c.session >= 1``).
 
-    In-place arithmetic throughout: each line is one pass over the chunk's arrays."""
+    In-place arithmetic throughout: each line is one pass over the chunk's arrays.
+    """
     s, co, fu = c.session, c.config.course, c.config.follow_up
     c.event = c.uniform("stress") < c.p_event
     if s < c.n_sessions and c.active.any():  # the first treatment: up to the session limit
@@ -75,7 +76,8 @@ def _next_treatment(c: Chunk, started: np.ndarray, n_next: int) -> None:
 
 def measure(c: Chunk) -> None:
     """Observed score of this session (latent + error with the instrument's SEM, rounded and
-    clipped to the scale), and the changes a service computes from it."""
+    clipped to the scale), and the changes a service computes from it.
+    """
     s = c.session
     o_sev = c.normal("measure")
     o_sev *= F32(c.sem)
@@ -97,7 +99,8 @@ def measure(c: Chunk) -> None:
 
 def measure_horizon(c: Chunk) -> None:
     """The follow-up assessment at the horizon, for every patient (its own stream, so that it
-    is the same draw whatever happened in treatment)."""
+    is the same draw whatever happened in treatment).
+    """
     o_sev = np.clip(np.rint(c.sev + F32(c.sem) * c.normal("follow_up")), 0, c.span)
     c.score_horizon = c.to_score(o_sev)
     c.sev_horizon = c.sev.copy()

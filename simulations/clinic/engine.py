@@ -52,7 +52,8 @@ Record = Literal["none", "observed", "truth"]
 @dataclass
 class ChunkResult:
     """Arrays of one chunk: per patient (1-D) and per session x patient (``matrices``:
-    session-major, so that each session's writes and the monitor's reads are contiguous)."""
+    session-major, so that each session's writes and the monitor's reads are contiguous).
+    """
 
     therapist: np.ndarray
     obs: np.ndarray

@@ -86,7 +86,8 @@ def _classes(intake: np.ndarray, score: np.ndarray, inst) -> tuple[pd.Categorica
 def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 0) -> pd.DataFrame:
     """One row per patient of a chunk: outcomes at the end of treatment and at the horizon,
     then the service's responses, process and client factors, the hidden truth and the
-    columns policies added."""
+    columns policies added.
+    """
     inst = config.instrument
     p = dict(out.patient)
     n = len(out.therapist)
@@ -163,7 +164,8 @@ def cluster_se(phi: np.ndarray, cluster: np.ndarray, *,
 
 def interval_method(cluster: np.ndarray) -> str:
     """``"cluster-robust"`` with at least :data:`MIN_CLUSTERS` clusters, else
-    ``"independent"`` after a :class:`FewClustersWarning` (the tables call it once each)."""
+    ``"independent"`` after a :class:`FewClustersWarning` (the tables call it once each).
+    """
     k = int(np.count_nonzero(np.bincount(cluster)))
     if k >= MIN_CLUSTERS:
         return "cluster-robust"
@@ -204,7 +206,8 @@ def rate_interval(y: np.ndarray, member: np.ndarray, cluster: np.ndarray,
 
 def difference_se(phi_difference: np.ndarray, cluster: np.ndarray, method: str) -> float:
     """Standard error of a paired difference of rates from the difference of influences:
-    cluster-robust, or with each patient independent (``method="independent"``)."""
+    cluster-robust, or with each patient independent (``method="independent"``).
+    """
     if method == "cluster-robust":
         return cluster_se(phi_difference, cluster)
     return cluster_se(phi_difference, np.arange(len(phi_difference)), min_clusters=2)
@@ -270,7 +273,8 @@ def summary(patients: pd.DataFrame) -> dict[str, object]:
 def event_share(patients: pd.DataFrame, ratio: str,
                 member: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(y, weights) for :func:`ratio_influence` of a share of events in :data:`RATIOS`
-    (e.g. ruptures resolved: ``sum(n_repaired) / sum(n_ruptures)``), among ``member``."""
+    (e.g. ruptures resolved: ``sum(n_repaired) / sum(n_ruptures)``), among ``member``.
+    """
     num, den = RATIOS[ratio]
     weights = patients[den].to_numpy().astype(float)
     if member is not None:

@@ -1,5 +1,6 @@
 """Reference runs of the generating model: observed scores under treatment as usual with no
-monitor and no policy (for expected recovery curves, :mod:`simulations.clinic.monitors`)."""
+monitor and no policy (for expected recovery curves, :mod:`simulations.clinic.monitors`).
+"""
 
 from __future__ import annotations
 

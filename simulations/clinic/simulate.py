@@ -258,7 +258,8 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _long(out, first_id: int, end_status: pd.Series) -> pd.DataFrame:
     """Attended sessions of a chunk as a long frame, patient by patient (observed columns,
-    the hidden ones that were recorded, and each patient's end status)."""
+    the hidden ones that were recorded, and each patient's end status).
+    """
     n_sessions, n = out.obs.shape
     counts = out.last_session.astype(np.int64) + 1
     attended = np.arange(n_sessions)[None, :] < counts[:, None]  # (patients, sessions)

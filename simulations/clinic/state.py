@@ -160,7 +160,8 @@ class Chunk:
 
     def column(self, name: str, dtype: type = np.int16, fill: float = 0) -> np.ndarray:
         """A per-patient array a policy keeps and that ends up as a column of the patient
-        table (created on first use, then the same array)."""
+        table (created on first use, then the same array).
+        """
         if name not in self.extra:
             self.extra[name] = np.full(self.n, fill, dtype)
         return self.extra[name]
@@ -172,7 +173,8 @@ class Chunk:
     def refer(self, mask: np.ndarray) -> np.ndarray:
         """End this treatment for the active patients in ``mask`` as a planned ending with
         referral; each starts a next treatment after ``follow_up.referral_wait`` weeks.
-        Returns the patients referred now."""
+        Returns the patients referred now.
+        """
         referred = mask & self.active
         if referred.any():
             self.sev_end[referred] = self.sev[referred]  # the latent score at this last session

@@ -1,5 +1,6 @@
 """Power and sample size of therapist-clustered trials: analytic (three-level formulas as in
-powerlmm), simulated with the real analysis models, sample-size search and assurance."""
+powerlmm), simulated with the real analysis models, sample-size search and assurance.
+"""
 
 from simulations.power.analytic import (
     analytic_assurance,

@@ -80,7 +80,8 @@ class StudyResults:
 
     def errors(self, kind: str = "error") -> pd.DataFrame:
         """Distinct error (or ``kind="warning"``) messages per condition, with the
-        replications to :func:`replay`: see :func:`simulations.study.errors.error_table`."""
+        replications to :func:`replay`: see :func:`simulations.study.errors.error_table`.
+        """
         return error_table(self.frame, self.design, kind=kind)
 
 
@@ -181,7 +182,8 @@ def run_study(
 
 def _names(recorded: str, fn: Task) -> bool:
     """Whether a task name recorded in a store resolves to ``fn`` (e.g. a name from before
-    the function moved module: :data:`simulations.tasks.registry.MOVED_TASKS`)."""
+    the function moved module: :data:`simulations.tasks.registry.MOVED_TASKS`).
+    """
     try:
         return get_task(recorded) is fn
     except ValueError:  # the recorded module or function no longer exists

@@ -138,7 +138,8 @@ def sbc_histogram(ranks: pd.DataFrame | Mapping[str, Any], L: int, *,  # noqa: N
 
 def _gamma(counts: np.ndarray, n: int, z: np.ndarray) -> np.ndarray:
     """Säilynoja's statistic: 1 - 2 min over points of the binomial tail probabilities of the
-    ECDF counts (rows of ``counts``); large when some point of the ECDF is far out."""
+    ECDF counts (rows of ``counts``); large when some point of the ECDF is far out.
+    """
     from scipy import stats
 
     low = stats.binom.cdf(counts, n, z).min(axis=-1)
@@ -149,7 +150,8 @@ def _gamma(counts: np.ndarray, n: int, z: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=64)
 def _null_gamma(n: int, L: int, n_simulations: int, seed: int) -> np.ndarray:  # noqa: N803
     """The statistic of ``n_simulations`` uniform samples of size ``n``; the same for every
-    parameter of a study (same n and L), so it is computed once."""
+    parameter of a study (same n and L), so it is computed once.
+    """
     z = np.arange(1, L + 1) / (L + 1)
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.uniform(size=(n_simulations, n)), axis=1)

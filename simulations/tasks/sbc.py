@@ -101,7 +101,8 @@ def sbc_model(model: str) -> tuple[Any, dict[str, int]]:
 
 def _lkj(q: int, eta: float, rng: np.random.Generator) -> np.ndarray:
     """A q x q LKJ(eta) correlation matrix (q <= 3) from the C-vine's partial correlations
-    ``2 Beta(b, b) - 1``, ``b = eta + (q - 1 - k) / 2`` (Lewandowski, Kurowicka & Joe 2009)."""
+    ``2 Beta(b, b) - 1``, ``b = eta + (q - 1 - k) / 2`` (Lewandowski, Kurowicka & Joe 2009).
+    """
     if q == 1:
         return np.ones((1, 1))
     if q == 2:
@@ -269,7 +270,8 @@ def simulate_growth(theta: Mapping[str, float], n_patients: int, n_sessions: int
 
 def _posterior_values(post: Any, name: str) -> np.ndarray:
     """Draws (chain-major, flattened) of the posterior scalar ``name`` as :func:`draw_parameters`
-    names it, e.g. ``patient_corr[intercept,slope]`` or ``dropout_baseline[1]``."""
+    names it, e.g. ``patient_corr[intercept,slope]`` or ``dropout_baseline[1]``.
+    """
     base, _, index = name.partition("[")
     values = post[base].values
     if not index:

@@ -1,2 +1,3 @@
 """The sampling layer: log-densities that never compile per process, one sampler call, one
-cache, one convergence check, and all access to the ArviZ ``DataTree``."""
+cache, one convergence check, and all access to the ArviZ ``DataTree``.
+"""

@@ -216,7 +216,8 @@ class CollapsedProblem(GramSizes):
     def machine_model(self) -> object:
         """This problem as a nutpie model calling :func:`_logp_callback`: the sampler calls
         machine code directly, with no Python (and no interpreter lock) per gradient
-        (:mod:`trajectories.engine.machine`)."""
+        (:mod:`trajectories.engine.machine`).
+        """
         a = self._kernel_args
         consts = np.array([a[15], a[16], a[17]], dtype=np.float64)
         header, keep = header_of(
@@ -280,7 +281,8 @@ class CollapsedProblem(GramSizes):
     def patient_loglik(self, beta: np.ndarray, u: np.ndarray | None, sigma: np.ndarray,
                        cov_v: np.ndarray, rho: np.ndarray | None = None) -> np.ndarray:
         """Each patient's marginal log-likelihood per draw, (S, N): see
-        :func:`.kernels.patient_loglik` (the pointwise log-likelihood for LOO)."""
+        :func:`.kernels.patient_loglik` (the pointwise log-likelihood for LOO).
+        """
         n_s = len(sigma)
         u = np.zeros((n_s, 0, 0)) if u is None else np.ascontiguousarray(u, dtype=float)
         rho = np.zeros(n_s) if rho is None else np.ascontiguousarray(rho, dtype=float)
@@ -293,8 +295,9 @@ class CollapsedProblem(GramSizes):
 
 
 def _logp_callback(dim, x_, grad_, logp_, user_):  # noqa: ANN001, ANN202
-    """nutpie's C callback for :func:`.kernels.log_density`: the data come through the header
-    of :meth:`CollapsedProblem.machine_model` (10 addresses, then 8 sizes and flags)."""
+    """Nutpie's C callback for :func:`.kernels.log_density`: the data come through the header
+    of :meth:`CollapsedProblem.machine_model` (10 addresses, then 8 sizes and flags).
+    """
     h = nb.carray(user_, (18,), np.int64)
     n, m, n_ar, n_t, q, q_t = h[10], h[11], h[12], h[13], h[14], h[15]
     p = m - 1

@@ -261,7 +261,8 @@ def _therapists_forward(k_grp, n_t, prec_u, q_t, work_a, work_l, a_ther, w_ther,
                         h_tot):  # noqa: ANN001, ANN202
     """Level 2: each therapist's block on the sum of its patients' reduced Gram matrices
     (upper triangles from level 1, made symmetric here), added to ``h_tot`` together with
-    slot ``n_t`` (patients without a therapist effect). Returns the sum of log|A_t|."""
+    slot ``n_t`` (patients without a therapist effect). Returns the sum of log|A_t|.
+    """
     m = k_grp.shape[1]
     for a in range(m):
         for b in range(a, m):
@@ -285,7 +286,8 @@ def _therapists_forward(k_grp, n_t, prec_u, q_t, work_a, work_l, a_ther, w_ther,
 @nb.njit(cache=True, error_model="numpy", inline="always")
 def _inverse3(a00, a01, a02, a11, a12, a22, q):  # noqa: ANN001, ANN202
     """Determinant and upper-triangle inverse of the leading q x q block (q <= 3) of a
-    symmetric matrix, zero-padded to 3 x 3, all in scalars (registers, not memory)."""
+    symmetric matrix, zero-padded to 3 x 3, all in scalars (registers, not memory).
+    """
     if q == 1:
         return a00, 1.0 / a00, 0.0, 0.0, 0.0, 0.0, 0.0
     if q == 2:
@@ -418,7 +420,8 @@ def _patients_adjoint(gram, inv_s2, group, w_pat, a_pat, kbar_grp, pbar_v, s2bar
 @nb.njit(cache=True, error_model="numpy")
 def _rho_adjoint(gram_d, gram_l, rho, inv_s2, group, w_pat, kbar_grp, c_pat):  # noqa: ANN001, ANN202
     """``d/drho`` of the patients' part: ``sum_i tr(Kbar_i dK_i/drho)`` with
-    ``dK/drho = (2 rho GD - (1 + rho^2) GL) / (1 - rho^2)^2 / sigma^2``."""
+    ``dK/drho = (2 rho GD - (1 + rho^2) GL) / (1 - rho^2)^2 / sigma^2``.
+    """
     n, m, _ = gram_d.shape
     f = inv_s2 / ((1.0 - rho * rho) * (1.0 - rho * rho))
     dg = np.zeros((max(m, 3), max(m, 3)))
@@ -436,7 +439,8 @@ def _rho_adjoint(gram_d, gram_l, rho, inv_s2, group, w_pat, kbar_grp, c_pat):  #
 @nb.njit(cache=True, error_model="numpy", inline="always")
 def _adjoint_terms(kbar_grp, g_i, w_pat, i, x, m, c):  # noqa: ANN001, ANN202
     """``tr(Rbar X) - 2 sum(U * X[:, :3])`` with ``U = Rbar W_i``, and ``c += W_i'U``
-    (the upper triangle of C_i). ``c`` receives garbage when only the trace is wanted."""
+    (the upper triangle of C_i). ``c`` receives garbage when only the trace is wanted.
+    """
     tr = 0.0
     for a in range(m):
         u0 = 0.0
@@ -598,7 +602,8 @@ def _covariance_adjoint(theta, start, k, correlated, sd, pc, chol, gcov, scale, 
 def factor_adjoint(theta, start, k, correlated, sd, pc, chol, fbar, scale, eta,
                    grad):  # noqa: ANN001, ANN202
     """Chain ``dL/dF`` of a level's factor ``F = diag(sd) L`` to its coordinates and add
-    the prior + Jacobian terms (see :func:`_covariance_adjoint`); returns the log prior."""
+    the prior + Jacobian terms (see :func:`_covariance_adjoint`); returns the log prior.
+    """
     logp = 0.0
     lbar = np.zeros((3, 3))
     for a in range(k):

@@ -150,7 +150,8 @@ def _model_class() -> type:
 def machine_model(logp: Callable, header: np.ndarray, keep: tuple, n_parameters: int,
                   initial_point: Callable[[int], np.ndarray]) -> object:
     """A nutpie model calling ``logp`` compiled as a C callback (:func:`callback`) with
-    ``header`` as its user data (see the module docstring); sample it with ``nutpie.sample``."""
+    ``header`` as its user data (see the module docstring); sample it with ``nutpie.sample``.
+    """
     return _model_class()(dims={}, logp_address=callback(logp).address, header=header, keep=keep,
                           n_parameters=n_parameters, initial_point=initial_point)
 

@@ -103,7 +103,8 @@ class PosteriorDraws:
 
     def therapist_effect_of(self, therapist_index: np.ndarray) -> np.ndarray | None:
         """(S, N, q_t) effect of each patient's therapist; zeros where the index is -1 (a
-        patient without a therapist: partially nested designs). None without therapists."""
+        patient without a therapist: partially nested designs). None without therapists.
+        """
         if self.therapist_effect is None:
             return None
         idx = np.asarray(therapist_index, dtype=np.int64)

@@ -94,7 +94,8 @@ class TreatmentAsUsual(Policy):
 class Monitoring(Policy):
     """The service's not-on-track monitor as a component: at every session after intake it
     flags patients in treatment (``Chunk.alert``) and keeps count (``flagged``,
-    ``first_flag``, ``n_alerts``). Runs first, under every policy (TAU too)."""
+    ``first_flag``, ``n_alerts``). Runs first, under every policy (TAU too).
+    """
 
     name: ClassVar[str] = "monitoring"
     monitor: Monitor
@@ -139,7 +140,8 @@ class CombinedPolicy(Policy):
 
     def default_monitor(self) -> Monitor:
         """The first part's monitor (feedback, referral), else the default
-        expected-recovery-curve monitor."""
+        expected-recovery-curve monitor.
+        """
         for p in self.parts:
             mon = getattr(p, "monitor", None)
             if isinstance(mon, Monitor):
@@ -149,7 +151,8 @@ class CombinedPolicy(Policy):
     def components(self, config: ClinicConfig, monitor: Monitor | None = None) -> list[Policy]:
         """What the session loop runs: the bound monitor first, then every part and the
         default parts they imply (e.g. feedback for clinical support tools), bound to
-        ``config``, in order."""
+        ``config``, in order.
+        """
         parts = list(self.parts)
         for p in self.parts:
             for needed in p.implies():

@@ -168,7 +168,8 @@ def assess_domains(chunk: Chunk, idx: np.ndarray, support: ClinicalSupport, *, r
                    sensitivity: float, boost: float = 0.0) -> None:
     """One fallible assessment of the patients ``idx`` and the targeting of what it finds
     (``round_`` 0: the tool; 1: with consultation, its own draws). ``boost`` is added to the
-    change rate (a consultation's generic effect)."""
+    change rate (a consultation's generic effect).
+    """
     k = len(DOMAINS) - 1
     u = chunk.extra["_assessment"][round_ * k:(round_ + 1) * k][:, idx]
     truth = failing_domains(chunk, idx, support)

@@ -1,0 +1,76 @@
+"""Doctest fixtures: small fits shared by the docstring examples of the three packages.
+
+The examples of methods and estimands need a fitted model; no example samples one itself.
+Each fit below is made once per session, and only when a collected example names it, from
+the bundled Beat the Blues data with short sampler settings, so ``--doctest-modules`` stays
+fast.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")  # the plotting examples draw headless
+
+#: Short runs: enough draws for an example's printed shapes and types, not for inference.
+_DRAWS = {"draws": 100, "tune": 200, "chains": 2, "progress": False}
+
+
+def _quiet(fit_function, *args):  # noqa: ANN001, ANN002, ANN202
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short runs may fail the ESS floor; examples show use
+        return fit_function(*args, seed=1, **_DRAWS)
+
+
+@pytest.fixture(scope="session")
+def small_data():  # noqa: ANN201
+    """Load the bundled Beat the Blues data (100 patients, two arms, end statuses)."""
+    from trajectories.datasets import load_beat_the_blues
+
+    return load_beat_the_blues()
+
+
+@pytest.fixture(scope="session")
+def small_fit(small_data):  # noqa: ANN001, ANN201
+    """Fit a log-time growth model with the treatment arm as covariate (fast collapsed path)."""
+    from trajectories.fit import fit_growth
+    from trajectories.spec import GrowthSpec
+
+    return _quiet(fit_growth, GrowthSpec(time="log", covariates=("treatment",)), small_data)
+
+
+@pytest.fixture(scope="session")
+def dropout_fit(small_data):  # noqa: ANN001, ANN201
+    """Fit the standalone dropout hazard with its default spec."""
+    from trajectories.dropout import fit_dropout
+    from trajectories.spec import DropoutSpec
+
+    return _quiet(fit_dropout, DropoutSpec(), small_data)
+
+
+@pytest.fixture(scope="session")
+def competing_fit(small_data):  # noqa: ANN001, ANN201
+    """Fit the competing-endings hazard with its default spec."""
+    from trajectories.competing import CompetingSpec, fit_competing
+
+    return _quiet(fit_competing, CompetingSpec(), small_data)
+
+
+_SHARED = ("small_data", "small_fit", "dropout_fit", "competing_fit")
+
+
+@pytest.fixture(autouse=True)
+def _doctest_fits(request: pytest.FixtureRequest) -> None:
+    """Put the shared fits an example names into its namespace (fitting each on first use)."""
+    dtest = getattr(request.node, "dtest", None)
+    if dtest is None:  # not a doctest
+        return
+    source = "\n".join(example.source for example in dtest.examples)
+    namespace = request.getfixturevalue("doctest_namespace")
+    for name in _SHARED:
+        if re.search(rf"\b{name}\b", source):
+            namespace[name] = request.getfixturevalue(name)
