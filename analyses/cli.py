@@ -42,8 +42,10 @@ def _version() -> str:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand registered (``only``: just that
-    one, so that a command does not pay for importing the others' plotting stack).
+    """Build the argument parser with every available subcommand registered.
+
+    ``only`` registers just that one, so that a command does not pay for importing the others'
+    plotting stack.
     """
     parser = OneLineParser(
         prog="setback",
@@ -69,7 +71,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _add_debug(sub: argparse._SubParsersAction) -> None:
-    """``--debug`` after the command too (``setback fit ... --debug``), nested ones included;
+    """Accept ``--debug`` after the command too (``setback fit ... --debug``), nested ones included.
+
     SUPPRESS keeps a subcommand from resetting a ``--debug`` given before it.
     """
     for parser in dict.fromkeys(sub.choices.values()):
@@ -81,7 +84,7 @@ def _add_debug(sub: argparse._SubParsersAction) -> None:
 
 
 def _one_line(message: object) -> str:
-    """A message on one line (a multi-line library message would look like a traceback)."""
+    """Put a message on one line (a multi-line library message would look like a traceback)."""
     return re.sub(r"\s*\n\s*", " ", str(message)).strip()
 
 

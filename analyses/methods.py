@@ -1,5 +1,7 @@
-"""The Methods section of a report, written from the fit itself: model in words and as an
-equation, priors with their numbers, sampler, seed, convergence in words, software.
+"""The Methods section of a report, written from the fit itself.
+
+It gives the model in words and as an equation, priors with their numbers, sampler, seed,
+convergence in words, software.
 
 Everything is read from what made the fit (``fit.spec``, ``fit.design``, ``fit.settings``,
 ``fit.diagnostics``), so the text cannot drift from the model that was run.
@@ -30,7 +32,7 @@ def _sub(k: int) -> str:
 
 
 def _basis(fit: GrowthFit) -> list[str]:
-    """The time terms f(t) of the growth coefficients after the intercept, as text."""
+    """Return the time terms f(t) of the growth coefficients after the intercept, as text."""
     t = fit.data.time_unit
     b = f"{fit.spec.breakpoint:g}"
     return {"linear": [t], "log": [f"log(1 + {t})"], "quadratic": [t, f"{t}²"],
@@ -38,7 +40,7 @@ def _basis(fit: GrowthFit) -> list[str]:
 
 
 def model_equation(fit: GrowthFit) -> str:
-    """The fitted model as a two-line equation (Unicode), e.g. ``yᵢⱼ = (β₀ + v₀ᵢ) + ...``.
+    """Return the fitted model as a two-line equation (Unicode), e.g. ``yᵢⱼ = (β₀ + v₀ᵢ) + ...``.
 
     Examples
     --------
@@ -75,8 +77,9 @@ def model_equation(fit: GrowthFit) -> str:
 
 
 def model_text(fit: GrowthFit) -> str:
-    """The model in words: levels, time shape, random effects, covariates, residuals,
-    dropout.
+    """Describe the model in words.
+
+    Levels, time shape, random effects, covariates, residuals, dropout.
     """
     spec, design, data = fit.spec, fit.design, fit.data
     unit = data.time_unit
@@ -124,7 +127,7 @@ def model_text(fit: GrowthFit) -> str:
 
 
 def prior_text(fit: GrowthFit) -> str:
-    """The priors with the numbers used for these data."""
+    """Describe the priors with the numbers used for these data."""
     spec, design = fit.spec, fit.design
     pri = spec.priors
     fixed = "; ".join(f"{name.replace(':', ' × ')} ~ Normal({design.prior_loc[j]:.3g}, "
@@ -171,8 +174,10 @@ def sampler_text(fit: GrowthFit) -> str:
 
 
 def convergence_text(fit: GrowthFit) -> tuple[str, str]:
-    """``(kind, text)``: the convergence checks in words; kind ``"warning"`` when they
-    fail (and the text says whether the estimates can be used at all).
+    """Describe the convergence checks in words, as ``(kind, text)``.
+
+    Kind is ``"warning"`` when they fail (and the text says whether the estimates can be used at
+    all).
     """
     d, s = fit.diagnostics, fit.settings
     if not d.usable:
@@ -196,8 +201,9 @@ def software_text(versions: dict[str, str], python: str) -> str:
 
 
 def add_methods(rep: Report, fit: GrowthFit, *, rci_note: str | None = None) -> None:
-    """Add the Methods section of ``fit`` to ``rep`` (heading, words, equation, priors,
-    sampler and seed, convergence, reliable change, software).
+    """Add the Methods section of ``fit`` to ``rep``.
+
+    Heading, words, equation, priors, sampler and seed, convergence, reliable change, software.
     """
     rep.add_heading("Methods")
     rep.add_text(model_text(fit))

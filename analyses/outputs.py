@@ -73,8 +73,10 @@ def _marker(path: Path) -> dict[str, Any] | None:
 
 
 def output_kind(path: str | os.PathLike) -> str | None:
-    """The kind of setback output a folder holds: ``"study"`` for a study folder (it has a
-    study manifest), the kind its marker names (``"fit"``, ``"simulate"``, ...), or None.
+    """Return the kind of setback output a folder holds.
+
+    ``"study"`` for a study folder (it has a study manifest), the kind its marker names (``"fit"``,
+    ``"simulate"``, ...), or None.
     """
     path = Path(path)
     store = ParquetStore(path)
@@ -115,7 +117,7 @@ def _signals_deferred() -> Iterator[None]:
 
 
 class OutputFolder:
-    """A command's output folder, checked before the work and written all at once.
+    r"""A command's output folder, checked before the work and written all at once.
 
     Parameters
     ----------
@@ -148,7 +150,7 @@ class OutputFolder:
     >>> import tempfile
     >>> out = Path(tempfile.mkdtemp()) / "run"
     >>> with OutputFolder(out, "compare-policies") as folder:
-    ...     _ = (folder.tmp / "comparison.csv").write_text("a,b\\n1,2\\n")
+    ...     _ = (folder.tmp / "comparison.csv").write_text("a,b\n1,2\n")
     >>> sorted(p.name for p in out.iterdir())
     ['.setback-output.json', 'comparison.csv']
     >>> _ = (out / "mine.txt").write_text("a file setback did not write")
@@ -263,9 +265,10 @@ class OutputFolder:
 
 
 def check_writable(path: str | os.PathLike) -> None:
-    """Refuse an output folder that cannot be created or written, before any work: the
-    temporary folder goes beside it (in its parent, or the nearest existing ancestor) and
-    the files into it, so both must take a new entry.
+    """Refuse an output folder that cannot be created or written, before any work.
+
+    The temporary folder goes beside it (in its parent, or the nearest existing ancestor) and the
+    files into it, so both must take a new entry.
 
     Raises
     ------

@@ -32,7 +32,7 @@ __all__ = ["posterior_predictive", "prior_predictive", "replicate_scores"]
 
 
 def _seed(seed: int | None) -> int:
-    """The given seed, or one drawn from fresh entropy (recorded by the caller)."""
+    """Return the given seed, or one drawn from fresh entropy (recorded by the caller)."""
     return int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
 
 
@@ -88,7 +88,7 @@ def _group(reps: np.ndarray, chains: int, observed: xr.Dataset, seed: int) -> xr
 
 def posterior_predictive(fit: object, *, seed: int | None = None,
                          draws: int | None = 500) -> object:
-    """The fit with a ``posterior_predictive`` group of replicated scores.
+    """Add a ``posterior_predictive`` group of replicated scores to the fit.
 
     Parameters
     ----------

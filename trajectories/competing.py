@@ -114,7 +114,7 @@ def _design(spec: CompetingSpec, data: TherapyData) -> tuple[HazardDesign, tuple
 
 
 def build_competing_model(spec: CompetingSpec, data: TherapyData) -> pm.Model:
-    """The competing-endings model as a PyMC model (never samples).
+    """Build the competing-endings model as a PyMC model (never samples).
 
     Examples
     --------

@@ -135,8 +135,10 @@ def contrast(
 
 def covariate_profiles(fit: object, newdata: pd.DataFrame | TherapyData | None
                        ) -> pd.DataFrame:
-    """Covariate profiles to average over: each patient's first row (of the fitted data or
-    of a TherapyData), or the rows of a frame of covariate values (checked).
+    """Return the covariate profiles to average over.
+
+    Each patient's first row (of the fitted data or of a TherapyData), or the rows of a frame of
+    covariate values (checked).
     """
     if newdata is None or isinstance(newdata, TherapyData):
         data = fit.data if newdata is None else newdata

@@ -50,8 +50,9 @@ class Design:
 
     @property
     def changes_therapist(self) -> bool:
-        """Whether some patient is seen by more than one therapist (per-session attribution,
-        latent path only).
+        """Whether some patient is seen by more than one therapist.
+
+        Then sessions are attributed to their therapist (latent path only).
         """
         if self.therapist_row is None or not self.q_t:
             return False
@@ -73,7 +74,7 @@ class Design:
         return len(self.patients)
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """The design matrix X for rows of a canonical frame, coded like the fitted data."""
+        """Encode the design matrix X for rows of a canonical frame, coded like the fitted data."""
         return _encode(self.spec, frame, self.encoding)[0]
 
     def basis(self, session: np.ndarray | float) -> np.ndarray:
@@ -82,7 +83,7 @@ class Design:
         return np.column_stack([np.ones_like(s), self.spec.time_basis(s)])
 
     def collapsed(self) -> CollapsedProblem:
-        """The collapsed (all Gaussian effects integrated) problem of this design.
+        """Return the collapsed (all Gaussian effects integrated) problem of this design.
 
         Built from the per-patient Gram matrices of ``[X y]`` (with the AR(1) parts for
         ``GrowthSpec(residual="ar1")``; rows are in session order within each patient);
@@ -340,7 +341,7 @@ def posterior_coords(spec: GrowthSpec, design: Design) -> dict:
 def growth_posterior(spec: GrowthSpec, design: Design, values: dict[str, np.ndarray],
                      beta: np.ndarray, u: np.ndarray, v: np.ndarray, *,
                      chains: int) -> xr.Dataset:
-    """The growth model's named posterior variables from flat draws (S first).
+    """Name the growth model's posterior variables from flat draws (S first).
 
     ``values`` holds ``sigma`` (S,), ``cov_v``/``corr_v`` and ``cov_u``/``corr_u``
     (S, k, k); ``beta`` (S, p), ``u`` (S, T, q_t) and ``v`` (S, N, q) are the effects. The

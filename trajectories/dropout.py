@@ -50,7 +50,7 @@ __all__ = [
 
 # ---------------------------------------------------------------------------- risk set
 def _py(value: object) -> object:
-    """A NumPy scalar as the plain Python value a user typed (for error messages)."""
+    """Convert a NumPy scalar to the plain Python value a user typed (for error messages)."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -301,9 +301,10 @@ def link_inverse(eta: np.ndarray, link: str) -> np.ndarray:
 
 
 def baseline_centre(design: HazardDesign) -> float:
-    """Prior mean of every baseline bin: ``spec.baseline_mean`` when given (a data-free
-    prior, e.g. for simulation-based calibration), else the link of the overall event rate
-    of the risk set.
+    """Return the prior mean of every baseline bin.
+
+    ``spec.baseline_mean`` when given (a data-free prior, e.g. for simulation-based calibration),
+    else the link of the overall event rate of the risk set.
 
     Examples
     --------
@@ -361,7 +362,9 @@ def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
 
 
 def build_dropout_model(spec: DropoutSpec, data: TherapyData) -> pm.Model:
-    """The standalone dropout model (observed predictors only) as a PyMC model; never samples.
+    """Build the standalone dropout model (observed predictors only) as a PyMC model.
+
+    The standalone dropout model (observed predictors only) as a PyMC model; never samples.
 
     Examples
     --------
@@ -439,12 +442,12 @@ def fit_dropout(spec: DropoutSpec, data: TherapyData, *,
 
 
 def posterior(fit: object) -> object:
-    """The posterior of a dropout or joint fit as an ``xarray.Dataset``."""
+    """Return the posterior of a dropout or joint fit as an ``xarray.Dataset``."""
     return tree.group(fit.idata, "posterior")
 
 
 def dropout_spec_of(fit: object) -> DropoutSpec:
-    """The :class:`DropoutSpec` of a standalone fit or a joint :class:`GrowthFit`."""
+    """Return the :class:`DropoutSpec` of a standalone fit or a joint :class:`GrowthFit`."""
     if isinstance(fit, DropoutFit):
         return fit.spec
     if fit.spec.dropout is not None:

@@ -1,6 +1,8 @@
-"""Estimands of the dropout models: risk per patient, hazard curve, therapist effects on
-dropout and the association parameters, for a standalone :class:`DropoutFit` or a joint
-growth–dropout :class:`~trajectories.fit.GrowthFit` (see :mod:`trajectories.dropout` and
+"""Estimands of the dropout models, for a standalone or a joint fit.
+
+Estimands of the dropout models: risk per patient, hazard curve, therapist effects on dropout and
+the association parameters, for a standalone :class:`DropoutFit` or a joint growth–dropout
+:class:`~trajectories.fit.GrowthFit` (see :mod:`trajectories.dropout` and
 :mod:`trajectories.joint`).
 """
 
@@ -42,7 +44,7 @@ def _design_of(fit: object) -> HazardDesign:
 
 
 def draw_subset(fit: object, max_draws: int) -> np.ndarray:
-    """Indices of at most ``max_draws`` evenly spaced posterior draws of a fit."""
+    """Choose at most ``max_draws`` evenly spaced posterior draws of a fit (their indices)."""
     post = posterior(fit)
     n = post.sizes["chain"] * post.sizes["draw"]
     return np.unique(np.linspace(0, n - 1, min(n, max_draws)).round().astype(int))

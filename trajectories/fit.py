@@ -193,9 +193,10 @@ def _storable(col: pd.Series) -> np.ndarray:
 
 
 def fit_path(spec: GrowthSpec, design: Design) -> str:
-    """The path a spec takes on a design: ``"marginal"`` (fast, collapsed), ``"latent"`` or
-    ``"joint"``. Data whose patients change therapist take the latent path (the collapsed
-    algebra nests each patient in one therapist).
+    """Return the path a spec takes on a design: ``"marginal"``, ``"latent"`` or ``"joint"``.
+
+    ``"marginal"`` is the fast, collapsed path. Data whose patients change therapist take the latent
+    path (the collapsed algebra nests each patient in one therapist).
     """
     if spec.dropout is not None:
         return "joint"
@@ -209,10 +210,12 @@ def fit_path(spec: GrowthSpec, design: Design) -> str:
 
 
 def _exact_variables(spec: GrowthSpec, design: Design) -> tuple[str, ...]:
-    """Effects drawn from their exact conditionals after sampling (their mixing is that of
-    the sampled parameters, which are checked, so they are not checked again): the patient
-    and therapist effects of the fast path, the patient effects of the joint model's
-    machine code (refreshed by a kernel that leaves their conditional invariant).
+    """List the effects drawn from their exact conditionals after sampling.
+
+    Effects drawn from their exact conditionals after sampling (their mixing is that of the sampled
+    parameters, which are checked, so they are not checked again): the patient and therapist effects
+    of the fast path, the patient effects of the joint model's machine code (refreshed by a kernel
+    that leaves their conditional invariant).
     """
     path = fit_path(spec, design)
     if path == "marginal":
@@ -222,7 +225,7 @@ def _exact_variables(spec: GrowthSpec, design: Design) -> tuple[str, ...]:
 
 
 def posterior_draws(fit: GrowthFit) -> PosteriorDraws:
-    """The fit's growth parameters as flat NumPy arrays (what the estimands compute with)."""
+    """Return the fit's growth parameters as flat NumPy arrays (what the estimands compute with)."""
     return tree.growth_draws(fit)
 
 
@@ -289,7 +292,7 @@ def _sampler_name(spec: GrowthSpec, design: Design, settings: SamplerSettings) -
 
 
 def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -> GrowthFit:
-    """The joint growth-dropout model: machine code for normal residuals, else PyMC."""
+    """Fit the joint growth-dropout model: machine code for normal residuals, else PyMC."""
     from trajectories.joint import build_joint_model, joint_structure_key
     from trajectories.joint_fit import sample_joint
 
@@ -322,8 +325,9 @@ def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -
 
 
 def joint_uses_machine_code(spec: GrowthSpec) -> bool:
-    """Whether a joint spec is sampled through :mod:`trajectories.joint_fit` (normal
-    residuals, ``method="auto"``) rather than the PyMC latent model.
+    """Whether a joint spec is sampled through :mod:`trajectories.joint_fit`.
+
+    That is, with normal residuals and ``method="auto"``, rather than through the PyMC latent model.
     """
     return spec.likelihood == "normal" and spec.method == "auto"
 
@@ -340,8 +344,9 @@ def _result_coords(post: xr.Dataset, design: Design) -> dict:
 
 def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
                          sampled: Sampled) -> tuple[xr.Dataset, xr.Dataset]:
-    """Named posterior variables from collapsed draws (variances, then exact effects) and
-    the per-patient log-likelihood computed with them.
+    """Name the posterior variables from collapsed draws, with the per-patient log-likelihood.
+
+    Variances, then exact effects; the log-likelihood is computed with them.
     """
     values = problem.unpack(sampled.theta)
     rng = np.random.default_rng(sampled.settings.seeds(2)[1])
@@ -355,7 +360,7 @@ def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
 
 
 def observed_scores(design: Design) -> xr.Dataset:
-    """The ``observed_data`` group: scores, one per observation, with patient and session."""
+    """Make the ``observed_data`` group: scores, one per observation, with patient and session."""
     return xr.Dataset({"score": ("obs", design.y)},
                       coords={"obs": np.arange(len(design.y)),
                               "obs_patient": ("obs", design.patients[design.patient_index]),
@@ -364,8 +369,9 @@ def observed_scores(design: Design) -> xr.Dataset:
 
 def _complete_tree(spec: GrowthSpec, design: Design, post: xr.Dataset, stats: xr.Dataset,
                    loglik: xr.Dataset | None = None) -> xr.DataTree:
-    """Posterior and sample stats plus ``observed_data`` and the per-patient log-likelihood
-    (computed here unless given: the fast path gets it with its effect draws).
+    """Complete the tree: posterior, sample stats, ``observed_data``, per-patient log-likelihood.
+
+    The log-likelihood is computed here unless given (the fast path gets it with its effect draws).
     """
     groups = {"posterior": post, "sample_stats": stats,
               "observed_data": observed_scores(design)}
@@ -400,8 +406,10 @@ def _log_likelihood(spec: GrowthSpec, design: Design, post: xr.Dataset) -> xr.Da
 
 
 def _crossed_loglik(design: Design, d: PosteriorDraws) -> np.ndarray:
-    """Each patient's marginal log-likelihood (patient effects integrated out) given the
-    fixed effects and the therapist effect of each session (patients changing therapist).
+    """Compute each patient's marginal log-likelihood when patients change therapist.
+
+    Each patient's marginal log-likelihood (patient effects integrated out) given the fixed effects
+    and the therapist effect of each session (patients changing therapist).
 
     ``log N(r; 0, sigma^2 I + Z Sigma Z')`` with ``r = y - X beta - Z_t u_t(session)``, by
     Woodbury and the determinant lemma with ``M = sigma^2 Sigma^-1 + Z'Z``.
@@ -454,7 +462,7 @@ def _student_t_loglik(design: Design, d: PosteriorDraws) -> np.ndarray:
 
 def fit_from_draws(spec: GrowthSpec, data: TherapyData, values: dict[str, np.ndarray],
                    *, chains: int = 1) -> GrowthFit:
-    """A `GrowthFit` from given posterior draws, without sampling (tests, examples, imports).
+    """Make a `GrowthFit` from given posterior draws, without sampling (tests, examples, imports).
 
     ``values`` maps posterior variable names (``intercept``, ``slope``,
     ``patient_intercept_sd``, ``patient_corr``, ``therapist_effect``, ``residual_sd``,

@@ -95,7 +95,7 @@ def _terms(names: tuple[str, ...], values: dict, scaling: tuple, maximum) -> lis
 
 def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: TherapyData,
                       *, design: Design | None = None) -> pm.Model:
-    """The joint growth–dropout PyMC model (never samples).
+    """Build the joint growth–dropout PyMC model (never samples).
 
     The growth part is :func:`~trajectories.model.build_model` on the latent path; the
     dropout hazard (:func:`trajectories.dropout.add_hazard`) is added in the same model,
@@ -152,7 +152,7 @@ def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: 
 
 def joint_structure_key(growth_spec: GrowthSpec, dropout_spec: DropoutSpec,
                         model: pm.Model) -> tuple:
-    """What fixes the compiled code of the joint model: specs, bins, terms and sizes.
+    """Key what fixes the compiled code of the joint model: specs, bins, terms and sizes.
 
     Every array of the joint model is ``pm.Data``, so a data set with the same structure
     only swaps its data into the compiled model (the shapes of rows may differ).
@@ -222,7 +222,7 @@ def _last_session(fit: object) -> int:
 
 def change_without_dropout(fit: object, *, at_session: float | None = None,
                            prob: float = 0.9) -> pd.DataFrame:
-    """Expected score and change from intake at a session as if no one had dropped out.
+    """Compute expected score and change from intake at a session as if no one had dropped out.
 
     ``population`` uses the fixed effects averaged over the patients' covariates (the
     mean trajectory of the population the patients come from); ``sample`` averages every

@@ -38,7 +38,7 @@ _T_NODES = (np.arange(32) + 0.5) / 32
 
 
 def score_bounds(data: TherapyData) -> tuple[float, float]:
-    """The instrument's score range (``-inf, inf`` for data without an instrument).
+    """Return the instrument's score range (``-inf, inf`` for data without an instrument).
 
     Observed scores are the model's latent scores censored at these bounds: every expected
     score, interval and band setback reports for a score lies inside them (docs/workflow.md).
@@ -78,7 +78,7 @@ def _phi(z: np.ndarray) -> np.ndarray:
 def expected_bounded(mean: np.ndarray, normal_sd: np.ndarray, data: TherapyData, *,
                      nu: np.ndarray | None = None, t_scale: np.ndarray | None = None
                      ) -> np.ndarray:
-    """Expected observed score on the instrument's range, per draw.
+    """Compute the expected observed score on the instrument's range, per draw.
 
     The score is ``mean + N(0, normal_sd^2) [+ t_scale * T_nu]`` censored at the
     instrument's bounds (:func:`score_bounds`). Without Student-t residuals this is
@@ -150,8 +150,10 @@ def total_covariance(d: PosteriorDraws, k: int) -> np.ndarray:
 
 
 def intake_sd(d: PosteriorDraws, design: Design) -> np.ndarray:
-    """Model-implied SD of intake scores per draw, ``sqrt(z0'(Sigma_u + Sigma_v)z0 +
-    sigma^2)``: the unit of every standardised change and contrast.
+    """Compute the model-implied SD of intake scores per draw.
+
+    It is ``sqrt(z0'(Sigma_u + Sigma_v)z0 + sigma^2)``: the unit of every standardised change and
+    contrast.
     """
     z0 = design.basis(0.0)[0]
     cov = total_covariance(d, len(z0))
@@ -159,9 +161,10 @@ def intake_sd(d: PosteriorDraws, design: Design) -> np.ndarray:
 
 
 def resolve_rci(fit: object, instrument: str | Instrument | float | None) -> float:
-    """The RCI of an estimand's ``instrument=`` argument: a number (the RCI itself), an
-    instrument, or (None) the fitted data's instrument, by :func:`~trajectories.clinical.
-    reliable_change` (the one rule).
+    """Resolve the RCI of an estimand's ``instrument=`` argument.
+
+    A number (the RCI itself), an instrument, or (None) the fitted data's instrument, by
+    :func:`~trajectories.clinical.reliable_change` (the one rule).
     """
     if isinstance(instrument, int | float) and not isinstance(instrument, bool):
         return reliable_change(fit.data, rci=float(instrument)).rci

@@ -42,8 +42,9 @@ __all__ = ["delta_adjusted", "tipping_point"]
 
 def _imputed_change(fit: object, at_session: float, rng: np.random.Generator,
                     max_draws: int | None) -> tuple[np.ndarray, pd.DataFrame]:
-    """(S, N) draws of each patient's score change from intake to the session, observed
-    where seen and imputed where missing; and a per-patient table (who is missing, why).
+    """Draw (S, N) of each patient's score change from intake to the session.
+
+    Observed where seen and imputed where missing; also a per-patient table (who is missing, why).
     """
     data, design = fit.data, fit.design
     d = growth_draws(fit).thin(max_draws)
@@ -239,7 +240,7 @@ def tipping_point(fit: object, *, at_session: float,
                   shift: Sequence[str] | None = None, reference: str | None = None,
                   prob: float = 0.95, seed: int | None = None,
                   max_draws: int | None = 2000) -> pd.DataFrame:
-    """The shift of the dropouts' scores at which each conclusion at delta = 0 changes.
+    """Find the shift of the dropouts' scores at which each conclusion at delta = 0 changes.
 
     Same arguments as :func:`delta_adjusted`. Every draw of an estimand moves by
     ``slope * delta`` (``slope`` = the share of shifted patients, signed), so the interval

@@ -32,7 +32,7 @@ class DataValidationError(ValueError):
 
 
 def plain(value: object) -> object:
-    """A numpy scalar as the Python value a user typed (1 rather than np.float64(1.0))."""
+    """Convert a NumPy scalar to the Python value a user typed (1 rather than np.float64(1.0))."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and value.is_integer():
@@ -53,7 +53,7 @@ def offending(frame: pd.DataFrame, mask: np.ndarray | pd.Series, source: dict[st
 
 
 def fail(column: str, rule: str, detail: str = "") -> DataValidationError:
-    """The error for a broken rule in a column, with the offending rows if given."""
+    """Make the error for a broken rule in a column, with the offending rows if given."""
     msg = f"column {column!r}: {rule}"
     return DataValidationError(msg + (f"; offending rows: {detail}" if detail else ""))
 
@@ -115,7 +115,7 @@ def _as_float(value: object) -> float:
 
 def check_numeric(frame: pd.DataFrame, col: str, source: dict[str, str], *,
                   allow_nan: bool) -> np.ndarray:
-    """The column as finite floats (NaN allowed if ``allow_nan``); text is refused."""
+    """Return the column as finite floats (NaN allowed if ``allow_nan``); text is refused."""
     raw = frame[col]
     try:
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)

@@ -47,9 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def comparison_figure(table: pd.DataFrame) -> Figure:
-    """Rates by policy (all patients and the not-on-track subgroup) and, with a policy
-    besides TAU, the paired differences to it: one figure, in percent (drawn without
-    pyplot, so no window opens and no global state changes).
+    """Draw the rates by policy and the paired differences to TAU as one figure, in percent.
+
+    Rates are shown for all patients and the not-on-track subgroup; the differences appear with a
+    policy besides TAU. Drawn without pyplot, so no window opens and no global state changes.
     """
     outcomes = [o for o in ("deteriorated", "failure", "dropout", "recovered")
                 if o in set(table["outcome"])]

@@ -26,7 +26,7 @@ PATIENTS_PER_THERAPIST = 90  # Saxon & Barkham (2012): 10,786 patients of 119 th
 
 
 def policy_name(text: str) -> str:
-    """An argparse ``type=``: a policy name that :func:`policy_from_name` understands."""
+    """Parse a policy name that :func:`policy_from_name` understands (an argparse ``type=``)."""
     try:
         policy_from_name(text)
     except ValueError as exc:
@@ -57,7 +57,7 @@ def add_clinic_options(parser: argparse.ArgumentParser) -> None:
 
 
 def clinic_config(args: argparse.Namespace) -> ClinicConfig:
-    """The :class:`ClinicConfig` the options describe (validated: bad values raise)."""
+    """Return the :class:`ClinicConfig` the options describe (validated: bad values raise)."""
     therapists = args.therapists or max(1, round(args.patients / PATIENTS_PER_THERAPIST))
     make = ClinicConfig.routine if args.setting == "routine" else ClinicConfig
     return make(n_patients=args.patients, n_therapists=therapists,
@@ -107,9 +107,10 @@ def format_summary(policy: str, info: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate, simulate chunk by chunk (validating and writing each chunk in a second
-    thread while the next is simulated, so memory stays bounded by two chunks), then write
-    the summary and print it. Everything is written into a temporary folder and moved into
+    """Validate, simulate chunk by chunk, then write the summary and print it.
+
+    Each chunk is validated and written in a second thread while the next is simulated, so memory
+    stays bounded by two chunks. Everything is written into a temporary folder and moved into
     ``--out`` only when complete.
     """
     config = clinic_config(args)
@@ -140,10 +141,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 class _ChunkWriter:
-    """Validates each chunk's observed data as TherapyData and appends it to
-    ``sessions.parquet`` (and its patients to ``patients.parquet``) in one worker thread;
-    NumPy and Arrow release the GIL, so this overlaps with simulating the next chunk. At
-    most one chunk waits, and an error in the worker is raised in the caller.
+    """Validate and write each chunk's data in one worker thread.
+
+    Each chunk's observed data are validated as TherapyData and appended to ``sessions.parquet``
+    (its patients to ``patients.parquet``); NumPy and Arrow release the GIL, so this overlaps with
+    simulating the next chunk. At most one chunk waits, and an error in the worker is raised in the
+    caller.
     """
 
     def __init__(self, out: Path) -> None:

@@ -171,8 +171,10 @@ def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None 
 
 
 def course_table(course: pd.DataFrame) -> pd.DataFrame:
-    """The expected course one row per session: expected score and change from intake,
-    each with its credible interval (from the long table of :func:`expected_change`).
+    """Tabulate the expected course, one row per session.
+
+    Expected score and change from intake, each with its credible interval (from the long table of
+    :func:`expected_change`).
 
     Examples
     --------
@@ -207,9 +209,10 @@ def _raw_effects(data: TherapyData, at: float) -> pd.DataFrame | None:
 
 
 def _add_model_checks(rep: Report, fit: GrowthFit, course: pd.DataFrame | None) -> None:
-    """Observed courses against the expected course: the first look at whether the model
-    describes the data. (The posterior predictive check and contrast figures of the
-    workflow work join this section.)
+    """Show observed courses against the expected course.
+
+    This is the first look at whether the model describes the data; the posterior predictive check
+    and contrast figures of the workflow work join this section.
     """
     data = fit.data
     rep.add_heading("Observed courses and the expected course")
@@ -269,8 +272,9 @@ def analyze_dataset(
 
 
 def fit_report(fit_dir: str | Path) -> Report:
-    """A report from a folder written by ``setback fit`` or ``setback analyze`` (reads
-    ``fit.nc``): Methods, the model check and the estimates.
+    """Build a report from a folder written by ``setback fit`` or ``setback analyze``.
+
+    It reads ``fit.nc`` and gives Methods, the model check and the estimates.
     """
     path = Path(fit_dir) / "fit.nc"
     if not path.exists():

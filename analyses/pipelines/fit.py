@@ -27,8 +27,10 @@ __all__ = ["FitOutputs", "resolve_rci", "run_fit"]
 
 
 def resolve_rci(data: TherapyData, rci: float | None) -> tuple[float | None, str]:
-    """The RCI of an analysis by the one rule (:func:`~trajectories.clinical.
-    reliable_change`), and a note saying where it came from, or (None, why not).
+    """Resolve the RCI of an analysis by the one rule, with a note saying where it came from.
+
+    The rule is :func:`~trajectories.clinical.reliable_change`; returns ``(rci, note)``, or ``(None,
+    why not)``.
     """
     try:
         rc = reliable_change(data, rci=rci)
@@ -75,13 +77,14 @@ def run_fit(
     compare: tuple[str, ...] = (),
     input_path: str | Path | None = None,
 ) -> FitOutputs:
-    """Fit ``spec`` to ``data`` and write ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
-    ``therapist_effects.csv`` (three-level data), ``deterioration_risk.csv`` (when an RCI
-    follows from ``rci``, the instrument, or its reliability and the sample's intake SD:
-    :func:`resolve_rci`) and ``meta.json`` (seed, spec, sampler settings, diagnostics,
-    versions and ``input_path`` with its SHA-256) into ``out``. The seed used (drawn when
-    ``settings`` has none) is in ``fit.settings.seed`` and ``meta.json``; the same seed
-    gives the same files.
+    """Fit ``spec`` to ``data`` and write the fit, its tables and its provenance into ``out``.
+
+    Fit ``spec`` to ``data`` and write ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
+    ``therapist_effects.csv`` (three-level data), ``deterioration_risk.csv`` (when an RCI follows
+    from ``rci``, the instrument, or its reliability and the sample's intake SD:
+    :func:`resolve_rci`) and ``meta.json`` (seed, spec, sampler settings, diagnostics, versions and
+    ``input_path`` with its SHA-256) into ``out``. The seed used (drawn when ``settings`` has none)
+    is in ``fit.settings.seed`` and ``meta.json``; the same seed gives the same files.
 
     When the chains disagree (R-hat > 1.1: :attr:`Diagnostics.usable` is false) only
     ``fit.nc``, ``summary.csv`` and ``meta.json`` are written, and the notes say why: the

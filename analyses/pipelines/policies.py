@@ -95,8 +95,9 @@ def compare_policies_report(
 
 
 def headline_table(table: pd.DataFrame, outcomes: Sequence[str] = tuple(_SHOWN)) -> pd.DataFrame:
-    """A compact view of a comparison: one row per subgroup and policy, one column per
-    outcome, cells like ``"6.7 [5.3, 8.0]"`` (percent) and ``"-3.7 [-4.5, -2.8]"`` (difference).
+    """Tabulate a comparison compactly: one row per subgroup and policy, one column per outcome.
+
+    Cells read like ``"6.7 [5.3, 8.0]"`` (percent) and ``"-3.7 [-4.5, -2.8]"`` (difference).
 
     Examples
     --------

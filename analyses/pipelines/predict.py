@@ -175,7 +175,7 @@ def run_predict(
 
 
 def format_calibration(table: pd.DataFrame) -> str:
-    """The calibration table as plain lines for the terminal."""
+    """Format the calibration table as plain lines for the terminal."""
     lines = []
     for r in table.itertuples(index=False):
         lines.append(f"{r.risk}: n = {r.n} ({r.n_events} events, rate {r.observed_rate:.3f}); "

@@ -22,7 +22,7 @@ __all__ = ["add_workflow_sections", "compare_time_shapes"]
 
 
 def _contrast_covariate(fit: GrowthFit, by: str | None) -> str | None:
-    """The covariate to contrast: ``by``, else the first text covariate of the model."""
+    """Choose the covariate to contrast: ``by``, else the first text covariate of the model."""
     if by is not None:
         return by
     for cov in fit.spec.covariates:

@@ -27,8 +27,9 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (6.0, 4.0)) -> Axes:
 
 
 def units_of(table: pd.DataFrame | TherapyData) -> dict[str, Any]:
-    """The scale a table was computed on (``attrs["units"]`` of estimand and retention
-    tables, :meth:`TherapyData.units`), with plain defaults for a table without it.
+    """Return the scale a table was computed on, with plain defaults for a table without it.
+
+    The scale is ``attrs["units"]`` of estimand and retention tables (:meth:`TherapyData.units`).
 
     Examples
     --------
@@ -55,8 +56,9 @@ def _coloured_groups(table: pd.DataFrame, by: str | None) -> list[tuple[Any, Any
 
 def _band_lines(ax: Axes, table: pd.DataFrame, by: str | None, y: str,
                 line_kws: dict[str, Any] | None, units: dict[str, Any] | None = None) -> None:
-    """One line of ``y`` over sessions per group, with its ``ci_low``-``ci_high`` band
-    (clipped to the instrument's score range when ``units`` are given: a score band).
+    """Draw one line of ``y`` over sessions per group, with its ``ci_low``-``ci_high`` band.
+
+    The band is clipped to the instrument's score range when ``units`` are given (a score band).
     """
     for colour, key, g in _coloured_groups(table, by):
         g = g.sort_values("session")

@@ -30,7 +30,7 @@ def plot_expected_change(
     ax: Axes | None = None,
     line_kws: dict[str, Any] | None = None,
 ) -> Axes:
-    """Expected score (or change) over sessions with its credible band, by group.
+    """Plot expected score (or change) over sessions with its credible band, by group.
 
     Parameters
     ----------
@@ -64,7 +64,7 @@ def plot_expected_change(
 
 
 def _level(table: pd.DataFrame) -> str:
-    """The interval level of an estimand table, as a percentage ("95%")."""
+    """Return the interval level of an estimand table, as a percentage ("95%")."""
     prob = table.attrs.get("ci_prob", 0.95)
     return f"{100 * prob:g}%"
 
@@ -75,7 +75,7 @@ def plot_recovery_curves(
     ax: Axes | None = None,
     line_kws: dict[str, Any] | None = None,
 ) -> Axes:
-    """Expected recovery curves by intake severity with the failure boundary (dashed).
+    """Plot expected recovery curves by intake severity with the failure boundary (dashed).
 
     See Also
     --------

@@ -34,7 +34,7 @@ _Z95 = 1.959963984540054
 
 def facet_axes(n_rows: int, n_cols: int, *, size: tuple[float, float] = (3.6, 2.8),
                sharey: bool = True) -> tuple[Figure, np.ndarray]:
-    """A figure with an ``n_rows x n_cols`` grid of panels (always a 2-D array of Axes)."""
+    """Make a figure with an ``n_rows x n_cols`` grid of panels (always a 2-D array of Axes)."""
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(size[0] * n_cols, size[1] * n_rows),
                              sharey=sharey, squeeze=False, layout="constrained")
     return fig, axes
@@ -50,7 +50,7 @@ def plot_study_performance(
     ax: Axes | None = None,
     errorbar_kws: dict[str, Any] | None = None,
 ) -> Axes:
-    """A performance measure across conditions with ±1.96 Monte Carlo SE bars.
+    """Plot a performance measure across conditions with ±1.96 Monte Carlo SE bars.
 
     Parameters
     ----------
@@ -151,7 +151,7 @@ def plot_study_facets(
     hue: str = "method",
     reference: float | str | None = None,
 ) -> Figure:
-    """A performance measure in one panel per level combination of ``rows`` and ``cols``.
+    """Plot a performance measure in one panel per level combination of ``rows`` and ``cols``.
 
     Each panel is :func:`plot_study_performance` of the conditions with those levels, so
     every condition of a study with up to three varying factors is on the figure.

@@ -1,5 +1,7 @@
-"""The working alliance in session: drift, ruptures of two kinds, the patient's rating, the
-therapist's noticing, and the resolution of ruptures (Safran & Muran's model, DOMAIN.md §6).
+"""The working alliance in session (Safran & Muran's model, DOMAIN.md §6).
+
+Drift, ruptures of two kinds, the patient's rating, the therapist's noticing, and the resolution of
+ruptures.
 
 Each session, for the patients in treatment:
 
@@ -29,7 +31,7 @@ __all__ = ["alliance_step", "resolve_ruptures"]
 
 
 def alliance_step(c: Chunk) -> None:
-    """Steps 1-4: drift, rupture, rating, noticing."""
+    """Advance the alliance one session, steps 1-4: drift, rupture, rating, noticing."""
     al, rt = c.config.alliance, c.config.ruptures
     wd, cf = rt.withdrawal, rt.confrontation
     a = c.a  # in place: one pass over the chunk per line

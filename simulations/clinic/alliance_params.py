@@ -1,5 +1,6 @@
-"""Alliance and rupture parameters: the alliance process, the two rupture types and their
-resolution (sub-configurations of :class:`~simulations.clinic.config.ClinicConfig`).
+"""Alliance and rupture parameters: the alliance process, rupture types and their resolution.
+
+They are sub-configurations of :class:`~simulations.clinic.config.ClinicConfig`.
 
 Withdrawal and confrontation ruptures are two processes with their own parameters (Safran &
 Muran's rupture markers; DOMAIN.md §6): each has its own rate, its own **visibility** to the
@@ -19,8 +20,9 @@ __all__ = ["AllianceConfig", "RuptureConfig", "RuptureType"]
 
 @dataclass(frozen=True)
 class RuptureType:
-    """One kind of alliance rupture: how often it happens, who sees it, what it costs and
-    how it is resolved.
+    """One kind of alliance rupture.
+
+    How often it happens, who sees it, what it costs and how it is resolved.
 
     Parameters
     ----------

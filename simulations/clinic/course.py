@@ -75,8 +75,9 @@ def _next_treatment(c: Chunk, started: np.ndarray, n_next: int) -> None:
 
 
 def measure(c: Chunk) -> None:
-    """Observed score of this session (latent + error with the instrument's SEM, rounded and
-    clipped to the scale), and the changes a service computes from it.
+    """Measure this session's observed score and the changes a service computes from it.
+
+    The score is latent + error with the instrument's SEM, rounded and clipped to the scale.
     """
     s = c.session
     o_sev = c.normal("measure")
@@ -98,8 +99,9 @@ def measure(c: Chunk) -> None:
 
 
 def measure_horizon(c: Chunk) -> None:
-    """The follow-up assessment at the horizon, for every patient (its own stream, so that it
-    is the same draw whatever happened in treatment).
+    """Measure the follow-up assessment at the horizon, for every patient.
+
+    It uses its own stream, so that it is the same draw whatever happened in treatment.
     """
     o_sev = np.clip(np.rint(c.sev + F32(c.sem) * c.normal("follow_up")), 0, c.span)
     c.score_horizon = c.to_score(o_sev)

@@ -51,8 +51,10 @@ Record = Literal["none", "observed", "truth"]
 
 @dataclass
 class ChunkResult:
-    """Arrays of one chunk: per patient (1-D) and per session x patient (``matrices``:
-    session-major, so that each session's writes and the monitor's reads are contiguous).
+    """Arrays of one chunk: per patient (1-D) and per session x patient (``matrices``).
+
+    The matrices are session-major, so that each session's writes and the monitor's reads are
+    contiguous.
     """
 
     therapist: np.ndarray
@@ -65,8 +67,10 @@ class ChunkResult:
 
 
 def setup(config: ClinicConfig, seed: int | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Therapists' effects and each patient's therapist (random, equal probability: caseloads
-    vary as in routine services), from the first two children of ``SeedSequence(seed)``.
+    """Draw therapists' effects and each patient's therapist.
+
+    Therapists' effects and each patient's therapist (random, equal probability: caseloads vary as
+    in routine services), from the first two children of ``SeedSequence(seed)``.
 
     Examples
     --------

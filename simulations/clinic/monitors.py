@@ -36,7 +36,7 @@ class Monitor(Protocol):
         ...
 
     def flag(self, session: int, scores: np.ndarray, *, instrument: Instrument) -> np.ndarray:
-        """Flags at ``session``.
+        """Return the flags at ``session``.
 
         Parameters
         ----------

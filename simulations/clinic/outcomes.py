@@ -66,7 +66,7 @@ class FewClustersWarning(UserWarning):
 
 
 def few_clusters_note(n_clusters: int) -> str:
-    """The sentence that says which interval replaced the cluster-robust one, and why."""
+    """Say which interval replaced the cluster-robust one, and why (one sentence)."""
     return (f"only {n_clusters} therapist{'s' if n_clusters != 1 else ''}: cluster-robust "
             f"intervals need at least {MIN_CLUSTERS} (with few clusters they are too narrow, "
             "with one they have zero width; Cameron & Miller 2015), so rates have Wilson "
@@ -84,9 +84,10 @@ def _classes(intake: np.ndarray, score: np.ndarray, inst) -> tuple[pd.Categorica
 
 
 def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 0) -> pd.DataFrame:
-    """One row per patient of a chunk: outcomes at the end of treatment and at the horizon,
-    then the service's responses, process and client factors, the hidden truth and the
-    columns policies added.
+    """Tabulate one row per patient of a chunk.
+
+    Outcomes at the end of treatment and at the horizon, then the service's responses, process and
+    client factors, the hidden truth and the columns policies added.
     """
     inst = config.instrument
     p = dict(out.patient)
@@ -163,8 +164,10 @@ def cluster_se(phi: np.ndarray, cluster: np.ndarray, *,
 
 
 def interval_method(cluster: np.ndarray) -> str:
-    """``"cluster-robust"`` with at least :data:`MIN_CLUSTERS` clusters, else
-    ``"independent"`` after a :class:`FewClustersWarning` (the tables call it once each).
+    """Choose the interval method for ``n_clusters`` clusters.
+
+    ``"cluster-robust"`` with at least :data:`MIN_CLUSTERS` clusters, else ``"independent"`` after a
+    :class:`FewClustersWarning` (the tables call it once each).
     """
     k = int(np.count_nonzero(np.bincount(cluster)))
     if k >= MIN_CLUSTERS:
@@ -205,8 +208,9 @@ def rate_interval(y: np.ndarray, member: np.ndarray, cluster: np.ndarray,
 
 
 def difference_se(phi_difference: np.ndarray, cluster: np.ndarray, method: str) -> float:
-    """Standard error of a paired difference of rates from the difference of influences:
-    cluster-robust, or with each patient independent (``method="independent"``).
+    """Compute the standard error of a paired difference of rates from the difference of influences.
+
+    Cluster-robust, or with each patient independent (``method="independent"``).
     """
     if method == "cluster-robust":
         return cluster_se(phi_difference, cluster)
@@ -272,8 +276,9 @@ def summary(patients: pd.DataFrame) -> dict[str, object]:
 
 def event_share(patients: pd.DataFrame, ratio: str,
                 member: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(y, weights) for :func:`ratio_influence` of a share of events in :data:`RATIOS`
-    (e.g. ruptures resolved: ``sum(n_repaired) / sum(n_ruptures)``), among ``member``.
+    """Return (y, weights) for :func:`ratio_influence` of a share of events in :data:`RATIOS`.
+
+    For example ruptures resolved: ``sum(n_repaired) / sum(n_ruptures)``, among ``member``.
     """
     num, den = RATIOS[ratio]
     weights = patients[den].to_numpy().astype(float)

@@ -1,6 +1,7 @@
-"""Sub-configurations of :class:`~simulations.clinic.config.ClinicConfig`: course, therapists,
-risk factors, dropout and the follow-up to a common horizon (the alliance and rupture
-parameters are in :mod:`simulations.clinic.alliance_params`).
+"""Sub-configurations of :class:`~simulations.clinic.config.ClinicConfig`.
+
+Course, therapists, risk factors, dropout and the follow-up to a common horizon (the alliance and
+rupture parameters are in :mod:`simulations.clinic.alliance_params`).
 
 Every default cites its source in ``DOMAIN.md`` with its provenance tag ([V] verified, [S]
 secondary, [derived], or [assumed]/[calibrated] for modelling choices without a published
@@ -101,8 +102,10 @@ class CourseConfig:
 
 @dataclass(frozen=True)
 class TherapistConfig:
-    """Therapist effects: change rate, caseload severity, alliance, ruptures and their repair,
-    dropout, use of feedback and the therapist's stance towards their own effectiveness.
+    """Therapist effects.
+
+    Change rate, caseload severity, alliance, ruptures and their repair, dropout, use of feedback
+    and the therapist's stance towards their own effectiveness.
 
     Parameters
     ----------
@@ -164,11 +167,12 @@ class TherapistConfig:
 
 @dataclass(frozen=True)
 class RiskConfig:
-    """Adverse-outcome factors of the client and their life: low readiness, comorbidity,
-    earlier negative therapy, external stress. DOMAIN.md lists these factors (Lambert 2013
-    via PMC9856216 [S]; negative treatment expectations and higher impairment predict dropout,
-    Zimmermann et al. 2017 [V]) but no prevalences or effect sizes: all values are [assumed].
-    Each factor raises both deterioration and dropout (tested in
+    """Adverse-outcome factors of the client and their life.
+
+    Low readiness, comorbidity, earlier negative therapy, external stress. DOMAIN.md lists these
+    factors (Lambert 2013 via PMC9856216 [S]; negative treatment expectations and higher impairment
+    predict dropout, Zimmermann et al. 2017 [V]) but no prevalences or effect sizes: all values are
+    [assumed]. Each factor raises both deterioration and dropout (tested in
     ``tests/simulations/clinic/test_factors.py``).
 
     Parameters
@@ -266,8 +270,9 @@ class DropoutConfig:
 
 @dataclass(frozen=True)
 class FollowUpConfig:
-    """Life after this treatment: the common horizon, the course off treatment and the next
-    treatment of a referred patient.
+    """Life after this treatment.
+
+    The common horizon, the course off treatment and the next treatment of a referred patient.
 
     Sessions are weekly [assumed], so session ``s`` is week ``s`` and the horizon is a week
     number. Every patient is followed to the horizon whatever ended their treatment, so that

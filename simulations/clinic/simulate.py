@@ -119,7 +119,7 @@ class ClinicChunk:
     instrument: Instrument
 
     def observed(self) -> TherapyData:
-        """The chunk's observed long data, validated."""
+        """Return the chunk's observed long data, validated."""
         if self.sessions is None:
             raise ValueError("observed: the run had keep_sessions=False")
         return _observed(self.sessions, self.instrument)
@@ -257,8 +257,9 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _long(out, first_id: int, end_status: pd.Series) -> pd.DataFrame:
-    """Attended sessions of a chunk as a long frame, patient by patient (observed columns,
-    the hidden ones that were recorded, and each patient's end status).
+    """Tabulate the attended sessions of a chunk as a long frame, patient by patient.
+
+    Observed columns, the hidden ones that were recorded, and each patient's end status.
     """
     n_sessions, n = out.obs.shape
     counts = out.last_session.astype(np.int64) + 1

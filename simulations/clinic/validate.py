@@ -36,11 +36,11 @@ def check_all(obj: object, prefix: str, ranges: dict[str, tuple[float, float]]) 
 
 
 def check_prob(name: str, value: float) -> None:
-    """A probability in [0, 1]."""
+    """Check a probability in [0, 1]."""
     check(name, value, 0.0, 1.0)
 
 
 def check_int(name: str, value: int, low: int, high: int) -> None:
-    """An integer (not a bool) in [low, high]."""
+    """Check an integer (not a bool) in [low, high]."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")

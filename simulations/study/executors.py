@@ -129,7 +129,7 @@ class Dask:
 
 
 def jobqueue_cluster(kind: str, **options: Any) -> Any:
-    """A dask-jobqueue cluster of ``kind`` (``"slurm"``, ``"pbs"``, ...), not yet scaled.
+    """Make a dask-jobqueue cluster of ``kind`` (``"slurm"``, ``"pbs"``, ...), not yet scaled.
 
     ``options`` override the user's Dask configuration (``cores``, ``memory``, ``queue``,
     ``walltime``, ``job_extra_directives`` ...). Submitting jobs is ``cluster.scale(jobs=n)``.

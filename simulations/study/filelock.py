@@ -109,7 +109,7 @@ def _try_lock(fd: int) -> bool:
 
 
 def _read(fd: int) -> dict[str, Any]:
-    """The holder a lock file names ({} when empty, unreadable or being written)."""
+    """Read the holder a lock file names ({} when empty, unreadable or being written)."""
     try:
         os.lseek(fd, 0, os.SEEK_SET)
         other = json.loads(os.read(fd, 4096).decode("utf-8"))

@@ -67,20 +67,21 @@ class StudyResults:
                 f"{planned} replications done, {failed} failed; {len(f)} rows)")
 
     def summarise(self, metrics: tuple[str, ...] | None = None, **options: Any) -> pd.DataFrame:
-        """Performance measures with Monte Carlo SEs: see :mod:`simulations.study.metrics`."""
+        """Compute performance measures with Monte Carlo SEs (:mod:`simulations.study.metrics`)."""
         from simulations.study.metrics import summarise
 
         return summarise(self, metrics=metrics, **options)
 
     def failures(self) -> pd.DataFrame:
-        """The failed replications: condition, replication, spawn key and error message."""
+        """Tabulate the failed replications: condition, replication, spawn key and error message."""
         failed = self.frame[self.frame["error"].notna()]
         return failed[["condition_id", "replication", "spawn_key", "error"]].reset_index(
             drop=True)
 
     def errors(self, kind: str = "error") -> pd.DataFrame:
-        """Distinct error (or ``kind="warning"``) messages per condition, with the
-        replications to :func:`replay`: see :func:`simulations.study.errors.error_table`.
+        """Tabulate distinct error (or ``kind="warning"``) messages per condition.
+
+        With the replications to :func:`replay`: see :func:`simulations.study.errors.error_table`.
         """
         return error_table(self.frame, self.design, kind=kind)
 
@@ -181,8 +182,10 @@ def run_study(
 
 
 def _names(recorded: str, fn: Task) -> bool:
-    """Whether a task name recorded in a store resolves to ``fn`` (e.g. a name from before
-    the function moved module: :data:`simulations.tasks.registry.MOVED_TASKS`).
+    """Tell whether a task name recorded in a store resolves to ``fn``.
+
+    For example a name from before the function moved module:
+    :data:`simulations.tasks.registry.MOVED_TASKS`.
     """
     try:
         return get_task(recorded) is fn
@@ -371,7 +374,7 @@ def replay(design: StudyDesign, task: Task | str, condition_id: int,
 
 
 def load_results(store: ParquetStore) -> StudyResults:
-    """The results held in a store (finished so far), e.g. for a study that is still running.
+    """Load the results held in a store (finished so far), e.g. of a study still running.
 
     Examples
     --------

@@ -77,7 +77,7 @@ def _fit(evals: pd.DataFrame, candidates: np.ndarray) -> tuple[np.ndarray, np.nd
 def search_sample_size(evaluate: Evaluate, values: Sequence[int], target: float = 0.8, *,
                        replications: int = 200, tolerance: float = 0.02,
                        max_rounds: int = 10) -> SearchResult:
-    """The smallest of ``values`` whose power reaches ``target``, by a fitted-curve search.
+    """Find the smallest of ``values`` whose power reaches ``target``, by a fitted-curve search.
 
     Parameters
     ----------
@@ -162,7 +162,7 @@ def _table(done: Mapping[int, tuple[int, int]]) -> pd.DataFrame:
 def study_power(task: Any, factors: Mapping[str, Any], vary: str, *, method: str | None = None,
                 seed: int = 1, alpha: float = 0.05, folder: str | Path | None = None,
                 executor: Any = "serial", progress: bool = False) -> Evaluate:
-    """An ``evaluate`` for :func:`search_sample_size` that runs a study task.
+    """Make an ``evaluate`` for :func:`search_sample_size` that runs a study task.
 
     Parameters
     ----------

@@ -31,7 +31,7 @@ def replication_outcomes(frame: pd.DataFrame) -> dict[int, dict[int, bool]]:
 
 
 def stop_point(outcomes: Mapping[int, bool], max_errors: int) -> int | None:
-    """The first replication at which ``max_errors`` failures in a row are complete.
+    """Find the first replication at which ``max_errors`` failures in a row are complete.
 
     Only runs of consecutive replication numbers count, so the answer can only move
     earlier as more replications finish, and is final once earlier gaps are filled.

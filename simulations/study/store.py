@@ -187,6 +187,7 @@ class ParquetStore:
 
     @property
     def manifest_path(self) -> Path:
+        """Path of the study's ``manifest.json``."""
         return self.path / "manifest.json"
 
     def exists(self) -> bool:
@@ -194,7 +195,7 @@ class ParquetStore:
         return self.manifest_path.is_file()
 
     def manifest(self) -> dict[str, Any]:
-        """The manifest as a dict.
+        """Read the manifest as a dict.
 
         Raises
         ------
@@ -218,8 +219,9 @@ class ParquetStore:
         return manifest
 
     def check_folder(self) -> None:
-        """Refuse now, before any work, a directory a study may not be written to: a file,
-        a foreign ``manifest.json``, or a non-empty directory that holds no study (unless
+        """Refuse now, before any work, a directory a study may not be written to.
+
+        A file, a foreign ``manifest.json``, or a non-empty directory that holds no study (unless
         ``allow_other_files``).
 
         Raises
@@ -252,7 +254,7 @@ class ParquetStore:
                 "other files are left alone)")
 
     def design(self) -> StudyDesign:
-        """The design recorded in the manifest, checked as a new design is.
+        """Read the design recorded in the manifest, checked as a new design is.
 
         Raises
         ------
@@ -334,6 +336,7 @@ class ParquetStore:
 
     @property
     def index_path(self) -> Path:
+        """Path of the chunk index, ``chunks.jsonl`` (one JSON record per finished chunk)."""
         return self.path / "chunks.jsonl"
 
     def _read_index(self) -> list[ChunkRecord]:
@@ -360,7 +363,7 @@ class ParquetStore:
             return False
 
     def chunks(self) -> list[ChunkRecord]:
-        """The finished, intact chunks, ordered by condition and first replication."""
+        """List the finished, intact chunks, ordered by condition and first replication."""
         valid = [r for r in self._read_index() if self._is_valid(r)]
         return sorted(valid, key=lambda r: (r.condition_id, r.first))
 

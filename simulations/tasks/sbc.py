@@ -60,7 +60,7 @@ JOINT_DROPOUT = {"breaks": (0, 3), "baseline_mean": math.log(0.1 / 0.9), "baseli
 
 
 def sbc_spec(model: str = "two_level") -> Any:
-    """The growth spec of a named SBC model, with :data:`SBC_PRIOR` as absolute priors.
+    """Return the growth spec of a named SBC model, with :data:`SBC_PRIOR` as absolute priors.
 
     Examples
     --------
@@ -95,13 +95,15 @@ SBC_MODELS: dict[str, dict[str, int]] = {
 
 
 def sbc_model(model: str) -> tuple[Any, dict[str, int]]:
-    """The spec and default data sizes of a named SBC model."""
+    """Return the spec and default data sizes of a named SBC model."""
     return sbc_spec(model), dict(SBC_MODELS[model])
 
 
 def _lkj(q: int, eta: float, rng: np.random.Generator) -> np.ndarray:
-    """A q x q LKJ(eta) correlation matrix (q <= 3) from the C-vine's partial correlations
-    ``2 Beta(b, b) - 1``, ``b = eta + (q - 1 - k) / 2`` (Lewandowski, Kurowicka & Joe 2009).
+    """Draw a q x q LKJ(eta) correlation matrix (q <= 3) from the C-vine's partial correlations.
+
+    The partial correlations are ``2 Beta(b, b) - 1``, ``b = eta + (q - 1 - k) / 2`` (Lewandowski,
+    Kurowicka & Joe 2009).
     """
     if q == 1:
         return np.ones((1, 1))
@@ -269,8 +271,10 @@ def simulate_growth(theta: Mapping[str, float], n_patients: int, n_sessions: int
 
 
 def _posterior_values(post: Any, name: str) -> np.ndarray:
-    """Draws (chain-major, flattened) of the posterior scalar ``name`` as :func:`draw_parameters`
-    names it, e.g. ``patient_corr[intercept,slope]`` or ``dropout_baseline[1]``.
+    """Return the draws (chain-major, flattened) of the posterior scalar ``name``.
+
+    ``name`` is as :func:`draw_parameters` names it, e.g. ``patient_corr[intercept,slope]`` or
+    ``dropout_baseline[1]``.
     """
     base, _, index = name.partition("[")
     values = post[base].values

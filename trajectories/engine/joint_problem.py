@@ -156,8 +156,10 @@ class JointProblem(GramSizes):
     # ---------------------------------------------------------------- coordinates
     @property
     def offsets(self) -> np.ndarray:
-        """Start of (therapist covariance, beta, z_u, z_v, baseline, observed coefficients,
-        associations, therapist dropout, end) in the coordinates.
+        """Start of each block of the coordinates.
+
+        The blocks are therapist covariance, beta, z_u, z_v, baseline, observed coefficients,
+        associations, therapist dropout, and the end.
         """
         o_u = 1 + self.q + self._n_corr(self.q)
         o_b = o_u + (self.q_t + self._n_corr(self.q_t) if self.q_t else 0)
@@ -176,8 +178,10 @@ class JointProblem(GramSizes):
         return int(self.offsets[-1])
 
     def initial_point(self, seed: int) -> np.ndarray:
-        """A jittered start: SDs at half their prior scale, beta at its prior mean, the
-        standard normals and coefficients near 0, the baseline at the overall rate.
+        """Make a jittered start.
+
+        SDs at half their prior scale, beta at its prior mean, the standard normals and coefficients
+        near 0, the baseline at the overall rate.
         """
         rng = np.random.default_rng(seed)
         o = self.offsets
@@ -203,8 +207,9 @@ class JointProblem(GramSizes):
         return float(value), grad
 
     def machine_model(self) -> object:
-        """This problem as a nutpie model calling :func:`_logp_callback` (no Python per
-        gradient; see :mod:`.machine`).
+        """Wrap the problem as a nutpie model calling :func:`_logp_callback`.
+
+        No Python per gradient; see :mod:`.machine`.
         """
         a = self._args
         header, keep = header_of(

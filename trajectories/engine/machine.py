@@ -39,7 +39,7 @@ _EXPAND_SIGNATURE = types.int64(types.uint64, types.uint64, types.CPointer(types
 
 @intrinsic
 def address(typingctx, src):  # noqa: ANN001, ANN201, ARG001
-    """A void pointer from an integer address (inside numba code)."""
+    """Make a void pointer from an integer address (inside numba code)."""
     sig = types.voidptr(src)
 
     def codegen(cgctx, builder, sig, args):  # noqa: ANN001, ANN202, ARG001
@@ -49,7 +49,7 @@ def address(typingctx, src):  # noqa: ANN001, ANN201, ARG001
 
 
 def _expand(dim, expanded, x_, out_, user_):  # noqa: ANN001, ANN202, ARG001
-    """The draws as they are: the sampler's coordinates are stored unchanged."""
+    """Return the draws as they are: the sampler's coordinates are stored unchanged."""
     x = nb.carray(x_, (dim,))
     out = nb.carray(out_, (expanded,))
     for j in range(dim):
@@ -149,15 +149,16 @@ def _model_class() -> type:
 
 def machine_model(logp: Callable, header: np.ndarray, keep: tuple, n_parameters: int,
                   initial_point: Callable[[int], np.ndarray]) -> object:
-    """A nutpie model calling ``logp`` compiled as a C callback (:func:`callback`) with
-    ``header`` as its user data (see the module docstring); sample it with ``nutpie.sample``.
+    """Make a nutpie model calling ``logp`` compiled as a C callback (:func:`callback`).
+
+    ``header`` is its user data (see the module docstring); sample it with ``nutpie.sample``.
     """
     return _model_class()(dims={}, logp_address=callback(logp).address, header=header, keep=keep,
                           n_parameters=n_parameters, initial_point=initial_point)
 
 
 def header_of(arrays: list[np.ndarray], ints: list[int]) -> tuple[np.ndarray, tuple]:
-    """An int64 header: the address of each (C-contiguous) array, then the integers.
+    """Pack an int64 header: the address of each (C-contiguous) array, then the integers.
 
     Returns the header and the tuple of arrays it points into (keep it alive).
     """

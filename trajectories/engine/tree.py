@@ -21,7 +21,7 @@ HIDDEN = ("_raw", "_chol")
 
 
 def make_tree(**datasets: xr.Dataset | None) -> xr.DataTree:
-    """A DataTree from named groups (``posterior=``, ``sample_stats=``...); None is skipped.
+    """Make a DataTree from named groups (``posterior=``, ``sample_stats=``...); None is skipped.
 
     Examples
     --------
@@ -40,7 +40,7 @@ def group(idata: xr.DataTree, name: str) -> xr.Dataset:
 
 
 def attributes(idata: xr.DataTree) -> dict:
-    """The tree's own attributes (setback's provenance strings in a saved fit)."""
+    """Return the tree's own attributes (setback's provenance strings in a saved fit)."""
     return dict(idata.attrs)
 
 
@@ -55,7 +55,7 @@ def groups(idata: xr.DataTree) -> dict[str, xr.Dataset]:
 
 
 def with_groups(idata: xr.DataTree, **datasets: xr.Dataset) -> xr.DataTree:
-    """A new tree with groups added or replaced (the input is not changed)."""
+    """Return a new tree with groups added or replaced (the input is not changed)."""
     out = groups(idata) | datasets
     tree = make_tree(**out)
     tree.attrs = dict(idata.attrs)
@@ -63,7 +63,7 @@ def with_groups(idata: xr.DataTree, **datasets: xr.Dataset) -> xr.DataTree:
 
 
 def visible(post: xr.Dataset) -> xr.Dataset:
-    """A posterior without sampler-internal variables."""
+    """Drop sampler-internal variables from a posterior."""
     return post.drop_vars([v for v in post.data_vars if str(v).endswith(HIDDEN)])
 
 
@@ -102,8 +102,10 @@ class PosteriorDraws:
     residual_ar: np.ndarray | None = None  # (S,) AR(1) residual correlation
 
     def therapist_effect_of(self, therapist_index: np.ndarray) -> np.ndarray | None:
-        """(S, N, q_t) effect of each patient's therapist; zeros where the index is -1 (a
-        patient without a therapist: partially nested designs). None without therapists.
+        """Return the (S, N, q_t) effect of each patient's therapist.
+
+        Zeros where the index is -1 (a patient without a therapist: partially nested designs). None
+        without therapists.
         """
         if self.therapist_effect is None:
             return None
@@ -126,7 +128,7 @@ class PosteriorDraws:
 def posterior_draws(idata: xr.DataTree, coefficients: tuple[str, ...],
                     patient_coefficients: tuple[str, ...],
                     therapist_coefficients: tuple[str, ...]) -> PosteriorDraws:
-    """The growth parameters of a tree's posterior as :class:`PosteriorDraws`."""
+    """Return the growth parameters of a tree's posterior as :class:`PosteriorDraws`."""
     post = group(idata, "posterior")
     beta = np.stack([flat(post, c) for c in coefficients], axis=-1)
     if "covariate_effect" in post:

@@ -1,5 +1,7 @@
-"""Alliance policies: rupture repair by metacommunication, training in it, and the switch of
-early alliance-based potential failures to an alliance-focused treatment (Safran & Muran).
+"""Alliance policies: rupture repair, training in it, and the alliance-focused switch.
+
+Rupture repair by metacommunication, training in it, and the switch of early alliance-based
+potential failures to an alliance-focused treatment (Safran & Muran).
 
 Metacommunication is a therapist skill (``noticing_skill`` and ``repair_skill`` of
 ``SimulatedClinic.therapists``): these policies act through it, so their effect differs from
@@ -26,8 +28,10 @@ __all__ = ["AllianceFocusedSwitch", "AllianceRepair", "RepairTraining"]
 
 @dataclass(frozen=True)
 class AllianceRepair(Policy):
-    """The alliance is measured every session, and a noticed rupture triggers
-    metacommunication whose success depends on the therapist's repair skill.
+    """Rupture repair: a noticed rupture triggers metacommunication.
+
+    The alliance is measured every session, and a noticed rupture triggers metacommunication whose
+    success depends on the therapist's repair skill.
 
     Noticing: the therapist notices a rupture through the measured rating (a drop of at least
     ``drop`` points since the last session, or a rating of at most ``low``), which catches
@@ -79,8 +83,10 @@ class AllianceRepair(Policy):
 
 @dataclass(frozen=True)
 class RepairTraining(Policy):
-    """Rupture-resolution training of every therapist: their repair skill rises by
-    ``skill_gain`` and their noticing skill by ``noticing_gain`` (logits).
+    """Rupture-resolution training of every therapist.
+
+    Their repair skill rises by ``skill_gain`` and their noticing skill by ``noticing_gain``
+    (logits).
 
     Training or supervision in rupture resolution had a small effect on outcome, r = .11
     (d = .22), CI [-.09, .30] (Eubanks, Muran & Safran 2018 [V], 6 studies, 276 trainees);
@@ -106,9 +112,11 @@ class RepairTraining(Policy):
 
 @dataclass(frozen=True)
 class AllianceFocusedSwitch(Policy):
-    """The design of Safran, Muran, Wallner Samstag & Winston (2005): identify early
-    alliance-based potential treatment failures and switch them to an alliance-focused
-    treatment (brief relational therapy, BRT).
+    """Switch early alliance-based potential failures to an alliance-focused treatment.
+
+    The design of Safran, Muran, Wallner Samstag & Winston (2005): identify early alliance-based
+    potential treatment failures and switch them to an alliance-focused treatment (brief relational
+    therapy, BRT).
 
     In the first ``window`` sessions a patient whose alliance rating is at most ``low`` in
     ``n_low`` sessions is identified as a potential failure (``switch_identified``); in the

@@ -77,8 +77,10 @@ class Policy:
 
 @dataclass(frozen=True)
 class TreatmentAsUsual(Policy):
-    """Treatment as usual: scores are monitored (for not-on-track status) but nobody acts on
-    them; therapists notice and repair ruptures with their own skill.
+    """Treatment as usual: scores are monitored but nobody acts on them.
+
+    Treatment as usual: scores are monitored (for not-on-track status) but nobody acts on them;
+    therapists notice and repair ruptures with their own skill.
 
     Examples
     --------
@@ -92,9 +94,10 @@ class TreatmentAsUsual(Policy):
 
 @dataclass(frozen=True)
 class Monitoring(Policy):
-    """The service's not-on-track monitor as a component: at every session after intake it
-    flags patients in treatment (``Chunk.alert``) and keeps count (``flagged``,
-    ``first_flag``, ``n_alerts``). Runs first, under every policy (TAU too).
+    """The service's not-on-track monitor as a component.
+
+    At every session after intake it flags patients in treatment (``Chunk.alert``) and keeps count
+    (``flagged``, ``first_flag``, ``n_alerts``). Runs first, under every policy (TAU too).
     """
 
     name: ClassVar[str] = "monitoring"
@@ -135,12 +138,13 @@ class CombinedPolicy(Policy):
         return "+".join(p.name for p in self.parts)
 
     def get(self, kind: type) -> Policy | None:
-        """The part of this kind, if any."""
+        """Return the part of this kind, if any."""
         return next((p for p in self.parts if isinstance(p, kind)), None)
 
     def default_monitor(self) -> Monitor:
-        """The first part's monitor (feedback, referral), else the default
-        expected-recovery-curve monitor.
+        """Return the monitor of the first part that has one (feedback, referral).
+
+        Without one, the default expected-recovery-curve monitor.
         """
         for p in self.parts:
             mon = getattr(p, "monitor", None)
@@ -149,9 +153,10 @@ class CombinedPolicy(Policy):
         return ExpectedRecoveryMonitor()
 
     def components(self, config: ClinicConfig, monitor: Monitor | None = None) -> list[Policy]:
-        """What the session loop runs: the bound monitor first, then every part and the
-        default parts they imply (e.g. feedback for clinical support tools), bound to
-        ``config``, in order.
+        """List what the session loop runs, bound to ``config``, in order.
+
+        The bound monitor first, then every part and the default parts they imply (e.g. feedback for
+        clinical support tools).
         """
         parts = list(self.parts)
         for p in self.parts:
