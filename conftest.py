@@ -60,7 +60,17 @@ def competing_fit(small_data):  # noqa: ANN001, ANN201
     return _quiet(fit_competing, CompetingSpec(), small_data)
 
 
-_SHARED = ("small_data", "small_fit", "dropout_fit", "competing_fit")
+@pytest.fixture(scope="session")
+def small_sampled(small_fit):  # noqa: ANN001, ANN201
+    """Sample the collapsed problem of ``small_fit`` briefly (what ``fit_growth`` samples)."""
+    from trajectories.engine.sampling import sample
+    from trajectories.engine.settings import SamplerSettings
+
+    settings = SamplerSettings(draws=50, tune=50, chains=1, seed=1, progress=False)
+    return sample(small_fit.design.collapsed(), settings)
+
+
+_SHARED = ("small_data", "small_fit", "small_sampled", "dropout_fit", "competing_fit")
 
 
 @pytest.fixture(autouse=True)

@@ -81,7 +81,14 @@ def gram_matrices(x: np.ndarray, y: np.ndarray, patient_index: np.ndarray, n_pat
 
 
 class GramSizes:
-    """Sizes of a problem built on per-patient Gram matrices ``gram`` (N, p + 1, p + 1)."""
+    """Sizes of a problem built on per-patient Gram matrices ``gram`` (N, p + 1, p + 1).
+
+    Examples
+    --------
+    >>> problem = small_fit.design.collapsed()  # a CollapsedProblem is a GramSizes
+    >>> problem.n_patients, problem.n_fixed  # intercept, slope, treatment
+    (100, 3)
+    """
 
     gram: np.ndarray
     correlated: bool
@@ -130,6 +137,15 @@ class CollapsedProblem(GramSizes):
         LKJ shape of both correlation matrices.
     ar_eta : float
         ``(rho + 1) / 2 ~ Beta(ar_eta, ar_eta)`` (1: uniform).
+
+    Examples
+    --------
+    >>> problem = small_fit.design.collapsed()
+    >>> problem.gram.shape  # 100 patients, [X y] with 3 fixed effects
+    (100, 4, 4)
+    >>> value, grad = problem.log_density(problem.initial_point(1))
+    >>> bool(np.isfinite(value)), grad.shape == (problem.ndim,)
+    (True, True)
     """
 
     gram: np.ndarray

@@ -85,6 +85,18 @@ class JointProblem(GramSizes):
         Hazard priors.
     sign, score_sd, score_mean : float
         Orientation and standardisation of the latent terms.
+
+    Examples
+    --------
+    >>> from trajectories.design import make_design
+    >>> from trajectories.joint_fit import joint_hazard_design, joint_problem
+    >>> from trajectories.spec import DropoutSpec, GrowthSpec
+    >>> design = make_design(GrowthSpec(time="log"), small_data)
+    >>> prob = joint_problem(design, joint_hazard_design(DropoutSpec(), small_data), small_data)
+    >>> prob.n_patients, prob.ndim
+    (100, 212)
+    >>> bool(np.isfinite(prob.log_density(prob.initial_point(1))[0]))
+    True
     """
 
     gram: np.ndarray

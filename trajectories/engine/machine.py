@@ -75,7 +75,13 @@ def callback(logp: Callable, signature: object = LOGP_SIGNATURE) -> nb.core.ccal
 
 
 def available() -> bool:
-    """Whether the installed nutpie exposes the classes this module needs."""
+    """Whether the installed nutpie exposes the classes this module needs.
+
+    Examples
+    --------
+    >>> isinstance(available(), bool)
+    True
+    """
     try:
         from nutpie import _lib
         from nutpie.sample import CompiledModel  # noqa: F401
@@ -152,6 +158,13 @@ def machine_model(logp: Callable, header: np.ndarray, keep: tuple, n_parameters:
     """Make a nutpie model calling ``logp`` compiled as a C callback (:func:`callback`).
 
     ``header`` is its user data (see the module docstring); sample it with ``nutpie.sample``.
+
+    Examples
+    --------
+    >>> problem = small_fit.design.collapsed()
+    >>> model = problem.machine_model()  # built by machine_model; nutpie.sample runs it
+    >>> type(model).__name__
+    'MachineModel'
     """
     return _model_class()(dims={}, logp_address=callback(logp).address, header=header, keep=keep,
                           n_parameters=n_parameters, initial_point=initial_point)
@@ -161,6 +174,15 @@ def header_of(arrays: list[np.ndarray], ints: list[int]) -> tuple[np.ndarray, tu
     """Pack an int64 header: the address of each (C-contiguous) array, then the integers.
 
     Returns the header and the tuple of arrays it points into (keep it alive).
+
+    Examples
+    --------
+    >>> x = np.arange(3.0)
+    >>> header, keep = header_of([x], [7, 8])
+    >>> header.dtype, len(header), int(header[1]), int(header[2])
+    (dtype('int64'), 3, 7, 8)
+    >>> int(header[0]) == keep[0].ctypes.data
+    True
     """
     keep = tuple(np.ascontiguousarray(a) for a in arrays)
     header = np.array([a.ctypes.data for a in keep] + [int(v) for v in ints], dtype=np.int64)
