@@ -44,6 +44,15 @@ def small_fit(small_data):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="session")
+def joint_fit(small_data):  # noqa: ANN001, ANN201
+    """Fit the joint growth-dropout model (log time, default dropout spec)."""
+    from trajectories.fit import fit_growth
+    from trajectories.spec import DropoutSpec, GrowthSpec
+
+    return _quiet(fit_growth, GrowthSpec(time="log", dropout=DropoutSpec()), small_data)
+
+
+@pytest.fixture(scope="session")
 def dropout_fit(small_data):  # noqa: ANN001, ANN201
     """Fit the standalone dropout hazard with its default spec."""
     from trajectories.dropout import fit_dropout
@@ -61,6 +70,15 @@ def competing_fit(small_data):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="session")
+def linear_fit(small_data):  # noqa: ANN001, ANN201
+    """Fit ``small_fit``'s model with linear time (a second model to compare with)."""
+    from trajectories.fit import fit_growth
+    from trajectories.spec import GrowthSpec
+
+    return _quiet(fit_growth, GrowthSpec(time="linear", covariates=("treatment",)), small_data)
+
+
+@pytest.fixture(scope="session")
 def small_sampled(small_fit):  # noqa: ANN001, ANN201
     """Sample the collapsed problem of ``small_fit`` briefly (what ``fit_growth`` samples)."""
     from trajectories.engine.sampling import sample
@@ -70,7 +88,8 @@ def small_sampled(small_fit):  # noqa: ANN001, ANN201
     return sample(small_fit.design.collapsed(), settings)
 
 
-_SHARED = ("small_data", "small_fit", "small_sampled", "dropout_fit", "competing_fit")
+_SHARED = ("small_data", "small_fit", "linear_fit", "small_sampled", "joint_fit", "dropout_fit",
+           "competing_fit")
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,16 @@ def replicate_scores(design: Design, draws: PosteriorDraws, data: TherapyData,
 
     Every row's latent score is ``x'beta + z'(v_i + u_t)`` plus a residual of the fitted
     kind; the result is censored at the instrument's range (:func:`score_bounds`).
+
+    Examples
+    --------
+    >>> from trajectories.fit import posterior_draws
+    >>> reps = replicate_scores(small_fit.design, posterior_draws(small_fit), small_fit.data,
+    ...                         np.random.default_rng(1))
+    >>> reps.shape  # 200 draws x 380 observed scores
+    (200, 380)
+    >>> bool(reps.min() >= 0 and reps.max() <= 63)  # censored at the BDI-II range
+    True
     """
     k = design.q
     n_s = len(draws.residual_sd)

@@ -73,7 +73,14 @@ def reliable_change_index(sd: float, reliability: float, *, z: float = 1.96) -> 
 
 @dataclass(frozen=True)
 class Cutoffs:
-    """Jacobson–Truax cutoffs a, b and c on the instrument's scale."""
+    """Jacobson–Truax cutoffs a, b and c on the instrument's scale.
+
+    Examples
+    --------
+    >>> cut = clinical_cutoffs(19.7, 7.7, 4.7, 4.8)  # CORE-10 norms
+    >>> isinstance(cut, Cutoffs), bool(cut.a < cut.c < cut.b)
+    (True, True)
+    """
 
     a: float
     b: float
@@ -183,7 +190,17 @@ def classify_change(
 
 @dataclass(frozen=True)
 class ReliableChange:
-    """The reliable-change threshold used for an analysis, and where it came from."""
+    """The reliable-change threshold used for an analysis, and where it came from.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> rc = reliable_change(load_beat_the_blues(), rci=9.0)
+    >>> isinstance(rc, ReliableChange), rc.rci
+    (True, 9.0)
+    >>> str(ReliableChange(rci=6.0, source="given"))
+    'RCI 6.00 (given)'
+    """
 
     rci: float
     source: str

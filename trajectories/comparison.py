@@ -22,7 +22,16 @@ __all__ = ["ModelComparison", "compare"]
 
 @dataclass(frozen=True)
 class ModelComparison:
-    """The table of ``arviz.compare`` (one row per model, best first) and its reading."""
+    """The table of ``arviz.compare`` (one row per model, best first) and its reading.
+
+    Examples
+    --------
+    >>> result = compare({"log": small_fit, "linear": linear_fit})
+    >>> isinstance(result, ModelComparison), sorted(result.table["model"])
+    (True, ['linear', 'log'])
+    >>> str(result) == result.message
+    True
+    """
 
     table: pd.DataFrame
     message: str

@@ -158,7 +158,15 @@ def _model(spec: CompetingSpec, design: HazardDesign, endings: tuple,
 
 @dataclass(frozen=True, eq=False)
 class CompetingFit:
-    """A fitted competing-endings model: spec, data, the endings fitted, posterior, checks."""
+    """A fitted competing-endings model: spec, data, the endings fitted, posterior, checks.
+
+    Examples
+    --------
+    >>> type(competing_fit).__name__, competing_fit.endings  # doctest: +ELLIPSIS
+    ('CompetingFit', (...))
+    >>> {"mean", "ci_low", "ci_high"} <= set(competing_fit.summary().columns)
+    True
+    """
 
     spec: CompetingSpec
     data: TherapyData

@@ -152,6 +152,15 @@ class HazardDesign:
     """Numeric arrays of a dropout hazard: the risk set, its bins and standardised predictors.
 
     ``encode`` codes any rows (e.g. upcoming sessions) exactly like the fitted risk set.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> h = hazard_design(DropoutSpec(), load_beat_the_blues())
+    >>> h.terms, h.bin_labels
+    (('score', 'improvement', 'worsening'), ['0-1', '2', '3+'])
+    >>> h.x.shape == (len(h.rows), 3), h.bin_of(np.array([0, 2, 5])).tolist()
+    (True, [0, 1, 2])
     """
 
     spec: DropoutSpec
@@ -326,6 +335,17 @@ def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
     (the joint model's shared latent terms). Variables: ``dropout_baseline`` (dim
     ``dropout_bin``), ``dropout_coef`` (dim ``dropout_term``), ``therapist_dropout_sd``,
     ``therapist_dropout_effect`` (dim ``therapist``) and the observed ``dropout``.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> h = hazard_design(DropoutSpec(therapist=False), load_beat_the_blues())
+    >>> with pm.Model() as model:
+    ...     add_hazard(h)
+    >>> sorted(model.named_vars)[:3]
+    ['dropout', 'dropout_baseline', 'dropout_baseline_centre']
+    >>> model.coords["dropout_bin"]
+    ('0-1', '2', '3+')
     """
     spec, model = design.spec, pm.modelcontext(None)
     model.add_coord("dropout_bin", design.bin_labels)
@@ -386,6 +406,14 @@ class DropoutFit:
 
     Build it with :func:`fit_dropout`. The joint model returns a
     :class:`~trajectories.fit.GrowthFit` instead; the dropout estimands accept both.
+
+    Examples
+    --------
+    >>> type(dropout_fit).__name__, dropout_fit.spec.link
+    ('DropoutFit', 'logit')
+    >>> table = dropout_fit.summary(ci_prob=0.9)
+    >>> bool((table["ci_low"] <= table["ci_high"]).all())
+    True
     """
 
     spec: DropoutSpec

@@ -177,6 +177,14 @@ def hazard_curve(fit: object, *, sessions: list[int] | None = None,
     See Also
     --------
     analyses.plots.plot_dropout_hazard : Plot a hazard table.
+
+    Examples
+    --------
+    >>> curve = hazard_curve(dropout_fit, sessions=[0, 2, 4])
+    >>> curve["session"].tolist()
+    [0, 2, 4]
+    >>> bool(curve["retained"].is_monotonic_decreasing and (curve["hazard"] < 1).all())
+    True
     """
     data = fit.data
     design = _design_of(fit)

@@ -44,7 +44,20 @@ _FOREIGN = (
 
 
 class DataFileError(ValueError):
-    """A data file that cannot be read; the message names it and the formats accepted."""
+    """A data file that cannot be read; the message names it and the formats accepted.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     empty = Path(folder) / "empty.csv"
+    ...     _ = empty.write_bytes(b"")
+    ...     try:
+    ...         read_long_file(empty)
+    ...     except DataFileError as err:
+    ...         print(isinstance(err, ValueError), "empty" in str(err))
+    True True
+    """
 
 
 Format = Literal["csv", "parquet"]

@@ -65,6 +65,19 @@ class GrowthFit:
     Build it with :func:`fit_growth` (or :meth:`load`). Estimands are functions in
     :mod:`trajectories.estimands` that take a ``GrowthFit``; they read the design from the
     fit instead of rebuilding it.
+
+    Examples
+    --------
+    >>> small_fit  # doctest: +ELLIPSIS
+    GrowthFit(log time, marginal path; 100 patients, 380 scores; 200 draws, seed 1; ...)
+    >>> small_fit.summary()["parameter"].tolist()[:3]
+    ['intercept', 'slope', 'covariate_effect[treatment[TAU]]']
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     small_fit.save(f"{folder}/fit.nc")
+    ...     back = GrowthFit.load(f"{folder}/fit.nc")
+    >>> back.settings.seed, back.spec == small_fit.spec
+    (1, True)
     """
 
     spec: GrowthSpec
@@ -197,6 +210,13 @@ def fit_path(spec: GrowthSpec, design: Design) -> str:
 
     ``"marginal"`` is the fast, collapsed path. Data whose patients change therapist take the latent
     path (the collapsed algebra nests each patient in one therapist).
+
+    Examples
+    --------
+    >>> fit_path(small_fit.spec, small_fit.design)
+    'marginal'
+    >>> fit_path(replace(small_fit.spec, likelihood="student_t"), small_fit.design)
+    'latent'
     """
     if spec.dropout is not None:
         return "joint"
@@ -225,7 +245,14 @@ def _exact_variables(spec: GrowthSpec, design: Design) -> tuple[str, ...]:
 
 
 def posterior_draws(fit: GrowthFit) -> PosteriorDraws:
-    """Return the fit's growth parameters as flat NumPy arrays (what the estimands compute with)."""
+    """Return the fit's growth parameters as flat NumPy arrays (what the estimands compute with).
+
+    Examples
+    --------
+    >>> d = posterior_draws(small_fit)
+    >>> d.beta.shape, d.residual_sd.shape, d.patient_effect.shape
+    ((200, 3), (200,), (200, 100, 2))
+    """
     return tree.growth_draws(fit)
 
 
@@ -360,7 +387,14 @@ def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
 
 
 def observed_scores(design: Design) -> xr.Dataset:
-    """Make the ``observed_data`` group: scores, one per observation, with patient and session."""
+    """Make the ``observed_data`` group: scores, one per observation, with patient and session.
+
+    Examples
+    --------
+    >>> obs = observed_scores(small_fit.design)
+    >>> obs["score"].size, int(obs["obs_patient"][0]), float(obs["obs_session"][0])
+    (380, 1, 0.0)
+    """
     return xr.Dataset({"score": ("obs", design.y)},
                       coords={"obs": np.arange(len(design.y)),
                               "obs_patient": ("obs", design.patients[design.patient_index]),

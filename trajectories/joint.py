@@ -156,6 +156,15 @@ def joint_structure_key(growth_spec: GrowthSpec, dropout_spec: DropoutSpec,
 
     Every array of the joint model is ``pm.Data``, so a data set with the same structure
     only swaps its data into the compiled model (the shapes of rows may differ).
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> spec = GrowthSpec(time="log", dropout=DropoutSpec())
+    >>> model = build_joint_model(spec, spec.dropout, load_beat_the_blues())
+    >>> key = joint_structure_key(spec, spec.dropout, model)
+    >>> key[0], key[-2:]  # 100 patients, no therapists
+    ('joint', (100, 0))
     """
     return ("joint", growth_spec.to_json(), dropout_spec.to_json(),
             *(tuple(model.coords.get(k) or ()) for k in ("dropout_bin", "dropout_term",
@@ -171,6 +180,12 @@ def latent_terms(fit: object, rows: pd.DataFrame, *, draws: np.ndarray,
     plus therapist plus patient effects) are the posterior draws ``draws``. ``coef``
     (S, ..., n, p) gives them instead, e.g. effects drawn for new patients; ``data`` are
     then the data the rows come from (for an intake covariate).
+
+    Examples
+    --------
+    >>> rows = joint_fit.data.frame.head(3)  # patient 1 at sessions 0, 2 and 3
+    >>> latent_terms(joint_fit, rows, draws=np.arange(5)).shape  # 5 draws x 3 rows
+    (5, 3)
     """
     spec = dropout_spec_of(fit)
     if not spec.association:

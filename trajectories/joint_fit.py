@@ -32,7 +32,15 @@ __all__ = ["joint_hazard_design", "joint_problem", "sample_joint"]
 
 
 def joint_hazard_design(dropout_spec: DropoutSpec, data: TherapyData) -> HazardDesign:
-    """Return the hazard design of the joint model: observed predictors reduced to alliance."""
+    """Return the hazard design of the joint model: observed predictors reduced to alliance.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> h = joint_hazard_design(DropoutSpec(), load_beat_the_blues())
+    >>> h.terms  # no alliance in these data: the latent terms carry the scores
+    ()
+    """
     return hazard_design(dropout_spec, data, predictors=tuple(
         p for p in dropout_spec.predictors if p == "alliance"))
 

@@ -115,7 +115,16 @@ def _conditional_likelihood(spec: GrowthSpec, design: Design, beta, u, sigma,  #
 
 
 def latent_structure_key(spec: GrowthSpec, design: Design) -> tuple:
-    """Key what fixes the compiled code of :func:`build_latent_model`: spec, terms and shapes."""
+    """Key what fixes the compiled code of :func:`build_latent_model`: spec, terms and shapes.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> from trajectories.design import make_design
+    >>> spec = GrowthSpec(time="log")
+    >>> latent_structure_key(spec, make_design(spec, load_beat_the_blues()))[2:]
+    (('intercept', 'slope'), 2, 0, 0, 100, 380)
+    """
     return ("latent", spec.to_json(), design.terms, design.q, design.q_t,
             len(design.therapists), design.n_patients, len(design.y))
 
