@@ -455,9 +455,13 @@ def fit_dropout(spec: DropoutSpec, data: TherapyData, *,
 
     Examples
     --------
-    >>> from trajectories.datasets import load_beat_the_blues
-    >>> fit = fit_dropout(DropoutSpec(), load_beat_the_blues(), seed=1)  # doctest: +SKIP
-    >>> dropout_association(fit)  # doctest: +SKIP
+    ``dropout_fit`` was made by ``fit_dropout(DropoutSpec(), load_beat_the_blues(), seed=1,
+    draws=100, tune=200, chains=2)``:
+
+    >>> dropout_fit.settings.sampler, dropout_fit.diagnostics.method
+    ('pymc', 'dropout')
+    >>> sorted(dropout_fit.summary()["parameter"])[0]
+    'dropout_baseline[0-1]'
     """
     settings = replace(settings or SamplerSettings(sampler="pymc"), **overrides)
     model = build_dropout_model(spec, data)

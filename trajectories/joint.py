@@ -254,9 +254,12 @@ def change_without_dropout(fit: object, *, at_session: float | None = None,
 
     Examples
     --------
-    >>> fit = fit_growth(GrowthSpec(time="log", dropout=DropoutSpec()), data,
-    ...                  seed=1)  # doctest: +SKIP
-    >>> change_without_dropout(fit, at_session=8)  # doctest: +SKIP
+    >>> table = change_without_dropout(joint_fit, at_session=8)
+    >>> table[["level", "quantity"]].drop_duplicates().shape[0], table["at_session"].unique()
+    (6, array([8]))
+    >>> change = table.query("level == 'population' and quantity == 'change'")
+    >>> bool((change["ci_high"] < 0).all())  # BDI-II scores fall
+    True
     """
     at = _last_session(fit) if at_session is None else at_session
     draws = _change_draws(fit, at)
@@ -311,8 +314,9 @@ def dropout_sensitivity(naive_fit: object, joint_fit: object, *,
 
     Examples
     --------
-    >>> joint = fit_growth(replace(spec, dropout=DropoutSpec()), data)  # doctest: +SKIP
-    >>> dropout_sensitivity(fit_growth(spec, data), joint)  # doctest: +SKIP
+    >>> table = dropout_sensitivity(small_fit, joint_fit)  # naive vs joint, same data
+    >>> table["estimand"].tolist()[-1], list(table.columns[-1:])
+    ('slope', ['difference'])
     """
     at = _last_session(joint_fit) if at_session is None else at_session
     parts = {}

@@ -191,13 +191,15 @@ def delta_adjusted(fit: object, *, at_session: float, deltas: Sequence[float],
 
     Examples
     --------
-    >>> from trajectories.datasets import load_beat_the_blues
-    >>> from trajectories.fit import fit_growth
-    >>> from trajectories.spec import GrowthSpec
-    >>> spec = GrowthSpec(time="log", covariates=("treatment",),
-    ...                   time_interactions=("treatment",))
-    >>> fit = fit_growth(spec, load_beat_the_blues(), seed=1)  # doctest: +SKIP
-    >>> delta_adjusted(fit, at_session=8, deltas=[0, 2, 4], by="treatment")  # doctest: +SKIP
+    ``small_fit`` models the Beat the Blues scores with the treatment arm as covariate:
+
+    >>> table = delta_adjusted(small_fit, at_session=8, deltas=[0, 2, 4], by="treatment",
+    ...                        seed=1)
+    >>> table[["estimand", "arm"]].drop_duplicates().values.tolist()
+    [['change', 'BtheB'], ['change', 'TAU'], ['contrast', 'TAU - BtheB']]
+    >>> tau = table.query("estimand == 'change' and arm == 'TAU'")["mean"]
+    >>> bool(tau.is_monotonic_increasing)  # worse imputed scores, less improvement
+    True
     """
     info = _draws(fit, at_session=at_session, by=by, shift=shift, reference=reference,
                   seed=seed, max_draws=max_draws)
@@ -260,7 +262,9 @@ def tipping_point(fit: object, *, at_session: float,
 
     Examples
     --------
-    >>> tipping_point(fit, at_session=8, by="treatment")  # doctest: +SKIP
+    >>> table = tipping_point(small_fit, at_session=8, by="treatment", seed=1)
+    >>> table["arm"].tolist(), table["n_patients"].tolist()
+    (['BtheB', 'TAU', 'TAU - BtheB'], [52, 48, 100])
     """
     info = _draws(fit, at_session=at_session, by=by, shift=shift, reference=reference,
                   seed=seed, max_draws=max_draws)
