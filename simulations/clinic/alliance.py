@@ -31,7 +31,22 @@ __all__ = ["alliance_step", "resolve_ruptures"]
 
 
 def alliance_step(c: Chunk) -> None:
-    """Advance the alliance one session, steps 1-4: drift, rupture, rating, noticing."""
+    """Advance the alliance one session, steps 1-4: drift, rupture, rating, noticing.
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.engine import setup
+    >>> from simulations.clinic.patients import draw_patients
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
+    >>> draw_patients(c)
+    >>> c.session = 0
+    >>> alliance_step(c)  # drift, rupture, rating, noticing for every patient
+    >>> c.a.shape, c.a.dtype, sorted(set(c.rupture.tolist())) <= [0, 1, 2]
+    ((50,), dtype('float32'), True)
+    """
     al, rt = c.config.alliance, c.config.ruptures
     wd, cf = rt.withdrawal, rt.confrontation
     a = c.a  # in place: one pass over the chunk per line
@@ -83,7 +98,23 @@ def alliance_step(c: Chunk) -> None:
 
 
 def resolve_ruptures(c: Chunk) -> None:
-    """Step 5: resolution of this session's ruptures and its consequences."""
+    """Step 5: resolution of this session's ruptures and its consequences.
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.engine import setup
+    >>> from simulations.clinic.patients import draw_patients
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
+    >>> draw_patients(c)
+    >>> c.session = 0
+    >>> alliance_step(c)
+    >>> resolve_ruptures(c)
+    >>> c.repaired.shape, bool((c.repaired <= (c.rupture > 0)).all())  # only ruptures are repaired
+    ((50,), True)
+    """
     al, rt = c.config.alliance, c.config.ruptures
     wd, cf = rt.withdrawal, rt.confrontation
     u = c.uniform("repair")

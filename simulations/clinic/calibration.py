@@ -26,7 +26,16 @@ __all__ = ["TARGETS", "Target", "calibration_table", "format_markdown"]
 
 @dataclass(frozen=True)
 class Target:
-    """A published number, the tolerance allowed for modelling, and where it comes from."""
+    """A published number, the tolerance allowed for modelling, and where it comes from.
+
+    Examples
+    --------
+    >>> t = TARGETS[0]
+    >>> t.key, t.target, t.tolerance
+    ('not_tau_deteriorated', 0.21, 0.04)
+    >>> t.source.startswith("Lambert 2017")
+    True
+    """
 
     key: str
     number: int

@@ -25,6 +25,21 @@ def symptom_step(c: Chunk) -> None:
     """Move every patient's latent score from last week to this week (``c.session >= 1``).
 
     In-place arithmetic throughout: each line is one pass over the chunk's arrays.
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.engine import setup
+    >>> from simulations.clinic.patients import draw_patients
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
+    >>> draw_patients(c)
+    >>> before = c.sev.copy()
+    >>> c.session = 1
+    >>> symptom_step(c)  # one week of treatment
+    >>> c.sev.shape, bool((c.sev != before).any())
+    ((50,), True)
     """
     s, co, fu = c.session, c.config.course, c.config.follow_up
     c.event = c.uniform("stress") < c.p_event
@@ -78,6 +93,21 @@ def measure(c: Chunk) -> None:
     """Measure this session's observed score and the changes a service computes from it.
 
     The score is latent + error with the instrument's SEM, rounded and clipped to the scale.
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.engine import setup
+    >>> from simulations.clinic.patients import draw_patients
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
+    >>> draw_patients(c)
+    >>> c.session = 0
+    >>> measure(c)  # the intake score, rounded and clipped to the PHQ-9 range
+    >>> row = c.scores[0]
+    >>> bool((row == np.round(row)).all() and row.min() >= 0 and row.max() <= 27)
+    True
     """
     s = c.session
     o_sev = c.normal("measure")
@@ -102,6 +132,19 @@ def measure_horizon(c: Chunk) -> None:
     """Measure the follow-up assessment at the horizon, for every patient.
 
     It uses its own stream, so that it is the same draw whatever happened in treatment.
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.engine import setup
+    >>> from simulations.clinic.patients import draw_patients
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
+    >>> draw_patients(c)
+    >>> measure_horizon(c)
+    >>> c.score_horizon.shape, bool(c.score_horizon.min() >= 0 and c.score_horizon.max() <= 27)
+    ((50,), True)
     """
     o_sev = np.clip(np.rint(c.sev + F32(c.sem) * c.normal("follow_up")), 0, c.span)
     c.score_horizon = c.to_score(o_sev)

@@ -17,7 +17,25 @@ __all__ = ["end_of_session"]
 
 
 def end_of_session(c: Chunk) -> None:
-    """Apply the endings of this session (in place)."""
+    """Apply the endings of this session (in place).
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.engine import setup
+    >>> from simulations.clinic.patients import draw_patients
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
+    >>> draw_patients(c)
+    >>> from simulations.clinic.alliance import alliance_step, resolve_ruptures
+    >>> from simulations.clinic.course import measure
+    >>> c.session = 0
+    >>> measure(c); alliance_step(c); resolve_ruptures(c)
+    >>> end_of_session(c)  # some patients may drop out after intake
+    >>> bool(c.active.sum() <= 50)
+    True
+    """
     s, cfg = c.session, c.config
     dr, rt = cfg.dropout, cfg.ruptures
     np.copyto(c.sev_end, c.sev, where=c.active)  # latent score at the last attended session

@@ -55,6 +55,15 @@ class ChunkResult:
 
     The matrices are session-major, so that each session's writes and the monitor's reads are
     contiguous.
+
+    Examples
+    --------
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> _, _, ss = next(chunk_seeds(cfg, 1, 50))
+    >>> out = run_chunk(cfg, [], th, th_of, ss)
+    >>> isinstance(out, ChunkResult), out.therapist.shape, out.obs.shape  # sessions x patients
+    (True, (50,), (20, 50))
     """
 
     therapist: np.ndarray

@@ -29,7 +29,18 @@ __all__ = ["ExpectedRecoveryMonitor", "FittedModelMonitor", "Monitor",
 
 @runtime_checkable
 class Monitor(Protocol):
-    """Anything that can flag not-on-track patients from their observed scores."""
+    """Anything that can flag not-on-track patients from their observed scores.
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> isinstance(ExpectedRecoveryMonitor(), Monitor)  # any object with bind and flag
+    True
+    >>> m = ExpectedRecoveryMonitor(n_reference=2000).bind(ClinicConfig(n_patients=10, n_therapists=2))
+    >>> from trajectories.instruments import get_instrument
+    >>> m.flag(1, np.array([[15.0, 15.0], [15.0, 27.0]]), instrument=get_instrument("phq9")).tolist()
+    [False, True]
+    """
 
     def bind(self, config: ClinicConfig) -> Monitor:
         """Return a monitor ready for a clinic with this configuration."""

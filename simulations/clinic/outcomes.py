@@ -62,7 +62,17 @@ MIN_CLUSTERS = 20
 
 
 class FewClustersWarning(UserWarning):
-    """Too few therapists for a cluster-robust interval: patients are treated as independent."""
+    """Too few therapists for a cluster-robust interval: patients are treated as independent.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     method = interval_method(np.array([0, 0, 1, 1, 2]))  # 3 therapists
+    >>> method, caught[0].category is FewClustersWarning
+    ('independent', True)
+    """
 
 
 def few_clusters_note(n_clusters: int) -> str:
@@ -88,6 +98,16 @@ def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 
 
     Outcomes at the end of treatment and at the horizon, then the service's responses, process and
     client factors, the hidden truth and the columns policies added.
+
+    Examples
+    --------
+    >>> from simulations.clinic.engine import chunk_seeds, run_chunk, setup
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> _, _, ss = next(chunk_seeds(cfg, 1, 50))
+    >>> table = patient_outcomes(cfg, run_chunk(cfg, [], th, th_of, ss), first_id=100)
+    >>> len(table), int(table["patient"].iloc[0]), list(table.columns[:4])
+    (50, 100, ['patient', 'therapist', 'end_status', 'n_sessions'])
     """
     inst = config.instrument
     p = dict(out.patient)
@@ -129,6 +149,12 @@ def ratio_influence(y: np.ndarray, member: np.ndarray) -> tuple[float, np.ndarra
     variance, and differences of ``phi`` between paired runs give the variance of a paired
     difference (delta method). ``member`` may be a count (a share of events: ``y`` is then
     each patient's share, ``member`` their number of events).
+
+    Examples
+    --------
+    >>> rate, phi = ratio_influence(np.array([1.0, 0.0, 1.0, 1.0]), np.array([1, 1, 1, 0]))
+    >>> round(rate, 4), phi.round(4).tolist()  # 2 of the 3 members; phi averages to 0
+    (0.6667, [0.4444, -0.8889, 0.4444, 0.0])
     """
     m = member.astype(float)
     share = m.mean()
@@ -168,6 +194,11 @@ def interval_method(cluster: np.ndarray) -> str:
 
     ``"cluster-robust"`` with at least :data:`MIN_CLUSTERS` clusters, else ``"independent"`` after a
     :class:`FewClustersWarning` (the tables call it once each).
+
+    Examples
+    --------
+    >>> interval_method(np.repeat(np.arange(20), 5))  # 20 therapists
+    'cluster-robust'
     """
     k = int(np.count_nonzero(np.bincount(cluster)))
     if k >= MIN_CLUSTERS:

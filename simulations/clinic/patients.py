@@ -58,7 +58,19 @@ def therapist_effects(config: ClinicConfig, rng: np.random.Generator) -> dict[st
 
 
 def draw_patients(c: Chunk) -> None:
-    """Set the chunk's patient traits and initial state (in place)."""
+    """Set the chunk's patient traits and initial state (in place).
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.engine import setup
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
+    >>> draw_patients(c)
+    >>> c.sev0.shape, int(c.active.sum()), bool((c.planned <= cfg.max_sessions).all())
+    ((50,), 50, True)
+    """
     cfg = c.config
     co, al, rk, dr = cfg.course, cfg.alliance, cfg.risk, cfg.dropout
     n, n_sess = c.n, c.n_sessions

@@ -39,12 +39,28 @@ F32 = np.float32
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray:
-    """Logistic function (float32 in, float32 out)."""
+    """Logistic function (float32 in, float32 out).
+
+    Examples
+    --------
+    >>> sigmoid(np.float32(0.0))
+    np.float32(0.5)
+    >>> [round(float(p), 4) for p in sigmoid(np.array([-2.0, 2.0], dtype=np.float32))]
+    [0.1192, 0.8808]
+    """
     return 1.0 / (1.0 + np.exp(-x))
 
 
 def sigmoid_(x: np.ndarray) -> np.ndarray:
-    """Logistic function in place (``x`` is overwritten and returned)."""
+    """Logistic function in place (``x`` is overwritten and returned).
+
+    Examples
+    --------
+    >>> x = np.array([0.0, 2.0], dtype=np.float32)
+    >>> out = sigmoid_(x)
+    >>> out is x, [round(float(p), 4) for p in x]
+    (True, [0.5, 0.8808])
+    """
     np.negative(x, out=x)
     np.exp(x, out=x)
     x += 1

@@ -47,6 +47,14 @@ class AllianceRepair(Policy):
 
     No trial gives the effect of such a policy: ``p_success`` and ``attunement`` are
     [assumed]. Vary them in a sensitivity analysis before relying on the size of the effect.
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.simulate import simulate
+    >>> run = simulate(ClinicConfig(n_patients=60, n_therapists=4), AllianceRepair(), seed=1)
+    >>> AllianceRepair.name, len(run.patients)
+    ('alliance-repair', 60)
     """
 
     name: ClassVar[str] = "alliance-repair"
@@ -93,6 +101,12 @@ class RepairTraining(Policy):
     the defaults are [calibrated] so that training alone moves outcome by about that d
     (calibration target ``training_d``). Combine it with :class:`AllianceRepair` to train the
     therapists of a service that measures the alliance.
+
+    Examples
+    --------
+    >>> policy = RepairTraining() + AllianceRepair()  # train the therapists of a measuring service
+    >>> [p.name for p in policy.parts]
+    ['alliance-repair', 'repair-training']
     """
 
     name: ClassVar[str] = "repair-training"
@@ -128,6 +142,15 @@ class AllianceFocusedSwitch(Policy):
     through metacommunication) and their alliance level by ``alliance_boost`` SDs. The study
     gave preliminary evidence for BRT without effect sizes that were read: the gains are
     [assumed].
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.simulate import simulate
+    >>> run = simulate(ClinicConfig(n_patients=60, n_therapists=4), AllianceFocusedSwitch(),
+    ...                seed=1)
+    >>> AllianceFocusedSwitch.name, "switch_identified" in run.patients
+    ('alliance-switch', True)
     """
 
     name: ClassVar[str] = "alliance-switch"

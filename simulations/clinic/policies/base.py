@@ -98,6 +98,13 @@ class Monitoring(Policy):
 
     At every session after intake it flags patients in treatment (``Chunk.alert``) and keeps count
     (``flagged``, ``first_flag``, ``n_alerts``). Runs first, under every policy (TAU too).
+
+    Examples
+    --------
+    >>> from simulations.clinic.monitors import ExpectedRecoveryMonitor
+    >>> m = Monitoring(monitor=ExpectedRecoveryMonitor())
+    >>> m.name, isinstance(m, Policy)
+    ('monitoring', True)
     """
 
     name: ClassVar[str] = "monitoring"
@@ -118,7 +125,20 @@ class Monitoring(Policy):
 
 @dataclass(frozen=True)
 class CombinedPolicy(Policy):
-    """Several policies applied together (at most one of each kind), in a fixed order."""
+    """Several policies applied together (at most one of each kind), in a fixed order.
+
+    Examples
+    --------
+    >>> from simulations.clinic.policies import AllianceRepair, Feedback
+    >>> combined = Feedback() + AllianceRepair()
+    >>> isinstance(combined, CombinedPolicy), [p.name for p in combined.parts]
+    (True, ['feedback', 'alliance-repair'])
+    >>> try:
+    ...     CombinedPolicy(parts=(Feedback(), Feedback()))
+    ... except ValueError as err:
+    ...     print(str(err).split(",")[0])
+    policy: each kind may appear once
+    """
 
     parts: tuple[Policy, ...]
 

@@ -117,6 +117,14 @@ class ClinicalSupport(Policy):
     effect over feedback comes from this targeting. Defaults are [calibrated] to NOT cases
     deteriorating 6% and 50% recovering or improving (Lambert 2017 [V]). Implies default
     :class:`Feedback` when used alone.
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.simulate import simulate
+    >>> run = simulate(ClinicConfig(n_patients=60, n_therapists=4), ClinicalSupport(), seed=1)
+    >>> [p.name for p in run.policy.parts]  # clinical support tools imply feedback
+    ['cst']
     """
 
     name: ClassVar[str] = "cst"
@@ -171,6 +179,15 @@ def assess_domains(chunk: Chunk, idx: np.ndarray, support: ClinicalSupport, *, r
 
     ``round_`` 0: the tool; 1: with consultation, its own draws. ``boost`` is added to the change
     rate (a consultation's generic effect).
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.simulate import simulate
+    >>> run = simulate(ClinicConfig(n_patients=60, n_therapists=4), ClinicalSupport(), seed=1)
+    >>> targets = [c for c in run.patients if c.startswith("target_")]  # what was targeted
+    >>> len(targets), bool(run.patients[targets].to_numpy().any())
+    (5, True)
     """
     k = len(DOMAINS) - 1
     u = chunk.extra["_assessment"][round_ * k:(round_ + 1) * k][:, idx]
