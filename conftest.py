@@ -79,6 +79,18 @@ def linear_fit(small_data):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="session")
+def clinic_fit():  # noqa: ANN201
+    """Fit a log-time growth model to a small simulated clinic (PHQ-9, 5 therapists)."""
+    from simulations.clinic.config import ClinicConfig
+    from simulations.clinic.simulate import simulate
+    from trajectories.fit import fit_growth
+    from trajectories.spec import GrowthSpec
+
+    clinic = simulate(ClinicConfig(n_patients=100, n_therapists=5), "tau", seed=1)
+    return _quiet(fit_growth, GrowthSpec(time="log", therapist="intercept"), clinic.data)
+
+
+@pytest.fixture(scope="session")
 def small_sampled(small_fit):  # noqa: ANN001, ANN201
     """Sample the collapsed problem of ``small_fit`` briefly (what ``fit_growth`` samples)."""
     from trajectories.engine.sampling import sample
@@ -88,8 +100,8 @@ def small_sampled(small_fit):  # noqa: ANN001, ANN201
     return sample(small_fit.design.collapsed(), settings)
 
 
-_SHARED = ("small_data", "small_fit", "linear_fit", "small_sampled", "joint_fit", "dropout_fit",
-           "competing_fit")
+_SHARED = ("small_data", "small_fit", "linear_fit", "clinic_fit", "small_sampled", "joint_fit",
+           "dropout_fit", "competing_fit")
 
 
 @pytest.fixture(autouse=True)

@@ -80,7 +80,17 @@ def acquire(path: Path, *, owner: object = None) -> int:
 
 
 def release(path: Path, fd: int) -> None:
-    """Release a lock from :func:`acquire` and remove its file."""
+    """Release a lock from :func:`acquire` and remove its file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "lock"
+    ...     release(path, acquire(path))
+    ...     print(path.exists())
+    False
+    """
     if os.name == "nt":  # Windows cannot remove an open file
         os.close(fd)
         path.unlink(missing_ok=True)

@@ -50,6 +50,15 @@ class StudyResults:
     ``frame`` has ``condition_id``, the factor columns, ``replication``, ``spawn_key``, the
     task's columns (e.g. ``method``, ``estimand``, ``estimate``, ``truth``), ``error`` and
     ``warnings``. ``meta`` holds the root seed entropy, versions, task, executor and times.
+
+    Examples
+    --------
+    >>> design = StudyDesign({"n": [5, 50]}, replications=20, seed=1)
+    >>> results = run_study(design, "t_interval", executor="serial", progress=False)
+    >>> results  # doctest: +ELLIPSIS
+    StudyResults(task ...t_interval, seed 1: 2 conditions x 20 replications; 40 of 40 ...)
+    >>> results.failures().empty
+    True
     """
 
     frame: pd.DataFrame

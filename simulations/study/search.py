@@ -47,6 +47,14 @@ class SearchResult:
     ``evaluations`` one row per candidate simulated (``value``, ``rejections``,
     ``replications``, ``power``, ``mcse``), ``curve`` the fitted power at every candidate
     and ``converged`` whether the stopping rule was met within ``max_rounds``.
+
+    Examples
+    --------
+    >>> def evaluate(n, reps):  # power 1 from 10 on: no simulation needed
+    ...     return (reps if n >= 10 else 0), reps
+    >>> found = search_sample_size(evaluate, range(2, 21), 0.8)
+    >>> isinstance(found, SearchResult), found.value, found.target
+    (True, 10, 0.8)
     """
 
     value: int | None
@@ -183,6 +191,14 @@ def study_power(task: Any, factors: Mapping[str, Any], vary: str, *, method: str
         temporary directory kept for the life of the evaluator.
     executor, progress
         As in :func:`simulations.study.run.run_study`.
+
+    Examples
+    --------
+    >>> evaluate = study_power("growth_power", {"cohend": 0.8, "patients_per_therapist": 5,
+    ...                        "methods": "summary"}, "n_therapists", seed=1)
+    >>> rejections, replications = evaluate(6, 20)  # 20 simulated trials with 6 therapists
+    >>> replications, 0 <= rejections <= 20
+    (20, True)
     """
     from simulations.study.design import StudyDesign
     from simulations.study.metrics import performance

@@ -58,15 +58,48 @@ _OWN_FILES = ("manifest.json", "chunks.jsonl", "chunks", "lock")
 
 
 class StoreMismatchError(ValueError):
-    """The store was written by a different study than the one being run."""
+    """The store was written by a different study than the one being run.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from simulations.study.run import run_study
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = run_study(StudyDesign({"n": [10]}, replications=2, seed=1), "t_interval",
+    ...                   store=ParquetStore(folder), executor="serial", progress=False)
+    ...     try:
+    ...         run_study(StudyDesign({"n": [20]}, replications=2, seed=1), "t_interval",
+    ...                   store=ParquetStore(folder), executor="serial", progress=False)
+    ...     except StoreMismatchError as err:
+    ...         print(isinstance(err, ValueError))
+    True
+    """
 
 
 class NotAStudyError(ValueError):
-    """The directory is not a setback study folder (or its manifest is invalid)."""
+    """The directory is not a setback study folder (or its manifest is invalid).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / "notes.txt").write_text("not a study")
+    ...     try:
+    ...         ParquetStore(folder).check_folder()
+    ...     except NotAStudyError as err:
+    ...         print(isinstance(err, ValueError))
+    True
+    """
 
 
 class StoreChangedWarning(UserWarning):
-    """A study is resumed with other code or library versions than its last run."""
+    """A study is resumed with other code or library versions than its last run.
+
+    Examples
+    --------
+    >>> issubclass(StoreChangedWarning, UserWarning)
+    True
+    """
 
 
 @dataclass(frozen=True)
@@ -74,6 +107,18 @@ class ChunkRecord:
     """One finished chunk: replications ``first`` to ``stop - 1`` of one condition.
 
     ``seconds`` is the compute time the worker spent on it (for status and time estimates).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from simulations.study.run import run_study
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     store = ParquetStore(folder)
+    ...     _ = run_study(StudyDesign({"n": [10]}, replications=4, seed=1), "t_interval",
+    ...                   store=store, executor="serial", progress=False)
+    ...     records = store.chunks()
+    >>> isinstance(records[0], ChunkRecord), sum(r.stop - r.first for r in records)
+    (True, 4)
     """
 
     file: str

@@ -136,5 +136,11 @@ def task_name(fn: Task) -> str:
 
 
 def available_tasks() -> list[str]:
-    """Names of the registered tasks, sorted."""
+    """Names of the registered tasks, sorted.
+
+    Examples
+    --------
+    >>> available_tasks()
+    ['growth_power', 'monitor_study', 'policy_study', 'sbc', 't_interval', 'trial_power']
+    """
     return sorted(_REGISTRY)
