@@ -46,6 +46,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     ``only`` registers just that one, so that a command does not pay for importing the others'
     plotting stack.
+
+    Examples
+    --------
+    >>> parser = build_parser(only="describe")  # just one subcommand: a fast start
+    >>> args = parser.parse_args(["describe", "data.csv", "--instrument", "phq9"])
+    >>> args.command, args.file, args.instrument
+    ('describe', 'data.csv', 'phq9')
     """
     parser = OneLineParser(
         prog="setback",
@@ -98,7 +105,18 @@ def _os_message(exc: OSError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``setback`` console script."""
+    """Entry point of the ``setback`` console script.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     code = main([])  # no command: the help, exit code 1
+    >>> code
+    1
+    >>> main(["fit", "data.csv", "--out", "fit", "--compare", "log"])  # one line on stderr
+    2
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     named = argv[0].replace("-", "_") if argv else ""
     parser = build_parser(only=named if named in COMMANDS else None)

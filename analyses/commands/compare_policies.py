@@ -24,7 +24,19 @@ UNITS = ("rate, ci_low and ci_high are proportions of patients (0 to 1); diff_vs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``compare-policies`` subcommand."""
+    """Add the ``compare-policies`` subcommand.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> register(parser.add_subparsers())
+    >>> args = parser.parse_args(["compare-policies", "--policies", "tau,feedback", "--out", "cmp"])
+    >>> args.func is run
+    True
+    >>> args.policies
+    ['tau', 'feedback']
+    """
     parser = sub.add_parser(
         "compare-policies",
         help="compare policies on the same simulated patients",
@@ -51,6 +63,19 @@ def comparison_figure(table: pd.DataFrame) -> Figure:
 
     Rates are shown for all patients and the not-on-track subgroup; the differences appear with a
     policy besides TAU. Drawn without pyplot, so no window opens and no global state changes.
+
+    Examples
+    --------
+    >>> from simulations.clinic.compare import compare_policies
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # 3 therapists: independent intervals
+    ...     table = compare_policies(ClinicConfig(n_patients=60, n_therapists=3),
+    ...                              ["tau", "feedback"], seed=1)
+    >>> fig = comparison_figure(table)
+    >>> len(fig.axes)  # rates, not-on-track rates, differences to TAU
+    3
     """
     outcomes = [o for o in ("deteriorated", "failure", "dropout", "recovered")
                 if o in set(table["outcome"])]
@@ -78,7 +103,21 @@ def comparison_figure(table: pd.DataFrame) -> Figure:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate, compare, write the table, the figure and meta.json, and print the table."""
+    """Validate, compare, write the table, the figure and meta.json, and print the table.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from pathlib import Path
+    >>> from analyses.cli import main
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+    ...     code = main(["compare-policies", "--patients", "60", "--therapists", "3",
+    ...                  "--policies", "tau,feedback", "--out", f"{folder}/cmp", "--quiet"])
+    ...     files = sorted(p.name for p in Path(folder, "cmp").iterdir())
+    >>> code, files
+    (0, ['.setback-output.json', 'comparison.csv', 'comparison.png', 'comparison.svg', 'meta.json'])
+    """
     config = clinic_config(args)
     policies = [policy_from_name(n) for n in args.policies]
     folder = OutputFolder(args.out, "compare-policies", overwrite=args.overwrite)
