@@ -334,7 +334,7 @@ def replay_command(args: argparse.Namespace) -> int:
     ...     run_code = main(["study", "run", f"{folder}/study.toml", "--out", f"{folder}/s",
     ...                      "--workers", "1", "--quiet"])
     ...     code = main(["study", "replay", f"{folder}/s", "--condition", "1",
-...                  "--replication", "3"])
+    ...                  "--replication", "3"])
     >>> code, "estimate" in out.getvalue()
     (0, True)
     """
