@@ -105,13 +105,21 @@ _SHARED = ("small_data", "small_fit", "linear_fit", "clinic_fit", "small_sampled
 
 
 @pytest.fixture(autouse=True)
-def _doctest_fits(request: pytest.FixtureRequest) -> None:
-    """Put the shared fits an example names into its namespace (fitting each on first use)."""
+def _doctest_fits(request: pytest.FixtureRequest):  # noqa: ANN201
+    """Put the shared fits an example names into its namespace (fitting each on first use).
+
+    Figures an example drew are closed after it, so that memory does not grow.
+    """
     dtest = getattr(request.node, "dtest", None)
     if dtest is None:  # not a doctest
+        yield
         return
     source = "\n".join(example.source for example in dtest.examples)
     namespace = request.getfixturevalue("doctest_namespace")
     for name in _SHARED:
         if re.search(rf"\b{name}\b", source):
             namespace[name] = request.getfixturevalue(name)
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

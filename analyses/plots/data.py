@@ -42,7 +42,15 @@ def units_of(table: pd.DataFrame | TherapyData) -> dict[str, Any]:
 
 
 def inside_scale(values: Any, units: dict[str, Any]) -> Any:
-    """Values clipped to the instrument's score range (bands never leave the scale)."""
+    """Values clipped to the instrument's score range (bands never leave the scale).
+
+    Examples
+    --------
+    >>> inside_scale(np.array([-3.0, 10.0, 70.0]), {"score_range": (0.0, 63.0)}).tolist()
+    [0.0, 10.0, 63.0]
+    >>> inside_scale(np.array([-3.0]), {}).tolist()  # no instrument: unchanged
+    [-3.0]
+    """
     limits = units.get("score_range")
     return values if limits is None else np.clip(values, *limits)
 
@@ -71,7 +79,16 @@ def _band_lines(ax: Axes, table: pd.DataFrame, by: str | None, y: str,
 
 
 def time_axis(ax: Axes, units: dict[str, Any]) -> None:
-    """Label the x axis with the time unit; whole-number ticks (sessions are whole)."""
+    """Label the x axis with the time unit; whole-number ticks (sessions are whole).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> time_axis(ax, {"time": "week"})
+    >>> ax.get_xlabel()
+    'week (0 = intake)'
+    """
     ax.set_xlabel(f"{units['time']} (0 = intake)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 

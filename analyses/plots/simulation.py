@@ -64,6 +64,19 @@ def plot_policy_rates(
     --------
     simulations.clinic.compare.compare_policies : Compute the table.
     plot_policy_differences : Paired differences to treatment as usual.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from simulations.clinic.compare import compare_policies
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # 3 therapists: independent intervals
+    ...     table = compare_policies(ClinicConfig(n_patients=60, n_therapists=3),
+    ...                              ["tau", "feedback"], seed=1)
+    >>> ax = plot_policy_rates(table, outcomes=["deteriorated", "dropout"])
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['tau', 'feedback']
     """
     sel = _select(table, subgroup, outcomes)
     ax = _axes(ax, (6.5, 1.2 + 0.5 * sel["policy"].nunique()))
@@ -86,6 +99,19 @@ def plot_policy_differences(
     --------
     simulations.clinic.compare.compare_policies : Compute the table (common random numbers).
     plot_policy_rates : The rates themselves.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from simulations.clinic.compare import compare_policies
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # 3 therapists: independent intervals
+    ...     table = compare_policies(ClinicConfig(n_patients=60, n_therapists=3),
+    ...                              ["tau", "feedback"], seed=1)
+    >>> ax = plot_policy_differences(table, outcomes=["deteriorated", "dropout"])
+    >>> ax.get_xlabel()
+    'difference to TAU, percentage points (all)'
     """
     sel = _select(table, subgroup, outcomes)
     sel = sel[sel["policy"] != "tau"]
