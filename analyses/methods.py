@@ -80,6 +80,11 @@ def model_text(fit: GrowthFit) -> str:
     """Describe the model in words.
 
     Levels, time shape, random effects, covariates, residuals, dropout.
+
+    Examples
+    --------
+    >>> model_text(small_fit)[:89]
+    'The 380 BDI-II scores of 100 patients were analysed with a two-level (scores in patients)'
     """
     spec, design, data = fit.spec, fit.design, fit.data
     unit = data.time_unit
@@ -127,7 +132,14 @@ def model_text(fit: GrowthFit) -> str:
 
 
 def prior_text(fit: GrowthFit) -> str:
-    """Describe the priors with the numbers used for these data."""
+    """Describe the priors with the numbers used for these data.
+
+    Examples
+    --------
+    >>> text = prior_text(small_fit)
+    >>> "Normal(" in text, "patient SDs ~ Half-Normal" in text
+    (True, True)
+    """
     spec, design = fit.spec, fit.design
     pri = spec.priors
     fixed = "; ".join(f"{name.replace(':', ' × ')} ~ Normal({design.prior_loc[j]:.3g}, "
@@ -152,7 +164,14 @@ def prior_text(fit: GrowthFit) -> str:
 
 
 def sampler_text(fit: GrowthFit) -> str:
-    """How the posterior was sampled, with the seed that reproduces it."""
+    """How the posterior was sampled, with the seed that reproduces it.
+
+    Examples
+    --------
+    >>> text = sampler_text(small_fit)
+    >>> "fast collapsed path" in text, "seed 1" in text
+    (True, True)
+    """
     s, d, spec = fit.settings, fit.diagnostics, fit.spec
     if spec.dropout is not None:
         path = "the joint growth-dropout model with latent patient effects (PyMC)"
@@ -178,6 +197,12 @@ def convergence_text(fit: GrowthFit) -> tuple[str, str]:
 
     Kind is ``"warning"`` when they fail (and the text says whether the estimates can be used at
     all).
+
+    Examples
+    --------
+    >>> kind, text = convergence_text(small_fit)  # 200 draws: below the ESS floor
+    >>> kind, text.startswith("The growth-model fit may be unreliable")
+    ('warning', True)
     """
     d, s = fit.diagnostics, fit.settings
     if not d.usable:
@@ -195,7 +220,13 @@ def convergence_text(fit: GrowthFit) -> tuple[str, str]:
 
 
 def software_text(versions: dict[str, str], python: str) -> str:
-    """One sentence naming the software and versions (from a report's provenance)."""
+    """One sentence naming the software and versions (from a report's provenance).
+
+    Examples
+    --------
+    >>> software_text({"setback": "0.1.0", "pymc": "6.0.0"}, "3.12.1")  # doctest: +ELLIPSIS
+    'Software: ...Python 3.12.1.'
+    """
     named = [f"{name} {versions[name]}" for name in _VERSIONS if name in versions]
     return f"Software: {', '.join(named)}, Python {python}."
 
@@ -204,6 +235,14 @@ def add_methods(rep: Report, fit: GrowthFit, *, rci_note: str | None = None) -> 
     """Add the Methods section of ``fit`` to ``rep``.
 
     Heading, words, equation, priors, sampler and seed, convergence, reliable change, software.
+
+    Examples
+    --------
+    >>> from analyses.report import Report
+    >>> rep = Report("Methods example")
+    >>> add_methods(rep, small_fit, rci_note="reliable change: RCI 8.50")
+    >>> rep._order[0]
+    ('heading', 'Methods')
     """
     rep.add_heading("Methods")
     rep.add_text(model_text(fit))

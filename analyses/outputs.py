@@ -61,7 +61,19 @@ _COMMAND = {"study": "setback study run", "demo": "setback demo"}
 
 
 class OutputFolderError(ValueError):
-    """An output folder that a command may not write into (the message says why)."""
+    """An output folder that a command may not write into (the message says why).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = Path(folder, "taken").write_text("a file")
+    ...     try:
+    ...         check_writable(Path(folder, "taken"))
+    ...     except OutputFolderError as err:
+    ...         print(isinstance(err, ValueError), "is a file" in str(err))
+    True True
+    """
 
 
 def _marker(path: Path) -> dict[str, Any] | None:
@@ -77,6 +89,16 @@ def output_kind(path: str | os.PathLike) -> str | None:
 
     ``"study"`` for a study folder (it has a study manifest), the kind its marker names (``"fit"``,
     ``"simulate"``, ...), or None.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with OutputFolder(Path(folder, "sim"), "simulate") as out:
+    ...         _ = (out.tmp / "summary.json").write_text("{}")
+    ...     kinds = output_kind(Path(folder, "sim")), output_kind(folder)
+    >>> kinds
+    ('simulate', None)
     """
     path = Path(path)
     store = ParquetStore(path)
@@ -274,6 +296,18 @@ def check_writable(path: str | os.PathLike) -> None:
     ------
     OutputFolderError
         If ``path`` is a file, lies below a file, or its location cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     check_writable(Path(folder, "new", "out"))  # a folder that can be created: accepted
+    ...     _ = Path(folder, "file").write_text("x")
+    ...     try:
+    ...         check_writable(Path(folder, "file", "below"))
+    ...     except OutputFolderError:
+    ...         print("refused: below a file")
+    refused: below a file
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -295,12 +329,26 @@ def check_writable(path: str | os.PathLike) -> None:
 
 
 def write_file(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:
-    """Write a single text file atomically (temporary file, then :func:`os.replace`).
+    r"""Write a single text file atomically (temporary file, then :func:`os.replace`).
 
     Raises
     ------
     OutputFolderError
         If the file exists and ``overwrite`` is false.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_file(Path(folder, "summary.csv"), "a,b\n1,2\n")
+    ...     text = path.read_text()
+    ...     try:
+    ...         write_file(path, "again")
+    ...     except OutputFolderError as err:
+    ...         print(str(err).endswith("pass --overwrite to replace it"))
+    True
+    >>> text.splitlines()
+    ['a,b', '1,2']
     """
     path = Path(path)
     if path.is_dir():

@@ -37,7 +37,17 @@ _PACKAGES = ("setback", "numpy", "pandas", "scipy", "statsmodels", "pymc", "pyte
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (the input-file fingerprint in a report's provenance)."""
+    """SHA-256 of a file's bytes (the input-file fingerprint in a report's provenance).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = Path(folder, "data.csv").write_bytes(b"")
+    ...     digest = file_sha256(Path(folder, "data.csv"))
+    >>> digest  # SHA-256 of no bytes
+    'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

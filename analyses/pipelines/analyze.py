@@ -60,7 +60,16 @@ def _title(data: TherapyData, source: str | Path | None) -> str:
 
 
 def add_data_sections(rep: Report, data: TherapyData) -> None:
-    """Describe the data: counts, clinical significance, retention, observed courses."""
+    """Describe the data: counts, clinical significance, retention, observed courses.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> rep = Report("Data example")
+    >>> add_data_sections(rep, load_beat_the_blues())
+    >>> rep._order[0], "retention" in rep.figures
+    (('heading', 'Data'), True)
+    """
     desc = describe_dataset(data)
     o = desc.overview
     unit = data.time_unit
@@ -102,6 +111,13 @@ def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None 
     deterioration risk uses the one reliable-change rule (:func:`resolve_rci`). When the
     chains disagree (R-hat > 1.1) the report says so and shows the parameter table only,
     so that no unusable number is presented as a result.
+
+    Examples
+    --------
+    >>> rep = Report("Model example")
+    >>> add_model_sections(rep, small_fit, at_session=8)
+    >>> ("heading", "Methods") in rep._order, "expected_course" in rep.figures
+    (True, True)
     """
     data = fit.data
     unit = data.time_unit
@@ -275,6 +291,15 @@ def fit_report(fit_dir: str | Path) -> Report:
     """Build a report from a folder written by ``setback fit`` or ``setback analyze``.
 
     It reads ``fit.nc`` and gives Methods, the model check and the estimates.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     small_fit.save(f"{folder}/fit.nc")
+    ...     rep = fit_report(folder)
+    >>> rep.name.startswith("Growth model fitted to 100 patients")
+    True
     """
     path = Path(fit_dir) / "fit.nc"
     if not path.exists():

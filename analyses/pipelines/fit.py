@@ -31,6 +31,15 @@ def resolve_rci(data: TherapyData, rci: float | None) -> tuple[float | None, str
 
     The rule is :func:`~trajectories.clinical.reliable_change`; returns ``(rci, note)``, or ``(None,
     why not)``.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> rci, note = resolve_rci(load_beat_the_blues(), None)
+    >>> round(rci, 2), note.split(" (")[0]
+    (8.5, 'reliable change: RCI 8.50')
+    >>> resolve_rci(load_beat_the_blues(), 6.0)[0]
+    6.0
     """
     try:
         rc = reliable_change(data, rci=rci)
@@ -46,6 +55,15 @@ class FitOutputs:
     ``convergence`` is the fit's convergence message in words ("" when every check
     passed); it is not repeated in ``notes``, and no Python warning is shown for it, so a
     caller reports it exactly once.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from trajectories.engine.settings import SamplerSettings
+    >>> # run_fit samples; here it is given a fit that exists to show what it returns
+    >>> out = FitOutputs(fit=small_fit, files={}, notes=("example",))
+    >>> out.fit is small_fit, out.convergence
+    (True, '')
     """
 
     fit: GrowthFit

@@ -122,7 +122,19 @@ def headline_table(table: pd.DataFrame, outcomes: Sequence[str] = tuple(_SHOWN))
 
 
 def headline_policy_numbers(table: pd.DataFrame) -> list[str]:
-    """Plain sentences with the main rates and differences of a comparison table."""
+    """Plain sentences with the main rates and differences of a comparison table.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # 3 therapists: independent intervals
+    ...     table = compare_policies(ClinicConfig(n_patients=60, n_therapists=3),
+    ...                              ["tau", "feedback"], seed=1)
+    >>> lines = headline_policy_numbers(table)
+    >>> lines[0].startswith("deteriorated, all patients: tau ")  # doctest: +ELLIPSIS
+    True
+    """
     lines = []
     for subgroup, label in (("all", "all patients"), ("NOT", "not-on-track patients")):
         sel = table[(table["subgroup"] == subgroup)]
