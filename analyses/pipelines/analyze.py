@@ -267,9 +267,18 @@ def analyze_dataset(
 
     Examples
     --------
+    An analysis samples, so it runs from the CLI or a notebook, not here; a spec the data
+    cannot support fails before any sampling:
+
+    >>> import tempfile
     >>> from trajectories.datasets import load_beat_the_blues
-    >>> rep = analyze_dataset(load_beat_the_blues(), GrowthSpec(),
-    ...                       out="btb-analysis")  # doctest: +SKIP
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     try:
+    ...         analyze_dataset(load_beat_the_blues(), GrowthSpec(covariates=("age",)),
+    ...                         out=f"{folder}/analysis")
+    ...     except ValueError as err:
+    ...         print(str(err).split(":")[0])
+    column 'age'
     """
     folder = out if isinstance(out, OutputFolder) else OutputFolder(out, "analyze",
                                                                     overwrite=overwrite)

@@ -125,8 +125,18 @@ def run_fit(
 
     Examples
     --------
+    A fit samples, so it runs from the CLI or a notebook, not here; a spec the data cannot
+    support fails before any sampling:
+
+    >>> import tempfile
     >>> from trajectories.datasets import load_beat_the_blues
-    >>> run_fit(load_beat_the_blues(), GrowthSpec(), out="fit-out")  # doctest: +SKIP
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     try:
+    ...         run_fit(load_beat_the_blues(), GrowthSpec(covariates=("age",)),
+    ...                 out=f"{folder}/fit")
+    ...     except ValueError as err:
+    ...         print(str(err).split(":")[0])
+    column 'age'
     """
     make_design(spec, data)  # fails on bad covariates etc. before any compiling or sampling
     if at_session is not None and not 0 <= at_session <= MAX_SESSION:

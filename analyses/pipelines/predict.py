@@ -122,8 +122,16 @@ def run_predict(
 
     Examples
     --------
-    >>> fit = GrowthFit.load("fit/fit.nc")  # doctest: +SKIP
-    >>> run_predict(fit, new_patients, out="risks", horizon=3)  # doctest: +SKIP
+    ``small_fit`` stands for a saved fit (``GrowthFit.load("fit/fit.nc")``); the new
+    patients here are the fitted ones as they stood before session 3:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     result = run_predict(small_fit, small_fit.data.before_session(3), out=folder,
+    ...                          at_session=8, seed=1)
+    ...     written = sorted(result.files)
+    >>> len(result.predictions), written  # doctest: +ELLIPSIS
+    (100, [...'predictions'...])
     """
     out = Path(out)
     at = float(max(fit.data.coords()["session"])) if at_session is None else float(at_session)
