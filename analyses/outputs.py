@@ -170,7 +170,8 @@ class OutputFolder:
     Examples
     --------
     >>> import tempfile
-    >>> out = Path(tempfile.mkdtemp()) / "run"
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> out = Path(tmp.name) / "run"
     >>> with OutputFolder(out, "compare-policies") as folder:
     ...     _ = (folder.tmp / "comparison.csv").write_text("a,b\n1,2\n")
     >>> sorted(p.name for p in out.iterdir())
@@ -180,6 +181,7 @@ class OutputFolder:
     Traceback (most recent call last):
     ...
     analyses.outputs.OutputFolderError: ... holds the output of `setback compare-policies`...
+    >>> tmp.cleanup()
     """
 
     def __init__(self, path: str | os.PathLike, kind: str, *, overwrite: bool = False,

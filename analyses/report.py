@@ -108,9 +108,11 @@ class Report:
     >>> rep = Report("Example", meta=provenance(seed=1))
     >>> rep.add_text("Headline: nothing happened.")
     >>> rep.add_table("counts", pd.DataFrame({"arm": ["a", "b"], "n": [3, 4]}))
-    >>> out = rep.write(tempfile.mkdtemp())
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> out = rep.write(tmp.name)
     >>> sorted(p.name for p in out.iterdir())
     ['.setback-output.json', 'figures', 'meta.json', 'report.html', 'tables']
+    >>> tmp.cleanup()
     """
 
     name: str

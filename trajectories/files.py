@@ -81,7 +81,8 @@ def sniff_format(path: str | os.PathLike) -> tuple[Format, str | None, str | Non
     Examples
     --------
     >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = Path(tmp.name)
     >>> _ = (folder / "a.parquet").write_text("patient,session,score\n1,0,3\n")
     >>> sniff_format(folder / "a.parquet")  # the suffix is wrong: the content decides
     ('csv', 'utf-8', None)
@@ -90,6 +91,7 @@ def sniff_format(path: str | os.PathLike) -> tuple[Format, str | None, str | Non
     Traceback (most recent call last):
     ...
     trajectories.files.DataFileError: .../empty.csv: the file is empty; expected ...
+    >>> tmp.cleanup()
     """
     path = Path(path)
     if path.is_dir():

@@ -210,7 +210,8 @@ def study_report(study_dir: str | Path, *, flag_failures: float | None = None,
     --------
     >>> import tempfile
     >>> from simulations.study import ParquetStore, StudyDesign, run_study
-    >>> folder = tempfile.mkdtemp()
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = tmp.name
     >>> design = StudyDesign({"n": [5, 30], "dist": ["normal", "lognormal"]}, replications=20,
     ...                      seed=1)
     >>> _ = run_study(design, "t_interval", store=ParquetStore(folder), executor="serial",
@@ -219,6 +220,7 @@ def study_report(study_dir: str | Path, *, flag_failures: float | None = None,
     >>> print(rep.captions["figure/coverage_mean"])  # doctest: +NORMALIZE_WHITESPACE
     coverage of mean (±1.96 MCSE) in all 4 conditions: x: n (5, 30);
     panel columns: dist (lognormal, normal).
+    >>> tmp.cleanup()
     """
     from simulations.study.errors import FLAG_FAILURE_RATE
     from simulations.study.metrics import summarise

@@ -39,7 +39,8 @@ def acquire(path: Path, *, owner: object = None) -> int:
     Examples
     --------
     >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "lock"
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = Path(tmp.name) / "lock"
     >>> fd = acquire(path)
     >>> acquire(path)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -47,6 +48,7 @@ def acquire(path: Path, *, owner: object = None) -> int:
     RuntimeError: ... is being written by process ... since ...; wait for that run to end ...
     >>> release(path, fd)
     >>> release(path, acquire(path))
+    >>> tmp.cleanup()
     """
     owner = path.parent if owner is None else owner
     me = {"host": socket.gethostname(), "pid": os.getpid(),

@@ -388,12 +388,14 @@ def load_results(store: ParquetStore) -> StudyResults:
     Examples
     --------
     >>> import tempfile
-    >>> store = ParquetStore(tempfile.mkdtemp())
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ParquetStore(tmp.name)
     >>> design = StudyDesign({"n": [10]}, replications=5, seed=2)
     >>> _ = run_study(design, "t_interval", store=store, executor="serial", progress=False)
     >>> results = load_results(store)
     >>> len(results.frame), results.meta["seed_entropy"]
     (5, 2)
+    >>> tmp.cleanup()
     """
     manifest = store.manifest()
     design = store.design()

@@ -205,7 +205,8 @@ class ParquetStore:
     >>> import tempfile
     >>> from simulations.study.run import run_study
     >>> design = StudyDesign({"n": [10, 40]}, replications=20, seed=3)
-    >>> store = ParquetStore(tempfile.mkdtemp())
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ParquetStore(tmp.name)
     >>> first = run_study(design, "t_interval", store=store, executor="serial", progress=False)
     >>> again = run_study(design, "t_interval", store=store, executor="serial", progress=False)
     >>> len(again.frame), again.meta["n_run"]   # resumed: nothing left to run
@@ -214,6 +215,7 @@ class ParquetStore:
        condition_id  done  remaining  failed
     0             0    20          0       0
     1             1    20          0       0
+    >>> tmp.cleanup()
     """
 
     def __init__(self, path: str | os.PathLike, *, chunk_size: int | None = None,
