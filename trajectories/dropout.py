@@ -384,7 +384,7 @@ def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
 def build_dropout_model(spec: DropoutSpec, data: TherapyData) -> pm.Model:
     """Build the standalone dropout model (observed predictors only) as a PyMC model.
 
-    The standalone dropout model (observed predictors only) as a PyMC model; never samples.
+    Building it never samples.
 
     Examples
     --------

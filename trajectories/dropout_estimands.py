@@ -1,7 +1,7 @@
 """Estimands of the dropout models, for a standalone or a joint fit.
 
-Estimands of the dropout models: risk per patient, hazard curve, therapist effects on dropout and
-the association parameters, for a standalone :class:`DropoutFit` or a joint growth–dropout
+Risk per patient, hazard curve, therapist effects on dropout and the association parameters,
+for a standalone :class:`DropoutFit` or a joint growth–dropout
 :class:`~trajectories.fit.GrowthFit` (see :mod:`trajectories.dropout` and
 :mod:`trajectories.joint`).
 """

@@ -334,8 +334,8 @@ def therapist_effects(fit: GrowthFit, *, at_session: float,
 def raw_therapist_effects(data: TherapyData, *, at_session: int) -> pd.DataFrame:
     """Compute unpooled therapist deviations (no shrinkage, no model).
 
-    Unpooled therapist deviations: each therapist's mean observed score at a session minus the mean
-    of all patients seen at that session (no shrinkage, no model).
+    Each therapist's mean observed score at a session minus the mean of all patients seen at
+    that session.
 
     Set beside :func:`therapist_effects` they show partial pooling: therapists with few
     patients scatter widely here and are pulled towards zero by the model.

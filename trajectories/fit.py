@@ -447,8 +447,8 @@ def _log_likelihood(spec: GrowthSpec, design: Design, post: xr.Dataset) -> xr.Da
 def _crossed_loglik(design: Design, d: PosteriorDraws) -> np.ndarray:
     """Compute each patient's marginal log-likelihood when patients change therapist.
 
-    Each patient's marginal log-likelihood (patient effects integrated out) given the fixed effects
-    and the therapist effect of each session (patients changing therapist).
+    The patient effects are integrated out; the fixed effects and the therapist effect of each
+    session are given.
 
     ``log N(r; 0, sigma^2 I + Z Sigma Z')`` with ``r = y - X beta - Z_t u_t(session)``, by
     Woodbury and the determinant lemma with ``M = sigma^2 Sigma^-1 + Z'Z``.

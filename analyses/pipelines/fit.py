@@ -97,11 +97,11 @@ def run_fit(
 ) -> FitOutputs:
     """Fit ``spec`` to ``data`` and write the fit, its tables and its provenance into ``out``.
 
-    Fit ``spec`` to ``data`` and write ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
+    The files are ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
     ``therapist_effects.csv`` (three-level data), ``deterioration_risk.csv`` (when an RCI follows
     from ``rci``, the instrument, or its reliability and the sample's intake SD:
     :func:`resolve_rci`) and ``meta.json`` (seed, spec, sampler settings, diagnostics, versions and
-    ``input_path`` with its SHA-256) into ``out``. The seed used (drawn when ``settings`` has none)
+    ``input_path`` with its SHA-256). The seed used (drawn when ``settings`` has none)
     is in ``fit.settings.seed`` and ``meta.json``; the same seed gives the same files.
 
     When the chains disagree (R-hat > 1.1: :attr:`Diagnostics.usable` is false) only

@@ -107,8 +107,8 @@ def paired_table(results: dict[str, pd.DataFrame], *,
                  reference: str = "tau") -> pd.DataFrame:
     """Tabulate rates and paired differences to ``results[reference]``.
 
-    Rates and paired differences to ``results[reference]`` (same patients, same order; the
-    difference columns keep their name ``diff_vs_tau``).
+    The runs have the same patients in the same order; the difference columns keep their name
+    ``diff_vs_tau`` whatever the reference.
 
     ``subgroups`` maps a label to a boolean column of the patient tables (``None``: all
     patients); default ``{"all": None, "NOT": "ever_not"}``. A subgroup defined by what a

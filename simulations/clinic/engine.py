@@ -78,8 +78,8 @@ class ChunkResult:
 def setup(config: ClinicConfig, seed: int | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Draw therapists' effects and each patient's therapist.
 
-    Therapists' effects and each patient's therapist (random, equal probability: caseloads vary as
-    in routine services), from the first two children of ``SeedSequence(seed)``.
+    Therapists are assigned at random with equal probability (caseloads vary as in routine
+    services); both draws come from the first two children of ``SeedSequence(seed)``.
 
     Examples
     --------

@@ -18,8 +18,8 @@ REFERENCE_CHUNK = 100_000
 def observed_scores(config: ClinicConfig, *, n_patients: int, seed: int) -> np.ndarray:
     """Simulate observed scores under treatment as usual, shape (n_patients, max_sessions).
 
-    Observed scores under treatment as usual, shape (n_patients, max_sessions), NaN after the last
-    attended session. Used to build expected recovery curves; no monitor runs.
+    Scores are NaN after the last attended session. Used to build expected recovery curves; no
+    monitor runs.
 
     Examples
     --------

@@ -144,7 +144,7 @@ def analytic_assurance(design: TrialDesign, *, effect_sd: float, n_nodes: int = 
 def power_curve(design: TrialDesign, **grid: Sequence[Any]) -> pd.DataFrame:
     """Compute analytic power over a grid of design settings.
 
-    Analytic power over a grid of design settings, e.g. ``n_therapists=range(4, 31, 2),
+    The grid is given as keyword arguments, e.g. ``n_therapists=range(4, 31, 2),
     patients_per_therapist=[5, 10, 20]``.
 
     Returns
@@ -177,8 +177,8 @@ def analytic_sample_size(design: TrialDesign, vary: str, values: Sequence[int],
                          target: float = 0.8) -> int | None:
     """Find the smallest of ``values`` for ``vary`` whose analytic power reaches ``target``.
 
-    The smallest of ``values`` (increasing) for ``vary`` whose analytic power reaches ``target``, by
-    bisection (power increases with therapists and patients); ``None`` if even the largest does not.
+    ``values`` are increasing; the search is by bisection (power increases with therapists and
+    patients). Returns ``None`` if even the largest does not reach ``target``.
 
     Examples
     --------

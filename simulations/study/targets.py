@@ -18,8 +18,7 @@ PERCENT_METRICS = ("relerror_modse", "relprec")
 def parse_targets(text: str, known: Collection[str] = ()) -> dict[str, float]:
     """Parse per-metric MCSE targets from ``"bias=0.01,coverage=0.005"``.
 
-    Per-metric MCSE targets from ``"bias=0.01,coverage=0.005"``; a bare number is ``"*"`` (every
-    metric). Names not in ``known`` (when given) are an error.
+    A bare number is ``"*"`` (every metric). Names not in ``known`` (when given) are an error.
 
     Examples
     --------

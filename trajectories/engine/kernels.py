@@ -261,9 +261,9 @@ def _therapists_forward(k_grp, n_t, prec_u, q_t, work_a, work_l, a_ther, w_ther,
                         h_tot):  # noqa: ANN001, ANN202
     """Level 2: each therapist's block on the sum of its patients' reduced Gram matrices.
 
-    Level 2: each therapist's block on the sum of its patients' reduced Gram matrices (upper
-    triangles from level 1, made symmetric here), added to ``h_tot`` together with slot ``n_t``
-    (patients without a therapist effect). Returns the sum of log|A_t|.
+    The reduced Gram matrices are upper triangles from level 1, made symmetric here, added to
+    ``h_tot`` together with slot ``n_t`` (patients without a therapist effect). Returns the sum
+    of log|A_t|.
     """
     m = k_grp.shape[1]
     for a in range(m):
@@ -716,8 +716,7 @@ def unpack(theta, q, q_t, correlated_v, correlated_u, has_ar, sigma, cov_v, cov_
 def _patient_conditional(kmat, prec, k, coef, p, work_a, chol, g, z, out):  # noqa: ANN001, ANN202
     """Compute one patient's effects' conditional given coefficients ``coef``.
 
-    One patient's effects given coefficients ``coef``: the conditional N(A^-1 g, A^-1), ``A = P +
-    K[:k, :k]``, ``g = K[:k, :] [-coef; 1]``.
+    The conditional is N(A^-1 g, A^-1) with ``A = P + K[:k, :k]``, ``g = K[:k, :] [-coef; 1]``.
 
     With ``z`` given, writes a draw ``A^-1 g + L'^-1 z`` into ``out``. Returns
     ``(log|A|, r'K r - g'A^-1 g)`` with ``r = [-coef; 1]``: the log-determinant and the
@@ -868,8 +867,8 @@ def patient_loglik(coef, u, therapist, sigma, cov_v, rho, has_ar, gram, gram_d, 
                    n_obs, q, out):  # noqa: ANN001, ANN201
     """Compute ``log p(y_i | beta, u_t, Sigma_v, sigma[, rho])`` per draw and patient.
 
-    ``log p(y_i | beta, u_t, Sigma_v, sigma[, rho])`` per draw and patient (effects v_i integrated
-    out): the pointwise log-likelihood of leave-one-patient-out cross-validation.
+    The effects v_i are integrated out: this is the pointwise log-likelihood of
+    leave-one-patient-out cross-validation.
 
     ``coef`` (S, p) fixed effects, ``u`` (S, T, q_t) therapist effects (T may be 0).
     """

@@ -79,8 +79,8 @@ class Policy:
 class TreatmentAsUsual(Policy):
     """Treatment as usual: scores are monitored but nobody acts on them.
 
-    Treatment as usual: scores are monitored (for not-on-track status) but nobody acts on them;
-    therapists notice and repair ruptures with their own skill.
+    Scores are monitored for not-on-track status; therapists notice and repair ruptures with
+    their own skill.
 
     Examples
     --------
