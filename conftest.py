@@ -100,8 +100,71 @@ def small_sampled(small_fit):  # noqa: ANN001, ANN201
     return sample(small_fit.design.collapsed(), settings)
 
 
+@pytest.fixture(scope="session")
+def new_chunk():  # noqa: ANN201
+    """Offer ``new_chunk()``: a fresh chunk of 50 patients of 5 therapists, patients drawn.
+
+    The session loop's steps change a chunk in place, so each example makes its own.
+    """
+    import numpy as np
+
+    from simulations.clinic.config import ClinicConfig
+    from simulations.clinic.engine import setup
+    from simulations.clinic.patients import draw_patients
+    from simulations.clinic.state import Chunk
+
+    def make(n_patients: int = 50, n_therapists: int = 5, seed: int = 1) -> Chunk:
+        config = ClinicConfig(n_patients=n_patients, n_therapists=n_therapists)
+        th, th_of = setup(config, seed=seed)
+        chunk = Chunk(config, th, th_of, np.random.SeedSequence(seed), record=False)
+        draw_patients(chunk)
+        return chunk
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def policy_table():  # noqa: ANN201
+    """Compare treatment as usual and feedback in a tiny clinic (60 patients, 3 therapists)."""
+    from simulations.clinic.compare import compare_policies
+    from simulations.clinic.config import ClinicConfig
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 3 therapists: independent intervals, by design
+        return compare_policies(ClinicConfig(n_patients=60, n_therapists=3),
+                                ["tau", "feedback"], seed=1)
+
+
+@pytest.fixture(scope="session")
+def study_dir(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """Run a small coverage study of the t interval into a study folder (serially).
+
+    Factors ``n`` (5, 30) and ``dist`` (normal, lognormal), 20 replications each.
+    """
+    from simulations.study.design import StudyDesign
+    from simulations.study.run import run_study
+    from simulations.study.store import ParquetStore
+
+    folder = tmp_path_factory.mktemp("study")
+    design = StudyDesign({"n": [5, 30], "dist": ["normal", "lognormal"]}, replications=20,
+                         seed=1)
+    run_study(design, "t_interval", store=ParquetStore(folder), executor="serial",
+              progress=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def study_results(study_dir):  # noqa: ANN001, ANN201
+    """Load the results of ``study_dir``'s study."""
+    from simulations.study.run import load_results
+    from simulations.study.store import ParquetStore
+
+    return load_results(ParquetStore(study_dir))
+
+
 _SHARED = ("small_data", "small_fit", "linear_fit", "clinic_fit", "small_sampled", "joint_fit",
-           "dropout_fit", "competing_fit")
+           "dropout_fit", "competing_fit", "new_chunk", "policy_table", "study_dir",
+           "study_results")
 
 
 @pytest.fixture(autouse=True)

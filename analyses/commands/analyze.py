@@ -24,10 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     Examples
     --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> register(parser.add_subparsers())
-    >>> args = parser.parse_args(["analyze", "data.csv", "--out", "report"])
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'analyze'
+    >>> args = build_parser(only="analyze").parse_args(["analyze", "data.csv", "--out", "report"])
     >>> args.func is run
     True
     >>> args.out, args.draws > 0

@@ -28,9 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     Examples
     --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> register(parser.add_subparsers())
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'compare-policies'
+    >>> parser = build_parser(only="compare_policies")
     >>> args = parser.parse_args(["compare-policies", "--policies", "tau,feedback", "--out", "cmp"])
     >>> args.func is run
     True
@@ -66,14 +65,7 @@ def comparison_figure(table: pd.DataFrame) -> Figure:
 
     Examples
     --------
-    >>> from simulations.clinic.compare import compare_policies
-    >>> from simulations.clinic.config import ClinicConfig
-    >>> import warnings
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore")  # 3 therapists: independent intervals
-    ...     table = compare_policies(ClinicConfig(n_patients=60, n_therapists=3),
-    ...                              ["tau", "feedback"], seed=1)
-    >>> fig = comparison_figure(table)
+    >>> fig = comparison_figure(policy_table)  # tau and feedback, a tiny clinic
     >>> len(fig.axes)  # rates, not-on-track rates, differences to TAU
     3
     """

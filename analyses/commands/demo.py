@@ -16,10 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     Examples
     --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> register(parser.add_subparsers())
-    >>> args = parser.parse_args(["demo", "--out", "demo", "--quick"])
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'demo'
+    >>> args = build_parser(only="demo").parse_args(["demo", "--out", "demo", "--quick"])
     >>> args.func is run
     True
     >>> args.quick

@@ -13,9 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     Examples
     --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> register(parser.add_subparsers())
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'describe'
+    >>> parser = build_parser(only="describe")
     >>> args = parser.parse_args(["describe", "data.csv", "--instrument", "bdi2"])
     >>> args.func is run
     True

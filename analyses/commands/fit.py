@@ -26,9 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     Examples
     --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> register(parser.add_subparsers())
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'fit'
+    >>> parser = build_parser(only="fit")
     >>> args = parser.parse_args(["fit", "data.csv", "--out", "fit", "--compare", "log,linear"])
     >>> args.func is run
     True

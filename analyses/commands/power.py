@@ -44,10 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     Examples
     --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> register(parser.add_subparsers())
-    >>> args = parser.parse_args(["power", "--out", "power", "--cohend", "0.5"])
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'power'
+    >>> args = build_parser(only="power").parse_args(["power", "--out", "power", "--cohend", "0.5"])
     >>> args.func is run
     True
     >>> args.cohend, args.therapists[:3]

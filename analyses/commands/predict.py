@@ -30,9 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     Examples
     --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> register(parser.add_subparsers())
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'predict'
+    >>> parser = build_parser(only="predict")
     >>> args = parser.parse_args(["predict", "fit/fit.nc", "new.csv", "--out", "risks"])
     >>> args.func is run
     True

@@ -15,10 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     Examples
     --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> register(parser.add_subparsers())
-    >>> args = parser.parse_args(["report", "fit-folder", "--out", "report"])
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'report'
+    >>> args = build_parser(only="report").parse_args(["report", "fit-folder", "--out", "report"])
     >>> args.func is run
     True
     >>> str(args.source)

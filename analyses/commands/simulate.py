@@ -98,9 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     Examples
     --------
-    >>> import argparse
-    >>> parser = argparse.ArgumentParser()
-    >>> register(parser.add_subparsers())
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'simulate'
+    >>> parser = build_parser(only="simulate")
     >>> args = parser.parse_args(["simulate", "--policy", "feedback", "--out", "sim"])
     >>> args.func is run
     True

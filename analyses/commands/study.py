@@ -250,21 +250,17 @@ def _duration(seconds: float) -> str:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    r"""Print done / remaining / failed per condition.
+    """Print done / remaining / failed per condition.
 
     Examples
     --------
-    >>> import contextlib, io, tempfile
-    >>> from pathlib import Path
+    ``study_dir`` (a doctest fixture) is a finished study folder of the t-interval task:
+
+    >>> import contextlib, io
     >>> from analyses.cli import main
     >>> out = io.StringIO()
-    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(out):
-    ...     _ = Path(folder, "study.toml").write_text(
-    ...         "[study]\ntask = \"t_interval\"\n[design]\nreplications = 5\nseed = 1\n"
-    ...         "[design.factors]\nn = [5, 30]\n")
-    ...     run_code = main(["study", "run", f"{folder}/study.toml", "--out", f"{folder}/s",
-    ...                      "--workers", "1", "--quiet"])
-    ...     code = main(["study", "status", f"{folder}/s"])
+    >>> with contextlib.redirect_stdout(out):
+    ...     code = main(["study", "status", str(study_dir)])
     >>> code, "remaining" in out.getvalue()
     (0, True)
     """
@@ -273,21 +269,16 @@ def status_command(args: argparse.Namespace) -> int:
 
 
 def errors_command(args: argparse.Namespace) -> int:
-    r"""Print the failure table and the distinct messages with replications to replay.
+    """Print the failure table and the distinct messages with replications to replay.
 
     Examples
     --------
-    >>> import contextlib, io, tempfile
-    >>> from pathlib import Path
+    ``study_dir`` (a doctest fixture) is a finished study folder of the t-interval task:
+
+    >>> import contextlib, io
     >>> from analyses.cli import main
-    >>> out = io.StringIO()
-    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(out):
-    ...     _ = Path(folder, "study.toml").write_text(
-    ...         "[study]\ntask = \"t_interval\"\n[design]\nreplications = 5\nseed = 1\n"
-    ...         "[design.factors]\nn = [5, 30]\n")
-    ...     run_code = main(["study", "run", f"{folder}/study.toml", "--out", f"{folder}/s",
-    ...                      "--workers", "1", "--quiet"])
-    ...     code = main(["study", "errors", f"{folder}/s"])
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     code = main(["study", "errors", str(study_dir)])
     >>> code
     0
     """
@@ -319,21 +310,17 @@ def errors_command(args: argparse.Namespace) -> int:
 
 
 def replay_command(args: argparse.Namespace) -> int:
-    r"""Rerun one replication; its error propagates with the traceback.
+    """Rerun one replication; its error propagates with the traceback.
 
     Examples
     --------
-    >>> import contextlib, io, tempfile
-    >>> from pathlib import Path
+    ``study_dir`` (a doctest fixture) is a finished study folder of the t-interval task:
+
+    >>> import contextlib, io
     >>> from analyses.cli import main
     >>> out = io.StringIO()
-    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(out):
-    ...     _ = Path(folder, "study.toml").write_text(
-    ...         "[study]\ntask = \"t_interval\"\n[design]\nreplications = 5\nseed = 1\n"
-    ...         "[design.factors]\nn = [5, 30]\n")
-    ...     run_code = main(["study", "run", f"{folder}/study.toml", "--out", f"{folder}/s",
-    ...                      "--workers", "1", "--quiet"])
-    ...     code = main(["study", "replay", f"{folder}/s", "--condition", "1",
+    >>> with contextlib.redirect_stdout(out):
+    ...     code = main(["study", "replay", str(study_dir), "--condition", "1",
     ...                  "--replication", "3"])
     >>> code, "estimate" in out.getvalue()
     (0, True)
@@ -376,21 +363,19 @@ def _metric(name: str) -> str:
 
 
 def summarize_command(args: argparse.Namespace) -> int:
-    r"""Write the performance table as CSV and print it.
+    """Write the performance table as CSV and print it.
 
     Examples
     --------
+    ``study_dir`` (a doctest fixture) is a finished study folder of the t-interval task:
+
     >>> import contextlib, io, tempfile
     >>> from pathlib import Path
     >>> from analyses.cli import main
     >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
-    ...     _ = Path(folder, "study.toml").write_text(
-    ...         "[study]\ntask = \"t_interval\"\n[design]\nreplications = 5\nseed = 1\n"
-    ...         "[design.factors]\nn = [5, 30]\n")
-    ...     run_code = main(["study", "run", f"{folder}/study.toml", "--out", f"{folder}/s",
-    ...                      "--workers", "1", "--quiet"])
-    ...     code = main(["study", "summarize", f"{folder}/s", "--metrics", "coverage"])
-    ...     wrote = Path(folder, "s", "summary.csv").exists()
+    ...     code = main(["study", "summarize", str(study_dir), "--metrics", "coverage",
+    ...                  "--csv", f"{folder}/summary.csv"])
+    ...     wrote = Path(folder, "summary.csv").exists()
     >>> code, wrote
     (0, True)
     """

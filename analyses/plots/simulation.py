@@ -67,13 +67,7 @@ def plot_policy_rates(
 
     Examples
     --------
-    >>> import warnings
-    >>> from simulations.clinic.compare import compare_policies
-    >>> from simulations.clinic.config import ClinicConfig
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore")  # 3 therapists: independent intervals
-    ...     table = compare_policies(ClinicConfig(n_patients=60, n_therapists=3),
-    ...                              ["tau", "feedback"], seed=1)
+    >>> table = policy_table  # tau and feedback in a tiny clinic (a doctest fixture)
     >>> ax = plot_policy_rates(table, outcomes=["deteriorated", "dropout"])
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['tau', 'feedback']
@@ -102,13 +96,7 @@ def plot_policy_differences(
 
     Examples
     --------
-    >>> import warnings
-    >>> from simulations.clinic.compare import compare_policies
-    >>> from simulations.clinic.config import ClinicConfig
-    >>> with warnings.catch_warnings():
-    ...     warnings.simplefilter("ignore")  # 3 therapists: independent intervals
-    ...     table = compare_policies(ClinicConfig(n_patients=60, n_therapists=3),
-    ...                              ["tau", "feedback"], seed=1)
+    >>> table = policy_table  # tau and feedback in a tiny clinic (a doctest fixture)
     >>> ax = plot_policy_differences(table, outcomes=["deteriorated", "dropout"])
     >>> ax.get_xlabel()
     'difference to TAU, percentage points (all)'

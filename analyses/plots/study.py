@@ -79,11 +79,7 @@ def plot_study_performance(
 
     Examples
     --------
-    >>> from simulations.study.design import StudyDesign
-    >>> from simulations.study.run import run_study
-    >>> design = StudyDesign({"n": [5, 10, 30]}, replications=20, seed=1)
-    >>> summary = run_study(design, "t_interval", executor="serial", progress=False).summarise(
-    ...     ("coverage",))
+    >>> summary = study_results.summarise(("coverage",)).query("dist == 'normal'")
     >>> ax = plot_study_performance(summary, metric="coverage", x="n", reference=0.95)
     >>> ax.get_ylabel()
     'coverage (±1.96 MCSE)'
@@ -211,12 +207,7 @@ def plot_study_facets(
 
     Examples
     --------
-    >>> from simulations.study.design import StudyDesign
-    >>> from simulations.study.run import run_study
-    >>> design = StudyDesign({"n": [5, 30], "dist": ["normal", "lognormal"]}, replications=20,
-    ...                      seed=1)
-    >>> summary = run_study(design, "t_interval", executor="serial", progress=False).summarise(
-    ...     ("coverage",))
+    >>> summary = study_results.summarise(("coverage",))  # t-interval coverage, n x dist
     >>> fig = plot_study_facets(summary, metric="coverage", x="n", cols="dist", reference=0.95)
     >>> len(fig.axes)  # one panel per distribution
     2
@@ -272,12 +263,7 @@ def plot_nested_loop(
 
     Examples
     --------
-    >>> from simulations.study.design import StudyDesign
-    >>> from simulations.study.run import run_study
-    >>> design = StudyDesign({"n": [5, 30], "dist": ["normal", "lognormal"]}, replications=20,
-    ...                      seed=1)
-    >>> summary = run_study(design, "t_interval", executor="serial", progress=False).summarise(
-    ...     ("coverage",))
+    >>> summary = study_results.summarise(("coverage",))  # t-interval coverage, n x dist
     >>> ax = plot_nested_loop(summary, metric="coverage", factors=["dist", "n"], reference=0.95)
     >>> ax.get_ylabel()
     'coverage (±1.96 MCSE)'

@@ -35,13 +35,7 @@ def alliance_step(c: Chunk) -> None:
 
     Examples
     --------
-    >>> from simulations.clinic.config import ClinicConfig
-    >>> from simulations.clinic.engine import setup
-    >>> from simulations.clinic.patients import draw_patients
-    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
-    >>> th, th_of = setup(cfg, seed=1)
-    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
-    >>> draw_patients(c)
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
     >>> c.session = 0
     >>> alliance_step(c)  # drift, rupture, rating, noticing for every patient
     >>> c.a.shape, c.a.dtype, sorted(set(c.rupture.tolist())) <= [0, 1, 2]
@@ -102,13 +96,7 @@ def resolve_ruptures(c: Chunk) -> None:
 
     Examples
     --------
-    >>> from simulations.clinic.config import ClinicConfig
-    >>> from simulations.clinic.engine import setup
-    >>> from simulations.clinic.patients import draw_patients
-    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
-    >>> th, th_of = setup(cfg, seed=1)
-    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
-    >>> draw_patients(c)
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
     >>> c.session = 0
     >>> alliance_step(c)
     >>> resolve_ruptures(c)

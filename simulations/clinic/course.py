@@ -28,13 +28,7 @@ def symptom_step(c: Chunk) -> None:
 
     Examples
     --------
-    >>> from simulations.clinic.config import ClinicConfig
-    >>> from simulations.clinic.engine import setup
-    >>> from simulations.clinic.patients import draw_patients
-    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
-    >>> th, th_of = setup(cfg, seed=1)
-    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
-    >>> draw_patients(c)
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
     >>> before = c.sev.copy()
     >>> c.session = 1
     >>> symptom_step(c)  # one week of treatment
@@ -96,13 +90,7 @@ def measure(c: Chunk) -> None:
 
     Examples
     --------
-    >>> from simulations.clinic.config import ClinicConfig
-    >>> from simulations.clinic.engine import setup
-    >>> from simulations.clinic.patients import draw_patients
-    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
-    >>> th, th_of = setup(cfg, seed=1)
-    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
-    >>> draw_patients(c)
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
     >>> c.session = 0
     >>> measure(c)  # the intake score, rounded and clipped to the PHQ-9 range
     >>> row = c.scores[0]
@@ -135,13 +123,7 @@ def measure_horizon(c: Chunk) -> None:
 
     Examples
     --------
-    >>> from simulations.clinic.config import ClinicConfig
-    >>> from simulations.clinic.engine import setup
-    >>> from simulations.clinic.patients import draw_patients
-    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
-    >>> th, th_of = setup(cfg, seed=1)
-    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
-    >>> draw_patients(c)
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
     >>> measure_horizon(c)
     >>> c.score_horizon.shape, bool(c.score_horizon.min() >= 0 and c.score_horizon.max() <= 27)
     ((50,), True)

@@ -21,13 +21,7 @@ def end_of_session(c: Chunk) -> None:
 
     Examples
     --------
-    >>> from simulations.clinic.config import ClinicConfig
-    >>> from simulations.clinic.engine import setup
-    >>> from simulations.clinic.patients import draw_patients
-    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
-    >>> th, th_of = setup(cfg, seed=1)
-    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
-    >>> draw_patients(c)
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
     >>> from simulations.clinic.alliance import alliance_step, resolve_ruptures
     >>> from simulations.clinic.course import measure
     >>> c.session = 0
