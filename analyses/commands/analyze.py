@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     --------
     A bad output folder is refused before the data are read or a model is fitted:
 
-    >>> import contextlib, io, tempfile
+    >>> import tempfile
     >>> from pathlib import Path
     >>> from analyses.cli import main
     >>> from trajectories.datasets import load_beat_the_blues

@@ -102,7 +102,6 @@ def run(args: argparse.Namespace) -> int:
     >>> import contextlib, io, tempfile
     >>> from pathlib import Path
     >>> from analyses.cli import main
-    >>> from trajectories.datasets import load_beat_the_blues
     >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
     ...     code = main(["compare-policies", "--patients", "60", "--therapists", "3",
     ...                  "--policies", "tau,feedback", "--out", f"{folder}/cmp", "--quiet"])

@@ -39,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
     Examples
     --------
     >>> import contextlib, io, tempfile
-    >>> from pathlib import Path
     >>> from analyses.cli import main
     >>> from trajectories.datasets import load_beat_the_blues
     >>> out = io.StringIO()

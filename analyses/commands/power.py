@@ -126,7 +126,6 @@ def run(args: argparse.Namespace) -> int:
     >>> import contextlib, io, tempfile
     >>> from pathlib import Path
     >>> from analyses.cli import main
-    >>> from trajectories.datasets import load_beat_the_blues
     >>> out = io.StringIO()
     >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(out):
     ...     code = main(["power", "--out", f"{folder}/power", "--therapists", "4:8:2",

@@ -43,7 +43,6 @@ def run(args: argparse.Namespace) -> int:
     >>> import contextlib, io, tempfile
     >>> from pathlib import Path
     >>> from analyses.cli import main
-    >>> from trajectories.datasets import load_beat_the_blues
     >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
     ...     Path(folder, "fit").mkdir()
     ...     small_fit.save(f"{folder}/fit/fit.nc")
