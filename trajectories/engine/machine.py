@@ -49,7 +49,7 @@ def address(typingctx, src):  # noqa: ANN001, ANN201, ARG001
 
 
 def _expand(dim, expanded, x_, out_, user_):  # noqa: ANN001, ANN202, ARG001
-    """Return the draws as they are: the sampler's coordinates are stored unchanged."""
+    """Copy the draws into ``out`` as they are: the sampler's coordinates are stored unchanged."""
     x = nb.carray(x_, (dim,))
     out = nb.carray(out_, (expanded,))
     for j in range(dim):

@@ -41,8 +41,9 @@ _CACHE_SIZE = 16
 class Sampled:
     """What a sampler run produced: posterior and sampler statistics, timings, settings.
 
-    For a collapsed target ``posterior`` has one variable ``theta`` (chain, draw, dim): the
-    draws on the sampler's coordinates (see :meth:`CollapsedProblem.unpack`).
+    For a collapsed target ``posterior`` has one variable ``theta`` (dims ``chain``, ``draw``,
+    ``theta_dim_0``): the draws on the sampler's coordinates (see
+    :meth:`CollapsedProblem.unpack`).
 
     Examples
     --------
