@@ -42,8 +42,18 @@ def _version() -> str:
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand registered (``only``: just that
-    one, so that a command does not pay for importing the others' plotting stack)."""
+    """Build the argument parser with every available subcommand registered.
+
+    ``only`` registers just that one, so that a command does not pay for importing the others'
+    plotting stack.
+
+    Examples
+    --------
+    >>> parser = build_parser(only="describe")  # just one subcommand: a fast start
+    >>> args = parser.parse_args(["describe", "data.csv", "--instrument", "phq9"])
+    >>> args.command, args.file, args.instrument
+    ('describe', 'data.csv', 'phq9')
+    """
     parser = OneLineParser(
         prog="setback",
         description="Therapy trajectory and dropout modelling: describe data, fit growth "
@@ -68,8 +78,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def _add_debug(sub: argparse._SubParsersAction) -> None:
-    """``--debug`` after the command too (``setback fit ... --debug``), nested ones included;
-    SUPPRESS keeps a subcommand from resetting a ``--debug`` given before it."""
+    """Accept ``--debug`` after the command too (``setback fit ... --debug``), nested ones included.
+
+    SUPPRESS keeps a subcommand from resetting a ``--debug`` given before it.
+    """
     for parser in dict.fromkeys(sub.choices.values()):
         parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                             help="show the full traceback of an error instead of one line")
@@ -79,7 +91,7 @@ def _add_debug(sub: argparse._SubParsersAction) -> None:
 
 
 def _one_line(message: object) -> str:
-    """A message on one line (a multi-line library message would look like a traceback)."""
+    """Put a message on one line (a multi-line library message would look like a traceback)."""
     return re.sub(r"\s*\n\s*", " ", str(message)).strip()
 
 
@@ -93,7 +105,18 @@ def _os_message(exc: OSError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``setback`` console script."""
+    """Entry point of the ``setback`` console script.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     code = main([])  # no command: the help, exit code 1
+    >>> code
+    1
+    >>> main(["fit", "data.csv", "--out", "fit", "--compare", "log"])  # one line on stderr
+    2
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     named = argv[0].replace("-", "_") if argv else ""
     parser = build_parser(only=named if named in COMMANDS else None)

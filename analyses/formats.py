@@ -35,7 +35,7 @@ FAMILIES = (("mean", "median", "sd", "ci_low", "ci_high", "estimate", "se"),
 
 
 def column_format(name: str, values: pd.Series) -> str | None:
-    """A ``str.format`` pattern for one column (None: print as is, e.g. text).
+    """Return a ``str.format`` pattern for one column (None: print as is, e.g. text).
 
     Examples
     --------
@@ -70,8 +70,10 @@ def column_format(name: str, values: pd.Series) -> str | None:
 
 def table_html(table: pd.DataFrame, *, formats: dict[str, str] | None = None,
                css_class: str = "data", table_id: str = "t") -> str:
-    """The table as HTML with one number format per column (:func:`column_format`, or
-    ``formats`` for named columns), readable headers and a dash for missing values.
+    """Render the table as HTML with one number format per column.
+
+    Formats come from :func:`column_format`, or ``formats`` for named columns; headers are made
+    readable and missing values shown as a dash.
 
     Examples
     --------

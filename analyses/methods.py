@@ -1,5 +1,7 @@
-"""The Methods section of a report, written from the fit itself: model in words and as an
-equation, priors with their numbers, sampler, seed, convergence in words, software.
+"""The Methods section of a report, written from the fit itself.
+
+It gives the model in words and as an equation, priors with their numbers, sampler, seed,
+convergence in words, software.
 
 Everything is read from what made the fit (``fit.spec``, ``fit.design``, ``fit.settings``,
 ``fit.diagnostics``), so the text cannot drift from the model that was run.
@@ -30,7 +32,7 @@ def _sub(k: int) -> str:
 
 
 def _basis(fit: GrowthFit) -> list[str]:
-    """The time terms f(t) of the growth coefficients after the intercept, as text."""
+    """Return the time terms f(t) of the growth coefficients after the intercept, as text."""
     t = fit.data.time_unit
     b = f"{fit.spec.breakpoint:g}"
     return {"linear": [t], "log": [f"log(1 + {t})"], "quadratic": [t, f"{t}²"],
@@ -38,7 +40,7 @@ def _basis(fit: GrowthFit) -> list[str]:
 
 
 def model_equation(fit: GrowthFit) -> str:
-    """The fitted model as a two-line equation (Unicode), e.g. ``yᵢⱼ = (β₀ + v₀ᵢ) + ...``.
+    """Return the fitted model as a two-line equation (Unicode), e.g. ``yᵢⱼ = (β₀ + v₀ᵢ) + ...``.
 
     Examples
     --------
@@ -75,8 +77,15 @@ def model_equation(fit: GrowthFit) -> str:
 
 
 def model_text(fit: GrowthFit) -> str:
-    """The model in words: levels, time shape, random effects, covariates, residuals,
-    dropout."""
+    """Describe the model in words.
+
+    Levels, time shape, random effects, covariates, residuals, dropout.
+
+    Examples
+    --------
+    >>> model_text(small_fit)[:89]
+    'The 380 BDI-II scores of 100 patients were analysed with a two-level (scores in patients)'
+    """
     spec, design, data = fit.spec, fit.design, fit.data
     unit = data.time_unit
     therapist = spec.therapist_coefficients(bool(design.q_t))
@@ -123,7 +132,14 @@ def model_text(fit: GrowthFit) -> str:
 
 
 def prior_text(fit: GrowthFit) -> str:
-    """The priors with the numbers used for these data."""
+    """Describe the priors with the numbers used for these data.
+
+    Examples
+    --------
+    >>> text = prior_text(small_fit)
+    >>> "Normal(" in text, "patient SDs ~ Half-Normal" in text
+    (True, True)
+    """
     spec, design = fit.spec, fit.design
     pri = spec.priors
     fixed = "; ".join(f"{name.replace(':', ' × ')} ~ Normal({design.prior_loc[j]:.3g}, "
@@ -148,7 +164,14 @@ def prior_text(fit: GrowthFit) -> str:
 
 
 def sampler_text(fit: GrowthFit) -> str:
-    """How the posterior was sampled, with the seed that reproduces it."""
+    """How the posterior was sampled, with the seed that reproduces it.
+
+    Examples
+    --------
+    >>> text = sampler_text(small_fit)
+    >>> "fast collapsed path" in text, "seed 1" in text
+    (True, True)
+    """
     s, d, spec = fit.settings, fit.diagnostics, fit.spec
     if spec.dropout is not None:
         path = "the joint growth-dropout model with latent patient effects (PyMC)"
@@ -170,8 +193,17 @@ def sampler_text(fit: GrowthFit) -> str:
 
 
 def convergence_text(fit: GrowthFit) -> tuple[str, str]:
-    """``(kind, text)``: the convergence checks in words; kind ``"warning"`` when they
-    fail (and the text says whether the estimates can be used at all)."""
+    """Describe the convergence checks in words, as ``(kind, text)``.
+
+    Kind is ``"warning"`` when they fail (and the text says whether the estimates can be used at
+    all).
+
+    Examples
+    --------
+    >>> kind, text = convergence_text(small_fit)  # 200 draws: below the ESS floor
+    >>> kind, text.startswith("The growth-model fit may be unreliable")
+    ('warning', True)
+    """
     d, s = fit.diagnostics, fit.settings
     if not d.usable:
         return "warning", ("The chains disagree: the estimates are not usable. "
@@ -188,14 +220,30 @@ def convergence_text(fit: GrowthFit) -> tuple[str, str]:
 
 
 def software_text(versions: dict[str, str], python: str) -> str:
-    """One sentence naming the software and versions (from a report's provenance)."""
+    """One sentence naming the software and versions (from a report's provenance).
+
+    Examples
+    --------
+    >>> software_text({"setback": "0.1.0", "pymc": "6.0.0"}, "3.12.1")  # doctest: +ELLIPSIS
+    'Software: ...Python 3.12.1.'
+    """
     named = [f"{name} {versions[name]}" for name in _VERSIONS if name in versions]
     return f"Software: {', '.join(named)}, Python {python}."
 
 
 def add_methods(rep: Report, fit: GrowthFit, *, rci_note: str | None = None) -> None:
-    """Add the Methods section of ``fit`` to ``rep`` (heading, words, equation, priors,
-    sampler and seed, convergence, reliable change, software)."""
+    """Add the Methods section of ``fit`` to ``rep``.
+
+    Heading, words, equation, priors, sampler and seed, convergence, reliable change, software.
+
+    Examples
+    --------
+    >>> from analyses.report import Report
+    >>> rep = Report("Methods example")
+    >>> add_methods(rep, small_fit, rci_note="reliable change: RCI 8.50")
+    >>> rep._order[0]
+    ('heading', 'Methods')
+    """
     rep.add_heading("Methods")
     rep.add_text(model_text(fit))
     rep.add_text(model_equation(fit), kind="equation")

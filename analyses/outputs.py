@@ -61,7 +61,19 @@ _COMMAND = {"study": "setback study run", "demo": "setback demo"}
 
 
 class OutputFolderError(ValueError):
-    """An output folder that a command may not write into (the message says why)."""
+    """An output folder that a command may not write into (the message says why).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = Path(folder, "taken").write_text("a file")
+    ...     try:
+    ...         check_writable(Path(folder, "taken"))
+    ...     except OutputFolderError as err:
+    ...         print(isinstance(err, ValueError), "is a file" in str(err))
+    True True
+    """
 
 
 def _marker(path: Path) -> dict[str, Any] | None:
@@ -73,8 +85,21 @@ def _marker(path: Path) -> dict[str, Any] | None:
 
 
 def output_kind(path: str | os.PathLike) -> str | None:
-    """The kind of setback output a folder holds: ``"study"`` for a study folder (it has a
-    study manifest), the kind its marker names (``"fit"``, ``"simulate"``, ...), or None."""
+    """Return the kind of setback output a folder holds.
+
+    ``"study"`` for a study folder (it has a study manifest), the kind its marker names (``"fit"``,
+    ``"simulate"``, ...), or None.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with OutputFolder(Path(folder, "sim"), "simulate") as out:
+    ...         _ = (out.tmp / "summary.json").write_text("{}")
+    ...     kinds = output_kind(Path(folder, "sim")), output_kind(folder)
+    >>> kinds
+    ('simulate', None)
+    """
     path = Path(path)
     store = ParquetStore(path)
     if store.exists():
@@ -114,7 +139,7 @@ def _signals_deferred() -> Iterator[None]:
 
 
 class OutputFolder:
-    """A command's output folder, checked before the work and written all at once.
+    r"""A command's output folder, checked before the work and written all at once.
 
     Parameters
     ----------
@@ -145,9 +170,10 @@ class OutputFolder:
     Examples
     --------
     >>> import tempfile
-    >>> out = Path(tempfile.mkdtemp()) / "run"
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> out = Path(tmp.name) / "run"
     >>> with OutputFolder(out, "compare-policies") as folder:
-    ...     _ = (folder.tmp / "comparison.csv").write_text("a,b\\n1,2\\n")
+    ...     _ = (folder.tmp / "comparison.csv").write_text("a,b\n1,2\n")
     >>> sorted(p.name for p in out.iterdir())
     ['.setback-output.json', 'comparison.csv']
     >>> _ = (out / "mine.txt").write_text("a file setback did not write")
@@ -155,6 +181,7 @@ class OutputFolder:
     Traceback (most recent call last):
     ...
     analyses.outputs.OutputFolderError: ... holds the output of `setback compare-policies`...
+    >>> tmp.cleanup()
     """
 
     def __init__(self, path: str | os.PathLike, kind: str, *, overwrite: bool = False,
@@ -262,14 +289,27 @@ class OutputFolder:
 
 
 def check_writable(path: str | os.PathLike) -> None:
-    """Refuse an output folder that cannot be created or written, before any work: the
-    temporary folder goes beside it (in its parent, or the nearest existing ancestor) and
-    the files into it, so both must take a new entry.
+    """Refuse an output folder that cannot be created or written, before any work.
+
+    The temporary folder goes beside it (in its parent, or the nearest existing ancestor) and the
+    files into it, so both must take a new entry.
 
     Raises
     ------
     OutputFolderError
         If ``path`` is a file, lies below a file, or its location cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     check_writable(Path(folder, "new", "out"))  # a folder that can be created: accepted
+    ...     _ = Path(folder, "file").write_text("x")
+    ...     try:
+    ...         check_writable(Path(folder, "file", "below"))
+    ...     except OutputFolderError:
+    ...         print("refused: below a file")
+    refused: below a file
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -291,12 +331,26 @@ def check_writable(path: str | os.PathLike) -> None:
 
 
 def write_file(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:
-    """Write a single text file atomically (temporary file, then :func:`os.replace`).
+    r"""Write a single text file atomically (temporary file, then :func:`os.replace`).
 
     Raises
     ------
     OutputFolderError
         If the file exists and ``overwrite`` is false.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_file(Path(folder, "summary.csv"), "a,b\n1,2\n")
+    ...     text = path.read_text()
+    ...     try:
+    ...         write_file(path, "again")
+    ...     except OutputFolderError as err:
+    ...         print(str(err).endswith("pass --overwrite to replace it"))
+    True
+    >>> text.splitlines()
+    ['a,b', '1,2']
     """
     path = Path(path)
     if path.is_dir():

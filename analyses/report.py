@@ -37,7 +37,17 @@ _PACKAGES = ("setback", "numpy", "pandas", "scipy", "statsmodels", "pymc", "pyte
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (the input-file fingerprint in a report's provenance)."""
+    """SHA-256 of a file's bytes (the input-file fingerprint in a report's provenance).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = Path(folder, "data.csv").write_bytes(b"")
+    ...     digest = file_sha256(Path(folder, "data.csv"))
+    >>> digest  # SHA-256 of no bytes
+    'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -98,9 +108,11 @@ class Report:
     >>> rep = Report("Example", meta=provenance(seed=1))
     >>> rep.add_text("Headline: nothing happened.")
     >>> rep.add_table("counts", pd.DataFrame({"arm": ["a", "b"], "n": [3, 4]}))
-    >>> out = rep.write(tempfile.mkdtemp())
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> out = rep.write(tmp.name)
     >>> sorted(p.name for p in out.iterdir())
     ['.setback-output.json', 'figures', 'meta.json', 'report.html', 'tables']
+    >>> tmp.cleanup()
     """
 
     name: str
@@ -118,19 +130,24 @@ class Report:
     def add_text(self, text: str, *,
                  kind: Literal["paragraph", "equation", "warning", "note"] = "paragraph",
                  ) -> None:
-        """A paragraph of plain text (escaped in HTML): ``"equation"`` is set apart in a
-        monospace block, ``"warning"`` in a highlighted box (e.g. a fit whose estimates are
-        not usable), ``"note"`` in small print."""
+        """Add a paragraph of plain text (escaped in HTML).
+
+        ``"equation"`` is set apart in a monospace block, ``"warning"`` in a highlighted box (e.g. a
+        fit whose estimates are not usable), ``"note"`` in small print.
+        """
         if kind not in ("paragraph", "equation", "warning", "note"):
             raise ValueError(f"kind must be paragraph, equation, warning or note, got {kind!r}")
         self._order.append((kind, text))
 
     def add_table(self, name: str, table: pd.DataFrame, caption: str = "", *,
                   show: bool = True, formats: dict[str, str] | None = None) -> None:
-        """A table, written to ``tables/<name>.csv``; shown in the HTML unless ``show=False``
-        (then the HTML links the CSV, e.g. for one row per patient). Each column is shown
-        in one number format (:func:`analyses.formats.column_format`; ``formats`` sets
-        some, e.g. ``{"rate": "{:.1%}"}``); the CSV keeps full precision."""
+        """Add a table, written to ``tables/<name>.csv``.
+
+        It is shown in the HTML unless ``show=False`` (then the HTML links the CSV, e.g. for one row
+        per patient). Each column is shown in one number format
+        (:func:`analyses.formats.column_format`; ``formats`` sets some, e.g. ``{"rate":
+        "{:.1%}"}``); the CSV keeps full precision.
+        """
         self._check_name(name, self.tables)
         self.tables[name] = table
         self.captions[f"table/{name}"] = caption
@@ -138,7 +155,7 @@ class Report:
         self._order.append(("table" if show else "link", name))
 
     def add_figure(self, name: str, figure: Any, caption: str = "") -> None:
-        """A matplotlib Figure (or Axes), written as PNG and SVG and embedded in the HTML."""
+        """Add a matplotlib Figure (or Axes), written as PNG and SVG and embedded in the HTML."""
         self._check_name(name, self.figures)
         self.figures[name] = getattr(figure, "figure", figure)
         self.captions[f"figure/{name}"] = caption
@@ -153,8 +170,10 @@ class Report:
 
     def write(self, outdir: str | os.PathLike | OutputFolder, *, svg: bool = True,
               overwrite: bool = False, kind: str = "report") -> Path:
-        """Write ``tables/*.csv``, ``figures/*.png`` (and ``.svg``), ``meta.json`` and
-        ``report.html`` into ``outdir`` (created if needed); return the folder.
+        """Write the report's tables, figures, ``meta.json`` and ``report.html`` into ``outdir``.
+
+        Tables go to ``tables/*.csv``, figures to ``figures/*.png`` (and ``.svg``); ``outdir`` is
+        created if needed. Returns the folder.
 
         The folder rules of :class:`analyses.outputs.OutputFolder` apply: a non-empty folder
         that is not a report folder (of ``kind``) is refused unless ``overwrite``; the files

@@ -36,6 +36,19 @@ class StudySettings:
         ``[study] max_consecutive_errors`` (default 20).
     chunk_size : int or None
         ``[study] chunk_size``: replications per stored chunk (default: chosen by the store).
+
+    Examples
+    --------
+    >>> from simulations.study.design import StudyDesign
+    >>> s = StudySettings(design=StudyDesign({"n": [5, 50]}, replications=10, seed=1),
+    ...                   task="t_interval")
+    >>> s.max_consecutive_errors, s.chunk_size
+    (20, None)
+    >>> try:
+    ...     StudySettings(design=s.design, task="t_interval", chunk_size=0)
+    ... except ValueError as err:
+    ...     print(err)
+    [study] chunk_size must be a positive integer, got 0
     """
 
     design: StudyDesign

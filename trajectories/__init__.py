@@ -1,5 +1,6 @@
-"""Statistics for therapy outcome data: validated data, instruments, clinical significance,
-growth and dropout models.
+"""Statistics for therapy outcome data.
+
+Validated data, instruments, clinical significance, growth and dropout models.
 
 The growth-model names are imported on first use, so that ``import trajectories`` (and
 ``setback describe``) does not pay for importing PyMC.

@@ -32,7 +32,7 @@ __all__ = ["posterior_predictive", "prior_predictive", "replicate_scores"]
 
 
 def _seed(seed: int | None) -> int:
-    """The given seed, or one drawn from fresh entropy (recorded by the caller)."""
+    """Return the given seed, or one drawn from fresh entropy (recorded by the caller)."""
     return int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
 
 
@@ -42,6 +42,16 @@ def replicate_scores(design: Design, draws: PosteriorDraws, data: TherapyData,
 
     Every row's latent score is ``x'beta + z'(v_i + u_t)`` plus a residual of the fitted
     kind; the result is censored at the instrument's range (:func:`score_bounds`).
+
+    Examples
+    --------
+    >>> from trajectories.fit import posterior_draws
+    >>> reps = replicate_scores(small_fit.design, posterior_draws(small_fit), small_fit.data,
+    ...                         np.random.default_rng(1))
+    >>> reps.shape  # 200 draws x 380 observed scores
+    (200, 380)
+    >>> bool(reps.min() >= 0 and reps.max() <= 63)  # censored at the BDI-II range
+    True
     """
     k = design.q
     n_s = len(draws.residual_sd)
@@ -88,7 +98,7 @@ def _group(reps: np.ndarray, chains: int, observed: xr.Dataset, seed: int) -> xr
 
 def posterior_predictive(fit: object, *, seed: int | None = None,
                          draws: int | None = 500) -> object:
-    """The fit with a ``posterior_predictive`` group of replicated scores.
+    """Add a ``posterior_predictive`` group of replicated scores to the fit.
 
     Parameters
     ----------

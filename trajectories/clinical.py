@@ -73,7 +73,14 @@ def reliable_change_index(sd: float, reliability: float, *, z: float = 1.96) -> 
 
 @dataclass(frozen=True)
 class Cutoffs:
-    """Jacobson–Truax cutoffs a, b and c on the instrument's scale."""
+    """Jacobson–Truax cutoffs a, b and c on the instrument's scale.
+
+    Examples
+    --------
+    >>> cut = clinical_cutoffs(19.7, 7.7, 4.7, 4.8)  # CORE-10 norms
+    >>> isinstance(cut, Cutoffs), bool(cut.a < cut.c < cut.b)
+    (True, True)
+    """
 
     a: float
     b: float
@@ -88,8 +95,10 @@ def clinical_cutoffs(
     *,
     higher_is_worse: bool = True,
 ) -> Cutoffs:
-    """Cutoffs a (2 SD beyond the clinical mean toward health), b (2 SD beyond the normal mean
-    toward illness) and c (the weighted midpoint between the two distributions).
+    """Compute the Jacobson–Truax cutoffs a, b and c.
+
+    a is 2 SD beyond the clinical mean toward health, b 2 SD beyond the normal mean toward illness
+    and c the weighted midpoint between the two distributions.
 
     Examples
     --------
@@ -181,7 +190,17 @@ def classify_change(
 
 @dataclass(frozen=True)
 class ReliableChange:
-    """The reliable-change threshold used for an analysis, and where it came from."""
+    """The reliable-change threshold used for an analysis, and where it came from.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> rc = reliable_change(load_beat_the_blues(), rci=9.0)
+    >>> isinstance(rc, ReliableChange), rc.rci
+    (True, 9.0)
+    >>> str(ReliableChange(rci=6.0, source="given"))
+    'RCI 6.00 (given)'
+    """
 
     rci: float
     source: str
@@ -194,7 +213,7 @@ class ReliableChange:
 def reliable_change(data: TherapyData | None = None, *,
                     instrument: Instrument | str | None = None,
                     rci: float | None = None) -> ReliableChange:
-    """The reliable-change threshold for these data: the one rule every path uses.
+    """Return the reliable-change threshold for these data: the one rule every path uses.
 
     In order: the ``rci`` given; the instrument's published RCI; Jacobson & Truax's
     ``1.96 sqrt(2) SD_1 sqrt(1 - r_xx)`` with the instrument's clinical SD and
@@ -263,8 +282,9 @@ def reliable_deterioration_flags(
     instrument: Instrument | str | None = None,
     rci: float | None = None,
 ) -> pd.DataFrame:
-    """Session-by-session reliable deterioration relative to intake (each patient's first
-    observed session).
+    """Flag reliable deterioration session by session, relative to intake.
+
+    Intake is each patient's first observed session.
 
     Returns
     -------
@@ -366,7 +386,7 @@ def clinical_significance(
 def summarize_clinical_significance(
     table: pd.DataFrame, *, by: str | list[str] | None = None
 ) -> pd.DataFrame:
-    """Counts and percentages of each Jacobson–Truax category, optionally by group.
+    """Count each Jacobson–Truax category, with percentages, optionally by group.
 
     Parameters
     ----------

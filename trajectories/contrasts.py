@@ -135,8 +135,21 @@ def contrast(
 
 def covariate_profiles(fit: object, newdata: pd.DataFrame | TherapyData | None
                        ) -> pd.DataFrame:
-    """Covariate profiles to average over: each patient's first row (of the fitted data or
-    of a TherapyData), or the rows of a frame of covariate values (checked)."""
+    """Return the covariate profiles to average over.
+
+    Each patient's first row (of the fitted data or of a TherapyData), or the rows of a frame of
+    covariate values (checked).
+
+    Examples
+    --------
+    >>> profiles = covariate_profiles(small_fit, None)  # each patient's first row
+    >>> len(profiles), sorted(profiles["treatment"].unique())
+    (100, ['BtheB', 'TAU'])
+    >>> import pandas as pd
+    >>> arms = pd.DataFrame({"treatment": ["TAU", "BtheB"]})
+    >>> covariate_profiles(small_fit, arms)["session"].tolist()
+    [0.0, 0.0]
+    """
     if newdata is None or isinstance(newdata, TherapyData):
         data = fit.data if newdata is None else newdata
         frame = data.frame

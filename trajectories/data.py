@@ -37,9 +37,11 @@ _SHOW = SHOW
 
 
 def _ordered(patient: np.ndarray, session: np.ndarray) -> bool:
-    """Rows already sorted by integer patient id, sessions strictly increasing within each
-    patient: then no (patient, session) pair repeats and sorting would change nothing, which
-    two vectorised comparisons establish (large simulated data sets are built this way)."""
+    """Tell whether rows are already sorted by integer patient id, sessions increasing within each.
+
+    Then no (patient, session) pair repeats and sorting would change nothing, which two vectorised
+    comparisons establish (large simulated data sets are built this way).
+    """
     if patient.dtype.kind not in "iu" or len(patient) < 2:
         return False
     same = patient[1:] == patient[:-1]
@@ -47,8 +49,10 @@ def _ordered(patient: np.ndarray, session: np.ndarray) -> bool:
 
 
 def _nested_when_ordered(patient: np.ndarray, therapist: np.ndarray) -> bool:
-    """For rows ordered by patient: True when the therapist never changes within a patient
-    (False sends the caller to the general check, which names the patients)."""
+    """Tell, for rows ordered by patient, whether the therapist never changes within a patient.
+
+    False sends the caller to the general check, which names the patients.
+    """
     if therapist.dtype == object:
         return False
     same_patient = patient[1:] == patient[:-1]
@@ -354,8 +358,10 @@ class TherapyData:
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike, **columns: object) -> TherapyData:
-        """Read a CSV file (:func:`read_long_file`) and validate it with :meth:`from_frame`
-        (same keyword arguments); the patient and therapist columns are read as text."""
+        """Read a CSV file (:func:`read_long_file`) and validate it with :meth:`from_frame`.
+
+        Takes the same keyword arguments; the patient and therapist columns are read as text.
+        """
         return cls.from_frame(_read(path, columns, "csv"), **columns)  # type: ignore[arg-type]
 
     @classmethod
@@ -490,8 +496,11 @@ class TherapyData:
         return out
 
     def patient_table(self) -> pd.DataFrame:
-        """One row per patient: therapist, first and last session, intake and last score,
-        number of sessions, end status and patient-level covariates (first value)."""
+        """Tabulate one row per patient.
+
+        Therapist, first and last session, intake and last score, number of sessions, end status and
+        patient-level covariates (first value).
+        """
         g = self._frame.groupby("patient", sort=True)
         table = pd.DataFrame({
             "first_session": g["session"].min(),
@@ -508,7 +517,7 @@ class TherapyData:
         return table.reset_index()
 
     def subset(self, patients: Iterable[object]) -> TherapyData:
-        """The same data restricted to some patients (end statuses kept)."""
+        """Restrict the data to some patients (end statuses kept)."""
         keep = set(patients)
         frame = self._frame[self._frame["patient"].isin(keep)].reset_index(drop=True)
         if frame.empty:
@@ -517,7 +526,7 @@ class TherapyData:
         return replace(self, _frame=frame, end_status=status)
 
     def before_session(self, session: int) -> TherapyData:
-        """The data as they stood before ``session``: rows with an earlier session only.
+        """Return the data as they stood before ``session``: rows with an earlier session only.
 
         Patients who lose rows were still in treatment at that point, so their end status
         becomes ``ongoing``; patients left with no row are dropped. Use it to predict from
@@ -544,7 +553,7 @@ class TherapyData:
                        f"sessions from {session} on were removed")
 
     def with_end_status(self, status: pd.Series | dict) -> TherapyData:
-        """A copy with end statuses replaced (a mapping patient -> status for every patient)."""
+        """Return a copy with end statuses replaced (a mapping patient -> status for each)."""
         status = pd.Series(status, name="end_status")
         if isinstance(status.dtype, pd.CategoricalDtype):  # normalise the few categories only
             status = status.cat.rename_categories([str(c).lower()
@@ -591,7 +600,7 @@ class TherapyData:
         return (self.source_columns or {}).get("score", "score")
 
     def units(self) -> dict[str, object]:
-        """The scale of the data, for labels: score name, its range and direction, time unit.
+        """Describe the scale of the data, for labels: score, its range and direction, time unit.
 
         Estimand tables carry it in ``attrs["units"]``, so figures label their axes.
 

@@ -33,7 +33,7 @@ def load_beat_the_blues(*, raw: Literal[True]) -> pd.DataFrame: ...
 
 
 def load_beat_the_blues(*, raw: bool = False) -> TherapyData | pd.DataFrame:
-    """The Beat the Blues trial (100 depressed patients, BDI-II, computerised CBT vs TAU).
+    """Load the Beat the Blues trial (100 depressed patients, BDI-II, computerised CBT vs TAU).
 
     Long format with the month of each visit as the session time (0, 2, 3, 5, 8).
     Unobserved visits have no row. Covariates: ``treatment`` (``TAU``/``BtheB``), ``drug``

@@ -29,6 +29,15 @@ class Design:
 
     ``encoding`` records how covariates were coded (levels, centring means), so that new
     patients (see :func:`trajectories.estimands.predict`) are coded the same way.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> d = make_design(GrowthSpec(time="log"), load_beat_the_blues())
+    >>> d.terms, d.x.shape, d.n_patients, d.q, d.q_t
+    (('intercept', 'slope'), (380, 2), 100, 2, 0)
+    >>> d.basis([0.0, 1.0]).round(3).tolist()  # (1, log(1 + session))
+    [[1.0, 0.0], [1.0, 0.693]]
     """
 
     spec: GrowthSpec
@@ -50,8 +59,10 @@ class Design:
 
     @property
     def changes_therapist(self) -> bool:
-        """Whether some patient is seen by more than one therapist (per-session attribution,
-        latent path only)."""
+        """Whether some patient is seen by more than one therapist.
+
+        Then sessions are attributed to their therapist (latent path only).
+        """
         if self.therapist_row is None or not self.q_t:
             return False
         return bool((self.therapist_row != self.therapist_index[self.patient_index]).any())
@@ -72,7 +83,7 @@ class Design:
         return len(self.patients)
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """The design matrix X for rows of a canonical frame, coded like the fitted data."""
+        """Encode the design matrix X for rows of a canonical frame, coded like the fitted data."""
         return _encode(self.spec, frame, self.encoding)[0]
 
     def basis(self, session: np.ndarray | float) -> np.ndarray:
@@ -81,7 +92,7 @@ class Design:
         return np.column_stack([np.ones_like(s), self.spec.time_basis(s)])
 
     def collapsed(self) -> CollapsedProblem:
-        """The collapsed (all Gaussian effects integrated) problem of this design.
+        """Return the collapsed (all Gaussian effects integrated) problem of this design.
 
         Built from the per-patient Gram matrices of ``[X y]`` (with the AR(1) parts for
         ``GrowthSpec(residual="ar1")``; rows are in session order within each patient);
@@ -323,7 +334,16 @@ def _prior_constants(spec: GrowthSpec, x: np.ndarray, y: np.ndarray,
 
 
 def posterior_coords(spec: GrowthSpec, design: Design) -> dict:
-    """Coordinate values of every model and posterior dimension for this spec and design."""
+    """Coordinate values of every model and posterior dimension for this spec and design.
+
+    Examples
+    --------
+    >>> coords = posterior_coords(small_fit.spec, small_fit.design)
+    >>> coords["coefficient"], coords["term"], coords["patient_corr_pair"]
+    (['intercept', 'slope'], ['treatment[TAU]'], ['intercept,slope'])
+    >>> len(coords["patient"]), coords["therapist"]
+    (100, [])
+    """
     has_t = bool(design.q_t)
     pairs = {lvl: [f"{a},{b}" for i, a in enumerate(nm) for b in nm[i + 1:]]
              for lvl, nm in (("patient", spec.patient_coefficients),
@@ -339,12 +359,25 @@ def posterior_coords(spec: GrowthSpec, design: Design) -> dict:
 def growth_posterior(spec: GrowthSpec, design: Design, values: dict[str, np.ndarray],
                      beta: np.ndarray, u: np.ndarray, v: np.ndarray, *,
                      chains: int) -> xr.Dataset:
-    """The growth model's named posterior variables from flat draws (S first).
+    """Name the growth model's posterior variables from flat draws (S first).
 
     ``values`` holds ``sigma`` (S,), ``cov_v``/``corr_v`` and ``cov_u``/``corr_u``
     (S, k, k); ``beta`` (S, p), ``u`` (S, T, q_t) and ``v`` (S, N, q) are the effects. The
     S draws are split into ``chains`` equal chains. Used by every path that samples
     coordinates of its own (the collapsed fast path, the joint model's machine code).
+
+    Examples
+    --------
+    >>> from trajectories.fit import posterior_draws
+    >>> d = posterior_draws(small_fit)
+    >>> sd = np.sqrt(np.diagonal(d.sigma_v, axis1=1, axis2=2))
+    >>> values = {"sigma": d.residual_sd, "cov_v": d.sigma_v,
+    ...           "corr_v": d.sigma_v / (sd[:, :, None] * sd[:, None, :])}
+    >>> post = growth_posterior(small_fit.spec, small_fit.design, values, d.beta, None,
+    ...                         d.patient_effect, chains=2)
+    >>> same = np.allclose(post["patient_corr"], small_fit.posterior["patient_corr"])
+    >>> post["intercept"].shape, bool(same)
+    ((2, 100), True)
     """
     n_draw = len(values["sigma"]) // chains
 

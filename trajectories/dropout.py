@@ -50,7 +50,7 @@ __all__ = [
 
 # ---------------------------------------------------------------------------- risk set
 def _py(value: object) -> object:
-    """A NumPy scalar as the plain Python value a user typed (for error messages)."""
+    """Convert a NumPy scalar to the plain Python value a user typed (for error messages)."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -152,6 +152,15 @@ class HazardDesign:
     """Numeric arrays of a dropout hazard: the risk set, its bins and standardised predictors.
 
     ``encode`` codes any rows (e.g. upcoming sessions) exactly like the fitted risk set.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> h = hazard_design(DropoutSpec(), load_beat_the_blues())
+    >>> h.terms, h.bin_labels
+    (('score', 'improvement', 'worsening'), ['0-1', '2', '3+'])
+    >>> h.x.shape == (len(h.rows), 3), h.bin_of(np.array([0, 2, 5])).tolist()
+    (True, [0, 1, 2])
     """
 
     spec: DropoutSpec
@@ -301,9 +310,10 @@ def link_inverse(eta: np.ndarray, link: str) -> np.ndarray:
 
 
 def baseline_centre(design: HazardDesign) -> float:
-    """Prior mean of every baseline bin: ``spec.baseline_mean`` when given (a data-free
-    prior, e.g. for simulation-based calibration), else the link of the overall event rate
-    of the risk set.
+    """Return the prior mean of every baseline bin.
+
+    ``spec.baseline_mean`` when given (a data-free prior, e.g. for simulation-based calibration),
+    else the link of the overall event rate of the risk set.
 
     Examples
     --------
@@ -325,6 +335,17 @@ def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
     (the joint model's shared latent terms). Variables: ``dropout_baseline`` (dim
     ``dropout_bin``), ``dropout_coef`` (dim ``dropout_term``), ``therapist_dropout_sd``,
     ``therapist_dropout_effect`` (dim ``therapist``) and the observed ``dropout``.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> h = hazard_design(DropoutSpec(therapist=False), load_beat_the_blues())
+    >>> with pm.Model() as model:
+    ...     add_hazard(h)
+    >>> sorted(model.named_vars)[:3]
+    ['dropout', 'dropout_baseline', 'dropout_baseline_centre']
+    >>> model.coords["dropout_bin"]
+    ('0-1', '2', '3+')
     """
     spec, model = design.spec, pm.modelcontext(None)
     model.add_coord("dropout_bin", design.bin_labels)
@@ -361,7 +382,9 @@ def add_hazard(design: HazardDesign, extra=None) -> None:  # noqa: ANN001
 
 
 def build_dropout_model(spec: DropoutSpec, data: TherapyData) -> pm.Model:
-    """The standalone dropout model (observed predictors only) as a PyMC model; never samples.
+    """Build the standalone dropout model (observed predictors only) as a PyMC model.
+
+    Building it never samples.
 
     Examples
     --------
@@ -383,6 +406,14 @@ class DropoutFit:
 
     Build it with :func:`fit_dropout`. The joint model returns a
     :class:`~trajectories.fit.GrowthFit` instead; the dropout estimands accept both.
+
+    Examples
+    --------
+    >>> type(dropout_fit).__name__, dropout_fit.spec.link
+    ('DropoutFit', 'logit')
+    >>> table = dropout_fit.summary(ci_prob=0.9)
+    >>> bool((table["ci_low"] <= table["ci_high"]).all())
+    True
     """
 
     spec: DropoutSpec
@@ -424,9 +455,13 @@ def fit_dropout(spec: DropoutSpec, data: TherapyData, *,
 
     Examples
     --------
-    >>> from trajectories.datasets import load_beat_the_blues
-    >>> fit = fit_dropout(DropoutSpec(), load_beat_the_blues(), seed=1)  # doctest: +SKIP
-    >>> dropout_association(fit)  # doctest: +SKIP
+    ``dropout_fit`` was made by ``fit_dropout(DropoutSpec(), load_beat_the_blues(), seed=1,
+    draws=100, tune=200, chains=2)``:
+
+    >>> dropout_fit.settings.sampler, dropout_fit.diagnostics.method
+    ('pymc', 'dropout')
+    >>> sorted(dropout_fit.summary()["parameter"])[0]
+    'dropout_baseline[0-1]'
     """
     settings = replace(settings or SamplerSettings(sampler="pymc"), **overrides)
     model = build_dropout_model(spec, data)
@@ -439,12 +474,12 @@ def fit_dropout(spec: DropoutSpec, data: TherapyData, *,
 
 
 def posterior(fit: object) -> object:
-    """The posterior of a dropout or joint fit as an ``xarray.Dataset``."""
+    """Return the posterior of a dropout or joint fit as an ``xarray.Dataset``."""
     return tree.group(fit.idata, "posterior")
 
 
 def dropout_spec_of(fit: object) -> DropoutSpec:
-    """The :class:`DropoutSpec` of a standalone fit or a joint :class:`GrowthFit`."""
+    """Return the :class:`DropoutSpec` of a standalone fit or a joint :class:`GrowthFit`."""
     if isinstance(fit, DropoutFit):
         return fit.spec
     if fit.spec.dropout is not None:

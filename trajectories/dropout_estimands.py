@@ -1,6 +1,8 @@
-"""Estimands of the dropout models: risk per patient, hazard curve, therapist effects on
-dropout and the association parameters, for a standalone :class:`DropoutFit` or a joint
-growth–dropout :class:`~trajectories.fit.GrowthFit` (see :mod:`trajectories.dropout` and
+"""Estimands of the dropout models, for a standalone or a joint fit.
+
+Risk per patient, hazard curve, therapist effects on dropout and the association parameters,
+for a standalone :class:`DropoutFit` or a joint growth–dropout
+:class:`~trajectories.fit.GrowthFit` (see :mod:`trajectories.dropout` and
 :mod:`trajectories.joint`).
 """
 
@@ -42,7 +44,7 @@ def _design_of(fit: object) -> HazardDesign:
 
 
 def draw_subset(fit: object, max_draws: int) -> np.ndarray:
-    """Indices of at most ``max_draws`` evenly spaced posterior draws of a fit."""
+    """Choose at most ``max_draws`` evenly spaced posterior draws of a fit (their indices)."""
     post = posterior(fit)
     n = post.sizes["chain"] * post.sizes["draw"]
     return np.unique(np.linspace(0, n - 1, min(n, max_draws)).round().astype(int))
@@ -126,9 +128,11 @@ def dropout_risk(fit: object, *, horizon: int = 3, patients: list | None = None,
 
     Examples
     --------
-    >>> from trajectories.datasets import load_beat_the_blues
-    >>> fit = fit_dropout(DropoutSpec(), load_beat_the_blues(), seed=1)  # doctest: +SKIP
-    >>> dropout_risk(fit, horizon=2).head()  # doctest: +SKIP
+    >>> risk = dropout_risk(dropout_fit, horizon=2)  # two rows per patient
+    >>> len(risk), list(risk.columns[:2])
+    (200, ['patient', 'end_status'])
+    >>> bool((risk["cumulative_low"] <= risk["cumulative_high"]).all())
+    True
     """
     if not (isinstance(horizon, int) and horizon >= 1):
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
@@ -175,6 +179,14 @@ def hazard_curve(fit: object, *, sessions: list[int] | None = None,
     See Also
     --------
     analyses.plots.plot_dropout_hazard : Plot a hazard table.
+
+    Examples
+    --------
+    >>> curve = hazard_curve(dropout_fit, sessions=[0, 2, 4])
+    >>> curve["session"].tolist()
+    [0, 2, 4]
+    >>> bool(curve["retained"].is_monotonic_decreasing and (curve["hazard"] < 1).all())
+    True
     """
     data = fit.data
     design = _design_of(fit)
@@ -224,8 +236,13 @@ def therapist_dropout_effects(fit: object, *, prob: float = 0.9) -> pd.DataFrame
 
     Examples
     --------
-    >>> fit = fit_dropout(DropoutSpec(), data_with_therapists, seed=1)  # doctest: +SKIP
-    >>> therapist_dropout_effects(fit).query("quantity == 'icc'")  # doctest: +SKIP
+    Beat the Blues has no therapists, so ``dropout_fit`` has no therapist effect:
+
+    >>> try:
+    ...     therapist_dropout_effects(dropout_fit)
+    ... except ValueError as err:
+    ...     print(err)
+    this fit has no therapist effect on dropout (two-level data or DropoutSpec(therapist=False))
     """
     post, spec = posterior(fit), dropout_spec_of(fit)
     if "therapist_dropout_sd" not in post:
@@ -272,8 +289,10 @@ def dropout_association(fit: object, *, prob: float = 0.9) -> pd.DataFrame:
 
     Examples
     --------
-    >>> fit = fit_growth(GrowthSpec(dropout=DropoutSpec()), data, seed=1)  # doctest: +SKIP
-    >>> dropout_association(fit)[["term", "interpretation"]]  # doctest: +SKIP
+    >>> dropout_association(joint_fit)["term"].tolist()  # latent terms of the joint model
+    ['level', 'improvement', 'worsening']
+    >>> dropout_association(dropout_fit)["term"].tolist()  # observed predictors
+    ['score', 'improvement', 'worsening']
     """
     post, spec = posterior(fit), dropout_spec_of(fit)
     ratio = "odds" if spec.link == "logit" else "hazard"

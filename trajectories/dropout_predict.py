@@ -92,11 +92,14 @@ def predict_dropout(fit: object, new_data: TherapyData, *, horizon: int = 3,
 
     Examples
     --------
-    >>> from trajectories.datasets import load_beat_the_blues
-    >>> from trajectories.dropout import DropoutSpec, fit_dropout
-    >>> data = load_beat_the_blues()
-    >>> fit = fit_dropout(DropoutSpec(), data, seed=1)  # doctest: +SKIP
-    >>> predict_dropout(fit, data.before_session(3), horizon=2).head()  # doctest: +SKIP
+    ``dropout_fit`` is ``fit_dropout(DropoutSpec(), load_beat_the_blues(), seed=1)`` with
+    short runs:
+
+    >>> risk = predict_dropout(dropout_fit, small_data.before_session(3), horizon=2)
+    >>> int(risk["last_session_seen"].max()), list(risk.columns[-2:])
+    (2, ['p_dropout_low', 'p_dropout_high'])
+    >>> bool(risk["p_dropout"].between(0, 1).all())
+    True
     """
     if not (isinstance(horizon, int) and horizon >= 1):
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")

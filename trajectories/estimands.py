@@ -40,8 +40,11 @@ __all__ = ["contrast", "deterioration_risk", "expected_change", "predict",
 
 
 def _with_units(table: pd.DataFrame, fit: GrowthFit, **levels: float) -> pd.DataFrame:
-    """The table with the data's scale in ``attrs["units"]`` and its interval levels
-    (``ci_prob``, ``band``) in ``attrs``: what figures label axes and captions with."""
+    """Record the data's scale and the interval levels in the table's ``attrs``.
+
+    The scale goes in ``attrs["units"]``, the levels (``ci_prob``, ``band``) beside it: what figures
+    label axes and captions with.
+    """
     table.attrs.update(units=fit.data.units(), **levels)
     return table
 
@@ -61,7 +64,7 @@ def _tidy(ids: dict, quantity: str, samples: np.ndarray, ci_prob: float) -> pd.D
 def expected_change(fit: GrowthFit, *, at_session: float,
                     level: str = "population", ci_prob: float = 0.95,
                     newdata: pd.DataFrame | object | None = None) -> pd.DataFrame:
-    """Expected score at a session and change from intake, raw and standardised.
+    """Compute the expected score at a session and change from intake, raw and standardised.
 
     ``expected_score`` is the mean score patients would have (on the instrument's range:
     the latent score censored at the floor and ceiling, so it never leaves the range; with
@@ -181,7 +184,7 @@ def expected_change(fit: GrowthFit, *, at_session: float,
 
 def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
                     band: float = 0.8, ci_prob: float = 0.95) -> pd.DataFrame:
-    """Expected recovery curves conditional on intake severity, with predictive bands.
+    """Compute expected recovery curves conditional on intake severity, with predictive bands.
 
     For a new patient of an average therapist with intake score ``y0`` (session 0), the
     scores at later sessions are jointly normal given the parameters; conditioning on
@@ -262,8 +265,11 @@ def recovery_curves(fit: GrowthFit, *, intake, sessions=None,  # noqa: ANN001
 
 def _p_exceeds(margin: np.ndarray, scale: np.ndarray, has0: np.ndarray,
                nu: np.ndarray | None) -> np.ndarray:
-    """P(residual part > -margin), averaged over draws: one residual (observed intake) or
-    the difference of two (model intake); normal or Student-t residuals."""
+    """Compute P(residual part > -margin), averaged over draws.
+
+    One residual (observed intake) or the difference of two (model intake); normal or Student-t
+    residuals.
+    """
     if nu is None:
         sd = np.where(has0[None], scale, np.sqrt(2.0) * scale)
         return ndtr(margin / sd).mean(0)
@@ -337,8 +343,10 @@ def therapist_effects(fit: GrowthFit, *, at_session: float,
 
 
 def raw_therapist_effects(data: TherapyData, *, at_session: int) -> pd.DataFrame:
-    """Unpooled therapist deviations: each therapist's mean observed score at a session
-    minus the mean of all patients seen at that session (no shrinkage, no model).
+    """Compute unpooled therapist deviations (no shrinkage, no model).
+
+    Each therapist's mean observed score at a session minus the mean of all patients seen at
+    that session.
 
     Set beside :func:`therapist_effects` they show partial pooling: therapists with few
     patients scatter widely here and are pulled towards zero by the model.

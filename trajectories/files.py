@@ -44,7 +44,20 @@ _FOREIGN = (
 
 
 class DataFileError(ValueError):
-    """A data file that cannot be read; the message names it and the formats accepted."""
+    """A data file that cannot be read; the message names it and the formats accepted.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     empty = Path(folder) / "empty.csv"
+    ...     _ = empty.write_bytes(b"")
+    ...     try:
+    ...         read_long_file(empty)
+    ...     except DataFileError as err:
+    ...         print(isinstance(err, ValueError), "empty" in str(err))
+    True True
+    """
 
 
 Format = Literal["csv", "parquet"]
@@ -55,7 +68,7 @@ def _fail(path: object, what: str) -> DataFileError:
 
 
 def sniff_format(path: str | os.PathLike) -> tuple[Format, str | None, str | None]:
-    """What a data file holds: ``(format, encoding, compression)``, judged by its bytes.
+    r"""Tell what a data file holds, ``(format, encoding, compression)``, judged by its bytes.
 
     Raises
     ------
@@ -68,8 +81,9 @@ def sniff_format(path: str | os.PathLike) -> tuple[Format, str | None, str | Non
     Examples
     --------
     >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> _ = (folder / "a.parquet").write_text("patient,session,score\\n1,0,3\\n")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = Path(tmp.name)
+    >>> _ = (folder / "a.parquet").write_text("patient,session,score\n1,0,3\n")
     >>> sniff_format(folder / "a.parquet")  # the suffix is wrong: the content decides
     ('csv', 'utf-8', None)
     >>> _ = (folder / "empty.csv").write_bytes(b"")
@@ -77,6 +91,7 @@ def sniff_format(path: str | os.PathLike) -> tuple[Format, str | None, str | Non
     Traceback (most recent call last):
     ...
     trajectories.files.DataFileError: .../empty.csv: the file is empty; expected ...
+    >>> tmp.cleanup()
     """
     path = Path(path)
     if path.is_dir():
@@ -122,7 +137,7 @@ def _not_utf8(path: object, exc: UnicodeDecodeError) -> DataFileError:
 
 
 def _delimiter(path: Path, encoding: str, compression: str | None) -> str:
-    """The delimiter of a CSV file: the most frequent of , ; tab | in its header line."""
+    """Find the delimiter of a CSV file: the most frequent of , ; tab | in its header line."""
     opener = gzip.open if compression == "gzip" else open
     with opener(path, "rt", encoding=encoding, newline="") as fh:
         header = fh.readline()
@@ -134,7 +149,7 @@ def _delimiter(path: Path, encoding: str, compression: str | None) -> str:
 def read_long_file(path: str | os.PathLike | io.IOBase, *,
                    id_columns: Sequence[str] = ("patient", "therapist"),
                    kind: Format | None = None) -> pd.DataFrame:
-    """Read a long-format CSV or Parquet file, with identifier columns as written.
+    r"""Read a long-format CSV or Parquet file, with identifier columns as written.
 
     The format is recognised by the file's content (:func:`sniff_format`), whatever its
     suffix. In a CSV file the ``id_columns`` (those present) are read as text, never parsed
@@ -161,7 +176,7 @@ def read_long_file(path: str | os.PathLike | io.IOBase, *,
 
     Examples
     --------
-    >>> read_long_file(io.StringIO("patient,session\\n007,0\\n7,0\\n10.0,1\\n"),
+    >>> read_long_file(io.StringIO("patient,session\n007,0\n7,0\n10.0,1\n"),
     ...                kind="csv")["patient"].tolist()
     ['007', '7', '10.0']
     """

@@ -65,6 +65,19 @@ class GrowthFit:
     Build it with :func:`fit_growth` (or :meth:`load`). Estimands are functions in
     :mod:`trajectories.estimands` that take a ``GrowthFit``; they read the design from the
     fit instead of rebuilding it.
+
+    Examples
+    --------
+    >>> small_fit  # doctest: +ELLIPSIS
+    GrowthFit(log time, marginal path; 100 patients, 380 scores; 200 draws, seed 1; ...)
+    >>> small_fit.summary()["parameter"].tolist()[:3]
+    ['intercept', 'slope', 'covariate_effect[treatment[TAU]]']
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     small_fit.save(f"{folder}/fit.nc")
+    ...     back = GrowthFit.load(f"{folder}/fit.nc")
+    >>> back.settings.seed, back.spec == small_fit.spec
+    (1, True)
     """
 
     spec: GrowthSpec
@@ -193,9 +206,18 @@ def _storable(col: pd.Series) -> np.ndarray:
 
 
 def fit_path(spec: GrowthSpec, design: Design) -> str:
-    """The path a spec takes on a design: ``"marginal"`` (fast, collapsed), ``"latent"`` or
-    ``"joint"``. Data whose patients change therapist take the latent path (the collapsed
-    algebra nests each patient in one therapist)."""
+    """Return the path a spec takes on a design: ``"marginal"``, ``"latent"`` or ``"joint"``.
+
+    ``"marginal"`` is the fast, collapsed path. Data whose patients change therapist take the latent
+    path (the collapsed algebra nests each patient in one therapist).
+
+    Examples
+    --------
+    >>> fit_path(small_fit.spec, small_fit.design)
+    'marginal'
+    >>> fit_path(replace(small_fit.spec, likelihood="student_t"), small_fit.design)
+    'latent'
+    """
     if spec.dropout is not None:
         return "joint"
     if spec.resolved_method == "marginal" and design.changes_therapist:
@@ -208,10 +230,13 @@ def fit_path(spec: GrowthSpec, design: Design) -> str:
 
 
 def _exact_variables(spec: GrowthSpec, design: Design) -> tuple[str, ...]:
-    """Effects drawn from their exact conditionals after sampling (their mixing is that of
-    the sampled parameters, which are checked, so they are not checked again): the patient
-    and therapist effects of the fast path, the patient effects of the joint model's
-    machine code (refreshed by a kernel that leaves their conditional invariant)."""
+    """List the effects drawn from their exact conditionals after sampling.
+
+    Effects drawn from their exact conditionals after sampling (their mixing is that of the sampled
+    parameters, which are checked, so they are not checked again): the patient and therapist effects
+    of the fast path, the patient effects of the joint model's machine code (refreshed by a kernel
+    that leaves their conditional invariant).
+    """
     path = fit_path(spec, design)
     if path == "marginal":
         return ("patient_effect", "therapist_effect")
@@ -220,7 +245,14 @@ def _exact_variables(spec: GrowthSpec, design: Design) -> tuple[str, ...]:
 
 
 def posterior_draws(fit: GrowthFit) -> PosteriorDraws:
-    """The fit's growth parameters as flat NumPy arrays (what the estimands compute with)."""
+    """Return the fit's growth parameters as flat NumPy arrays (what the estimands compute with).
+
+    Examples
+    --------
+    >>> d = posterior_draws(small_fit)
+    >>> d.beta.shape, d.residual_sd.shape, d.patient_effect.shape
+    ((200, 3), (200,), (200, 100, 2))
+    """
     return tree.growth_draws(fit)
 
 
@@ -252,9 +284,14 @@ def fit_growth(spec: GrowthSpec, data: TherapyData, *,
 
     Examples
     --------
-    >>> from trajectories.datasets import load_beat_the_blues
-    >>> fit = fit_growth(GrowthSpec(time="log"), load_beat_the_blues(), seed=1)  # doctest: +SKIP
-    >>> fit.summary()[["parameter", "mean", "ci_low", "ci_high"]]  # doctest: +SKIP
+    ``small_fit`` (the doctest fixture) was made by ``fit_growth(GrowthSpec(time="log",
+    covariates=("treatment",)), load_beat_the_blues(), seed=1, draws=100, tune=200,
+    chains=2)``:
+
+    >>> small_fit.settings.seed, small_fit.settings.draws, small_fit.diagnostics.method
+    (1, 100, 'marginal')
+    >>> small_fit.summary()["parameter"].tolist()[:2]
+    ['intercept', 'slope']
     """
     settings = replace(settings or SamplerSettings(), **overrides).resolved()
     if spec.dropout is not None:
@@ -287,7 +324,7 @@ def _sampler_name(spec: GrowthSpec, design: Design, settings: SamplerSettings) -
 
 
 def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -> GrowthFit:
-    """The joint growth-dropout model: machine code for normal residuals, else PyMC."""
+    """Fit the joint growth-dropout model: machine code for normal residuals, else PyMC."""
     from trajectories.joint import build_joint_model, joint_structure_key
     from trajectories.joint_fit import sample_joint
 
@@ -320,8 +357,10 @@ def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -
 
 
 def joint_uses_machine_code(spec: GrowthSpec) -> bool:
-    """Whether a joint spec is sampled through :mod:`trajectories.joint_fit` (normal
-    residuals, ``method="auto"``) rather than the PyMC latent model."""
+    """Whether a joint spec is sampled through :mod:`trajectories.joint_fit`.
+
+    That is, with normal residuals and ``method="auto"``, rather than through the PyMC latent model.
+    """
     return spec.likelihood == "normal" and spec.method == "auto"
 
 
@@ -337,8 +376,10 @@ def _result_coords(post: xr.Dataset, design: Design) -> dict:
 
 def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
                          sampled: Sampled) -> tuple[xr.Dataset, xr.Dataset]:
-    """Named posterior variables from collapsed draws (variances, then exact effects) and
-    the per-patient log-likelihood computed with them."""
+    """Name the posterior variables from collapsed draws, with the per-patient log-likelihood.
+
+    Variances, then exact effects; the log-likelihood is computed with them.
+    """
     values = problem.unpack(sampled.theta)
     rng = np.random.default_rng(sampled.settings.seeds(2)[1])
     effects = problem.draw_effects(values, rng)
@@ -351,7 +392,14 @@ def _collapsed_posterior(spec: GrowthSpec, design: Design, problem: object,
 
 
 def observed_scores(design: Design) -> xr.Dataset:
-    """The ``observed_data`` group: scores, one per observation, with patient and session."""
+    """Make the ``observed_data`` group: scores, one per observation, with patient and session.
+
+    Examples
+    --------
+    >>> obs = observed_scores(small_fit.design)
+    >>> obs["score"].size, int(obs["obs_patient"][0]), float(obs["obs_session"][0])
+    (380, 1, 0.0)
+    """
     return xr.Dataset({"score": ("obs", design.y)},
                       coords={"obs": np.arange(len(design.y)),
                               "obs_patient": ("obs", design.patients[design.patient_index]),
@@ -360,8 +408,10 @@ def observed_scores(design: Design) -> xr.Dataset:
 
 def _complete_tree(spec: GrowthSpec, design: Design, post: xr.Dataset, stats: xr.Dataset,
                    loglik: xr.Dataset | None = None) -> xr.DataTree:
-    """Posterior and sample stats plus ``observed_data`` and the per-patient log-likelihood
-    (computed here unless given: the fast path gets it with its effect draws)."""
+    """Complete the tree: posterior, sample stats, ``observed_data``, per-patient log-likelihood.
+
+    The log-likelihood is computed here unless given (the fast path gets it with its effect draws).
+    """
     groups = {"posterior": post, "sample_stats": stats,
               "observed_data": observed_scores(design)}
     if spec.dropout is None:
@@ -395,8 +445,10 @@ def _log_likelihood(spec: GrowthSpec, design: Design, post: xr.Dataset) -> xr.Da
 
 
 def _crossed_loglik(design: Design, d: PosteriorDraws) -> np.ndarray:
-    """Each patient's marginal log-likelihood (patient effects integrated out) given the
-    fixed effects and the therapist effect of each session (patients changing therapist).
+    """Compute each patient's marginal log-likelihood when patients change therapist.
+
+    The patient effects are integrated out; the fixed effects and the therapist effect of each
+    session are given.
 
     ``log N(r; 0, sigma^2 I + Z Sigma Z')`` with ``r = y - X beta - Z_t u_t(session)``, by
     Woodbury and the determinant lemma with ``M = sigma^2 Sigma^-1 + Z'Z``.
@@ -449,7 +501,7 @@ def _student_t_loglik(design: Design, d: PosteriorDraws) -> np.ndarray:
 
 def fit_from_draws(spec: GrowthSpec, data: TherapyData, values: dict[str, np.ndarray],
                    *, chains: int = 1) -> GrowthFit:
-    """A `GrowthFit` from given posterior draws, without sampling (tests, examples, imports).
+    """Make a `GrowthFit` from given posterior draws, without sampling (tests, examples, imports).
 
     ``values`` maps posterior variable names (``intercept``, ``slope``,
     ``patient_intercept_sd``, ``patient_corr``, ``therapist_effect``, ``residual_sd``,

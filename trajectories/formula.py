@@ -62,7 +62,7 @@ def _resolve_time(labels: set[str], where: str) -> tuple[str, float | None]:
 
 
 def spec_from_formula(formula: str, **options: object) -> GrowthSpec:
-    """The :class:`GrowthSpec` of a mixed-model formula.
+    """Return the :class:`GrowthSpec` of a mixed-model formula.
 
     Parameters
     ----------

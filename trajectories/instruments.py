@@ -182,7 +182,13 @@ def get_instrument(name: str | Instrument) -> Instrument:
 
 
 def list_instruments() -> list[Instrument]:
-    """All registered instruments, one each, sorted by key."""
+    """All registered instruments, one each, sorted by key.
+
+    Examples
+    --------
+    >>> [i.key for i in list_instruments()]
+    ['bdi2', 'core10', 'coreom', 'gad7', 'hamd17', 'oq45', 'oq45nl', 'phq9']
+    """
     return sorted({id(i): i for i in _REGISTRY.values()}.values(), key=lambda i: i.key)
 
 

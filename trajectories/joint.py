@@ -95,7 +95,7 @@ def _terms(names: tuple[str, ...], values: dict, scaling: tuple, maximum) -> lis
 
 def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: TherapyData,
                       *, design: Design | None = None) -> pm.Model:
-    """The joint growth–dropout PyMC model (never samples).
+    """Build the joint growth–dropout PyMC model (never samples).
 
     The growth part is :func:`~trajectories.model.build_model` on the latent path; the
     dropout hazard (:func:`trajectories.dropout.add_hazard`) is added in the same model,
@@ -152,10 +152,19 @@ def build_joint_model(growth_spec: GrowthSpec, dropout_spec: DropoutSpec, data: 
 
 def joint_structure_key(growth_spec: GrowthSpec, dropout_spec: DropoutSpec,
                         model: pm.Model) -> tuple:
-    """What fixes the compiled code of the joint model: specs, bins, terms and sizes.
+    """Key what fixes the compiled code of the joint model: specs, bins, terms and sizes.
 
     Every array of the joint model is ``pm.Data``, so a data set with the same structure
     only swaps its data into the compiled model (the shapes of rows may differ).
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> spec = GrowthSpec(time="log", dropout=DropoutSpec())
+    >>> model = build_joint_model(spec, spec.dropout, load_beat_the_blues())
+    >>> key = joint_structure_key(spec, spec.dropout, model)
+    >>> key[0], key[-2:]  # 100 patients, no therapists
+    ('joint', (100, 0))
     """
     return ("joint", growth_spec.to_json(), dropout_spec.to_json(),
             *(tuple(model.coords.get(k) or ()) for k in ("dropout_bin", "dropout_term",
@@ -171,6 +180,12 @@ def latent_terms(fit: object, rows: pd.DataFrame, *, draws: np.ndarray,
     plus therapist plus patient effects) are the posterior draws ``draws``. ``coef``
     (S, ..., n, p) gives them instead, e.g. effects drawn for new patients; ``data`` are
     then the data the rows come from (for an intake covariate).
+
+    Examples
+    --------
+    >>> rows = joint_fit.data.frame.head(3)  # patient 1 at sessions 0, 2 and 3
+    >>> latent_terms(joint_fit, rows, draws=np.arange(5)).shape  # 5 draws x 3 rows
+    (5, 3)
     """
     spec = dropout_spec_of(fit)
     if not spec.association:
@@ -222,7 +237,7 @@ def _last_session(fit: object) -> int:
 
 def change_without_dropout(fit: object, *, at_session: float | None = None,
                            prob: float = 0.9) -> pd.DataFrame:
-    """Expected score and change from intake at a session as if no one had dropped out.
+    """Compute expected score and change from intake at a session as if no one had dropped out.
 
     ``population`` uses the fixed effects averaged over the patients' covariates (the
     mean trajectory of the population the patients come from); ``sample`` averages every
@@ -239,9 +254,12 @@ def change_without_dropout(fit: object, *, at_session: float | None = None,
 
     Examples
     --------
-    >>> fit = fit_growth(GrowthSpec(time="log", dropout=DropoutSpec()), data,
-    ...                  seed=1)  # doctest: +SKIP
-    >>> change_without_dropout(fit, at_session=8)  # doctest: +SKIP
+    >>> table = change_without_dropout(joint_fit, at_session=8)
+    >>> table[["level", "quantity"]].drop_duplicates().shape[0], table["at_session"].unique()
+    (6, array([8]))
+    >>> change = table.query("level == 'population' and quantity == 'change'")
+    >>> bool((change["ci_high"] < 0).all())  # BDI-II scores fall
+    True
     """
     at = _last_session(fit) if at_session is None else at_session
     draws = _change_draws(fit, at)
@@ -296,8 +314,9 @@ def dropout_sensitivity(naive_fit: object, joint_fit: object, *,
 
     Examples
     --------
-    >>> joint = fit_growth(replace(spec, dropout=DropoutSpec()), data)  # doctest: +SKIP
-    >>> dropout_sensitivity(fit_growth(spec, data), joint)  # doctest: +SKIP
+    >>> table = dropout_sensitivity(small_fit, joint_fit)  # naive vs joint, same data
+    >>> table["estimand"].tolist()[-1], list(table.columns[-1:])
+    ('slope', ['difference'])
     """
     at = _last_session(joint_fit) if at_session is None else at_session
     parts = {}

@@ -37,7 +37,7 @@ __all__ = ["build_latent_model", "latent_structure_key"]
 
 def build_latent_model(spec: GrowthSpec, design: Design, *,
                        effects: Literal["latent", "conditional"] = "latent") -> pm.Model:
-    """The latent-effects PyMC growth model of a spec on a design (never samples).
+    """Build the latent-effects PyMC growth model of a spec on a design (never samples).
 
     ``effects="conditional"`` (normal residuals only) samples the patient effects relative
     to their exact conditional (see the module docstring); the posterior is the same.
@@ -115,7 +115,16 @@ def _conditional_likelihood(spec: GrowthSpec, design: Design, beta, u, sigma,  #
 
 
 def latent_structure_key(spec: GrowthSpec, design: Design) -> tuple:
-    """What fixes the compiled code of :func:`build_latent_model`: spec, terms and shapes."""
+    """Key what fixes the compiled code of :func:`build_latent_model`: spec, terms and shapes.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> from trajectories.design import make_design
+    >>> spec = GrowthSpec(time="log")
+    >>> latent_structure_key(spec, make_design(spec, load_beat_the_blues()))[2:]
+    (('intercept', 'slope'), 2, 0, 0, 100, 380)
+    """
     return ("latent", spec.to_json(), design.terms, design.q, design.q_t,
             len(design.therapists), design.n_patients, len(design.y))
 

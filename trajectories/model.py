@@ -23,7 +23,7 @@ __all__ = ["build_model"]
 
 
 def build_model(spec: GrowthSpec, data: TherapyData, *, design: Design | None = None) -> pm.Model:
-    """The PyMC model of a growth spec on data (never samples).
+    """Build the PyMC model of a growth spec on data (never samples).
 
     Parameters
     ----------

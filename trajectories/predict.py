@@ -38,10 +38,15 @@ _T_NODES = (np.arange(32) + 0.5) / 32
 
 
 def score_bounds(data: TherapyData) -> tuple[float, float]:
-    """The instrument's score range (``-inf, inf`` for data without an instrument).
+    """Return the instrument's score range (``-inf, inf`` for data without an instrument).
 
     Observed scores are the model's latent scores censored at these bounds: every expected
     score, interval and band setback reports for a score lies inside them (docs/workflow.md).
+
+    Examples
+    --------
+    >>> score_bounds(small_data)  # BDI-II
+    (0.0, 63.0)
     """
     inst = data.instrument
     return (-np.inf, np.inf) if inst is None else (float(inst.min_score),
@@ -78,12 +83,18 @@ def _phi(z: np.ndarray) -> np.ndarray:
 def expected_bounded(mean: np.ndarray, normal_sd: np.ndarray, data: TherapyData, *,
                      nu: np.ndarray | None = None, t_scale: np.ndarray | None = None
                      ) -> np.ndarray:
-    """Expected observed score on the instrument's range, per draw.
+    """Compute the expected observed score on the instrument's range, per draw.
 
     The score is ``mean + N(0, normal_sd^2) [+ t_scale * T_nu]`` censored at the
     instrument's bounds (:func:`score_bounds`). Without Student-t residuals this is
     :func:`censored_mean`; with them (``nu``, ``t_scale`` of shape (S,)) the t part is
     averaged over 32 quantile midpoints. Arrays broadcast with draws first.
+
+    Examples
+    --------
+    >>> e = expected_bounded(np.array([1.0, 30.0]), np.array([5.0, 5.0]), small_data)
+    >>> bool(e[0] > 1.0), bool(abs(e[1] - 30.0) < 1e-6)  # the floor at 0 lifts a low mean
+    (True, True)
     """
     lower, upper = score_bounds(data)
     if nu is None:
@@ -97,7 +108,19 @@ def expected_bounded(mean: np.ndarray, normal_sd: np.ndarray, data: TherapyData,
 
 
 def require_independent_normal(fit: object, what: str, *, allow_t: bool = False) -> None:
-    """Refuse, in words, a fit whose residuals an estimand cannot yet handle."""
+    """Refuse, in words, a fit whose residuals an estimand cannot yet handle.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> require_independent_normal(small_fit, "predict")  # normal, independent: accepted
+    >>> try:
+    ...     require_independent_normal(replace(small_fit, spec=replace(small_fit.spec,
+    ...                                likelihood="student_t")), "predict")
+    ... except ValueError as err:
+    ...     print(str(err)[:40])
+    predict needs a fit with normal residual
+    """
     if fit.spec.residual == "ar1":
         raise ValueError(f"{what} is not available for AR(1) residuals "
                          "(GrowthSpec(residual='ar1')): the predictive distribution of a "
@@ -110,7 +133,14 @@ def require_independent_normal(fit: object, what: str, *, allow_t: bool = False)
 
 
 def summarise_draws(samples: np.ndarray, ci_prob: float = 0.95) -> dict[str, np.ndarray]:
-    """Mean, SD and equal-tailed credible interval over the first axis (the draws)."""
+    """Mean, SD and equal-tailed credible interval over the first axis (the draws).
+
+    Examples
+    --------
+    >>> s = summarise_draws(np.arange(101.0)[:, None], ci_prob=0.9)
+    >>> [round(float(s[k][0]), 6) for k in ("mean", "ci_low", "ci_high")]
+    [50.0, 5.0, 95.0]
+    """
     a = (1.0 - ci_prob) / 2.0
     low, high = np.quantile(samples, [a, 1.0 - a], axis=0)
     return {"mean": samples.mean(0), "sd": samples.std(0, ddof=1) if len(samples) > 1
@@ -144,23 +174,51 @@ def pad(a: np.ndarray, k: int, axes: int = 2) -> np.ndarray:
 
 
 def total_covariance(d: PosteriorDraws, k: int) -> np.ndarray:
-    """``Sigma_u + Sigma_v`` padded to the k growth coefficients, per draw (S, k, k)."""
+    """``Sigma_u + Sigma_v`` padded to the k growth coefficients, per draw (S, k, k).
+
+    Examples
+    --------
+    >>> from trajectories.fit import posterior_draws
+    >>> d = posterior_draws(small_fit)
+    >>> cov = total_covariance(d, 2)  # no therapists: the patient covariance
+    >>> cov.shape, bool(np.allclose(cov, d.sigma_v))
+    ((200, 2, 2), True)
+    """
     cov = pad(d.sigma_v, k)
     return cov + pad(d.sigma_u, k) if d.sigma_u is not None else cov
 
 
 def intake_sd(d: PosteriorDraws, design: Design) -> np.ndarray:
-    """Model-implied SD of intake scores per draw, ``sqrt(z0'(Sigma_u + Sigma_v)z0 +
-    sigma^2)``: the unit of every standardised change and contrast."""
+    """Compute the model-implied SD of intake scores per draw.
+
+    It is ``sqrt(z0'(Sigma_u + Sigma_v)z0 + sigma^2)``: the unit of every standardised change and
+    contrast.
+
+    Examples
+    --------
+    >>> from trajectories.fit import posterior_draws
+    >>> sd = intake_sd(posterior_draws(small_fit), small_fit.design)
+    >>> sd.shape, bool(5 < sd.mean() < 20)
+    ((200,), True)
+    """
     z0 = design.basis(0.0)[0]
     cov = total_covariance(d, len(z0))
     return np.sqrt(np.einsum("i,sij,j->s", z0, cov, z0) + d.residual_sd**2)
 
 
 def resolve_rci(fit: object, instrument: str | Instrument | float | None) -> float:
-    """The RCI of an estimand's ``instrument=`` argument: a number (the RCI itself), an
-    instrument, or (None) the fitted data's instrument, by :func:`~trajectories.clinical.
-    reliable_change` (the one rule)."""
+    """Resolve the RCI of an estimand's ``instrument=`` argument.
+
+    A number (the RCI itself), an instrument, or (None) the fitted data's instrument, by
+    :func:`~trajectories.clinical.reliable_change` (the one rule).
+
+    Examples
+    --------
+    >>> round(resolve_rci(small_fit, None), 2)  # BDI-II: from the sample's intake SD
+    8.5
+    >>> resolve_rci(small_fit, 9.0)
+    9.0
+    """
     if isinstance(instrument, int | float) and not isinstance(instrument, bool):
         return reliable_change(fit.data, rci=float(instrument)).rci
     return reliable_change(fit.data, instrument=instrument).rci
@@ -225,6 +283,18 @@ def latent_moments(d: PosteriorDraws, design: Design, gram: np.ndarray,
     dict
         ``mean`` and ``var``: lists (one per target) of (S, N) arrays; ``cov``: (S, N)
         covariance between the first two targets (when there are two).
+
+    Examples
+    --------
+    >>> from trajectories.engine.collapsed import gram_matrices
+    >>> from trajectories.fit import posterior_draws
+    >>> design = small_fit.design
+    >>> gram = gram_matrices(design.x, design.y, design.patient_index, design.n_patients)[0]
+    >>> target = design.encode(small_fit.data.frame.groupby("patient").head(1).assign(session=8.0))
+    >>> m = latent_moments(posterior_draws(small_fit), design, gram,
+    ...                    np.full(design.n_patients, -2), [target])
+    >>> m["mean"][0].shape, bool((m["var"][0] > 0).all())
+    ((200, 100), True)
     """
     p = d.beta.shape[1]
     q, q_t = design.q, design.q_t
@@ -266,6 +336,14 @@ def reliable_change_probability(direction: float, diff_mean: np.ndarray,
     that would need a score beyond the range has probability 0 (a PHQ-9 intake of 4 cannot
     improve reliably by 6 points). Used by :func:`predict` and the simulator's fitted
     monitor. A missing intake (NaN) gives NaN.
+
+    Examples
+    --------
+    >>> p = reliable_change_probability(+1.0, np.full((4, 2), 10.0), np.full((4, 2), 5.0),
+    ...                                 np.array([20.0, 60.0]), np.array([True, True]), 9.0,
+    ...                                 0.0, 63.0)
+    >>> p.round(3).tolist()  # 60 + 9 is beyond the BDI-II maximum of 63
+    [0.579, 0.0]
     """
     p = ndtr((direction * diff_mean - rci) / diff_sd).mean(0)
     target = intake + direction * rci

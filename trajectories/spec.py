@@ -431,7 +431,7 @@ class GrowthSpec:
         return self.method
 
     def time_basis(self, session: np.ndarray) -> np.ndarray:
-        """The time columns f(session) [, g(session)] as an ``(n, k)`` array.
+        """Compute the time columns f(session) [, g(session)] as an ``(n, k)`` array.
 
         Examples
         --------

@@ -28,11 +28,23 @@ SHOW = 5  # offending values listed in an error message
 
 
 class DataValidationError(ValueError):
-    """Bad input data: the message names the column, the offending rows and the rule broken."""
+    """Bad input data: the message names the column, the offending rows and the rule broken.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from trajectories.data import TherapyData
+    >>> frame = pd.DataFrame({"patient": [1, 1], "session": [0, 1], "score": [3.0, "x"]})
+    >>> try:
+    ...     TherapyData.from_frame(frame, patient="patient", session="session", score="score")
+    ... except DataValidationError as err:
+    ...     print("score" in str(err), isinstance(err, ValueError))
+    True True
+    """
 
 
 def plain(value: object) -> object:
-    """A numpy scalar as the Python value a user typed (1 rather than np.float64(1.0))."""
+    """Convert a NumPy scalar to the Python value a user typed (1 rather than np.float64(1.0))."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and value.is_integer():
@@ -53,7 +65,7 @@ def offending(frame: pd.DataFrame, mask: np.ndarray | pd.Series, source: dict[st
 
 
 def fail(column: str, rule: str, detail: str = "") -> DataValidationError:
-    """The error for a broken rule in a column, with the offending rows if given."""
+    """Make the error for a broken rule in a column, with the offending rows if given."""
     msg = f"column {column!r}: {rule}"
     return DataValidationError(msg + (f"; offending rows: {detail}" if detail else ""))
 
@@ -115,7 +127,20 @@ def _as_float(value: object) -> float:
 
 def check_numeric(frame: pd.DataFrame, col: str, source: dict[str, str], *,
                   allow_nan: bool) -> np.ndarray:
-    """The column as finite floats (NaN allowed if ``allow_nan``); text is refused."""
+    """Return the column as finite floats (NaN allowed if ``allow_nan``); text is refused.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"score": [1, 2.5, None]})
+    >>> check_numeric(frame, "score", {"score": "score"}, allow_nan=True).tolist()
+    [1.0, 2.5, nan]
+    >>> try:
+    ...     check_numeric(frame, "score", {"score": "score"}, allow_nan=False)
+    ... except DataValidationError as err:
+    ...     print(str(err).split(":")[0])
+    column 'score'
+    """
     raw = frame[col]
     try:
         values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)

@@ -1,5 +1,8 @@
-"""Kept for commands written against it: the option groups now live in
-:mod:`analyses.commands._options` (data, model, sampler, estimands, output)."""
+"""Option groups of the data commands, kept for commands written against this module.
+
+The option groups now live in :mod:`analyses.commands._options` (data, model, sampler, estimands,
+output).
+"""
 
 from __future__ import annotations
 
@@ -11,5 +14,5 @@ __all__ = ["add_data_options", "add_sampling_options", "load_data"]
 
 
 def add_sampling_options(parser: argparse.ArgumentParser) -> None:
-    """The sampler options (:func:`analyses.commands._options.add_sampler_options`)."""
+    """Add the sampler options (:func:`analyses.commands._options.add_sampler_options`)."""
     add_sampler_options(parser)

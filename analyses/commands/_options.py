@@ -42,7 +42,7 @@ Parser = argparse.ArgumentParser | argparse._ArgumentGroup
 
 
 def comma_list(text: str) -> tuple[str, ...]:
-    """``"a, b,,c"`` -> ``("a", "b", "c")``."""
+    """Split a comma-separated list: ``"a, b,,c"`` -> ``("a", "b", "c")``."""
     return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
@@ -126,7 +126,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def growth_spec(args: argparse.Namespace, data: TherapyData) -> GrowthSpec:
-    """The :class:`GrowthSpec` the model options describe (covariates from the data)."""
+    """Return the :class:`GrowthSpec` the model options describe (covariates from the data)."""
     return GrowthSpec(
         time=args.time, breakpoint=args.breakpoint, patient=args.patient_effects,
         therapist=args.therapist_effects, likelihood=args.likelihood, residual=args.residual,
@@ -159,14 +159,14 @@ def add_sampler_options(parser: argparse.ArgumentParser) -> None:
 
 
 def sampler_settings(args: argparse.Namespace) -> SamplerSettings:
-    """The :class:`SamplerSettings` of the options, with the seed resolved (drawn if none)."""
+    """Return the :class:`SamplerSettings` of the options, seed resolved (drawn if none)."""
     return SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains,
                            target_accept=args.target_accept, seed=args.seed,
                            sampler=args.sampler, progress=not args.quiet).resolved()
 
 
 def seed_line(used: int, given: int | None) -> str:
-    """The line that tells the user which seed was used and how to get the same numbers.
+    """Return the line that tells the user which seed was used and how to get the same numbers.
 
     Examples
     --------

@@ -34,9 +34,11 @@ class DefaultsFormatter(argparse.HelpFormatter):
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (no usage block): ``setback fit:
-    argument --rci: must be a finite number > 0, got -2``, exit code 2; its ``--help``
-    shows the defaults (:class:`DefaultsFormatter`), for its subcommands too."""
+    """An argument parser whose errors are one line (no usage block).
+
+    For example ``setback fit: argument --rci: must be a finite number > 0, got -2``, exit code 2;
+    its ``--help`` shows the defaults (:class:`DefaultsFormatter`), for its subcommands too.
+    """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("formatter_class", DefaultsFormatter)
@@ -57,7 +59,7 @@ def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bo
 
 
 def integer(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
-    """A parser of whole numbers in ``[low, high]`` (either bound may be None).
+    """Make a parser of whole numbers in ``[low, high]`` (either bound may be None).
 
     Examples
     --------
@@ -82,13 +84,13 @@ def integer(low: int | None = None, high: int | None = None) -> Callable[[str], 
 
 
 def seed() -> Callable[[str], int]:
-    """A parser of seeds: integers in ``[0, SEED_MAX]``."""
+    """Make a parser of seeds: integers in ``[0, SEED_MAX]``."""
     return integer(0, SEED_MAX)
 
 
 def number(*, low: float | None = None, high: float | None = None,
            low_open: bool = False, high_open: bool = False) -> Callable[[str], float]:
-    """A parser of finite numbers within bounds (``low_open``: the bound itself is excluded).
+    """Make a parser of finite numbers within bounds (``low_open``: the bound itself is excluded).
 
     Examples
     --------
@@ -120,7 +122,7 @@ def number(*, low: float | None = None, high: float | None = None,
 
 
 def instrument(text: str) -> str:
-    """An instrument key that :func:`trajectories.instruments.get_instrument` knows."""
+    """Parse an instrument key that :func:`trajectories.instruments.get_instrument` knows."""
     from trajectories.instruments import get_instrument
 
     try:
@@ -131,8 +133,9 @@ def instrument(text: str) -> str:
 
 
 def name_list(check: Callable[[str], object], what: str) -> Callable[[str], list[str]]:
-    """A parser of comma-separated names, each checked by ``check`` (which raises
-    ``ValueError`` or ``KeyError`` for a bad one); at least one name is required.
+    """Make a parser of comma-separated names, each checked by ``check``.
+
+    ``check`` raises ``ValueError`` or ``KeyError`` for a bad name; at least one name is required.
 
     Examples
     --------
@@ -158,7 +161,7 @@ def name_list(check: Callable[[str], object], what: str) -> Callable[[str], list
 
 
 def existing_file(text: str) -> Path:
-    """A path that names an existing file (not a folder)."""
+    """Parse a path that names an existing file (not a folder)."""
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")

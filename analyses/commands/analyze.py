@@ -20,7 +20,17 @@ from analyses.pipelines.analyze import analyze_dataset
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``analyze`` subcommand."""
+    """Add the ``analyze`` subcommand.
+
+    Examples
+    --------
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'analyze'
+    >>> args = build_parser(only="analyze").parse_args(["analyze", "data.csv", "--out", "report"])
+    >>> args.func is run
+    True
+    >>> args.out, args.draws > 0
+    ('report', True)
+    """
     parser = sub.add_parser(
         "analyze", help="describe, fit and report a data set (writes DIR/report.html)",
         description="Validate a long-format outcome file, tabulate clinical significance and "
@@ -37,7 +47,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Analyse the file and say where the report is."""
+    """Analyse the file and say where the report is.
+
+    Examples
+    --------
+    A bad output folder is refused before the data are read or a model is fitted:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from analyses.cli import main
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     csv = f"{folder}/btb.csv"
+    ...     load_beat_the_blues().frame.drop(columns="source_row").to_csv(csv, index=False)
+    ...     _ = Path(folder, "taken").write_text("a file")
+    ...     code = main(["analyze", csv, "--out", f"{folder}/taken"])
+    >>> code
+    2
+    """
     folder = OutputFolder(args.out, "analyze", overwrite=args.overwrite)  # checked before work
     data = load_data(args)
     settings = sampler_settings(args)

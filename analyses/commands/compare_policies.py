@@ -24,7 +24,18 @@ UNITS = ("rate, ci_low and ci_high are proportions of patients (0 to 1); diff_vs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``compare-policies`` subcommand."""
+    """Add the ``compare-policies`` subcommand.
+
+    Examples
+    --------
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'compare-policies'
+    >>> parser = build_parser(only="compare_policies")
+    >>> args = parser.parse_args(["compare-policies", "--policies", "tau,feedback", "--out", "cmp"])
+    >>> args.func is run
+    True
+    >>> args.policies
+    ['tau', 'feedback']
+    """
     parser = sub.add_parser(
         "compare-policies",
         help="compare policies on the same simulated patients",
@@ -47,10 +58,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def comparison_figure(table: pd.DataFrame) -> Figure:
-    """Rates by policy (all patients and the not-on-track subgroup) and, with a policy
-    besides TAU, the paired differences to it: one figure, in percent (drawn without
-    pyplot, so no window opens and no global state changes)."""
+    """Draw the rates by policy and the paired differences to TAU as one figure, in percent.
 
+    Rates are shown for all patients and the not-on-track subgroup; the differences appear with a
+    policy besides TAU. Drawn without pyplot, so no window opens and no global state changes.
+
+    Examples
+    --------
+    >>> fig = comparison_figure(policy_table)  # tau and feedback, a tiny clinic
+    >>> len(fig.axes)  # rates, not-on-track rates, differences to TAU
+    3
+    """
     outcomes = [o for o in ("deteriorated", "failure", "dropout", "recovered")
                 if o in set(table["outcome"])]
     others = (table["policy"] != "tau").any()
@@ -77,7 +95,20 @@ def comparison_figure(table: pd.DataFrame) -> Figure:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate, compare, write the table, the figure and meta.json, and print the table."""
+    """Validate, compare, write the table, the figure and meta.json, and print the table.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from pathlib import Path
+    >>> from analyses.cli import main
+    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+    ...     code = main(["compare-policies", "--patients", "60", "--therapists", "3",
+    ...                  "--policies", "tau,feedback", "--out", f"{folder}/cmp", "--quiet"])
+    ...     files = sorted(p.name for p in Path(folder, "cmp").iterdir())
+    >>> code, files
+    (0, ['.setback-output.json', 'comparison.csv', 'comparison.png', 'comparison.svg', 'meta.json'])
+    """
     config = clinic_config(args)
     policies = [policy_from_name(n) for n in args.policies]
     folder = OutputFolder(args.out, "compare-policies", overwrite=args.overwrite)

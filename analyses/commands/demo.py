@@ -12,7 +12,17 @@ from analyses.pipelines.demo import DemoSettings, run_demo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``demo`` subcommand."""
+    """Add the ``demo`` subcommand.
+
+    Examples
+    --------
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'demo'
+    >>> args = build_parser(only="demo").parse_args(["demo", "--out", "demo", "--quick"])
+    >>> args.func is run
+    True
+    >>> args.quick
+    True
+    """
     parser = sub.add_parser(
         "demo", help="simulate a clinic, compare policies, fit the growth model, write a report",
         description="Simulate a default clinic under treatment as usual, feedback, feedback + "
@@ -35,7 +45,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo."""
+    """Run the demo.
+
+    Examples
+    --------
+    A bad output folder is refused before anything is simulated or fitted:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from analyses.cli import main
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = Path(folder, "taken").write_text("a file")
+    ...     code = main(["demo", "--quick", "--out", f"{folder}/taken"])
+    >>> code
+    2
+    """
     settings = DemoSettings.quick() if args.quick else DemoSettings()
     if args.patients is not None:
         settings = replace(settings, n_patients=args.patients)

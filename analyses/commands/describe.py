@@ -9,7 +9,18 @@ from analyses.pipelines.describe import describe_dataset, format_description
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``describe`` subcommand."""
+    """Add the ``describe`` subcommand.
+
+    Examples
+    --------
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'describe'
+    >>> parser = build_parser(only="describe")
+    >>> args = parser.parse_args(["describe", "data.csv", "--instrument", "bdi2"])
+    >>> args.func is run
+    True
+    >>> args.instrument, args.patient, args.session, args.score
+    ('bdi2', 'patient', 'session', 'score')
+    """
     parser = sub.add_parser(
         "describe",
         help="validate a long-format data file and summarise it",
@@ -23,7 +34,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate the file and print the description."""
+    """Validate the file and print the description.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from analyses.cli import main
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> out = io.StringIO()
+    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(out):
+    ...     csv = f"{folder}/btb.csv"
+    ...     load_beat_the_blues().frame.drop(columns="source_row").to_csv(csv, index=False)
+    ...     code = main(["describe", csv, "--instrument", "bdi2"])
+    >>> code, out.getvalue().splitlines()[0]
+    (0, 'patients:              100')
+    """
     data = load_data(args)
     print(format_description(describe_dataset(data)))
     return 0

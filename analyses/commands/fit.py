@@ -22,7 +22,18 @@ from analyses.pipelines.fit import run_fit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``fit`` subcommand."""
+    """Add the ``fit`` subcommand.
+
+    Examples
+    --------
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'fit'
+    >>> parser = build_parser(only="fit")
+    >>> args = parser.parse_args(["fit", "data.csv", "--out", "fit", "--compare", "log,linear"])
+    >>> args.func is run
+    True
+    >>> args.compare
+    ('log', 'linear')
+    """
     parser = sub.add_parser(
         "fit",
         help="fit the Bayesian multilevel growth model",
@@ -49,7 +60,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate the file, fit and print where the results are."""
+    """Validate the file, fit and print where the results are.
+
+    Examples
+    --------
+    Options are checked before any work, e.g. --compare needs two or more time shapes:
+
+    >>> import argparse
+    >>> try:
+    ...     run(argparse.Namespace(compare=("log",)))
+    ... except ValueError as err:
+    ...     print(str(err).split(" (")[0])
+    --compare: give two or more of linear, log, quadratic, piecewise separated by commas
+    """
     shapes = tuple(args.compare)
     bad = [c for c in shapes if c not in ("linear", "log", "quadratic", "piecewise")]
     if bad or len(shapes) == 1:
@@ -74,7 +97,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report_convergence(command: str, message: str, *, strict: bool) -> int:
-    """Print a fit's convergence message once; the exit code (1 under ``--strict``)."""
+    """Print a fit's convergence message once; the exit code (1 under ``--strict``).
+
+    Examples
+    --------
+    >>> report_convergence("fit", "", strict=True)  # converged: nothing printed
+    0
+    >>> report_convergence("fit", "R-hat 1.2 for slope", strict=True)  # printed on stderr
+    1
+    """
     if not message:
         return 0
     if strict:

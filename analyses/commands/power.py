@@ -40,7 +40,17 @@ def _method(name: str) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``power`` subcommand."""
+    """Add the ``power`` subcommand.
+
+    Examples
+    --------
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'power'
+    >>> args = build_parser(only="power").parse_args(["power", "--out", "power", "--cohend", "0.5"])
+    >>> args.func is run
+    True
+    >>> args.cohend, args.therapists[:3]
+    (0.5, [4, 6, 8])
+    """
     p = sub.add_parser(
         "power", help="power and sample size of a therapist-clustered trial",
         description="Power of the time x treatment effect in a two-arm longitudinal trial "
@@ -109,7 +119,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the design, check the folder, compute and write the report."""
+    """Build the design, check the folder, compute and write the report.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from pathlib import Path
+    >>> from analyses.cli import main
+    >>> out = io.StringIO()
+    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(out):
+    ...     code = main(["power", "--out", f"{folder}/power", "--therapists", "4:8:2",
+    ...                  "--patients", "5", "--cohend", "0.5"])
+    ...     wrote = Path(folder, "power", "report.html").exists()
+    >>> code, wrote
+    (0, True)
+    """
     from analyses.pipelines.power import power_report
     from simulations.power import TrialDesign
     from simulations.study.executors import Processes, Serial

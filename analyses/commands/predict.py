@@ -26,7 +26,18 @@ def _positive(text: str) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``predict`` subcommand."""
+    """Add the ``predict`` subcommand.
+
+    Examples
+    --------
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'predict'
+    >>> parser = build_parser(only="predict")
+    >>> args = parser.parse_args(["predict", "fit/fit.nc", "new.csv", "--out", "risks"])
+    >>> args.func is run
+    True
+    >>> args.fit, args.file
+    ('fit/fit.nc', 'new.csv')
+    """
     parser = sub.add_parser(
         "predict",
         help="not-on-track and dropout risk of new patients from a saved fit",
@@ -63,7 +74,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the fit and the file, predict, write and print where the results are."""
+    """Load the fit and the file, predict, write and print where the results are.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from pathlib import Path
+    >>> from analyses.cli import main
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+    ...     csv = f"{folder}/btb.csv"
+    ...     load_beat_the_blues().frame.drop(columns="source_row").to_csv(csv, index=False)
+    ...     small_fit.save(f"{folder}/fit.nc")  # log time, treatment arm as covariate
+    ...     code = main(["predict", f"{folder}/fit.nc", csv, "--instrument", "bdi2",
+    ...                  "--covariates", "treatment", "--out", f"{folder}/risks"])
+    ...     wrote = Path(folder, "risks", "predictions.csv").exists()
+    >>> code, wrote
+    (0, True)
+    """
     fit = GrowthFit.load(args.fit)
     data = load_data(args)
     result = run_predict(fit, data, out=args.out, at_session=args.at_session,

@@ -11,7 +11,17 @@ from analyses.pipelines.study import study_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``report`` subcommand."""
+    """Add the ``report`` subcommand.
+
+    Examples
+    --------
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'report'
+    >>> args = build_parser(only="report").parse_args(["report", "fit-folder", "--out", "report"])
+    >>> args.func is run
+    True
+    >>> str(args.source)
+    'fit-folder'
+    """
     parser = sub.add_parser(
         "report", help="write report.html from a fit folder or a study folder",
         description="Write a report (report.html, CSV tables, PNG/SVG figures) from a folder "
@@ -26,7 +36,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Detect the kind of folder, build its report and write it."""
+    """Detect the kind of folder, build its report and write it.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from pathlib import Path
+    >>> from analyses.cli import main
+    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+    ...     Path(folder, "fit").mkdir()
+    ...     small_fit.save(f"{folder}/fit/fit.nc")
+    ...     code = main(["report", f"{folder}/fit", "--out", f"{folder}/report"])
+    ...     wrote = Path(folder, "report", "report.html").exists()
+    >>> code, wrote
+    (0, True)
+    """
     src = args.source
     kind = output_kind(src) if src.is_dir() else None
     if kind is None and (src / "fit.nc").is_file():  # a fit folder from before the markers

@@ -26,7 +26,18 @@ PATIENTS_PER_THERAPIST = 90  # Saxon & Barkham (2012): 10,786 patients of 119 th
 
 
 def policy_name(text: str) -> str:
-    """An argparse ``type=``: a policy name that :func:`policy_from_name` understands."""
+    """Parse a policy name that :func:`policy_from_name` understands (an argparse ``type=``).
+
+    Examples
+    --------
+    >>> policy_name("feedback+cst")
+    'feedback+cst'
+    >>> try:
+    ...     policy_name("no-such-policy")
+    ... except argparse.ArgumentTypeError:
+    ...     print("refused")
+    refused
+    """
     try:
         policy_from_name(text)
     except ValueError as exc:
@@ -35,7 +46,16 @@ def policy_name(text: str) -> str:
 
 
 def add_clinic_options(parser: argparse.ArgumentParser) -> None:
-    """Options that define the simulated service (shared with ``compare-policies``)."""
+    """Options that define the simulated service (shared with ``compare-policies``).
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_clinic_options(parser)
+    >>> args = parser.parse_args(["--patients", "500", "--out", "sim"])
+    >>> args.patients, args.therapists, args.seed, args.setting
+    (500, None, 1, 'trial')
+    """
     parser.add_argument("--patients", type=integer(1, 100_000_000), default=2_000,
                         help="number of patients (default 2000)")
     parser.add_argument("--therapists", type=integer(1, 1_000_000),
@@ -57,7 +77,16 @@ def add_clinic_options(parser: argparse.ArgumentParser) -> None:
 
 
 def clinic_config(args: argparse.Namespace) -> ClinicConfig:
-    """The :class:`ClinicConfig` the options describe (validated: bad values raise)."""
+    """Return the :class:`ClinicConfig` the options describe (validated: bad values raise).
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser()
+    >>> add_clinic_options(parser)
+    >>> config = clinic_config(parser.parse_args(["--patients", "500", "--out", "sim"]))
+    >>> config.n_patients, config.n_therapists  # patients / PATIENTS_PER_THERAPIST
+    (500, 6)
+    """
     therapists = args.therapists or max(1, round(args.patients / PATIENTS_PER_THERAPIST))
     make = ClinicConfig.routine if args.setting == "routine" else ClinicConfig
     return make(n_patients=args.patients, n_therapists=therapists,
@@ -65,7 +94,18 @@ def clinic_config(args: argparse.Namespace) -> ClinicConfig:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``simulate`` subcommand."""
+    """Add the ``simulate`` subcommand.
+
+    Examples
+    --------
+    >>> from analyses.cli import build_parser  # calls register(subparsers) for 'simulate'
+    >>> parser = build_parser(only="simulate")
+    >>> args = parser.parse_args(["simulate", "--policy", "feedback", "--out", "sim"])
+    >>> args.func is run
+    True
+    >>> args.policy
+    'feedback'
+    """
     parser = sub.add_parser(
         "simulate",
         help="simulate a clinic under a policy",
@@ -83,7 +123,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def format_summary(policy: str, info: dict) -> str:
-    """Plain-text summary: one line per outcome, overall and among not-on-track patients."""
+    """Plain-text summary: one line per outcome, overall and among not-on-track patients.
+
+    Examples
+    --------
+    >>> import contextlib, io, json, tempfile
+    >>> from pathlib import Path
+    >>> from analyses.cli import main
+    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+    ...     code = main(["simulate", "--patients", "60", "--therapists", "3", "--out",
+    ...                  f"{folder}/sim", "--quiet"])
+    ...     info = json.loads(Path(folder, "sim", "summary.json").read_text())
+    >>> print(format_summary("tau", info).splitlines()[0])  # doctest: +ELLIPSIS
+    policy tau: 60 patients of 3 therapists, ... sessions on average
+    """
     rates = pd.DataFrame(info["rates"])
     robust = bool((rates["interval"] == "cluster-robust").all())
     how = "95% CI, cluster-robust" if robust else "95% Wilson CI"
@@ -107,10 +160,25 @@ def format_summary(policy: str, info: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate, simulate chunk by chunk (validating and writing each chunk in a second
-    thread while the next is simulated, so memory stays bounded by two chunks), then write
-    the summary and print it. Everything is written into a temporary folder and moved into
-    ``--out`` only when complete."""
+    """Validate, simulate chunk by chunk, then write the summary and print it.
+
+    Each chunk is validated and written in a second thread while the next is simulated, so memory
+    stays bounded by two chunks. Everything is written into a temporary folder and moved into
+    ``--out`` only when complete.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from pathlib import Path
+    >>> from analyses.cli import main
+    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+    ...     code = main(["simulate", "--patients", "60", "--therapists", "3", "--out",
+    ...                  f"{folder}/sim", "--quiet"])
+    ...     files = sorted(p.name for p in Path(folder, "sim").iterdir())
+    >>> code, files  # doctest: +NORMALIZE_WHITESPACE
+    (0, ['.setback-output.json', 'meta.json', 'patients.parquet', 'sessions.parquet',
+         'summary.json'])
+    """
     config = clinic_config(args)
     policy = policy_from_name(args.policy)
     folder = OutputFolder(args.out, "simulate", overwrite=args.overwrite)
@@ -139,10 +207,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 class _ChunkWriter:
-    """Validates each chunk's observed data as TherapyData and appends it to
-    ``sessions.parquet`` (and its patients to ``patients.parquet``) in one worker thread;
-    NumPy and Arrow release the GIL, so this overlaps with simulating the next chunk. At
-    most one chunk waits, and an error in the worker is raised in the caller."""
+    """Validate and write each chunk's data in one worker thread.
+
+    Each chunk's observed data are validated as TherapyData and appended to ``sessions.parquet``
+    (its patients to ``patients.parquet``); NumPy and Arrow release the GIL, so this overlaps with
+    simulating the next chunk. At most one chunk waits, and an error in the worker is raised in the
+    caller.
+    """
 
     def __init__(self, out: Path) -> None:
         from concurrent.futures import ThreadPoolExecutor

@@ -35,7 +35,17 @@ from simulations.study.store import ParquetStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``study`` subcommand and its ``run``, ``status`` and ``summarize`` actions."""
+    """Add the ``study`` subcommand and its ``run``, ``status`` and ``summarize`` actions.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> register(parser.add_subparsers())
+    >>> args = parser.parse_args(["study", "status", "results"])
+    >>> args.action, str(args.dir), args.func is status_command
+    ('status', 'results', True)
+    """
     parser = sub.add_parser(
         "study", help="run, resume, monitor and summarise simulation studies",
         description="Simulation studies: a design grid of conditions, replications of a task "
@@ -137,7 +147,23 @@ def _add_flag_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Start or resume the study and print its status."""
+    r"""Start or resume the study and print its status.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> from pathlib import Path
+    >>> from analyses.cli import main
+    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+    ...     _ = Path(folder, "study.toml").write_text(
+    ...         "[study]\ntask = \"t_interval\"\n[design]\nreplications = 5\nseed = 1\n"
+    ...         "[design.factors]\nn = [5, 30]\n")
+    ...     run_code = main(["study", "run", f"{folder}/study.toml", "--out", f"{folder}/s",
+    ...                      "--workers", "1", "--quiet"])
+    ...     done = len(list(Path(folder, "s", "chunks").iterdir())) > 0
+    >>> run_code, done
+    (0, True)
+    """
     settings = load_study(args.config)
     check_writable(args.out)  # a file, a path below one, a read-only place: before any work
     kind = output_kind(args.out) if args.out.is_dir() else None
@@ -224,13 +250,38 @@ def _duration(seconds: float) -> str:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    """Print done / remaining / failed per condition."""
+    """Print done / remaining / failed per condition.
+
+    Examples
+    --------
+    ``study_dir`` (a doctest fixture) is a finished study folder of the t-interval task:
+
+    >>> import contextlib, io
+    >>> from analyses.cli import main
+    >>> out = io.StringIO()
+    >>> with contextlib.redirect_stdout(out):
+    ...     code = main(["study", "status", str(study_dir)])
+    >>> code, "remaining" in out.getvalue()
+    (0, True)
+    """
     _print_status(ParquetStore(args.dir))
     return 0
 
 
 def errors_command(args: argparse.Namespace) -> int:
-    """Print the failure table and the distinct messages with replications to replay."""
+    """Print the failure table and the distinct messages with replications to replay.
+
+    Examples
+    --------
+    ``study_dir`` (a doctest fixture) is a finished study folder of the t-interval task:
+
+    >>> import contextlib, io
+    >>> from analyses.cli import main
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     code = main(["study", "errors", str(study_dir)])
+    >>> code
+    0
+    """
     store = ParquetStore(args.dir)
     results = load_results(store)
     design = results.design
@@ -259,7 +310,21 @@ def errors_command(args: argparse.Namespace) -> int:
 
 
 def replay_command(args: argparse.Namespace) -> int:
-    """Rerun one replication; its error propagates with the traceback."""
+    """Rerun one replication; its error propagates with the traceback.
+
+    Examples
+    --------
+    ``study_dir`` (a doctest fixture) is a finished study folder of the t-interval task:
+
+    >>> import contextlib, io
+    >>> from analyses.cli import main
+    >>> out = io.StringIO()
+    >>> with contextlib.redirect_stdout(out):
+    ...     code = main(["study", "replay", str(study_dir), "--condition", "1",
+    ...                  "--replication", "3"])
+    >>> code, "estimate" in out.getvalue()
+    (0, True)
+    """
     import traceback
 
     store = ParquetStore(args.dir)
@@ -298,7 +363,22 @@ def _metric(name: str) -> str:
 
 
 def summarize_command(args: argparse.Namespace) -> int:
-    """Write the performance table as CSV and print it."""
+    """Write the performance table as CSV and print it.
+
+    Examples
+    --------
+    ``study_dir`` (a doctest fixture) is a finished study folder of the t-interval task:
+
+    >>> import contextlib, io, tempfile
+    >>> from pathlib import Path
+    >>> from analyses.cli import main
+    >>> with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
+    ...     code = main(["study", "summarize", str(study_dir), "--metrics", "coverage",
+    ...                  "--csv", f"{folder}/summary.csv"])
+    ...     wrote = Path(folder, "summary.csv").exists()
+    >>> code, wrote
+    (0, True)
+    """
     store = ParquetStore(args.dir)
     store.manifest()  # a clear error for a folder that is not a study, before any work
     folder = None if args.csv else OutputFolder(args.dir, "study", overwrite=args.overwrite,

@@ -60,7 +60,16 @@ def _title(data: TherapyData, source: str | Path | None) -> str:
 
 
 def add_data_sections(rep: Report, data: TherapyData) -> None:
-    """Describe the data: counts, clinical significance, retention, observed courses."""
+    """Describe the data: counts, clinical significance, retention, observed courses.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> rep = Report("Data example")
+    >>> add_data_sections(rep, load_beat_the_blues())
+    >>> rep._order[0], "retention" in rep.figures
+    (('heading', 'Data'), True)
+    """
     desc = describe_dataset(data)
     o = desc.overview
     unit = data.time_unit
@@ -102,6 +111,13 @@ def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None 
     deterioration risk uses the one reliable-change rule (:func:`resolve_rci`). When the
     chains disagree (R-hat > 1.1) the report says so and shows the parameter table only,
     so that no unusable number is presented as a result.
+
+    Examples
+    --------
+    >>> rep = Report("Model example")
+    >>> add_model_sections(rep, small_fit, at_session=8)
+    >>> ("heading", "Methods") in rep._order, "expected_course" in rep.figures
+    (True, True)
     """
     data = fit.data
     unit = data.time_unit
@@ -171,8 +187,10 @@ def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None 
 
 
 def course_table(course: pd.DataFrame) -> pd.DataFrame:
-    """The expected course one row per session: expected score and change from intake,
-    each with its credible interval (from the long table of :func:`expected_change`).
+    """Tabulate the expected course, one row per session.
+
+    Expected score and change from intake, each with its credible interval (from the long table of
+    :func:`expected_change`).
 
     Examples
     --------
@@ -207,9 +225,11 @@ def _raw_effects(data: TherapyData, at: float) -> pd.DataFrame | None:
 
 
 def _add_model_checks(rep: Report, fit: GrowthFit, course: pd.DataFrame | None) -> None:
-    """Observed courses against the expected course: the first look at whether the model
-    describes the data. (The posterior predictive check and contrast figures of the
-    workflow work join this section.)"""
+    """Show observed courses against the expected course.
+
+    This is the first look at whether the model describes the data; the posterior predictive check
+    and contrast figures of the workflow work join this section.
+    """
     data = fit.data
     rep.add_heading("Observed courses and the expected course")
     curve = None
@@ -247,9 +267,18 @@ def analyze_dataset(
 
     Examples
     --------
+    An analysis samples, so it runs from the CLI or a notebook, not here; a spec the data
+    cannot support fails before any sampling:
+
+    >>> import tempfile
     >>> from trajectories.datasets import load_beat_the_blues
-    >>> rep = analyze_dataset(load_beat_the_blues(), GrowthSpec(),
-    ...                       out="btb-analysis")  # doctest: +SKIP
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     try:
+    ...         analyze_dataset(load_beat_the_blues(), GrowthSpec(covariates=("age",)),
+    ...                         out=f"{folder}/analysis")
+    ...     except ValueError as err:
+    ...         print(str(err).split(":")[0])
+    column 'age'
     """
     folder = out if isinstance(out, OutputFolder) else OutputFolder(out, "analyze",
                                                                     overwrite=overwrite)
@@ -268,8 +297,19 @@ def analyze_dataset(
 
 
 def fit_report(fit_dir: str | Path) -> Report:
-    """A report from a folder written by ``setback fit`` or ``setback analyze`` (reads
-    ``fit.nc``): Methods, the model check and the estimates."""
+    """Build a report from a folder written by ``setback fit`` or ``setback analyze``.
+
+    It reads ``fit.nc`` and gives Methods, the model check and the estimates.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     small_fit.save(f"{folder}/fit.nc")
+    ...     rep = fit_report(folder)
+    >>> rep.name.startswith("Growth model fitted to 100 patients")
+    True
+    """
     path = Path(fit_dir) / "fit.nc"
     if not path.exists():
         raise FileNotFoundError(f"{fit_dir}: no fit.nc (write one with `setback fit`)")

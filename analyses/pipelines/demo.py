@@ -73,7 +73,18 @@ def run_demo(
 
     Examples
     --------
-    >>> rep = run_demo("demo-output", settings=DemoSettings.quick())  # doctest: +SKIP
+    The demo fits a model, so it runs from ``setback demo``, not here; its folder is
+    checked before any work:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = Path(folder, "taken").write_text("a file")
+    ...     try:
+    ...         run_demo(Path(folder, "taken"), settings=DemoSettings.quick())
+    ...     except ValueError as err:
+    ...         print("is a file, not a folder" in str(err))
+    True
     """
     s = settings or DemoSettings()
     folder = out if isinstance(out, OutputFolder) else OutputFolder(out, "demo",

@@ -14,7 +14,15 @@ __all__ = ["DatasetDescription", "describe_dataset", "format_description"]
 
 @dataclass(frozen=True)
 class DatasetDescription:
-    """What :func:`describe_dataset` found."""
+    """What :func:`describe_dataset` found.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> desc = describe_dataset(load_beat_the_blues())
+    >>> isinstance(desc, DatasetDescription), desc.overview["patients"]
+    (True, 100)
+    """
 
     data: TherapyData
     overview: dict
@@ -47,7 +55,15 @@ def describe_dataset(data: TherapyData) -> DatasetDescription:
 
 
 def format_description(desc: DatasetDescription) -> str:
-    """Plain-text rendering of a :class:`DatasetDescription` for the terminal."""
+    """Plain-text rendering of a :class:`DatasetDescription` for the terminal.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> lines = format_description(describe_dataset(load_beat_the_blues())).splitlines()
+    >>> lines[:2]
+    ['patients:              100', 'therapists:            none (two-level data)']
+    """
     o = desc.overview
     inst = desc.data.instrument
     lines = [

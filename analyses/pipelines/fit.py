@@ -27,8 +27,20 @@ __all__ = ["FitOutputs", "resolve_rci", "run_fit"]
 
 
 def resolve_rci(data: TherapyData, rci: float | None) -> tuple[float | None, str]:
-    """The RCI of an analysis by the one rule (:func:`~trajectories.clinical.
-    reliable_change`), and a note saying where it came from, or (None, why not)."""
+    """Resolve the RCI of an analysis by the one rule, with a note saying where it came from.
+
+    The rule is :func:`~trajectories.clinical.reliable_change`; returns ``(rci, note)``, or ``(None,
+    why not)``.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> rci, note = resolve_rci(load_beat_the_blues(), None)
+    >>> round(rci, 2), note.split(" (")[0]
+    (8.5, 'reliable change: RCI 8.50')
+    >>> resolve_rci(load_beat_the_blues(), 6.0)[0]
+    6.0
+    """
     try:
         rc = reliable_change(data, rci=rci)
     except ValueError as exc:
@@ -43,6 +55,15 @@ class FitOutputs:
     ``convergence`` is the fit's convergence message in words ("" when every check
     passed); it is not repeated in ``notes``, and no Python warning is shown for it, so a
     caller reports it exactly once.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from trajectories.engine.settings import SamplerSettings
+    >>> # run_fit samples; here it is given a fit that exists to show what it returns
+    >>> out = FitOutputs(fit=small_fit, files={}, notes=("example",))
+    >>> out.fit is small_fit, out.convergence
+    (True, '')
     """
 
     fit: GrowthFit
@@ -74,13 +95,14 @@ def run_fit(
     compare: tuple[str, ...] = (),
     input_path: str | Path | None = None,
 ) -> FitOutputs:
-    """Fit ``spec`` to ``data`` and write ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
-    ``therapist_effects.csv`` (three-level data), ``deterioration_risk.csv`` (when an RCI
-    follows from ``rci``, the instrument, or its reliability and the sample's intake SD:
-    :func:`resolve_rci`) and ``meta.json`` (seed, spec, sampler settings, diagnostics,
-    versions and ``input_path`` with its SHA-256) into ``out``. The seed used (drawn when
-    ``settings`` has none) is in ``fit.settings.seed`` and ``meta.json``; the same seed
-    gives the same files.
+    """Fit ``spec`` to ``data`` and write the fit, its tables and its provenance into ``out``.
+
+    The files are ``fit.nc``, ``summary.csv``, ``expected_change.csv``,
+    ``therapist_effects.csv`` (three-level data), ``deterioration_risk.csv`` (when an RCI follows
+    from ``rci``, the instrument, or its reliability and the sample's intake SD:
+    :func:`resolve_rci`) and ``meta.json`` (seed, spec, sampler settings, diagnostics, versions and
+    ``input_path`` with its SHA-256). The seed used (drawn when ``settings`` has none)
+    is in ``fit.settings.seed`` and ``meta.json``; the same seed gives the same files.
 
     When the chains disagree (R-hat > 1.1: :attr:`Diagnostics.usable` is false) only
     ``fit.nc``, ``summary.csv`` and ``meta.json`` are written, and the notes say why: the
@@ -103,8 +125,18 @@ def run_fit(
 
     Examples
     --------
+    A fit samples, so it runs from the CLI or a notebook, not here; a spec the data cannot
+    support fails before any sampling:
+
+    >>> import tempfile
     >>> from trajectories.datasets import load_beat_the_blues
-    >>> run_fit(load_beat_the_blues(), GrowthSpec(), out="fit-out")  # doctest: +SKIP
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     try:
+    ...         run_fit(load_beat_the_blues(), GrowthSpec(covariates=("age",)),
+    ...                 out=f"{folder}/fit")
+    ...     except ValueError as err:
+    ...         print(str(err).split(":")[0])
+    column 'age'
     """
     make_design(spec, data)  # fails on bad covariates etc. before any compiling or sampling
     if at_session is not None and not 0 <= at_session <= MAX_SESSION:

@@ -95,8 +95,9 @@ def compare_policies_report(
 
 
 def headline_table(table: pd.DataFrame, outcomes: Sequence[str] = tuple(_SHOWN)) -> pd.DataFrame:
-    """A compact view of a comparison: one row per subgroup and policy, one column per
-    outcome, cells like ``"6.7 [5.3, 8.0]"`` (percent) and ``"-3.7 [-4.5, -2.8]"`` (difference).
+    """Tabulate a comparison compactly: one row per subgroup and policy, one column per outcome.
+
+    Cells read like ``"6.7 [5.3, 8.0]"`` (percent) and ``"-3.7 [-4.5, -2.8]"`` (difference).
 
     Examples
     --------
@@ -121,7 +122,14 @@ def headline_table(table: pd.DataFrame, outcomes: Sequence[str] = tuple(_SHOWN))
 
 
 def headline_policy_numbers(table: pd.DataFrame) -> list[str]:
-    """Plain sentences with the main rates and differences of a comparison table."""
+    """Plain sentences with the main rates and differences of a comparison table.
+
+    Examples
+    --------
+    >>> lines = headline_policy_numbers(policy_table)  # tau and feedback, a tiny clinic
+    >>> lines[0].startswith("deteriorated, all patients: tau ")  # doctest: +ELLIPSIS
+    True
+    """
     lines = []
     for subgroup, label in (("all", "all patients"), ("NOT", "not-on-track patients")):
         sel = table[(table["subgroup"] == subgroup)]

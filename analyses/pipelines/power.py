@@ -32,7 +32,7 @@ def power_report(design: Any, *, therapists: Sequence[int], patients: Sequence[i
                  simulate: int = 0, methods: Sequence[str] = ("mixedlm", "ols"),
                  search: bool = False, seed: int = 1, executor: Any = "processes",
                  progress: bool = True) -> Report:
-    """A report of analytic (and simulated) power over a grid of designs.
+    """Report analytic (and simulated) power over a grid of designs.
 
     Parameters
     ----------

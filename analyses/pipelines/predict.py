@@ -31,7 +31,17 @@ __all__ = ["PredictOutputs", "flag_top", "format_calibration", "run_predict"]
 
 @dataclass(frozen=True)
 class PredictOutputs:
-    """What :func:`run_predict` produced: the predictions, calibration (or None), files."""
+    """What :func:`run_predict` produced: the predictions, calibration (or None), files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     result = run_predict(small_fit, small_fit.data.before_session(3), out=folder,
+    ...                          at_session=8, seed=1)
+    >>> isinstance(result, PredictOutputs), len(result.predictions), result.calibration is None
+    (True, 100, True)
+    """
 
     predictions: pd.DataFrame
     calibration: pd.DataFrame | None
@@ -112,8 +122,16 @@ def run_predict(
 
     Examples
     --------
-    >>> fit = GrowthFit.load("fit/fit.nc")  # doctest: +SKIP
-    >>> run_predict(fit, new_patients, out="risks", horizon=3)  # doctest: +SKIP
+    ``small_fit`` stands for a saved fit (``GrowthFit.load("fit/fit.nc")``); the new
+    patients here are the fitted ones as they stood before session 3:
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     result = run_predict(small_fit, small_fit.data.before_session(3), out=folder,
+    ...                          at_session=8, seed=1)
+    ...     written = sorted(result.files)
+    >>> len(result.predictions), written  # doctest: +ELLIPSIS
+    (100, [...'predictions'...])
     """
     out = Path(out)
     at = float(max(fit.data.coords()["session"])) if at_session is None else float(at_session)
@@ -175,7 +193,20 @@ def run_predict(
 
 
 def format_calibration(table: pd.DataFrame) -> str:
-    """The calibration table as plain lines for the terminal."""
+    """Format the calibration table as plain lines for the terminal.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"risk": ["not_on_track"], "n": [80], "n_events": [20],
+    ...                       "observed_rate": [0.25], "brier": [0.15], "brier_reference": [0.1875],
+    ...                       "calibration_slope": [0.9], "calibration_intercept": [0.1],
+    ...                       "auc": [0.74]})
+    >>> print(format_calibration(table))  # doctest: +NORMALIZE_WHITESPACE
+    not_on_track: n = 80 (20 events, rate 0.250); Brier 0.1500 (reference 0.1875), calibration
+    slope 0.90, intercept 0.10, AUC 0.740
+    >>> format_calibration(table.iloc[:0])
+    'no outcomes to score'
+    """
     lines = []
     for r in table.itertuples(index=False):
         lines.append(f"{r.risk}: n = {r.n} ({r.n_events} events, rate {r.observed_rate:.3f}); "

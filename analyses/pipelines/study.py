@@ -41,7 +41,7 @@ _REFERENCE = {"bias": 0.0, "rbias": 0.0, "coverage": 0.95, "becover": 0.95,
 
 
 def _safe(name: str) -> str:
-    """A report item name from free text (letters, digits, '_' and '-')."""
+    """Make a report item name from free text (letters, digits, '_' and '-')."""
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name)[:60]
 
 
@@ -194,7 +194,7 @@ def _add_sbc(rep: Report, frame: pd.DataFrame, design: object) -> None:
 def study_report(study_dir: str | Path, *, flag_failures: float | None = None,
                  target_mcse: float | Mapping[str, float] | None = None,
                  reference: str | None = None) -> Report:
-    """A report of a simulation study in which every condition is visible.
+    """Report a simulation study so that every condition is visible.
 
     Parameters
     ----------
@@ -210,7 +210,8 @@ def study_report(study_dir: str | Path, *, flag_failures: float | None = None,
     --------
     >>> import tempfile
     >>> from simulations.study import ParquetStore, StudyDesign, run_study
-    >>> folder = tempfile.mkdtemp()
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = tmp.name
     >>> design = StudyDesign({"n": [5, 30], "dist": ["normal", "lognormal"]}, replications=20,
     ...                      seed=1)
     >>> _ = run_study(design, "t_interval", store=ParquetStore(folder), executor="serial",
@@ -219,6 +220,7 @@ def study_report(study_dir: str | Path, *, flag_failures: float | None = None,
     >>> print(rep.captions["figure/coverage_mean"])  # doctest: +NORMALIZE_WHITESPACE
     coverage of mean (±1.96 MCSE) in all 4 conditions: x: n (5, 30);
     panel columns: dist (lognormal, normal).
+    >>> tmp.cleanup()
     """
     from simulations.study.errors import FLAG_FAILURE_RATE
     from simulations.study.metrics import summarise

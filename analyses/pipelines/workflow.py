@@ -22,7 +22,7 @@ __all__ = ["add_workflow_sections", "compare_time_shapes"]
 
 
 def _contrast_covariate(fit: GrowthFit, by: str | None) -> str | None:
-    """The covariate to contrast: ``by``, else the first text covariate of the model."""
+    """Choose the covariate to contrast: ``by``, else the first text covariate of the model."""
     if by is not None:
         return by
     for cov in fit.spec.covariates:
@@ -45,6 +45,16 @@ def add_workflow_sections(rep: Report, fit: GrowthFit, *, by: str | None = None,
     -------
     GrowthFit
         The fit with its ``posterior_predictive`` group (for further checks).
+
+    Examples
+    --------
+    >>> rep = Report("Workflow example")
+    >>> checked = add_workflow_sections(rep, small_fit, by="treatment", seed=1, draws=20)
+    >>> replicated = group(checked.idata, "posterior_predictive")["score"]
+    >>> replicated.sizes["chain"] * replicated.sizes["draw"]  # 20 draws in all
+    20
+    >>> "contrast_treatment" in rep.figures
+    True
     """
     seed = fit.settings.seed if seed is None else seed
     checked = posterior_predictive(fit, seed=seed, draws=draws)
@@ -76,6 +86,18 @@ def compare_time_shapes(data: TherapyData, spec: GrowthSpec, shapes: tuple[str, 
 
     ``fitted`` (a fit of ``spec`` itself) is reused for its own shape. With ``out`` the
     table is written to ``out/model_comparison.csv``.
+
+    Examples
+    --------
+    Each shape other than ``fitted``'s is fitted, so this runs in analyses, not here; two or
+    more shapes are needed, which is checked before any sampling:
+
+    >>> try:
+    ...     compare_time_shapes(small_fit.data, small_fit.spec, ("log",),
+    ...                         settings=SamplerSettings(), fitted=small_fit)
+    ... except ValueError as err:
+    ...     print(str(err).split(",")[0])
+    compare needs a dict of at least two fits
     """
     fits = {}
     for shape in shapes:

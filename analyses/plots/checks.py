@@ -35,6 +35,14 @@ def plot_contrast(
     See Also
     --------
     trajectories.estimands.contrast : Compute the table.
+
+    Examples
+    --------
+    >>> from trajectories.contrasts import contrast
+    >>> table = contrast(small_fit, by="treatment", at_session=[0, 2, 4, 8])
+    >>> ax = plot_contrast(table)
+    >>> len(ax.lines) >= 1, ax.get_xlabel()
+    (True, 'session (0 = intake)')
     """
     sel = table[table["scale"] == scale]
     if sel.empty:
@@ -56,8 +64,21 @@ def predictive_summaries(fit: object) -> dict[str, pd.DataFrame]:
     """Observed and replicated statistics of a fit's ``posterior_predictive`` group.
 
     Returns ``sessions`` (per session and draw: mean, 10th and 90th percentile of the
-    scores, plus the observed values) and ``change`` (per patient with two or more scores:
-    last minus first score, observed and per draw).
+    scores, plus the observed values), ``change`` (per patient with two or more scores:
+    the observed last minus first score) and ``replicated_change`` (the same change per
+    draw, an array of shape (draws, patients)).
+
+    Examples
+    --------
+    >>> from trajectories.checks import posterior_predictive
+    >>> parts = predictive_summaries(posterior_predictive(small_fit, draws=20, seed=1))
+    >>> sorted(parts)
+    ['change', 'replicated_change', 'sessions']
+    >>> try:
+    ...     predictive_summaries(small_fit)
+    ... except ValueError as err:
+    ...     print(str(err).split(":")[0])
+    the fit has no posterior_predictive group
     """
     if not tree.has_group(fit.idata, "posterior_predictive"):
         raise ValueError("the fit has no posterior_predictive group: call "
@@ -115,6 +136,14 @@ def plot_predictive_check(
     See Also
     --------
     trajectories.checks.posterior_predictive : Draw the replicated scores.
+
+    Examples
+    --------
+    >>> from trajectories.checks import posterior_predictive
+    >>> checked = posterior_predictive(small_fit, draws=20, seed=1)
+    >>> axes = plot_predictive_check(checked, n_lines=10)
+    >>> axes.shape  # scores per session, and each patient's change
+    (2,)
     """
     summ = predictive_summaries(fit)
     if axes is None:

@@ -27,8 +27,9 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (6.0, 4.0)) -> Axes:
 
 
 def units_of(table: pd.DataFrame | TherapyData) -> dict[str, Any]:
-    """The scale a table was computed on (``attrs["units"]`` of estimand and retention
-    tables, :meth:`TherapyData.units`), with plain defaults for a table without it.
+    """Return the scale a table was computed on, with plain defaults for a table without it.
+
+    The scale is ``attrs["units"]`` of estimand and retention tables (:meth:`TherapyData.units`).
 
     Examples
     --------
@@ -41,7 +42,15 @@ def units_of(table: pd.DataFrame | TherapyData) -> dict[str, Any]:
 
 
 def inside_scale(values: Any, units: dict[str, Any]) -> Any:
-    """Values clipped to the instrument's score range (bands never leave the scale)."""
+    """Values clipped to the instrument's score range (bands never leave the scale).
+
+    Examples
+    --------
+    >>> inside_scale(np.array([-3.0, 10.0, 70.0]), {"score_range": (0.0, 63.0)}).tolist()
+    [0.0, 10.0, 63.0]
+    >>> inside_scale(np.array([-3.0]), {}).tolist()  # no instrument: unchanged
+    [-3.0]
+    """
     limits = units.get("score_range")
     return values if limits is None else np.clip(values, *limits)
 
@@ -55,8 +64,10 @@ def _coloured_groups(table: pd.DataFrame, by: str | None) -> list[tuple[Any, Any
 
 def _band_lines(ax: Axes, table: pd.DataFrame, by: str | None, y: str,
                 line_kws: dict[str, Any] | None, units: dict[str, Any] | None = None) -> None:
-    """One line of ``y`` over sessions per group, with its ``ci_low``-``ci_high`` band
-    (clipped to the instrument's score range when ``units`` are given: a score band)."""
+    """Draw one line of ``y`` over sessions per group, with its ``ci_low``-``ci_high`` band.
+
+    The band is clipped to the instrument's score range when ``units`` are given (a score band).
+    """
     for colour, key, g in _coloured_groups(table, by):
         g = g.sort_values("session")
         kws = {"color": colour, "marker": "o", "lw": 1.8} | (line_kws or {})
@@ -68,7 +79,16 @@ def _band_lines(ax: Axes, table: pd.DataFrame, by: str | None, y: str,
 
 
 def time_axis(ax: Axes, units: dict[str, Any]) -> None:
-    """Label the x axis with the time unit; whole-number ticks (sessions are whole)."""
+    """Label the x axis with the time unit; whole-number ticks (sessions are whole).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> time_axis(ax, {"time": "week"})
+    >>> ax.get_xlabel()
+    'week (0 = intake)'
+    """
     ax.set_xlabel(f"{units['time']} (0 = intake)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 

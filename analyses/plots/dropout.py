@@ -26,7 +26,7 @@ def plot_tipping_point(
     ax: Axes | None = None,
     line_kws: dict[str, Any] | None = None,
 ) -> Axes:
-    """The estimand and its credible band as the dropouts' imputed scores are shifted.
+    """Plot the estimand and its credible band as the dropouts' imputed scores are shifted.
 
     Parameters
     ----------

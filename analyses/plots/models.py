@@ -30,7 +30,7 @@ def plot_expected_change(
     ax: Axes | None = None,
     line_kws: dict[str, Any] | None = None,
 ) -> Axes:
-    """Expected score (or change) over sessions with its credible band, by group.
+    """Plot expected score (or change) over sessions with its credible band, by group.
 
     Parameters
     ----------
@@ -45,6 +45,14 @@ def plot_expected_change(
     See Also
     --------
     trajectories.estimands.expected_change : Compute the table.
+
+    Examples
+    --------
+    >>> from trajectories.estimands import expected_change
+    >>> course = pd.concat([expected_change(small_fit, at_session=s) for s in (0, 2, 4, 8)])
+    >>> ax = plot_expected_change(course)
+    >>> len(ax.lines), ax.get_xlabel()  # Beat the Blues counts months
+    (1, 'month (0 = intake)')
     """
     sel = table[table["quantity"] == quantity]
     if sel.empty:
@@ -64,7 +72,7 @@ def plot_expected_change(
 
 
 def _level(table: pd.DataFrame) -> str:
-    """The interval level of an estimand table, as a percentage ("95%")."""
+    """Return the interval level of an estimand table, as a percentage ("95%")."""
     prob = table.attrs.get("ci_prob", 0.95)
     return f"{100 * prob:g}%"
 
@@ -75,12 +83,19 @@ def plot_recovery_curves(
     ax: Axes | None = None,
     line_kws: dict[str, Any] | None = None,
 ) -> Axes:
-    """Expected recovery curves by intake severity with the failure boundary (dashed).
+    """Plot expected recovery curves by intake severity with the failure boundary (dashed).
 
     See Also
     --------
     trajectories.estimands.recovery_curves : Compute the curves (Finch, Lambert & Schaalje,
         2001).
+
+    Examples
+    --------
+    >>> from trajectories.estimands import recovery_curves
+    >>> ax = plot_recovery_curves(recovery_curves(small_fit, intake=[15, 25, 35]))
+    >>> len(ax.lines) >= 3  # one curve per intake level, and the failure boundaries
+    True
     """
     ax = _axes(ax)
     units = units_of(curves)
@@ -125,6 +140,14 @@ def plot_therapist_effects(
     See Also
     --------
     trajectories.estimands.therapist_effects : Compute the table.
+
+    Examples
+    --------
+    >>> from trajectories.estimands import therapist_effects
+    >>> table = therapist_effects(clinic_fit, at_session=8)  # 5 therapists
+    >>> ax = plot_therapist_effects(table)
+    >>> len(ax.get_yticklabels())
+    5
     """
     eff = table[table["quantity"] == "effect"].copy()
     if eff.empty:
@@ -173,6 +196,13 @@ def plot_deterioration_risk(
     --------
     trajectories.estimands.deterioration_risk : Compute ``p_deteriorated``.
     trajectories.predict.predict : Compute ``p_failure`` from the first sessions.
+
+    Examples
+    --------
+    >>> from trajectories.estimands import deterioration_risk
+    >>> ax = plot_deterioration_risk(deterioration_risk(small_fit, by_session=8))
+    >>> len(ax.patches) > 0
+    True
     """
     ax = _axes(ax)
     kws = {"bins": np.linspace(0, 1, 21), "color": "#4c72b0", "edgecolor": "white"} | (
@@ -202,6 +232,14 @@ def plot_risk_calibration(
     See Also
     --------
     trajectories.predict.predict : Predicted failure risk from the first sessions.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> risk = rng.uniform(size=500)
+    >>> ax = plot_risk_calibration(risk, rng.uniform(size=500) < risk)  # calibrated by design
+    >>> ax.get_xlabel()
+    'predicted risk (mean of each of 10 risk groups)'
     """
     p = np.asarray(predicted, dtype=float)
     y = np.asarray(observed, dtype=float)

@@ -64,6 +64,13 @@ def plot_policy_rates(
     --------
     simulations.clinic.compare.compare_policies : Compute the table.
     plot_policy_differences : Paired differences to treatment as usual.
+
+    Examples
+    --------
+    >>> table = policy_table  # tau and feedback in a tiny clinic (a doctest fixture)
+    >>> ax = plot_policy_rates(table, outcomes=["deteriorated", "dropout"])
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['tau', 'feedback']
     """
     sel = _select(table, subgroup, outcomes)
     ax = _axes(ax, (6.5, 1.2 + 0.5 * sel["policy"].nunique()))
@@ -86,6 +93,13 @@ def plot_policy_differences(
     --------
     simulations.clinic.compare.compare_policies : Compute the table (common random numbers).
     plot_policy_rates : The rates themselves.
+
+    Examples
+    --------
+    >>> table = policy_table  # tau and feedback in a tiny clinic (a doctest fixture)
+    >>> ax = plot_policy_differences(table, outcomes=["deteriorated", "dropout"])
+    >>> ax.get_xlabel()
+    'difference to TAU, percentage points (all)'
     """
     sel = _select(table, subgroup, outcomes)
     sel = sel[sel["policy"] != "tau"]

@@ -34,7 +34,14 @@ _Z95 = 1.959963984540054
 
 def facet_axes(n_rows: int, n_cols: int, *, size: tuple[float, float] = (3.6, 2.8),
                sharey: bool = True) -> tuple[Figure, np.ndarray]:
-    """A figure with an ``n_rows x n_cols`` grid of panels (always a 2-D array of Axes)."""
+    """Make a figure with an ``n_rows x n_cols`` grid of panels (always a 2-D array of Axes).
+
+    Examples
+    --------
+    >>> fig, axes = facet_axes(1, 3)
+    >>> axes.shape  # always 2-D
+    (1, 3)
+    """
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(size[0] * n_cols, size[1] * n_rows),
                              sharey=sharey, squeeze=False, layout="constrained")
     return fig, axes
@@ -50,7 +57,7 @@ def plot_study_performance(
     ax: Axes | None = None,
     errorbar_kws: dict[str, Any] | None = None,
 ) -> Axes:
-    """A performance measure across conditions with ±1.96 Monte Carlo SE bars.
+    """Plot a performance measure across conditions with ±1.96 Monte Carlo SE bars.
 
     Parameters
     ----------
@@ -69,6 +76,13 @@ def plot_study_performance(
     See Also
     --------
     simulations.study.metrics : Compute the performance measures and their MCSEs.
+
+    Examples
+    --------
+    >>> summary = study_results.summarise(("coverage",)).query("dist == 'normal'")
+    >>> ax = plot_study_performance(summary, metric="coverage", x="n", reference=0.95)
+    >>> ax.get_ylabel()
+    'coverage (±1.96 MCSE)'
     """
     sel = summary[summary["metric"] == metric]
     if sel.empty:
@@ -116,6 +130,15 @@ def plot_sbc_ranks(
     --------
     simulations.study.sbc.sbc_histogram : Compute the table.
     simulations.study.sbc.sbc_uniformity : The matching chi-square test.
+
+    Examples
+    --------
+    >>> from simulations.study.sbc import sbc_histogram
+    >>> rng = np.random.default_rng(1)
+    >>> ranks = pd.DataFrame({"estimand": "slope", "rank": rng.integers(0, 20, 100)})
+    >>> ax = plot_sbc_ranks(sbc_histogram(ranks, 19), parameter="slope")
+    >>> ax.get_title()
+    'slope'
     """
     h = histogram[histogram["parameter"] == parameter]
     if h.empty:
@@ -151,7 +174,7 @@ def plot_study_facets(
     hue: str = "method",
     reference: float | str | None = None,
 ) -> Figure:
-    """A performance measure in one panel per level combination of ``rows`` and ``cols``.
+    """Plot a performance measure in one panel per level combination of ``rows`` and ``cols``.
 
     Each panel is :func:`plot_study_performance` of the conditions with those levels, so
     every condition of a study with up to three varying factors is on the figure.
@@ -181,6 +204,13 @@ def plot_study_facets(
     --------
     simulations.study.metrics.summarise : Compute the performance measures.
     plot_nested_loop : Every condition of any number of factors on one axis.
+
+    Examples
+    --------
+    >>> summary = study_results.summarise(("coverage",))  # t-interval coverage, n x dist
+    >>> fig = plot_study_facets(summary, metric="coverage", x="n", cols="dist", reference=0.95)
+    >>> len(fig.axes)  # one panel per distribution
+    2
     """
     sel = summary[summary["metric"] == metric]
     if sel.empty:
@@ -230,6 +260,13 @@ def plot_nested_loop(
     --------
     plot_study_facets : Panels for up to three factors.
     simulations.study.metrics.summarise : Compute the performance measures.
+
+    Examples
+    --------
+    >>> summary = study_results.summarise(("coverage",))  # t-interval coverage, n x dist
+    >>> ax = plot_nested_loop(summary, metric="coverage", factors=["dist", "n"], reference=0.95)
+    >>> ax.get_ylabel()
+    'coverage (±1.96 MCSE)'
     """
     sel = summary[summary["metric"] == metric]
     if sel.empty:
@@ -298,6 +335,15 @@ def plot_rank_ecdf(
     --------
     simulations.study.sbc.rank_ecdf : Compute the table.
     simulations.study.sbc.ecdf_uniformity : The matching test.
+
+    Examples
+    --------
+    >>> from simulations.study.sbc import rank_ecdf
+    >>> rng = np.random.default_rng(1)
+    >>> ranks = pd.DataFrame({"estimand": "slope", "rank": rng.integers(0, 20, 100)})
+    >>> ax = plot_rank_ecdf(rank_ecdf(ranks, 19), parameter="slope")
+    >>> ax.get_title()
+    'slope (n = 100)'
     """
     e = ecdf[ecdf["parameter"] == parameter]
     if e.empty:
@@ -341,6 +387,16 @@ def plot_power_curve(
     See Also
     --------
     simulations.power.analytic.power_curve : Compute the curves.
+
+    Examples
+    --------
+    >>> from simulations.power.analytic import power_curve
+    >>> from simulations.power.design import TrialDesign
+    >>> curve = power_curve(TrialDesign(n_therapists=4, patients_per_therapist=5, cohend=0.5),
+    ...                     n_therapists=range(4, 25, 4), patients_per_therapist=[5, 10])
+    >>> ax = plot_power_curve(curve, target=0.8)
+    >>> len(ax.lines) >= 2  # one line per caseload, and the target
+    True
     """
     ax = _axes(ax, (6.0, 4.0))
     levels = _levels(curve, hue) if hue in curve else [None]

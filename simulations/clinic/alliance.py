@@ -1,5 +1,7 @@
-"""The working alliance in session: drift, ruptures of two kinds, the patient's rating, the
-therapist's noticing, and the resolution of ruptures (Safran & Muran's model, DOMAIN.md §6).
+"""The working alliance in session (Safran & Muran's model, DOMAIN.md §6).
+
+Drift, ruptures of two kinds, the patient's rating, the therapist's noticing, and the resolution of
+ruptures.
 
 Each session, for the patients in treatment:
 
@@ -29,7 +31,16 @@ __all__ = ["alliance_step", "resolve_ruptures"]
 
 
 def alliance_step(c: Chunk) -> None:
-    """Steps 1-4: drift, rupture, rating, noticing."""
+    """Advance the alliance one session, steps 1-4: drift, rupture, rating, noticing.
+
+    Examples
+    --------
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
+    >>> c.session = 0
+    >>> alliance_step(c)  # drift, rupture, rating, noticing for every patient
+    >>> c.a.shape, c.a.dtype, sorted(set(c.rupture.tolist())) <= [0, 1, 2]
+    ((50,), dtype('float32'), True)
+    """
     al, rt = c.config.alliance, c.config.ruptures
     wd, cf = rt.withdrawal, rt.confrontation
     a = c.a  # in place: one pass over the chunk per line
@@ -81,7 +92,17 @@ def alliance_step(c: Chunk) -> None:
 
 
 def resolve_ruptures(c: Chunk) -> None:
-    """Step 5: resolution of this session's ruptures and its consequences."""
+    """Step 5: resolution of this session's ruptures and its consequences.
+
+    Examples
+    --------
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
+    >>> c.session = 0
+    >>> alliance_step(c)
+    >>> resolve_ruptures(c)
+    >>> c.repaired.shape, bool((c.repaired <= (c.rupture > 0)).all())  # only ruptures are repaired
+    ((50,), True)
+    """
     al, rt = c.config.alliance, c.config.ruptures
     wd, cf = rt.withdrawal, rt.confrontation
     u = c.uniform("repair")

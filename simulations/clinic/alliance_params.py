@@ -1,5 +1,6 @@
-"""Alliance and rupture parameters: the alliance process, the two rupture types and their
-resolution (sub-configurations of :class:`~simulations.clinic.config.ClinicConfig`).
+"""Alliance and rupture parameters: the alliance process, rupture types and their resolution.
+
+They are sub-configurations of :class:`~simulations.clinic.config.ClinicConfig`.
 
 Withdrawal and confrontation ruptures are two processes with their own parameters (Safran &
 Muran's rupture markers; DOMAIN.md §6): each has its own rate, its own **visibility** to the
@@ -19,8 +20,9 @@ __all__ = ["AllianceConfig", "RuptureConfig", "RuptureType"]
 
 @dataclass(frozen=True)
 class RuptureType:
-    """One kind of alliance rupture: how often it happens, who sees it, what it costs and
-    how it is resolved.
+    """One kind of alliance rupture.
+
+    How often it happens, who sees it, what it costs and how it is resolved.
 
     Parameters
     ----------
@@ -61,6 +63,14 @@ class RuptureType:
         Share of the load kept from one session to the next: 0 makes the dropout risk acute
         (that session only, the confrontation pattern); withdrawal ruptures accumulate quietly
         and weighed more among dropouts in a qualitative study (PMC9856216 [S]).
+
+    Examples
+    --------
+    >>> WITHDRAWAL.logit > CONFRONTATION.logit  # withdrawals outnumber confrontations
+    True
+    >>> from dataclasses import replace
+    >>> replace(WITHDRAWAL, damage=0.5).damage
+    0.5
     """
 
     logit: float
@@ -113,6 +123,12 @@ class RuptureConfig:
         a quarter of sessions, within the 19-42% of sessions in which patients report tension
         (Miller, quoted [S]) [calibrated], and withdrawals outnumber confrontations
         [assumed].
+
+    Examples
+    --------
+    >>> rt = RuptureConfig()
+    >>> rt.withdrawal is WITHDRAWAL, rt.confrontation is CONFRONTATION
+    (True, True)
     """
 
     withdrawal: RuptureType = field(default_factory=lambda: WITHDRAWAL)
@@ -159,6 +175,14 @@ class AllianceConfig:
     rating_mean, rating_sd, rating_noise_sd : float
         Observed rating = mean + sd * (latent alliance + hidden damage) + noise, clipped to
         [1, 5] (a WAI-SR-like item mean) [assumed].
+
+    Examples
+    --------
+    >>> al = AllianceConfig()
+    >>> 0 < al.persistence < 1
+    True
+    >>> AllianceConfig(persistence=0.5).persistence
+    0.5
     """
 
     patient_sd: float = 1.0

@@ -26,7 +26,16 @@ __all__ = ["TARGETS", "Target", "calibration_table", "format_markdown"]
 
 @dataclass(frozen=True)
 class Target:
-    """A published number, the tolerance allowed for modelling, and where it comes from."""
+    """A published number, the tolerance allowed for modelling, and where it comes from.
+
+    Examples
+    --------
+    >>> t = TARGETS[0]
+    >>> t.key, t.target, t.tolerance
+    ('not_tau_deteriorated', 0.21, 0.04)
+    >>> t.source.startswith("Lambert 2017")
+    True
+    """
 
     key: str
     number: int
@@ -166,10 +175,13 @@ def batch_statistics(config: ClinicConfig, *, seed: int) -> dict[str, float]:
 
 
 def _next_step_ratio(referral: pd.DataFrame, cases: pd.DataFrame, inst) -> float:  # noqa: ANN001
-    """Remission (below the cutoff) in the next treatment of referred patients, at the
-    horizon, over remission in a first treatment of cases who started at the same score
-    (directly standardised to the referred patients' scores at referral): the STAR*D
-    comparison of steps, whose entrants started each step similarly ill."""
+    """Compare remission in referred patients' next treatment with that of a first treatment.
+
+    Remission (below the cutoff) at the horizon in the next treatment of referred patients, over
+    remission in a first treatment of cases who started at the same score (directly standardised to
+    the referred patients' scores at referral): the STAR*D comparison of steps, whose entrants
+    started each step similarly ill.
+    """
     entering = referral[referral["referred"] & ~_remitted(referral["final"], inst)]
     first = pd.Series(_remitted(cases["final"], inst)).groupby(cases["intake"].to_numpy()).mean()
     start = entering["final"].clip(first.index.min(), first.index.max()).to_numpy()
@@ -180,8 +192,11 @@ def _next_step_ratio(referral: pd.DataFrame, cases: pd.DataFrame, inst) -> float
 def _rupture_statistics(config: ClinicConfig, two: pd.DataFrame, ruptured: pd.DataFrame,
                         share: np.ndarray, propensity: np.ndarray,
                         seed: int) -> dict[str, float]:
-    """The 3RS statistics (Eubanks et al. 2019): rating drop in sessions with a rupture,
-    ruptures, resolution and the therapist's contribution vs dropout."""
+    """Compute the 3RS statistics (Eubanks et al. 2019).
+
+    Rating drop in sessions with a rupture, ruptures, resolution and the therapist's contribution vs
+    dropout.
+    """
     out = {}
     dropped = two["dropout"].to_numpy()
     rate = (two["n_confrontation"] / two["n_sessions"]).to_numpy()
@@ -255,7 +270,7 @@ def calibration_table(
 
 
 def format_markdown(table: pd.DataFrame) -> str:
-    """The calibration table as Markdown (the table in ``docs/simulator.md``).
+    """Format the calibration table as Markdown (the table in ``docs/simulator.md``).
 
     Examples
     --------

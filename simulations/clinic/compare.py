@@ -105,8 +105,10 @@ def paired_table(results: dict[str, pd.DataFrame], *,
                  outcomes: tuple[str, ...] = (*OUTCOMES, *RATIOS),
                  subgroups: dict[str, str | None] | None = None,
                  reference: str = "tau") -> pd.DataFrame:
-    """Rates and paired differences to ``results[reference]`` (same patients, same order;
-    the difference columns keep their name ``diff_vs_tau``).
+    """Tabulate rates and paired differences to ``results[reference]``.
+
+    The runs have the same patients in the same order; the difference columns keep their name
+    ``diff_vs_tau`` whatever the reference.
 
     ``subgroups`` maps a label to a boolean column of the patient tables (``None``: all
     patients); default ``{"all": None, "NOT": "ever_not"}``. A subgroup defined by what a
@@ -155,9 +157,12 @@ def paired_table(results: dict[str, pd.DataFrame], *,
 
 def _rate(patients: pd.DataFrame, outcome: str, member: np.ndarray, cluster: np.ndarray,
           method: str) -> tuple[float, float, float, np.ndarray]:
-    """(rate, low, high, influence) of an outcome among ``member``: a share of patients
-    (:func:`~simulations.clinic.outcomes.rate_interval`) or a share of events in
-    :data:`~simulations.clinic.outcomes.RATIOS` (Wald interval with the same SE rule)."""
+    """Compute (rate, low, high, influence) of an outcome among ``member``.
+
+    The outcome is a share of patients (:func:`~simulations.clinic.outcomes.rate_interval`) or a
+    share of events in :data:`~simulations.clinic.outcomes.RATIOS` (Wald interval with the same SE
+    rule).
+    """
     if outcome in RATIOS:
         rate, phi = ratio_influence(*event_share(patients, outcome, member))
         se = difference_se(phi, cluster, method)

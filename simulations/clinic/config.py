@@ -161,7 +161,7 @@ class ClinicConfig:
 
     @classmethod
     def routine(cls, **changes: object) -> ClinicConfig:
-        """The routine-care setting: about 30% dropout (Bennemann et al. 2022 [V])."""
+        """Return the routine-care setting: about 30% dropout (Bennemann et al. 2022 [V])."""
         cfg = cls(**changes)  # type: ignore[arg-type]
         return replace(cfg, dropout=replace(cfg.dropout, setting="routine"))
 
@@ -192,8 +192,10 @@ class ClinicConfig:
 
     @property
     def horizon(self) -> int:
-        """Week of the common follow-up assessment (``follow_up.horizon``, else 26 or
-        ``max_sessions``, whichever is later)."""
+        """Week of the common follow-up assessment.
+
+        ``follow_up.horizon``, else 26 or ``max_sessions``, whichever is later.
+        """
         given = self.follow_up.horizon
         return given if given is not None else max(26, self.max_sessions)
 
@@ -203,7 +205,7 @@ class ClinicConfig:
         return self.n_patients / self.n_therapists
 
     def replace(self, **changes: object) -> ClinicConfig:
-        """A copy with some values changed (validated again)."""
+        """Return a copy with some values changed (validated again)."""
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, object]:

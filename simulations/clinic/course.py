@@ -24,7 +24,17 @@ __all__ = ["measure", "measure_horizon", "symptom_step"]
 def symptom_step(c: Chunk) -> None:
     """Move every patient's latent score from last week to this week (``c.session >= 1``).
 
-    In-place arithmetic throughout: each line is one pass over the chunk's arrays."""
+    In-place arithmetic throughout: each line is one pass over the chunk's arrays.
+
+    Examples
+    --------
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
+    >>> before = c.sev.copy()
+    >>> c.session = 1
+    >>> symptom_step(c)  # one week of treatment
+    >>> c.sev.shape, bool((c.sev != before).any())
+    ((50,), True)
+    """
     s, co, fu = c.session, c.config.course, c.config.follow_up
     c.event = c.uniform("stress") < c.p_event
     if s < c.n_sessions and c.active.any():  # the first treatment: up to the session limit
@@ -74,8 +84,19 @@ def _next_treatment(c: Chunk, started: np.ndarray, n_next: int) -> None:
 
 
 def measure(c: Chunk) -> None:
-    """Observed score of this session (latent + error with the instrument's SEM, rounded and
-    clipped to the scale), and the changes a service computes from it."""
+    """Measure this session's observed score and the changes a service computes from it.
+
+    The score is latent + error with the instrument's SEM, rounded and clipped to the scale.
+
+    Examples
+    --------
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
+    >>> c.session = 0
+    >>> measure(c)  # the intake score, rounded and clipped to the PHQ-9 range
+    >>> row = c.scores[0]
+    >>> bool((row == np.round(row)).all() and row.min() >= 0 and row.max() <= 27)
+    True
+    """
     s = c.session
     o_sev = c.normal("measure")
     o_sev *= F32(c.sem)
@@ -96,8 +117,17 @@ def measure(c: Chunk) -> None:
 
 
 def measure_horizon(c: Chunk) -> None:
-    """The follow-up assessment at the horizon, for every patient (its own stream, so that it
-    is the same draw whatever happened in treatment)."""
+    """Measure the follow-up assessment at the horizon, for every patient.
+
+    It uses its own stream, so that it is the same draw whatever happened in treatment.
+
+    Examples
+    --------
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
+    >>> measure_horizon(c)
+    >>> c.score_horizon.shape, bool(c.score_horizon.min() >= 0 and c.score_horizon.max() <= 27)
+    ((50,), True)
+    """
     o_sev = np.clip(np.rint(c.sev + F32(c.sem) * c.normal("follow_up")), 0, c.span)
     c.score_horizon = c.to_score(o_sev)
     c.sev_horizon = c.sev.copy()

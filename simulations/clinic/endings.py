@@ -17,7 +17,19 @@ __all__ = ["end_of_session"]
 
 
 def end_of_session(c: Chunk) -> None:
-    """Apply the endings of this session (in place)."""
+    """Apply the endings of this session (in place).
+
+    Examples
+    --------
+    >>> c = new_chunk()  # 50 patients of 5 therapists, patients drawn (a doctest fixture)
+    >>> from simulations.clinic.alliance import alliance_step, resolve_ruptures
+    >>> from simulations.clinic.course import measure
+    >>> c.session = 0
+    >>> measure(c); alliance_step(c); resolve_ruptures(c)
+    >>> end_of_session(c)  # some patients may drop out after intake
+    >>> bool(c.active.sum() <= 50)
+    True
+    """
     s, cfg = c.session, c.config
     dr, rt = cfg.dropout, cfg.ruptures
     np.copyto(c.sev_end, c.sev, where=c.active)  # latent score at the last attended session

@@ -51,8 +51,20 @@ Record = Literal["none", "observed", "truth"]
 
 @dataclass
 class ChunkResult:
-    """Arrays of one chunk: per patient (1-D) and per session x patient (``matrices``:
-    session-major, so that each session's writes and the monitor's reads are contiguous)."""
+    """Arrays of one chunk: per patient (1-D) and per session x patient (``matrices``).
+
+    The matrices are session-major, so that each session's writes and the monitor's reads are
+    contiguous.
+
+    Examples
+    --------
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> _, _, ss = next(chunk_seeds(cfg, 1, 50))
+    >>> out = run_chunk(cfg, [], th, th_of, ss)
+    >>> isinstance(out, ChunkResult), out.therapist.shape, out.obs.shape  # sessions x patients
+    (True, (50,), (20, 50))
+    """
 
     therapist: np.ndarray
     obs: np.ndarray
@@ -64,8 +76,10 @@ class ChunkResult:
 
 
 def setup(config: ClinicConfig, seed: int | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Therapists' effects and each patient's therapist (random, equal probability: caseloads
-    vary as in routine services), from the first two children of ``SeedSequence(seed)``.
+    """Draw therapists' effects and each patient's therapist.
+
+    Therapists are assigned at random with equal probability (caseloads vary as in routine
+    services); both draws come from the first two children of ``SeedSequence(seed)``.
 
     Examples
     --------

@@ -29,14 +29,27 @@ __all__ = ["ExpectedRecoveryMonitor", "FittedModelMonitor", "Monitor",
 
 @runtime_checkable
 class Monitor(Protocol):
-    """Anything that can flag not-on-track patients from their observed scores."""
+    """Anything that can flag not-on-track patients from their observed scores.
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> isinstance(ExpectedRecoveryMonitor(), Monitor)  # any object with bind and flag
+    True
+    >>> from trajectories.instruments import get_instrument
+    >>> m = ExpectedRecoveryMonitor(n_reference=2000).bind(
+    ...     ClinicConfig(n_patients=10, n_therapists=2))
+    >>> scores = np.array([[15.0, 15.0], [15.0, 27.0]])
+    >>> m.flag(1, scores, instrument=get_instrument("phq9")).tolist()
+    [False, True]
+    """
 
     def bind(self, config: ClinicConfig) -> Monitor:
         """Return a monitor ready for a clinic with this configuration."""
         ...
 
     def flag(self, session: int, scores: np.ndarray, *, instrument: Instrument) -> np.ndarray:
-        """Flags at ``session``.
+        """Return the flags at ``session``.
 
         Parameters
         ----------
@@ -202,12 +215,16 @@ class FittedModelMonitor:
 
     Examples
     --------
-    >>> from simulations import ClinicConfig, simulate
-    >>> from trajectories.fit import fit_growth
-    >>> from trajectories.spec import GrowthSpec
-    >>> train = simulate(ClinicConfig(n_patients=300, n_therapists=10), "tau", seed=1)
-    >>> fit = fit_growth(GrowthSpec(), train.data, draws=200, seed=1)  # doctest: +SKIP
-    >>> mon = FittedModelMonitor(fit, threshold=0.8).bind(ClinicConfig())  # doctest: +SKIP
+    ``clinic_fit`` (a doctest fixture) is ``fit_growth(GrowthSpec(time="log",
+    therapist="intercept"), train.data, seed=1)`` (short runs) of a simulated clinic's data
+    ``train = simulate(ClinicConfig(n_patients=100, n_therapists=5), "tau", seed=1)``:
+
+    >>> from trajectories.instruments import get_instrument
+    >>> mon = FittedModelMonitor(clinic_fit, threshold=0.8, max_draws=50).bind(
+    ...     ClinicConfig(n_patients=10, n_therapists=2))
+    >>> scores = np.array([[15.0, 14.0, 12.0], [15.0, 22.0, 27.0]])  # improving, worsening
+    >>> mon.flag(2, scores, instrument=get_instrument("phq9")).tolist()
+    [False, True]
     """
 
     fit: GrowthFit

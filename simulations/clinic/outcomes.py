@@ -62,11 +62,21 @@ MIN_CLUSTERS = 20
 
 
 class FewClustersWarning(UserWarning):
-    """Too few therapists for a cluster-robust interval: patients are treated as independent."""
+    """Too few therapists for a cluster-robust interval: patients are treated as independent.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     method = interval_method(np.array([0, 0, 1, 1, 2]))  # 3 therapists
+    >>> method, caught[0].category is FewClustersWarning
+    ('independent', True)
+    """
 
 
 def few_clusters_note(n_clusters: int) -> str:
-    """The sentence that says which interval replaced the cluster-robust one, and why."""
+    """Say which interval replaced the cluster-robust one, and why (one sentence)."""
     return (f"only {n_clusters} therapist{'s' if n_clusters != 1 else ''}: cluster-robust "
             f"intervals need at least {MIN_CLUSTERS} (with few clusters they are too narrow, "
             "with one they have zero width; Cameron & Miller 2015), so rates have Wilson "
@@ -84,9 +94,21 @@ def _classes(intake: np.ndarray, score: np.ndarray, inst) -> tuple[pd.Categorica
 
 
 def patient_outcomes(config: ClinicConfig, out: ChunkResult, *, first_id: int = 0) -> pd.DataFrame:
-    """One row per patient of a chunk: outcomes at the end of treatment and at the horizon,
-    then the service's responses, process and client factors, the hidden truth and the
-    columns policies added."""
+    """Tabulate one row per patient of a chunk.
+
+    Outcomes at the end of treatment and at the horizon, then the service's responses, process and
+    client factors, the hidden truth and the columns policies added.
+
+    Examples
+    --------
+    >>> from simulations.clinic.engine import chunk_seeds, run_chunk, setup
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> _, _, ss = next(chunk_seeds(cfg, 1, 50))
+    >>> table = patient_outcomes(cfg, run_chunk(cfg, [], th, th_of, ss), first_id=100)
+    >>> len(table), int(table["patient"].iloc[0]), list(table.columns[:4])
+    (50, 100, ['patient', 'therapist', 'end_status', 'n_sessions'])
+    """
     inst = config.instrument
     p = dict(out.patient)
     n = len(out.therapist)
@@ -127,6 +149,12 @@ def ratio_influence(y: np.ndarray, member: np.ndarray) -> tuple[float, np.ndarra
     variance, and differences of ``phi`` between paired runs give the variance of a paired
     difference (delta method). ``member`` may be a count (a share of events: ``y`` is then
     each patient's share, ``member`` their number of events).
+
+    Examples
+    --------
+    >>> rate, phi = ratio_influence(np.array([1.0, 0.0, 1.0, 1.0]), np.array([1, 1, 1, 0]))
+    >>> round(rate, 4), phi.round(4).tolist()  # 2 of the 3 members; phi averages to 0
+    (0.6667, [0.4444, -0.8889, 0.4444, 0.0])
     """
     m = member.astype(float)
     share = m.mean()
@@ -162,8 +190,16 @@ def cluster_se(phi: np.ndarray, cluster: np.ndarray, *,
 
 
 def interval_method(cluster: np.ndarray) -> str:
-    """``"cluster-robust"`` with at least :data:`MIN_CLUSTERS` clusters, else
-    ``"independent"`` after a :class:`FewClustersWarning` (the tables call it once each)."""
+    """Choose the interval method for ``n_clusters`` clusters.
+
+    ``"cluster-robust"`` with at least :data:`MIN_CLUSTERS` clusters, else ``"independent"`` after a
+    :class:`FewClustersWarning` (the tables call it once each).
+
+    Examples
+    --------
+    >>> interval_method(np.repeat(np.arange(20), 5))  # 20 therapists
+    'cluster-robust'
+    """
     k = int(np.count_nonzero(np.bincount(cluster)))
     if k >= MIN_CLUSTERS:
         return "cluster-robust"
@@ -203,8 +239,10 @@ def rate_interval(y: np.ndarray, member: np.ndarray, cluster: np.ndarray,
 
 
 def difference_se(phi_difference: np.ndarray, cluster: np.ndarray, method: str) -> float:
-    """Standard error of a paired difference of rates from the difference of influences:
-    cluster-robust, or with each patient independent (``method="independent"``)."""
+    """Compute the standard error of a paired difference of rates from the difference of influences.
+
+    Cluster-robust, or with each patient independent (``method="independent"``).
+    """
     if method == "cluster-robust":
         return cluster_se(phi_difference, cluster)
     return cluster_se(phi_difference, np.arange(len(phi_difference)), min_clusters=2)
@@ -269,8 +307,10 @@ def summary(patients: pd.DataFrame) -> dict[str, object]:
 
 def event_share(patients: pd.DataFrame, ratio: str,
                 member: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(y, weights) for :func:`ratio_influence` of a share of events in :data:`RATIOS`
-    (e.g. ruptures resolved: ``sum(n_repaired) / sum(n_ruptures)``), among ``member``."""
+    """Return (y, weights) for :func:`ratio_influence` of a share of events in :data:`RATIOS`.
+
+    For example ruptures resolved: ``sum(n_repaired) / sum(n_ruptures)``, among ``member``.
+    """
     num, den = RATIOS[ratio]
     weights = patients[den].to_numpy().astype(float)
     if member is not None:

@@ -1,6 +1,7 @@
-"""Sub-configurations of :class:`~simulations.clinic.config.ClinicConfig`: course, therapists,
-risk factors, dropout and the follow-up to a common horizon (the alliance and rupture
-parameters are in :mod:`simulations.clinic.alliance_params`).
+"""Sub-configurations of :class:`~simulations.clinic.config.ClinicConfig`.
+
+Course, therapists, risk factors, dropout and the follow-up to a common horizon (the alliance and
+rupture parameters are in :mod:`simulations.clinic.alliance_params`).
 
 Every default cites its source in ``DOMAIN.md`` with its provenance tag ([V] verified, [S]
 secondary, [derived], or [assumed]/[calibrated] for modelling choices without a published
@@ -69,6 +70,12 @@ class CourseConfig:
     sudden_gain_fraction : float
         Size of a sudden gain as a fraction of the current latent score (Tang & DeRubeis
         1999: gains average about half of those patients' total improvement [V]).
+
+    Examples
+    --------
+    >>> co = CourseConfig()
+    >>> len(co.class_probs), round(sum(co.class_probs), 6)
+    (4, 1.0)
     """
 
     class_probs: tuple[float, float, float, float] = (0.34, 0.42, 0.17, 0.07)
@@ -101,8 +108,10 @@ class CourseConfig:
 
 @dataclass(frozen=True)
 class TherapistConfig:
-    """Therapist effects: change rate, caseload severity, alliance, ruptures and their repair,
-    dropout, use of feedback and the therapist's stance towards their own effectiveness.
+    """Therapist effects.
+
+    Change rate, caseload severity, alliance, ruptures and their repair, dropout, use of feedback
+    and the therapist's stance towards their own effectiveness.
 
     Parameters
     ----------
@@ -140,6 +149,13 @@ class TherapistConfig:
     stance_alliance : float
         Lower alliance skill (latent SDs) per SD of overrating (Nissen-Lie et al. 2017 [S];
         size [assumed]).
+
+    Examples
+    --------
+    >>> TherapistConfig().rate_sd > 0
+    True
+    >>> TherapistConfig(rate_sd=0.0).rate_sd  # no therapist effect on change
+    0.0
     """
 
     rate_sd: float = 0.11
@@ -164,11 +180,12 @@ class TherapistConfig:
 
 @dataclass(frozen=True)
 class RiskConfig:
-    """Adverse-outcome factors of the client and their life: low readiness, comorbidity,
-    earlier negative therapy, external stress. DOMAIN.md lists these factors (Lambert 2013
-    via PMC9856216 [S]; negative treatment expectations and higher impairment predict dropout,
-    Zimmermann et al. 2017 [V]) but no prevalences or effect sizes: all values are [assumed].
-    Each factor raises both deterioration and dropout (tested in
+    """Adverse-outcome factors of the client and their life.
+
+    Low readiness, comorbidity, earlier negative therapy, external stress. DOMAIN.md lists these
+    factors (Lambert 2013 via PMC9856216 [S]; negative treatment expectations and higher impairment
+    predict dropout, Zimmermann et al. 2017 [V]) but no prevalences or effect sizes: all values are
+    [assumed]. Each factor raises both deterioration and dropout (tested in
     ``tests/simulations/clinic/test_factors.py``).
 
     Parameters
@@ -183,6 +200,13 @@ class RiskConfig:
         Per-session probability and size (score points) of a life event under external stress.
     readiness_dropout, stress_dropout, comorbidity_dropout, prior_negative_dropout : float
         Increase in the dropout logit.
+
+    Examples
+    --------
+    >>> rk = RiskConfig()
+    >>> all(0 <= p <= 1 for p in (rk.p_low_readiness, rk.p_comorbidity, rk.p_prior_negative,
+    ...                           rk.p_external_stress))
+    True
     """
 
     p_low_readiness: float = 0.20
@@ -238,6 +262,13 @@ class DropoutConfig:
         deteriorating and rapidly improving patients drop out more (Arndt et al. 2020 [V]).
     frailty_sd : float
         SD of a patient's own dropout propensity (logit) [assumed].
+
+    Examples
+    --------
+    >>> DropoutConfig().setting
+    'trial'
+    >>> DropoutConfig(setting="routine").setting
+    'routine'
     """
 
     setting: Setting = "trial"
@@ -266,8 +297,9 @@ class DropoutConfig:
 
 @dataclass(frozen=True)
 class FollowUpConfig:
-    """Life after this treatment: the common horizon, the course off treatment and the next
-    treatment of a referred patient.
+    """Life after this treatment.
+
+    The common horizon, the course off treatment and the next treatment of a referred patient.
 
     Sessions are weekly [assumed], so session ``s`` is week ``s`` and the horizon is a week
     number. Every patient is followed to the horizon whatever ended their treatment, so that
@@ -295,6 +327,14 @@ class FollowUpConfig:
         Mean change rate of the next treatment relative to a first treatment. STAR*D's
         remission fell from 36.8% at step 1 to 30.6% at step 2 (then 13.7% and 13.0%), Rush et
         al. 2006 [V]: 0.83 = 30.6 / 36.8 [derived; a shape, not a psychotherapy number].
+
+    Examples
+    --------
+    >>> FollowUpConfig().horizon is None  # 26 weeks or max_sessions, whichever is later
+    True
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> ClinicConfig(n_patients=10, n_therapists=2).horizon
+    26
     """
 
     horizon: int | None = None

@@ -1,5 +1,7 @@
-"""Who is in the clinic: therapists' true effects and skills, and each patient's intake,
-trajectory class, risk factors, alliance level and dropout propensity.
+"""Who is in the clinic.
+
+Therapists' true effects and skills, and each patient's intake, trajectory class, risk factors,
+alliance level and dropout propensity.
 
 These are drawn once, before any session, and identically under every policy (common random
 numbers): policies only ever change what happens afterwards.
@@ -23,8 +25,9 @@ THERAPIST_FACTORS = ("rate_effect", "intake_effect", "alliance_skill", "dropout_
 
 
 def therapist_effects(config: ClinicConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Draw the therapists' true effects and skills (see
-    :class:`~simulations.clinic.parameters.TherapistConfig`).
+    """Draw the therapists' true effects and skills.
+
+    See :class:`~simulations.clinic.parameters.TherapistConfig`.
 
     ``overrating`` is the therapist's standardised overrating of their own effectiveness; it
     lowers their responsiveness to feedback (a mean-one log-normal multiplier of the
@@ -55,7 +58,19 @@ def therapist_effects(config: ClinicConfig, rng: np.random.Generator) -> dict[st
 
 
 def draw_patients(c: Chunk) -> None:
-    """Set the chunk's patient traits and initial state (in place)."""
+    """Set the chunk's patient traits and initial state (in place).
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.engine import setup
+    >>> cfg = ClinicConfig(n_patients=50, n_therapists=5)
+    >>> th, th_of = setup(cfg, seed=1)
+    >>> c = Chunk(cfg, th, th_of, np.random.SeedSequence(1), record=False)
+    >>> draw_patients(c)
+    >>> c.sev0.shape, int(c.active.sum()), bool((c.planned <= cfg.max_sessions).all())
+    ((50,), 50, True)
+    """
     cfg = c.config
     co, al, rk, dr = cfg.course, cfg.alliance, cfg.risk, cfg.dropout
     n, n_sess = c.n, c.n_sessions

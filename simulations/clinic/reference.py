@@ -1,5 +1,7 @@
-"""Reference runs of the generating model: observed scores under treatment as usual with no
-monitor and no policy (for expected recovery curves, :mod:`simulations.clinic.monitors`)."""
+"""Reference runs of the generating model: treatment as usual, no monitor, no policy.
+
+They give the observed scores for expected recovery curves (:mod:`simulations.clinic.monitors`).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ REFERENCE_CHUNK = 100_000
 
 
 def observed_scores(config: ClinicConfig, *, n_patients: int, seed: int) -> np.ndarray:
-    """Observed scores under treatment as usual, shape (n_patients, max_sessions), NaN after
-    the last attended session. Used to build expected recovery curves; no monitor runs.
+    """Simulate observed scores under treatment as usual, shape (n_patients, max_sessions).
+
+    Scores are NaN after the last attended session. Used to build expected recovery curves; no
+    monitor runs.
 
     Examples
     --------

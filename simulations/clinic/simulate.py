@@ -70,6 +70,14 @@ class SimulatedClinic:
     variates : dict
         Random variates drawn, ``{"normal": ..., "uniform": ...}`` (float32; for the
         benchmark's RNG bound).
+
+    Examples
+    --------
+    >>> run = simulate(ClinicConfig(n_patients=40, n_therapists=4), "tau", seed=1)
+    >>> isinstance(run, SimulatedClinic), run.seed, len(run.patients)
+    (True, 1, 40)
+    >>> run.data  # doctest: +ELLIPSIS
+    TherapyData(40 patients, 4 therapists, ... scores of PHQ-9 at sessions 0-19; ...)
     """
 
     config: ClinicConfig
@@ -111,6 +119,13 @@ class ClinicChunk:
         Random variates the chunk drew.
     instrument : Instrument
         The outcome measure.
+
+    Examples
+    --------
+    >>> cfg = ClinicConfig(n_patients=30, n_therapists=3)
+    >>> chunk = next(simulate_chunks(cfg, "tau", seed=1, chunk_size=20))
+    >>> isinstance(chunk, ClinicChunk), len(chunk.patients), chunk.instrument.key
+    (True, 20, 'phq9')
     """
 
     patients: pd.DataFrame
@@ -119,7 +134,7 @@ class ClinicChunk:
     instrument: Instrument
 
     def observed(self) -> TherapyData:
-        """The chunk's observed long data, validated."""
+        """Return the chunk's observed long data, validated."""
         if self.sessions is None:
             raise ValueError("observed: the run had keep_sessions=False")
         return _observed(self.sessions, self.instrument)
@@ -257,8 +272,10 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _long(out, first_id: int, end_status: pd.Series) -> pd.DataFrame:
-    """Attended sessions of a chunk as a long frame, patient by patient (observed columns,
-    the hidden ones that were recorded, and each patient's end status)."""
+    """Tabulate the attended sessions of a chunk as a long frame, patient by patient.
+
+    Observed columns, the hidden ones that were recorded, and each patient's end status.
+    """
     n_sessions, n = out.obs.shape
     counts = out.last_session.astype(np.int64) + 1
     attended = np.arange(n_sessions)[None, :] < counts[:, None]  # (patients, sessions)

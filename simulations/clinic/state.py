@@ -1,5 +1,6 @@
-"""The state of one chunk of patients in the session loop: what components and policies read
-and change.
+"""The state of one chunk of patients in the session loop.
+
+What components and policies read and change.
 
 A :class:`Chunk` holds one array per quantity over the chunk's patients; the session loop
 (:func:`simulations.clinic.engine.run_chunk`) moves it week by week and calls the policies'
@@ -38,12 +39,28 @@ F32 = np.float32
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray:
-    """Logistic function (float32 in, float32 out)."""
+    """Logistic function (float32 in, float32 out).
+
+    Examples
+    --------
+    >>> sigmoid(np.float32(0.0))
+    np.float32(0.5)
+    >>> [round(float(p), 4) for p in sigmoid(np.array([-2.0, 2.0], dtype=np.float32))]
+    [0.1192, 0.8808]
+    """
     return 1.0 / (1.0 + np.exp(-x))
 
 
 def sigmoid_(x: np.ndarray) -> np.ndarray:
-    """Logistic function in place (``x`` is overwritten and returned)."""
+    """Logistic function in place (``x`` is overwritten and returned).
+
+    Examples
+    --------
+    >>> x = np.array([0.0, 2.0], dtype=np.float32)
+    >>> out = sigmoid_(x)
+    >>> out is x, [round(float(p), 4) for p in x]
+    (True, [0.5, 0.8808])
+    """
     np.negative(x, out=x)
     np.exp(x, out=x)
     x += 1
@@ -152,15 +169,17 @@ class Chunk:
 
     # ------------------------------------------------------------------ helpers
     def of_therapist(self, name: str) -> np.ndarray:
-        """A therapist attribute (``SimulatedClinic.therapists`` column) for each patient."""
+        """Return a therapist attribute (``SimulatedClinic.therapists`` column) for each patient."""
         value = self._per_patient.get(name)
         if value is None:
             value = self._per_patient[name] = self.th[name][self.therapist].astype(F32)
         return value
 
     def column(self, name: str, dtype: type = np.int16, fill: float = 0) -> np.ndarray:
-        """A per-patient array a policy keeps and that ends up as a column of the patient
-        table (created on first use, then the same array)."""
+        """Return a per-patient array that a policy keeps (created on first use).
+
+        The array ends up as a column of the patient table; later calls return the same array.
+        """
         if name not in self.extra:
             self.extra[name] = np.full(self.n, fill, dtype)
         return self.extra[name]
@@ -170,9 +189,11 @@ class Chunk:
         return (self.lo + severity) if self.hiw else (self.hi - severity)
 
     def refer(self, mask: np.ndarray) -> np.ndarray:
-        """End this treatment for the active patients in ``mask`` as a planned ending with
-        referral; each starts a next treatment after ``follow_up.referral_wait`` weeks.
-        Returns the patients referred now."""
+        """End this treatment for the active patients in ``mask`` as a planned referral.
+
+        Each starts a next treatment after ``follow_up.referral_wait`` weeks. Returns the patients
+        referred now.
+        """
         referred = mask & self.active
         if referred.any():
             self.sev_end[referred] = self.sev[referred]  # the latent score at this last session

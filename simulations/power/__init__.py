@@ -1,5 +1,8 @@
-"""Power and sample size of therapist-clustered trials: analytic (three-level formulas as in
-powerlmm), simulated with the real analysis models, sample-size search and assurance."""
+"""Power and sample size of therapist-clustered trials.
+
+Analytic (three-level formulas as in powerlmm), simulated with the real analysis models, sample-size
+search and assurance.
+"""
 
 from simulations.power.analytic import (
     analytic_assurance,

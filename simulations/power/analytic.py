@@ -46,7 +46,10 @@ __all__ = ["analytic_assurance", "analytic_power", "analytic_sample_size", "powe
 
 
 def _patient_information(design: TrialDesign) -> np.ndarray:
-    """Expected information of one patient's (intercept, slope): sum_j pi_j Z_j' V_j^-1 Z_j."""
+    """Compute one patient's expected information on (intercept, slope).
+
+    The sum is ``sum_j pi_j Z_j' V_j^-1 Z_j``.
+    """
     t = design.times
     g = design.patient_cov()
     s2 = design.sigma_error**2
@@ -139,7 +142,9 @@ def analytic_assurance(design: TrialDesign, *, effect_sd: float, n_nodes: int = 
 
 
 def power_curve(design: TrialDesign, **grid: Sequence[Any]) -> pd.DataFrame:
-    """Analytic power over a grid of design settings, e.g. ``n_therapists=range(4, 31, 2),
+    """Compute analytic power over a grid of design settings.
+
+    The grid is given as keyword arguments, e.g. ``n_therapists=range(4, 31, 2),
     patients_per_therapist=[5, 10, 20]``.
 
     Returns
@@ -170,9 +175,10 @@ def power_curve(design: TrialDesign, **grid: Sequence[Any]) -> pd.DataFrame:
 
 def analytic_sample_size(design: TrialDesign, vary: str, values: Sequence[int],
                          target: float = 0.8) -> int | None:
-    """The smallest of ``values`` (increasing) for ``vary`` whose analytic power reaches
-    ``target``, by bisection (power increases with therapists and patients); ``None`` if
-    even the largest does not.
+    """Find the smallest of ``values`` for ``vary`` whose analytic power reaches ``target``.
+
+    ``values`` are increasing; the search is by bisection (power increases with therapists and
+    patients). Returns ``None`` if even the largest does not reach ``target``.
 
     Examples
     --------

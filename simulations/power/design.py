@@ -216,7 +216,7 @@ class TrialDesign:
 
     # ------------------------------------------------------------------ conversions
     def with_values(self, **changes: Any) -> TrialDesign:
-        """A copy with some fields changed (e.g. ``n_therapists=12``)."""
+        """Return a copy with some fields changed (e.g. ``n_therapists=12``)."""
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -225,7 +225,7 @@ class TrialDesign:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> TrialDesign:
-        """A design from a mapping such as a study condition; unknown keys are an error."""
+        """Make a design from a mapping such as a study condition; unknown keys are an error."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

@@ -20,8 +20,10 @@ __all__ = ["simulate_trial"]
 
 def simulate_trial(design: TrialDesign, rng: np.random.Generator, *,
                    effect: float | None = None) -> pd.DataFrame:
-    """One trial's long data: ``patient``, ``therapist``, ``arm``, ``session``, ``time``,
-    ``score`` and each patient's ``end_status`` (``completed``/``dropout``).
+    """Simulate one trial's long data.
+
+    The columns are ``patient``, ``therapist``, ``arm``, ``session``, ``time``, ``score`` and each
+    patient's ``end_status`` (``completed``/``dropout``).
 
     ``effect`` overrides the design's slope difference (e.g. drawn from a design prior).
     Control patients of a partially nested design have ``therapist = "none-<patient>"``

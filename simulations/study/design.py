@@ -37,7 +37,7 @@ Scalar = bool | int | float | str
 
 
 def _plain(value: Any) -> Scalar:
-    """A factor level as a plain Python scalar (numpy scalars do not survive JSON or TOML)."""
+    """Convert a factor level to a plain Python scalar (NumPy scalars fail in JSON, TOML)."""
     if isinstance(value, np.generic):
         value = value.item()
     if not isinstance(value, bool | int | float | str):
@@ -149,11 +149,11 @@ class StudyDesign:
         return len(self._grid)
 
     def conditions(self) -> pd.DataFrame:
-        """The conditions as a table: ``condition_id`` then one column per factor."""
+        """Tabulate the conditions: ``condition_id`` then one column per factor."""
         return self._grid.copy()
 
     def condition(self, condition_id: int) -> dict[str, Scalar]:
-        """The factor levels of one condition, as the dict a task receives.
+        """Return the factor levels of one condition, as the dict a task receives.
 
         Raises
         ------
@@ -168,7 +168,9 @@ class StudyDesign:
         return {name: _plain(self._grid[name].iloc[i]) for name in self.factors}
 
     def seed_sequence(self, condition_id: int, replication: int) -> np.random.SeedSequence:
-        """The ``SeedSequence`` of one replication: child ``replication`` of child ``condition_id``.
+        """Return the ``SeedSequence`` of one replication.
+
+        Child ``replication`` of child ``condition_id``.
 
         Examples
         --------
@@ -182,7 +184,7 @@ class StudyDesign:
         return np.random.SeedSequence(self.seed, spawn_key=(int(condition_id), int(replication)))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready description, inverse of :meth:`from_dict`."""
+        """Describe the design JSON-ready, inverse of :meth:`from_dict`."""
         return {"factors": {k: list(v) for k, v in self.factors.items()},
                 "replications": self.replications, "seed": self.seed, "where": self.where}
 
@@ -200,7 +202,7 @@ class StudyDesign:
                    seed=data["seed"], where=data.get("where"))
 
     def differences(self, other: StudyDesign) -> list[str]:
-        """What differs from ``other``, one readable phrase per difference (empty if equal)."""
+        """List what differs from ``other``, one readable phrase per difference (empty if equal)."""
         out = []
         mine, theirs = self.to_dict(), other.to_dict()
         for key in ("replications", "seed", "where"):

@@ -35,7 +35,7 @@ _REPEATED = re.compile(r"^(?P<message>.*) \(x(?P<n>\d+)\)$")
 
 
 def _messages(text: str, kind: str) -> list[tuple[str, int]]:
-    """The messages of one ``error`` or ``warnings`` cell and how often each occurred."""
+    """Count the messages of one ``error`` or ``warnings`` cell."""
     if kind == "error":
         return [(text, 1)]
     out = []

@@ -35,7 +35,17 @@ def _cores() -> int:
 
 @dataclass(frozen=True)
 class Serial:
-    """Run every replication in the calling process, in order (for debugging and doctests)."""
+    """Run every replication in the calling process, in order (for debugging and doctests).
+
+    Examples
+    --------
+    >>> from simulations.study.design import StudyDesign
+    >>> from simulations.study.run import run_study
+    >>> design = StudyDesign({"n": [5, 50]}, replications=10, seed=1)
+    >>> results = run_study(design, "t_interval", executor=Serial(), progress=False)
+    >>> len(results.frame), results.meta["executor"]
+    (20, 'Serial()')
+    """
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,7 @@ class Dask:
 
 
 def jobqueue_cluster(kind: str, **options: Any) -> Any:
-    """A dask-jobqueue cluster of ``kind`` (``"slurm"``, ``"pbs"``, ...), not yet scaled.
+    """Make a dask-jobqueue cluster of ``kind`` (``"slurm"``, ``"pbs"``, ...), not yet scaled.
 
     ``options`` override the user's Dask configuration (``cores``, ``memory``, ``queue``,
     ``walltime``, ``job_extra_directives`` ...). Submitting jobs is ``cluster.scale(jobs=n)``.
@@ -138,6 +148,14 @@ def jobqueue_cluster(kind: str, **options: Any) -> Any:
     ------
     ImportError
         If dask-jobqueue is not installed (``pip install 'setback[cluster]'``).
+
+    Examples
+    --------
+    >>> try:
+    ...     jobqueue_cluster("no-such-batch-system")
+    ... except ValueError as err:
+    ...     print(str(err).split(" [")[0])
+    kind must be one of
     """
     if kind not in JOBQUEUE:
         raise ValueError(f"kind must be one of {sorted(JOBQUEUE)}, got {kind!r}")
@@ -177,6 +195,15 @@ def check_task(fn: Callable[..., Any], executor: Serial | Processes | Dask) -> N
     ------
     ValueError
         If ``executor`` is :class:`Processes` and the task is not importable.
+
+    Examples
+    --------
+    >>> check_task(lambda condition, rng: [], Serial())  # the serial executor needs no import
+    >>> try:
+    ...     check_task(lambda condition, rng: [], Processes(workers=2))
+    ... except ValueError as err:
+    ...     print("lambda" in str(err))
+    True
     """
     if not isinstance(executor, Processes):
         return
@@ -229,6 +256,15 @@ def tie_to_parent(parent: int) -> None:
     second. ``Ctrl-C`` is ignored in workers: the terminal sends it to the whole process
     group, and the parent, which receives it too, stops the workers and keeps what they
     finished. Used as the ``initializer`` of the worker pool.
+
+    Examples
+    --------
+    >>> import signal
+    >>> previous = signal.getsignal(signal.SIGINT)
+    >>> tie_to_parent(os.getppid())  # a worker ignores Ctrl-C and dies with its parent
+    >>> signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    True
+    >>> _ = signal.signal(signal.SIGINT, previous)
     """
     import signal
     import sys
@@ -273,7 +309,14 @@ def _wait_any(futures: list) -> list:
 
 @contextmanager
 def open_pool(executor: Serial | Processes | Dask) -> Iterator[_Pool]:
-    """Start the executor's workers for the duration of a ``with`` block."""
+    """Start the executor's workers for the duration of a ``with`` block.
+
+    Examples
+    --------
+    >>> with open_pool(Serial()) as pool:
+    ...     pool.n_workers
+    1
+    """
     if isinstance(executor, Serial):
         yield _Pool(_serial_submit, _wait_any, 1, depth=1)
     elif isinstance(executor, Processes):

@@ -39,7 +39,8 @@ def acquire(path: Path, *, owner: object = None) -> int:
     Examples
     --------
     >>> import tempfile
-    >>> path = Path(tempfile.mkdtemp()) / "lock"
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = Path(tmp.name) / "lock"
     >>> fd = acquire(path)
     >>> acquire(path)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -47,6 +48,7 @@ def acquire(path: Path, *, owner: object = None) -> int:
     RuntimeError: ... is being written by process ... since ...; wait for that run to end ...
     >>> release(path, fd)
     >>> release(path, acquire(path))
+    >>> tmp.cleanup()
     """
     owner = path.parent if owner is None else owner
     me = {"host": socket.gethostname(), "pid": os.getpid(),
@@ -80,7 +82,17 @@ def acquire(path: Path, *, owner: object = None) -> int:
 
 
 def release(path: Path, fd: int) -> None:
-    """Release a lock from :func:`acquire` and remove its file."""
+    """Release a lock from :func:`acquire` and remove its file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "lock"
+    ...     release(path, acquire(path))
+    ...     print(path.exists())
+    False
+    """
     if os.name == "nt":  # Windows cannot remove an open file
         os.close(fd)
         path.unlink(missing_ok=True)
@@ -109,7 +121,7 @@ def _try_lock(fd: int) -> bool:
 
 
 def _read(fd: int) -> dict[str, Any]:
-    """The holder a lock file names ({} when empty, unreadable or being written)."""
+    """Read the holder a lock file names ({} when empty, unreadable or being written)."""
     try:
         os.lseek(fd, 0, os.SEEK_SET)
         other = json.loads(os.read(fd, 4096).decode("utf-8"))

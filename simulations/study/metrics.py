@@ -234,7 +234,7 @@ def performance(frame: pd.DataFrame, metric: str, *, alpha: float = 0.05,
 
 
 def default_metrics(frame: pd.DataFrame, task: Any = None) -> list[str]:
-    """The metrics a study's rows call for: the task's own set, else what the columns allow.
+    """Choose the metrics a study's rows call for: the task's own set, else what columns allow.
 
     A task registered with ``metrics=`` (:func:`simulations.tasks.registry.register_task`)
     names its set; SBC tasks use ``coverage``, ``mean_rank`` and ``uniformity``. Otherwise:
@@ -274,7 +274,7 @@ def summarise(results: Any, metrics: Sequence[str] | None = None, *, alpha: floa
               null_value: float = 0.0,
               target_mcse: float | Mapping[str, float] | None = None,
               reference: str | None = None) -> pd.DataFrame:
-    """Performance measures per condition, method and estimand, each with its MCSE.
+    """Compute performance measures per condition, method and estimand, each with its MCSE.
 
     Parameters
     ----------

@@ -26,7 +26,7 @@ def _tqdm_class(enabled: bool) -> Any:
 
 
 def progress_bar(total: int, *, enabled: bool, description: str = "replications") -> Any:
-    """A ``tqdm`` bar over replications with rate and ETA; silent when ``enabled`` is false.
+    """Make a ``tqdm`` bar over replications with rate and ETA; silent unless ``enabled``.
 
     Examples
     --------

@@ -50,6 +50,15 @@ class StudyResults:
     ``frame`` has ``condition_id``, the factor columns, ``replication``, ``spawn_key``, the
     task's columns (e.g. ``method``, ``estimand``, ``estimate``, ``truth``), ``error`` and
     ``warnings``. ``meta`` holds the root seed entropy, versions, task, executor and times.
+
+    Examples
+    --------
+    >>> design = StudyDesign({"n": [5, 50]}, replications=20, seed=1)
+    >>> results = run_study(design, "t_interval", executor="serial", progress=False)
+    >>> results  # doctest: +ELLIPSIS
+    StudyResults(task ...t_interval, seed 1: 2 conditions x 20 replications; 40 of 40 ...)
+    >>> results.failures().empty
+    True
     """
 
     frame: pd.DataFrame
@@ -67,20 +76,22 @@ class StudyResults:
                 f"{planned} replications done, {failed} failed; {len(f)} rows)")
 
     def summarise(self, metrics: tuple[str, ...] | None = None, **options: Any) -> pd.DataFrame:
-        """Performance measures with Monte Carlo SEs: see :mod:`simulations.study.metrics`."""
+        """Compute performance measures with Monte Carlo SEs (:mod:`simulations.study.metrics`)."""
         from simulations.study.metrics import summarise
 
         return summarise(self, metrics=metrics, **options)
 
     def failures(self) -> pd.DataFrame:
-        """The failed replications: condition, replication, spawn key and error message."""
+        """Tabulate the failed replications: condition, replication, spawn key and error message."""
         failed = self.frame[self.frame["error"].notna()]
         return failed[["condition_id", "replication", "spawn_key", "error"]].reset_index(
             drop=True)
 
     def errors(self, kind: str = "error") -> pd.DataFrame:
-        """Distinct error (or ``kind="warning"``) messages per condition, with the
-        replications to :func:`replay`: see :func:`simulations.study.errors.error_table`."""
+        """Tabulate distinct error (or ``kind="warning"``) messages per condition.
+
+        With the replications to :func:`replay`: see :func:`simulations.study.errors.error_table`.
+        """
         return error_table(self.frame, self.design, kind=kind)
 
 
@@ -180,8 +191,11 @@ def run_study(
 
 
 def _names(recorded: str, fn: Task) -> bool:
-    """Whether a task name recorded in a store resolves to ``fn`` (e.g. a name from before
-    the function moved module: :data:`simulations.tasks.registry.MOVED_TASKS`)."""
+    """Tell whether a task name recorded in a store resolves to ``fn``.
+
+    For example a name from before the function moved module:
+    :data:`simulations.tasks.registry.MOVED_TASKS`.
+    """
     try:
         return get_task(recorded) is fn
     except ValueError:  # the recorded module or function no longer exists
@@ -369,17 +383,19 @@ def replay(design: StudyDesign, task: Task | str, condition_id: int,
 
 
 def load_results(store: ParquetStore) -> StudyResults:
-    """The results held in a store (finished so far), e.g. for a study that is still running.
+    """Load the results held in a store (finished so far), e.g. of a study still running.
 
     Examples
     --------
     >>> import tempfile
-    >>> store = ParquetStore(tempfile.mkdtemp())
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ParquetStore(tmp.name)
     >>> design = StudyDesign({"n": [10]}, replications=5, seed=2)
     >>> _ = run_study(design, "t_interval", store=store, executor="serial", progress=False)
     >>> results = load_results(store)
     >>> len(results.frame), results.meta["seed_entropy"]
     (5, 2)
+    >>> tmp.cleanup()
     """
     manifest = store.manifest()
     design = store.design()

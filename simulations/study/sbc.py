@@ -137,8 +137,11 @@ def sbc_histogram(ranks: pd.DataFrame | Mapping[str, Any], L: int, *,  # noqa: N
 
 
 def _gamma(counts: np.ndarray, n: int, z: np.ndarray) -> np.ndarray:
-    """Säilynoja's statistic: 1 - 2 min over points of the binomial tail probabilities of the
-    ECDF counts (rows of ``counts``); large when some point of the ECDF is far out."""
+    """Compute Säilynoja's statistic for the rows of ``counts``.
+
+    It is 1 - 2 min over points of the binomial tail probabilities of the ECDF counts; large when
+    some point of the ECDF is far out.
+    """
     from scipy import stats
 
     low = stats.binom.cdf(counts, n, z).min(axis=-1)
@@ -148,8 +151,10 @@ def _gamma(counts: np.ndarray, n: int, z: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def _null_gamma(n: int, L: int, n_simulations: int, seed: int) -> np.ndarray:  # noqa: N803
-    """The statistic of ``n_simulations`` uniform samples of size ``n``; the same for every
-    parameter of a study (same n and L), so it is computed once."""
+    """Compute the statistic of ``n_simulations`` uniform samples of size ``n``.
+
+    It is the same for every parameter of a study (same n and L), so it is computed once.
+    """
     z = np.arange(1, L + 1) / (L + 1)
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.uniform(size=(n_simulations, n)), axis=1)
@@ -222,7 +227,7 @@ def rank_ecdf(ranks: pd.DataFrame | Mapping[str, Any], L: int, *,  # noqa: N803
 def ecdf_uniformity(ranks: pd.DataFrame | Mapping[str, Any], L: int, *,  # noqa: N803
                     level: float = 0.05, n_simulations: int = 2000,
                     seed: int = 0) -> pd.DataFrame:
-    """Test of uniform ranks per parameter: does the ECDF leave the simultaneous band?
+    """Test uniform ranks per parameter: whether the ECDF leaves the simultaneous band.
 
     The test statistic is Säilynoja et al.'s: how extreme the most extreme point of the
     rank ECDF is, as a binomial tail probability; its null distribution is simulated.

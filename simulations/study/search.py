@@ -47,6 +47,14 @@ class SearchResult:
     ``evaluations`` one row per candidate simulated (``value``, ``rejections``,
     ``replications``, ``power``, ``mcse``), ``curve`` the fitted power at every candidate
     and ``converged`` whether the stopping rule was met within ``max_rounds``.
+
+    Examples
+    --------
+    >>> def evaluate(n, reps):  # power 1 from 10 on: no simulation needed
+    ...     return (reps if n >= 10 else 0), reps
+    >>> found = search_sample_size(evaluate, range(2, 21), 0.8)
+    >>> isinstance(found, SearchResult), found.value, found.target
+    (True, 10, 0.8)
     """
 
     value: int | None
@@ -77,7 +85,7 @@ def _fit(evals: pd.DataFrame, candidates: np.ndarray) -> tuple[np.ndarray, np.nd
 def search_sample_size(evaluate: Evaluate, values: Sequence[int], target: float = 0.8, *,
                        replications: int = 200, tolerance: float = 0.02,
                        max_rounds: int = 10) -> SearchResult:
-    """The smallest of ``values`` whose power reaches ``target``, by a fitted-curve search.
+    """Find the smallest of ``values`` whose power reaches ``target``, by a fitted-curve search.
 
     Parameters
     ----------
@@ -162,7 +170,7 @@ def _table(done: Mapping[int, tuple[int, int]]) -> pd.DataFrame:
 def study_power(task: Any, factors: Mapping[str, Any], vary: str, *, method: str | None = None,
                 seed: int = 1, alpha: float = 0.05, folder: str | Path | None = None,
                 executor: Any = "serial", progress: bool = False) -> Evaluate:
-    """An ``evaluate`` for :func:`search_sample_size` that runs a study task.
+    """Make an ``evaluate`` for :func:`search_sample_size` that runs a study task.
 
     Parameters
     ----------
@@ -183,6 +191,14 @@ def study_power(task: Any, factors: Mapping[str, Any], vary: str, *, method: str
         temporary directory kept for the life of the evaluator.
     executor, progress
         As in :func:`simulations.study.run.run_study`.
+
+    Examples
+    --------
+    >>> evaluate = study_power("growth_power", {"cohend": 0.8, "patients_per_therapist": 5,
+    ...                        "methods": "summary"}, "n_therapists", seed=1)
+    >>> rejections, replications = evaluate(6, 20)  # 20 simulated trials with 6 therapists
+    >>> replications, 0 <= rejections <= 20
+    (20, True)
     """
     from simulations.study.design import StudyDesign
     from simulations.study.metrics import performance

@@ -19,7 +19,16 @@ __all__ = ["condition_status", "replication_outcomes", "stop_point"]
 
 
 def replication_outcomes(frame: pd.DataFrame) -> dict[int, dict[int, bool]]:
-    """Condition -> replication -> failed, in one pass over the rows."""
+    """Condition -> replication -> failed, in one pass over the rows.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"condition_id": [0, 0, 1], "replication": [0, 1, 0],
+    ...                       "error": [None, "boom", None]})
+    >>> replication_outcomes(frame)
+    {0: {0: False, 1: True}, 1: {0: False}}
+    """
     if frame.empty or "error" not in frame.columns:
         return {}
     failed = frame["error"].notna().groupby(
@@ -31,10 +40,17 @@ def replication_outcomes(frame: pd.DataFrame) -> dict[int, dict[int, bool]]:
 
 
 def stop_point(outcomes: Mapping[int, bool], max_errors: int) -> int | None:
-    """The first replication at which ``max_errors`` failures in a row are complete.
+    """Find the first replication at which ``max_errors`` failures in a row are complete.
 
     Only runs of consecutive replication numbers count, so the answer can only move
     earlier as more replications finish, and is final once earlier gaps are filled.
+
+    Examples
+    --------
+    >>> stop_point({0: False, 1: True, 2: True, 3: False}, max_errors=2)
+    2
+    >>> stop_point({0: True, 2: True}, max_errors=2) is None  # not consecutive
+    True
     """
     run, previous = 0, None
     for rep in sorted(outcomes):

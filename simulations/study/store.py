@@ -58,15 +58,48 @@ _OWN_FILES = ("manifest.json", "chunks.jsonl", "chunks", "lock")
 
 
 class StoreMismatchError(ValueError):
-    """The store was written by a different study than the one being run."""
+    """The store was written by a different study than the one being run.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from simulations.study.run import run_study
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = run_study(StudyDesign({"n": [10]}, replications=2, seed=1), "t_interval",
+    ...                   store=ParquetStore(folder), executor="serial", progress=False)
+    ...     try:
+    ...         run_study(StudyDesign({"n": [20]}, replications=2, seed=1), "t_interval",
+    ...                   store=ParquetStore(folder), executor="serial", progress=False)
+    ...     except StoreMismatchError as err:
+    ...         print(isinstance(err, ValueError))
+    True
+    """
 
 
 class NotAStudyError(ValueError):
-    """The directory is not a setback study folder (or its manifest is invalid)."""
+    """The directory is not a setback study folder (or its manifest is invalid).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / "notes.txt").write_text("not a study")
+    ...     try:
+    ...         ParquetStore(folder).check_folder()
+    ...     except NotAStudyError as err:
+    ...         print(isinstance(err, ValueError))
+    True
+    """
 
 
 class StoreChangedWarning(UserWarning):
-    """A study is resumed with other code or library versions than its last run."""
+    """A study is resumed with other code or library versions than its last run.
+
+    Examples
+    --------
+    >>> issubclass(StoreChangedWarning, UserWarning)
+    True
+    """
 
 
 @dataclass(frozen=True)
@@ -74,6 +107,18 @@ class ChunkRecord:
     """One finished chunk: replications ``first`` to ``stop - 1`` of one condition.
 
     ``seconds`` is the compute time the worker spent on it (for status and time estimates).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from simulations.study.run import run_study
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     store = ParquetStore(folder)
+    ...     _ = run_study(StudyDesign({"n": [10]}, replications=4, seed=1), "t_interval",
+    ...                   store=store, executor="serial", progress=False)
+    ...     records = store.chunks()
+    >>> isinstance(records[0], ChunkRecord), sum(r.stop - r.first for r in records)
+    (True, 4)
     """
 
     file: str
@@ -160,7 +205,8 @@ class ParquetStore:
     >>> import tempfile
     >>> from simulations.study.run import run_study
     >>> design = StudyDesign({"n": [10, 40]}, replications=20, seed=3)
-    >>> store = ParquetStore(tempfile.mkdtemp())
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> store = ParquetStore(tmp.name)
     >>> first = run_study(design, "t_interval", store=store, executor="serial", progress=False)
     >>> again = run_study(design, "t_interval", store=store, executor="serial", progress=False)
     >>> len(again.frame), again.meta["n_run"]   # resumed: nothing left to run
@@ -169,6 +215,7 @@ class ParquetStore:
        condition_id  done  remaining  failed
     0             0    20          0       0
     1             1    20          0       0
+    >>> tmp.cleanup()
     """
 
     def __init__(self, path: str | os.PathLike, *, chunk_size: int | None = None,
@@ -187,6 +234,7 @@ class ParquetStore:
 
     @property
     def manifest_path(self) -> Path:
+        """Path of the study's ``manifest.json``."""
         return self.path / "manifest.json"
 
     def exists(self) -> bool:
@@ -194,7 +242,7 @@ class ParquetStore:
         return self.manifest_path.is_file()
 
     def manifest(self) -> dict[str, Any]:
-        """The manifest as a dict.
+        """Read the manifest as a dict.
 
         Raises
         ------
@@ -218,8 +266,9 @@ class ParquetStore:
         return manifest
 
     def check_folder(self) -> None:
-        """Refuse now, before any work, a directory a study may not be written to: a file,
-        a foreign ``manifest.json``, or a non-empty directory that holds no study (unless
+        """Refuse now, before any work, a directory a study may not be written to.
+
+        A file, a foreign ``manifest.json``, or a non-empty directory that holds no study (unless
         ``allow_other_files``).
 
         Raises
@@ -252,7 +301,7 @@ class ParquetStore:
                 "other files are left alone)")
 
     def design(self) -> StudyDesign:
-        """The design recorded in the manifest, checked as a new design is.
+        """Read the design recorded in the manifest, checked as a new design is.
 
         Raises
         ------
@@ -334,6 +383,7 @@ class ParquetStore:
 
     @property
     def index_path(self) -> Path:
+        """Path of the chunk index, ``chunks.jsonl`` (one JSON record per finished chunk)."""
         return self.path / "chunks.jsonl"
 
     def _read_index(self) -> list[ChunkRecord]:
@@ -360,7 +410,7 @@ class ParquetStore:
             return False
 
     def chunks(self) -> list[ChunkRecord]:
-        """The finished, intact chunks, ordered by condition and first replication."""
+        """List the finished, intact chunks, ordered by condition and first replication."""
         valid = [r for r in self._read_index() if self._is_valid(r)]
         return sorted(valid, key=lambda r: (r.condition_id, r.first))
 

@@ -16,8 +16,9 @@ PERCENT_METRICS = ("relerror_modse", "relprec")
 
 
 def parse_targets(text: str, known: Collection[str] = ()) -> dict[str, float]:
-    """Per-metric MCSE targets from ``"bias=0.01,coverage=0.005"``; a bare number is ``"*"``
-    (every metric). Names not in ``known`` (when given) are an error.
+    """Parse per-metric MCSE targets from ``"bias=0.01,coverage=0.005"``.
+
+    A bare number is ``"*"`` (every metric). Names not in ``known`` (when given) are an error.
 
     Examples
     --------
@@ -47,7 +48,20 @@ def parse_targets(text: str, known: Collection[str] = ()) -> dict[str, float]:
 
 def targets(target_mcse: float | Mapping[str, float] | None,
             known: Collection[str] = ()) -> dict[str, float]:
-    """MCSE targets as ``{metric or "*": target}``, checked (positive; names in ``known``)."""
+    """MCSE targets as ``{metric or "*": target}``, checked (positive; names in ``known``).
+
+    Examples
+    --------
+    >>> targets(0.01)
+    {'*': 0.01}
+    >>> targets({"bias": 0.02}, known=("bias", "coverage"))
+    {'bias': 0.02}
+    >>> try:
+    ...     targets({"bais": 0.02}, known=("bias",))
+    ... except ValueError as err:
+    ...     print(err)
+    target_mcse names unknown metric 'bais'
+    """
     if target_mcse is None:
         return {}
     targets = dict(target_mcse) if isinstance(target_mcse, Mapping) else {"*": target_mcse}

@@ -258,6 +258,12 @@ class Filter:
 
     Build it with :func:`parse_where`; call :meth:`keeps` on one condition or
     :meth:`mask` on the rows of a grid.
+
+    Examples
+    --------
+    >>> f = parse_where("n >= 20", ["n"])
+    >>> isinstance(f, Filter), f.keeps({"n": 50}), f.keeps({"n": 10})
+    (True, True, False)
     """
 
     text: str

@@ -148,7 +148,18 @@ def _ols(frame: pd.DataFrame, truth: float) -> dict:
 
 def analyse(frame: pd.DataFrame, design: Any, methods: tuple[str, ...], *,
             truth: float, draws: int = 500, tune: int = 500, seed: int = 0) -> list[dict]:
-    """Estimate ``b3`` with each method (see the module docstring); one row per method."""
+    """Estimate ``b3`` with each method (see the module docstring); one row per method.
+
+    Examples
+    --------
+    >>> from simulations.power.design import TrialDesign
+    >>> from simulations.power.simulate import simulate_trial
+    >>> design = TrialDesign(n_therapists=4, patients_per_therapist=5, cohend=0.5)
+    >>> frame = simulate_trial(design, np.random.default_rng(1))
+    >>> rows = analyse(frame, design, ("summary", "ols"), truth=0.0)
+    >>> [r["method"] for r in rows], all(0 <= r["p_value"] <= 1 for r in rows)
+    (['summary', 'ols'], True)
+    """
     from simulations.power.analytic import slope_variance
 
     rows = []

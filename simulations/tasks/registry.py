@@ -76,7 +76,7 @@ def register_task(name: str, fn: Task, *, metrics: tuple[str, ...] | None = None
 
 
 def task_metrics(fn: Task) -> tuple[str, ...] | None:
-    """The performance measures registered for a task (``None``: chosen from the columns).
+    """Return the performance measures registered for a task (``None``: chosen from columns).
 
     Examples
     --------
@@ -122,7 +122,7 @@ def get_task(task: str | Task) -> Task:
 
 
 def task_name(fn: Task) -> str:
-    """The name a study records for a task: ``"module:function"``, whatever alias found it.
+    """Return the name a study records for a task: ``"module:function"``, whatever alias found it.
 
     A registered name is only a way to look the function up, so a study started with
     ``task="t_interval"`` and resumed with the function itself is the same study.
@@ -136,5 +136,13 @@ def task_name(fn: Task) -> str:
 
 
 def available_tasks() -> list[str]:
-    """Names of the registered tasks, sorted."""
+    """Names of the registered tasks, sorted.
+
+    Examples
+    --------
+    >>> names = available_tasks()  # the built-in tasks, and any registered since
+    >>> {"growth_power", "monitor_study", "policy_study", "sbc", "t_interval",
+    ...  "trial_power"} <= set(names), names == sorted(names)
+    (True, True)
+    """
     return sorted(_REGISTRY)

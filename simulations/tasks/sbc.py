@@ -60,7 +60,7 @@ JOINT_DROPOUT = {"breaks": (0, 3), "baseline_mean": math.log(0.1 / 0.9), "baseli
 
 
 def sbc_spec(model: str = "two_level") -> Any:
-    """The growth spec of a named SBC model, with :data:`SBC_PRIOR` as absolute priors.
+    """Return the growth spec of a named SBC model, with :data:`SBC_PRIOR` as absolute priors.
 
     Examples
     --------
@@ -95,13 +95,23 @@ SBC_MODELS: dict[str, dict[str, int]] = {
 
 
 def sbc_model(model: str) -> tuple[Any, dict[str, int]]:
-    """The spec and default data sizes of a named SBC model."""
+    """Return the spec and default data sizes of a named SBC model.
+
+    Examples
+    --------
+    >>> spec, sizes = sbc_model("two_level")
+    >>> spec.therapist, sizes
+    ('none', {'n_therapists': 0, 'n_patients': 40, 'n_sessions': 8})
+    """
     return sbc_spec(model), dict(SBC_MODELS[model])
 
 
 def _lkj(q: int, eta: float, rng: np.random.Generator) -> np.ndarray:
-    """A q x q LKJ(eta) correlation matrix (q <= 3) from the C-vine's partial correlations
-    ``2 Beta(b, b) - 1``, ``b = eta + (q - 1 - k) / 2`` (Lewandowski, Kurowicka & Joe 2009)."""
+    """Draw a q x q LKJ(eta) correlation matrix (q <= 3) from the C-vine's partial correlations.
+
+    The partial correlations are ``2 Beta(b, b) - 1``, ``b = eta + (q - 1 - k) / 2`` (Lewandowski,
+    Kurowicka & Joe 2009).
+    """
     if q == 1:
         return np.ones((1, 1))
     if q == 2:
@@ -204,6 +214,15 @@ def simulate_sbc_data(spec: Any, theta: dict, cov: dict, *, n_patients: int, n_s
     Patients are spread evenly over ``n_therapists`` (0: no therapist level) and attend
     sessions ``0..n_sessions-1``; with a dropout part they leave by its hazard and the
     frame has ``end_status``.
+
+    Examples
+    --------
+    >>> spec, _ = sbc_model("two_level")
+    >>> theta, cov = draw_parameters(spec, np.random.default_rng(0), has_therapist=False)
+    >>> frame = simulate_sbc_data(spec, theta, cov, n_patients=6, n_sessions=4, n_therapists=0,
+    ...                           rng=np.random.default_rng(1))
+    >>> frame.shape, frame.columns.tolist()  # 6 patients x 4 sessions
+    ((24, 3), ['patient', 'session', 'score'])
     """
     q = len(spec.patient_coefficients)
     v = rng.multivariate_normal(np.zeros(q), cov["patient"], size=n_patients, method="cholesky")
@@ -268,8 +287,11 @@ def simulate_growth(theta: Mapping[str, float], n_patients: int, n_sessions: int
 
 
 def _posterior_values(post: Any, name: str) -> np.ndarray:
-    """Draws (chain-major, flattened) of the posterior scalar ``name`` as :func:`draw_parameters`
-    names it, e.g. ``patient_corr[intercept,slope]`` or ``dropout_baseline[1]``."""
+    """Return the draws (chain-major, flattened) of the posterior scalar ``name``.
+
+    ``name`` is as :func:`draw_parameters` names it, e.g. ``patient_corr[intercept,slope]`` or
+    ``dropout_baseline[1]``.
+    """
     base, _, index = name.partition("[")
     values = post[base].values
     if not index:
@@ -309,9 +331,14 @@ def sbc_task(condition: Mapping[str, Any], rng: np.random.Generator) -> list[dic
 
     Examples
     --------
-    >>> rows = sbc_task({"n_patients": 30}, np.random.default_rng(1))  # doctest: +SKIP
-    >>> 0 <= rows[0]["rank"] <= rows[0]["n_ranked"]  # doctest: +SKIP
-    True
+    A replication samples a model, so it runs in studies, not here; a condition is checked
+    before any work:
+
+    >>> try:
+    ...     sbc_task({"L": 999, "draws": 100, "chains": 2}, np.random.default_rng(1))
+    ... except ValueError as err:
+    ...     print(err)
+    L must be in [1, chains * draws = 200], got 999
     """
     unknown = sorted(set(condition) - _FACTORS)
     if unknown:

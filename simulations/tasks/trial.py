@@ -65,7 +65,7 @@ def _paired_runs(config: Any, p_act: float, seed: int) -> tuple[pd.DataFrame, pd
 @functools.lru_cache(maxsize=64)
 def true_effect(p_act: float, setting: str = "trial", max_sessions: int = 20, *,
                 n_patients: int = 40_000, seed: int = 7) -> float:
-    """Population difference in mean end score, feedback minus TAU (large CRN run).
+    """Compute the population difference in mean end score, feedback minus TAU (large CRN run).
 
     The Monte Carlo SE of the paired difference is about 0.01 score points with the
     default 40,000 patients. Cached per process.

@@ -1,2 +1,5 @@
-"""The sampling layer: log-densities that never compile per process, one sampler call, one
-cache, one convergence check, and all access to the ArviZ ``DataTree``."""
+"""The sampling layer.
+
+Log-densities that never compile per process, one sampler call, one cache, one convergence check,
+and all access to the ArviZ ``DataTree``.
+"""

@@ -81,7 +81,14 @@ def gram_matrices(x: np.ndarray, y: np.ndarray, patient_index: np.ndarray, n_pat
 
 
 class GramSizes:
-    """Sizes of a problem built on per-patient Gram matrices ``gram`` (N, p + 1, p + 1)."""
+    """Sizes of a problem built on per-patient Gram matrices ``gram`` (N, p + 1, p + 1).
+
+    Examples
+    --------
+    >>> problem = small_fit.design.collapsed()  # a CollapsedProblem is a GramSizes
+    >>> problem.n_patients, problem.n_fixed  # intercept, slope, treatment
+    (100, 3)
+    """
 
     gram: np.ndarray
     correlated: bool
@@ -130,6 +137,15 @@ class CollapsedProblem(GramSizes):
         LKJ shape of both correlation matrices.
     ar_eta : float
         ``(rho + 1) / 2 ~ Beta(ar_eta, ar_eta)`` (1: uniform).
+
+    Examples
+    --------
+    >>> problem = small_fit.design.collapsed()
+    >>> problem.gram.shape  # 100 patients, [X y] with 3 fixed effects
+    (100, 4, 4)
+    >>> value, grad = problem.log_density(problem.initial_point(1))
+    >>> bool(np.isfinite(value)), grad.shape == (problem.ndim,)
+    (True, True)
     """
 
     gram: np.ndarray
@@ -176,7 +192,7 @@ class CollapsedProblem(GramSizes):
                 + int(self.ar))
 
     def initial_point(self, seed: int) -> np.ndarray:
-        """A jittered start: SDs at half their prior scale, correlations near 0."""
+        """Make a jittered start: SDs at half their prior scale, correlations near 0."""
         rng = np.random.default_rng(seed)
         parts = [np.log([0.5 * self.residual_scale]),
                  np.log(0.5 * self.scale_v), np.zeros(self._n_corr(self.q))]
@@ -214,9 +230,11 @@ class CollapsedProblem(GramSizes):
         return float(value), grad
 
     def machine_model(self) -> object:
-        """This problem as a nutpie model calling :func:`_logp_callback`: the sampler calls
-        machine code directly, with no Python (and no interpreter lock) per gradient
-        (:mod:`trajectories.engine.machine`)."""
+        """Wrap the problem as a nutpie model calling :func:`_logp_callback`.
+
+        The sampler calls machine code directly, with no Python (and no interpreter lock) per
+        gradient (:mod:`trajectories.engine.machine`).
+        """
         a = self._kernel_args
         consts = np.array([a[15], a[16], a[17]], dtype=np.float64)
         header, keep = header_of(
@@ -247,8 +265,10 @@ class CollapsedProblem(GramSizes):
 
     def draw_effects(self, values: dict[str, np.ndarray], rng: np.random.Generator,
                      *, chunk: int = 4_000_000) -> dict[str, np.ndarray]:
-        """Exact conditional draws of beta (S, p), u (S, T, q_t) and v (S, N, q), and each
-        patient's marginal log-likelihood given the drawn beta and u (S, N).
+        """Draw beta (S, p), u (S, T, q_t) and v (S, N, q) from their exact conditionals.
+
+        Exact conditional draws of beta (S, p), u (S, T, q_t) and v (S, N, q), and each patient's
+        marginal log-likelihood given the drawn beta and u (S, N).
 
         ``values`` is :meth:`unpack` output. Standard normals come from ``rng`` in chunks
         of about ``chunk`` numbers, so memory stays bounded on large data.
@@ -279,8 +299,10 @@ class CollapsedProblem(GramSizes):
 
     def patient_loglik(self, beta: np.ndarray, u: np.ndarray | None, sigma: np.ndarray,
                        cov_v: np.ndarray, rho: np.ndarray | None = None) -> np.ndarray:
-        """Each patient's marginal log-likelihood per draw, (S, N): see
-        :func:`.kernels.patient_loglik` (the pointwise log-likelihood for LOO)."""
+        """Compute each patient's marginal log-likelihood per draw, (S, N).
+
+        See :func:`.kernels.patient_loglik` (the pointwise log-likelihood for LOO).
+        """
         n_s = len(sigma)
         u = np.zeros((n_s, 0, 0)) if u is None else np.ascontiguousarray(u, dtype=float)
         rho = np.zeros(n_s) if rho is None else np.ascontiguousarray(rho, dtype=float)
@@ -293,8 +315,11 @@ class CollapsedProblem(GramSizes):
 
 
 def _logp_callback(dim, x_, grad_, logp_, user_):  # noqa: ANN001, ANN202
-    """nutpie's C callback for :func:`.kernels.log_density`: the data come through the header
-    of :meth:`CollapsedProblem.machine_model` (10 addresses, then 8 sizes and flags)."""
+    """Nutpie's C callback for :func:`.kernels.log_density`.
+
+    The data come through the header of :meth:`CollapsedProblem.machine_model` (10 addresses, then 8
+    sizes and flags).
+    """
     h = nb.carray(user_, (18,), np.int64)
     n, m, n_ar, n_t, q, q_t = h[10], h[11], h[12], h[13], h[14], h[15]
     p = m - 1

@@ -96,6 +96,17 @@ def conditional_patient_effects(gram, n_obs, sigma, factor_v, coef, z_patient,  
     tuple
         ``(patient_effect (N, q), loglik)`` with ``loglik`` the sum over patients of
         ``log p(y_i | b_i, theta)`` (patient effects integrated out).
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> problem = small_fit.design.collapsed()
+    >>> effect, loglik = conditional_patient_effects(
+    ...     pt.as_tensor(problem.gram), pt.as_tensor(problem.n_obs), pt.as_tensor(5.0),
+    ...     pt.as_tensor(np.diag([8.0, 3.0])), pt.as_tensor(np.tile([20.0, -4.0, 0.0], (100, 1))),
+    ...     pt.as_tensor(np.zeros((100, 2))), q=2)
+    >>> effect.eval().shape, bool(np.isfinite(loglik.eval()))
+    ((100, 2), True)
     """
     kmat = gram / sigma**2
     p = kmat.shape[-1] - 1

@@ -24,12 +24,32 @@ ESS_PER_CHAIN = 100
 
 
 class ConvergenceWarning(UserWarning):
-    """The sampler's output fails a convergence check (R-hat, ESS or divergences)."""
+    """The sampler's output fails a convergence check (R-hat, ESS or divergences).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = check_convergence(small_fit.idata)  # 200 draws: below the ESS floor of 400
+    >>> caught[0].category is ConvergenceWarning
+    True
+    """
 
 
 @dataclass(frozen=True)
 class Diagnostics:
-    """Convergence checks of one fit and where its time went (seconds)."""
+    """Convergence checks of one fit and where its time went (seconds).
+
+    Examples
+    --------
+    >>> d = Diagnostics(max_rhat=1.002, min_ess_bulk=850.0, min_ess_tail=790.0, n_divergent=0,
+    ...                 failing=(), message="")
+    >>> d.ok, d.usable, d.to_dict()["n_divergent"]
+    (True, True, 0)
+    >>> small_fit.diagnostics.method
+    'marginal'
+    """
 
     max_rhat: float
     min_ess_bulk: float
@@ -63,6 +83,14 @@ def summary_table(post: xr.Dataset, ci_prob: float = 0.95) -> pd.DataFrame:
     """ArviZ's summary as a tidy frame: ``parameter, mean, sd, ci_low, ci_high, ess_*, r_hat``.
 
     Intervals are equal-tailed with probability ``ci_prob``.
+
+    Examples
+    --------
+    >>> table = summary_table(small_fit.posterior[["intercept", "slope"]], ci_prob=0.9)
+    >>> table["parameter"].tolist()
+    ['intercept', 'slope']
+    >>> bool((table["ci_low"] < table["mean"]).all() and (table["mean"] < table["ci_high"]).all())
+    True
     """
     import arviz as az
 
@@ -86,6 +114,14 @@ def check_convergence(idata: xr.DataTree, *, method: str = "", sampler: str = ""
 
     ``exact`` names variables drawn exactly after sampling (the fast path's patient
     effects): they are not checked.
+
+    Examples
+    --------
+    >>> d = check_convergence(small_fit.idata, warn=False)
+    >>> d.ok  # 2 chains x 100 draws cannot reach ESS >= 400
+    False
+    >>> "residual_sd" in d.failing or d.min_ess_bulk < 400
+    True
     """
     import arviz as az
 

@@ -84,7 +84,7 @@ def _hazard_terms(eta, event, link):  # noqa: ANN001, ANN202
 
 @nb.njit(cache=True)
 def _feature(kind, value, sign, s_y, centre):  # noqa: ANN001, ANN202
-    """A shared term from a latent value and its derivative in that value."""
+    """Make a shared term from a latent value and its derivative in that value."""
     if kind == LEVEL:
         return sign * (value - centre) / s_y, sign / s_y
     if kind == SLOPE:

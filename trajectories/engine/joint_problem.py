@@ -85,6 +85,18 @@ class JointProblem(GramSizes):
         Hazard priors.
     sign, score_sd, score_mean : float
         Orientation and standardisation of the latent terms.
+
+    Examples
+    --------
+    >>> from trajectories.design import make_design
+    >>> from trajectories.joint_fit import joint_hazard_design, joint_problem
+    >>> from trajectories.spec import DropoutSpec, GrowthSpec
+    >>> design = make_design(GrowthSpec(time="log"), small_data)
+    >>> prob = joint_problem(design, joint_hazard_design(DropoutSpec(), small_data), small_data)
+    >>> prob.n_patients, prob.ndim
+    (100, 212)
+    >>> bool(np.isfinite(prob.log_density(prob.initial_point(1))[0]))
+    True
     """
 
     gram: np.ndarray
@@ -156,8 +168,11 @@ class JointProblem(GramSizes):
     # ---------------------------------------------------------------- coordinates
     @property
     def offsets(self) -> np.ndarray:
-        """Start of (therapist covariance, beta, z_u, z_v, baseline, observed coefficients,
-        associations, therapist dropout, end) in the coordinates."""
+        """Start of each block of the coordinates.
+
+        The blocks are therapist covariance, beta, z_u, z_v, baseline, observed coefficients,
+        associations, therapist dropout, and the end.
+        """
         o_u = 1 + self.q + self._n_corr(self.q)
         o_b = o_u + (self.q_t + self._n_corr(self.q_t) if self.q_t else 0)
         o_zu = o_b + self.n_fixed
@@ -175,8 +190,11 @@ class JointProblem(GramSizes):
         return int(self.offsets[-1])
 
     def initial_point(self, seed: int) -> np.ndarray:
-        """A jittered start: SDs at half their prior scale, beta at its prior mean, the
-        standard normals and coefficients near 0, the baseline at the overall rate."""
+        """Make a jittered start.
+
+        SDs at half their prior scale, beta at its prior mean, the standard normals and coefficients
+        near 0, the baseline at the overall rate.
+        """
         rng = np.random.default_rng(seed)
         o = self.offsets
         start = np.zeros(self.ndim)
@@ -201,8 +219,10 @@ class JointProblem(GramSizes):
         return float(value), grad
 
     def machine_model(self) -> object:
-        """This problem as a nutpie model calling :func:`_logp_callback` (no Python per
-        gradient; see :mod:`.machine`)."""
+        """Wrap the problem as a nutpie model calling :func:`_logp_callback`.
+
+        No Python per gradient; see :mod:`.machine`.
+        """
         a = self._args
         header, keep = header_of(
             [a[0], a[1], a[2], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14],
@@ -281,7 +301,7 @@ class JointProblem(GramSizes):
 
 
 def _logp_callback(dim, x_, grad_, logp_, user_):  # noqa: ANN001, ANN202
-    """nutpie's C callback: the data of the fit come through the header of addresses."""
+    """Nutpie's C callback: the data of the fit come through the header of addresses."""
     h = nb.carray(user_, (27,), np.int64)
     n, m, r, n_x, q, q_t, link, n_terms, n_bins = (h[17], h[18], h[19], h[20], h[21],
                                                    h[22], h[24], h[25], h[26])
@@ -345,7 +365,7 @@ def _moments(i, beta, u, s2, prec, gram, therapist, q, q_t, chol, mu, coef):  # 
 def _patient_dropout_loglik(i, start, stop, coef, v, base, gamma, assoc, w, row_bin,
                             row_event, row_x, row_w, latent, codes, link, sign, s_y,
                             centre):  # noqa: ANN001, ANN202
-    """log p(dropout data of patient i | effects v), over its risk-set rows start..stop."""
+    """Log p(dropout data of patient i | effects v), over its risk-set rows start..stop."""
     p = coef.shape[0]
     q = v.shape[0]
     total = 0.0

@@ -76,7 +76,7 @@ def _chol_inverse(chol, n, out):  # noqa: ANN001, ANN202
 
 @nb.njit(cache=True, error_model="numpy")
 def _block(kmat, prec, k, work_a, work_l, a_inv, w, r):  # noqa: ANN001, ANN202
-    """The block operator on a full symmetric ``kmat``; returns log|A| (NaN if not PD)."""
+    """Apply the block operator on a full symmetric ``kmat``; returns log|A| (NaN if not PD)."""
     m = kmat.shape[0]
     for i in range(k):
         for j in range(k):
@@ -259,9 +259,12 @@ def loglik_and_adjoints(sigma2, sigma_v, sigma_u, rho, has_ar, gram, gram_d, gra
 @nb.njit(cache=True, error_model="numpy")
 def _therapists_forward(k_grp, n_t, prec_u, q_t, work_a, work_l, a_ther, w_ther, r_mat,
                         h_tot):  # noqa: ANN001, ANN202
-    """Level 2: each therapist's block on the sum of its patients' reduced Gram matrices
-    (upper triangles from level 1, made symmetric here), added to ``h_tot`` together with
-    slot ``n_t`` (patients without a therapist effect). Returns the sum of log|A_t|."""
+    """Level 2: each therapist's block on the sum of its patients' reduced Gram matrices.
+
+    The reduced Gram matrices are upper triangles from level 1, made symmetric here, added to
+    ``h_tot`` together with slot ``n_t`` (patients without a therapist effect). Returns the sum
+    of log|A_t|.
+    """
     m = k_grp.shape[1]
     for a in range(m):
         for b in range(a, m):
@@ -284,8 +287,10 @@ def _therapists_forward(k_grp, n_t, prec_u, q_t, work_a, work_l, a_ther, w_ther,
 
 @nb.njit(cache=True, error_model="numpy")
 def _inverse3(a00, a01, a02, a11, a12, a22, q):  # noqa: ANN001, ANN202
-    """Determinant and upper-triangle inverse of the leading q x q block (q <= 3) of a
-    symmetric matrix, zero-padded to 3 x 3, all in scalars (registers, not memory)."""
+    """Invert the leading q x q block (q <= 3) of a symmetric matrix, with its determinant.
+
+    The inverse is the upper triangle, zero-padded to 3 x 3, all in scalars (registers, not memory).
+    """
     if q == 1:
         return a00, 1.0 / a00, 0.0, 0.0, 0.0, 0.0, 0.0
     if q == 2:
@@ -417,8 +422,10 @@ def _patients_adjoint(gram, inv_s2, group, w_pat, a_pat, kbar_grp, pbar_v, s2bar
 
 @nb.njit(cache=True, error_model="numpy")
 def _rho_adjoint(gram_d, gram_l, rho, inv_s2, group, w_pat, kbar_grp, c_pat):  # noqa: ANN001, ANN202
-    """``d/drho`` of the patients' part: ``sum_i tr(Kbar_i dK_i/drho)`` with
-    ``dK/drho = (2 rho GD - (1 + rho^2) GL) / (1 - rho^2)^2 / sigma^2``."""
+    """Differentiate the patients' part in rho: ``sum_i tr(Kbar_i dK_i/drho)``.
+
+    Here ``dK/drho = (2 rho GD - (1 + rho^2) GL) / (1 - rho^2)^2 / sigma^2``.
+    """
     n, m, _ = gram_d.shape
     f = inv_s2 / ((1.0 - rho * rho) * (1.0 - rho * rho))
     dg = np.zeros((max(m, 3), max(m, 3)))
@@ -435,8 +442,10 @@ def _rho_adjoint(gram_d, gram_l, rho, inv_s2, group, w_pat, kbar_grp, c_pat):  #
 
 @nb.njit(cache=True, error_model="numpy")
 def _adjoint_terms(kbar_grp, g_i, w_pat, i, x, m, c):  # noqa: ANN001, ANN202
-    """``tr(Rbar X) - 2 sum(U * X[:, :3])`` with ``U = Rbar W_i``, and ``c += W_i'U``
-    (the upper triangle of C_i). ``c`` receives garbage when only the trace is wanted."""
+    """Compute ``tr(Rbar X) - 2 sum(U * X[:, :3])`` with ``U = Rbar W_i``, and ``c += W_i'U``.
+
+    ``c`` is the upper triangle of C_i; it receives garbage when only the trace is wanted.
+    """
     tr = 0.0
     for a in range(m):
         u0 = 0.0
@@ -538,7 +547,7 @@ def _vine(pc, k, chol):  # noqa: ANN001, ANN202
 
 @nb.njit(cache=True, error_model="numpy")
 def _vine_adjoint(pc, k, lbar, out):  # noqa: ANN001, ANN202
-    """Derivatives with respect to the partial correlations from those of the factor."""
+    """Turn derivatives of the factor into those of the partial correlations."""
     if k == 2:
         out[0] = lbar[1, 0] - lbar[1, 1] * pc[0] / np.sqrt(1.0 - pc[0] * pc[0])
     elif k == 3:
@@ -597,8 +606,10 @@ def _covariance_adjoint(theta, start, k, correlated, sd, pc, chol, gcov, scale, 
 @nb.njit(cache=True, error_model="numpy")
 def factor_adjoint(theta, start, k, correlated, sd, pc, chol, fbar, scale, eta,
                    grad):  # noqa: ANN001, ANN202
-    """Chain ``dL/dF`` of a level's factor ``F = diag(sd) L`` to its coordinates and add
-    the prior + Jacobian terms (see :func:`_covariance_adjoint`); returns the log prior."""
+    """Chain ``dL/dF`` of a level's factor ``F = diag(sd) L`` to its coordinates.
+
+    It adds the prior + Jacobian terms (see :func:`_covariance_adjoint`) and returns the log prior.
+    """
     logp = 0.0
     lbar = np.zeros((3, 3))
     for a in range(k):
@@ -703,8 +714,9 @@ def unpack(theta, q, q_t, correlated_v, correlated_u, has_ar, sigma, cov_v, cov_
 # ------------------------------------------------------------------ exact conditional draws
 @nb.njit(cache=True, error_model="numpy")
 def _patient_conditional(kmat, prec, k, coef, p, work_a, chol, g, z, out):  # noqa: ANN001, ANN202
-    """One patient's effects given coefficients ``coef``: the conditional N(A^-1 g, A^-1),
-    ``A = P + K[:k, :k]``, ``g = K[:k, :] [-coef; 1]``.
+    """Compute one patient's effects' conditional given coefficients ``coef``.
+
+    The conditional is N(A^-1 g, A^-1) with ``A = P + K[:k, :k]``, ``g = K[:k, :] [-coef; 1]``.
 
     With ``z`` given, writes a draw ``A^-1 g + L'^-1 z`` into ``out``. Returns
     ``(log|A|, r'K r - g'A^-1 g)`` with ``r = [-coef; 1]``: the log-determinant and the
@@ -744,7 +756,7 @@ def _patient_conditional(kmat, prec, k, coef, p, work_a, chol, g, z, out):  # no
 def draw_effects(sigma, cov_v, cov_u, rho, has_ar, gram, gram_d, gram_l, n_obs, therapist,
                  n_therapists, q, q_t, prior_mean, prior_prec, z_beta, z_ther, z_pat, beta,
                  u_out, v_out, loglik):  # noqa: ANN001, ANN201
-    """Fixed, therapist and patient effects from their exact conditionals, per draw.
+    """Draw fixed, therapist and patient effects from their exact conditionals, per draw.
 
     For each draw s of the variance parameters: ``beta | theta, y``, then
     ``u_t | beta, theta, y`` (patient effects integrated out), then
@@ -853,8 +865,10 @@ def _patient_density(n_i, sigma, rho, has_ar, logdet_a, logdet_sv, quad):  # noq
 @nb.njit(cache=True, error_model="numpy", nogil=True, parallel=True)
 def patient_loglik(coef, u, therapist, sigma, cov_v, rho, has_ar, gram, gram_d, gram_l,
                    n_obs, q, out):  # noqa: ANN001, ANN201
-    """``log p(y_i | beta, u_t, Sigma_v, sigma[, rho])`` per draw and patient (effects v_i
-    integrated out): the pointwise log-likelihood of leave-one-patient-out cross-validation.
+    """Compute ``log p(y_i | beta, u_t, Sigma_v, sigma[, rho])`` per draw and patient.
+
+    The effects v_i are integrated out: this is the pointwise log-likelihood of
+    leave-one-patient-out cross-validation.
 
     ``coef`` (S, p) fixed effects, ``u`` (S, T, q_t) therapist effects (T may be 0).
     """

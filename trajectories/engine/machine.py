@@ -39,7 +39,7 @@ _EXPAND_SIGNATURE = types.int64(types.uint64, types.uint64, types.CPointer(types
 
 @intrinsic
 def address(typingctx, src):  # noqa: ANN001, ANN201, ARG001
-    """A void pointer from an integer address (inside numba code)."""
+    """Make a void pointer from an integer address (inside numba code)."""
     sig = types.voidptr(src)
 
     def codegen(cgctx, builder, sig, args):  # noqa: ANN001, ANN202, ARG001
@@ -49,7 +49,7 @@ def address(typingctx, src):  # noqa: ANN001, ANN201, ARG001
 
 
 def _expand(dim, expanded, x_, out_, user_):  # noqa: ANN001, ANN202, ARG001
-    """The draws as they are: the sampler's coordinates are stored unchanged."""
+    """Copy the draws into ``out`` as they are: the sampler's coordinates are stored unchanged."""
     x = nb.carray(x_, (dim,))
     out = nb.carray(out_, (expanded,))
     for j in range(dim):
@@ -75,7 +75,13 @@ def callback(logp: Callable, signature: object = LOGP_SIGNATURE) -> nb.core.ccal
 
 
 def available() -> bool:
-    """Whether the installed nutpie exposes the classes this module needs."""
+    """Whether the installed nutpie exposes the classes this module needs.
+
+    Examples
+    --------
+    >>> isinstance(available(), bool)
+    True
+    """
     try:
         from nutpie import _lib
         from nutpie.sample import CompiledModel  # noqa: F401
@@ -149,16 +155,34 @@ def _model_class() -> type:
 
 def machine_model(logp: Callable, header: np.ndarray, keep: tuple, n_parameters: int,
                   initial_point: Callable[[int], np.ndarray]) -> object:
-    """A nutpie model calling ``logp`` compiled as a C callback (:func:`callback`) with
-    ``header`` as its user data (see the module docstring); sample it with ``nutpie.sample``."""
+    """Make a nutpie model calling ``logp`` compiled as a C callback (:func:`callback`).
+
+    ``header`` is its user data (see the module docstring); sample it with ``nutpie.sample``.
+
+    Examples
+    --------
+    >>> problem = small_fit.design.collapsed()
+    >>> model = problem.machine_model()  # built by machine_model; nutpie.sample runs it
+    >>> type(model).__name__
+    'MachineModel'
+    """
     return _model_class()(dims={}, logp_address=callback(logp).address, header=header, keep=keep,
                           n_parameters=n_parameters, initial_point=initial_point)
 
 
 def header_of(arrays: list[np.ndarray], ints: list[int]) -> tuple[np.ndarray, tuple]:
-    """An int64 header: the address of each (C-contiguous) array, then the integers.
+    """Pack an int64 header: the address of each (C-contiguous) array, then the integers.
 
     Returns the header and the tuple of arrays it points into (keep it alive).
+
+    Examples
+    --------
+    >>> x = np.arange(3.0)
+    >>> header, keep = header_of([x], [7, 8])
+    >>> header.dtype, len(header), int(header[1]), int(header[2])
+    (dtype('int64'), 3, 7, 8)
+    >>> int(header[0]) == keep[0].ctypes.data
+    True
     """
     keep = tuple(np.ascontiguousarray(a) for a in arrays)
     header = np.array([a.ctypes.data for a in keep] + [int(v) for v in ints], dtype=np.int64)

@@ -42,8 +42,16 @@ _CACHE_SIZE = 16
 class Sampled:
     """What a sampler run produced: posterior and sampler statistics, timings, settings.
 
-    For a collapsed target ``posterior`` has one variable ``theta`` (chain, draw, dim): the
-    draws on the sampler's coordinates (see :meth:`CollapsedProblem.unpack`).
+    For a collapsed target ``posterior`` has one variable ``theta`` (dims ``chain``, ``draw``,
+    ``theta_dim_0``): the draws on the sampler's coordinates (see
+    :meth:`CollapsedProblem.unpack`).
+
+    Examples
+    --------
+    >>> small_sampled.theta.shape == (50, small_sampled.posterior.sizes["theta_dim_0"])
+    True
+    >>> small_sampled.settings.seed
+    1
     """
 
     posterior: xr.Dataset
@@ -59,7 +67,15 @@ class Sampled:
 
 
 def clear_cache() -> None:
-    """Forget every compiled PyMC model (the next fit of each structure compiles again)."""
+    """Forget every compiled PyMC model (the next fit of each structure compiles again).
+
+    Examples
+    --------
+    >>> clear_cache()  # the next PyMC fit of each structure compiles again
+    >>> from trajectories.engine import sampling
+    >>> len(sampling._CACHE)
+    0
+    """
     _CACHE.clear()
 
 
@@ -82,6 +98,15 @@ def sample(target: object, settings: SamplerSettings, *,
     Returns
     -------
     Sampled
+
+    Examples
+    --------
+    >>> # small_sampled = sample(small_fit.design.collapsed(),
+    >>> #                        SamplerSettings(draws=50, tune=50, chains=1, seed=1))
+    >>> small_sampled.posterior["theta"].dims
+    ('chain', 'draw', 'theta_dim_0')
+    >>> int(small_sampled.sample_stats.sizes["draw"])
+    50
     """
     settings = settings.resolved()
     seed = settings.seeds(2)[0]

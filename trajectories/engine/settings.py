@@ -91,7 +91,7 @@ class SamplerSettings:
         return max(1, min(self.chains, available))
 
     def resolved(self) -> SamplerSettings:
-        """These settings with a seed: the given one, or a freshly drawn one (recorded)."""
+        """Return these settings with a seed: the given one, or a freshly drawn one (recorded)."""
         if self.seed is not None:
             return self
         return replace(self, seed=int(np.random.SeedSequence().generate_state(1)[0]))
@@ -108,7 +108,7 @@ class SamplerSettings:
 
     @classmethod
     def for_notebooks(cls, **overrides: object) -> SamplerSettings:
-        """Settings for tutorials: short runs when ``FAST_NOTEBOOKS=1`` (the test suite).
+        """Make settings for tutorials: short runs when ``FAST_NOTEBOOKS=1`` (the test suite).
 
         Examples
         --------

@@ -1,5 +1,7 @@
-"""Alliance policies: rupture repair by metacommunication, training in it, and the switch of
-early alliance-based potential failures to an alliance-focused treatment (Safran & Muran).
+"""Alliance policies: rupture repair, training in it, and the alliance-focused switch.
+
+Rupture repair by metacommunication, training in it, and the switch of early alliance-based
+potential failures to an alliance-focused treatment (Safran & Muran).
 
 Metacommunication is a therapist skill (``noticing_skill`` and ``repair_skill`` of
 ``SimulatedClinic.therapists``): these policies act through it, so their effect differs from
@@ -26,8 +28,10 @@ __all__ = ["AllianceFocusedSwitch", "AllianceRepair", "RepairTraining"]
 
 @dataclass(frozen=True)
 class AllianceRepair(Policy):
-    """The alliance is measured every session, and a noticed rupture triggers
-    metacommunication whose success depends on the therapist's repair skill.
+    """Rupture repair: a noticed rupture triggers metacommunication.
+
+    The alliance is measured every session, and a noticed rupture triggers metacommunication whose
+    success depends on the therapist's repair skill.
 
     Noticing: the therapist notices a rupture through the measured rating (a drop of at least
     ``drop`` points since the last session, or a rating of at most ``low``), which catches
@@ -43,6 +47,14 @@ class AllianceRepair(Policy):
 
     No trial gives the effect of such a policy: ``p_success`` and ``attunement`` are
     [assumed]. Vary them in a sensitivity analysis before relying on the size of the effect.
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.simulate import simulate
+    >>> run = simulate(ClinicConfig(n_patients=60, n_therapists=4), AllianceRepair(), seed=1)
+    >>> AllianceRepair.name, len(run.patients)
+    ('alliance-repair', 60)
     """
 
     name: ClassVar[str] = "alliance-repair"
@@ -79,14 +91,22 @@ class AllianceRepair(Policy):
 
 @dataclass(frozen=True)
 class RepairTraining(Policy):
-    """Rupture-resolution training of every therapist: their repair skill rises by
-    ``skill_gain`` and their noticing skill by ``noticing_gain`` (logits).
+    """Rupture-resolution training of every therapist.
+
+    Their repair skill rises by ``skill_gain`` and their noticing skill by ``noticing_gain``
+    (logits).
 
     Training or supervision in rupture resolution had a small effect on outcome, r = .11
     (d = .22), CI [-.09, .30] (Eubanks, Muran & Safran 2018 [V], 6 studies, 276 trainees);
     the defaults are [calibrated] so that training alone moves outcome by about that d
     (calibration target ``training_d``). Combine it with :class:`AllianceRepair` to train the
     therapists of a service that measures the alliance.
+
+    Examples
+    --------
+    >>> policy = RepairTraining() + AllianceRepair()  # train the therapists of a measuring service
+    >>> [p.name for p in policy.parts]
+    ['alliance-repair', 'repair-training']
     """
 
     name: ClassVar[str] = "repair-training"
@@ -106,9 +126,11 @@ class RepairTraining(Policy):
 
 @dataclass(frozen=True)
 class AllianceFocusedSwitch(Policy):
-    """The design of Safran, Muran, Wallner Samstag & Winston (2005): identify early
-    alliance-based potential treatment failures and switch them to an alliance-focused
-    treatment (brief relational therapy, BRT).
+    """Switch early alliance-based potential failures to an alliance-focused treatment.
+
+    The design of Safran, Muran, Wallner Samstag & Winston (2005): identify early alliance-based
+    potential treatment failures and switch them to an alliance-focused treatment (brief relational
+    therapy, BRT).
 
     In the first ``window`` sessions a patient whose alliance rating is at most ``low`` in
     ``n_low`` sessions is identified as a potential failure (``switch_identified``); in the
@@ -120,6 +142,15 @@ class AllianceFocusedSwitch(Policy):
     through metacommunication) and their alliance level by ``alliance_boost`` SDs. The study
     gave preliminary evidence for BRT without effect sizes that were read: the gains are
     [assumed].
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.simulate import simulate
+    >>> run = simulate(ClinicConfig(n_patients=60, n_therapists=4), AllianceFocusedSwitch(),
+    ...                seed=1)
+    >>> AllianceFocusedSwitch.name, "switch_identified" in run.patients
+    ('alliance-switch', True)
     """
 
     name: ClassVar[str] = "alliance-switch"

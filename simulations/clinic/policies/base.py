@@ -77,8 +77,10 @@ class Policy:
 
 @dataclass(frozen=True)
 class TreatmentAsUsual(Policy):
-    """Treatment as usual: scores are monitored (for not-on-track status) but nobody acts on
-    them; therapists notice and repair ruptures with their own skill.
+    """Treatment as usual: scores are monitored but nobody acts on them.
+
+    Scores are monitored for not-on-track status; therapists notice and repair ruptures with
+    their own skill.
 
     Examples
     --------
@@ -92,9 +94,18 @@ class TreatmentAsUsual(Policy):
 
 @dataclass(frozen=True)
 class Monitoring(Policy):
-    """The service's not-on-track monitor as a component: at every session after intake it
-    flags patients in treatment (``Chunk.alert``) and keeps count (``flagged``,
-    ``first_flag``, ``n_alerts``). Runs first, under every policy (TAU too)."""
+    """The service's not-on-track monitor as a component.
+
+    At every session after intake it flags patients in treatment (``Chunk.alert``) and keeps count
+    (``flagged``, ``first_flag``, ``n_alerts``). Runs first, under every policy (TAU too).
+
+    Examples
+    --------
+    >>> from simulations.clinic.monitors import ExpectedRecoveryMonitor
+    >>> m = Monitoring(monitor=ExpectedRecoveryMonitor())
+    >>> m.name, isinstance(m, Policy)
+    ('monitoring', True)
+    """
 
     name: ClassVar[str] = "monitoring"
     monitor: Monitor
@@ -114,7 +125,20 @@ class Monitoring(Policy):
 
 @dataclass(frozen=True)
 class CombinedPolicy(Policy):
-    """Several policies applied together (at most one of each kind), in a fixed order."""
+    """Several policies applied together (at most one of each kind), in a fixed order.
+
+    Examples
+    --------
+    >>> from simulations.clinic.policies import AllianceRepair, Feedback
+    >>> combined = Feedback() + AllianceRepair()
+    >>> isinstance(combined, CombinedPolicy), [p.name for p in combined.parts]
+    (True, ['feedback', 'alliance-repair'])
+    >>> try:
+    ...     CombinedPolicy(parts=(Feedback(), Feedback()))
+    ... except ValueError as err:
+    ...     print(str(err).split(",")[0])
+    policy: each kind may appear once
+    """
 
     parts: tuple[Policy, ...]
 
@@ -134,12 +158,14 @@ class CombinedPolicy(Policy):
         return "+".join(p.name for p in self.parts)
 
     def get(self, kind: type) -> Policy | None:
-        """The part of this kind, if any."""
+        """Return the part of this kind, if any."""
         return next((p for p in self.parts if isinstance(p, kind)), None)
 
     def default_monitor(self) -> Monitor:
-        """The first part's monitor (feedback, referral), else the default
-        expected-recovery-curve monitor."""
+        """Return the monitor of the first part that has one (feedback, referral).
+
+        Without one, the default expected-recovery-curve monitor.
+        """
         for p in self.parts:
             mon = getattr(p, "monitor", None)
             if isinstance(mon, Monitor):
@@ -147,9 +173,11 @@ class CombinedPolicy(Policy):
         return ExpectedRecoveryMonitor()
 
     def components(self, config: ClinicConfig, monitor: Monitor | None = None) -> list[Policy]:
-        """What the session loop runs: the bound monitor first, then every part and the
-        default parts they imply (e.g. feedback for clinical support tools), bound to
-        ``config``, in order."""
+        """List what the session loop runs, bound to ``config``, in order.
+
+        The bound monitor first, then every part and the default parts they imply (e.g. feedback for
+        clinical support tools).
+        """
         parts = list(self.parts)
         for p in self.parts:
             for needed in p.implies():

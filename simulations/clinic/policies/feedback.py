@@ -87,8 +87,9 @@ class Feedback(Policy):
 
 @dataclass(frozen=True)
 class ClinicalSupport(Policy):
-    """Clinical support tools on top of feedback: assess the case-formulation domains and
-    target every one found failing.
+    """Clinical support tools on top of feedback.
+
+    Assess the case-formulation domains and target every one found failing.
 
     When the therapist acts on an alert (with probability ``p_act`` times their
     responsiveness: the tool prompts more action than feedback alone) they assess the five
@@ -116,6 +117,14 @@ class ClinicalSupport(Policy):
     effect over feedback comes from this targeting. Defaults are [calibrated] to NOT cases
     deteriorating 6% and 50% recovering or improving (Lambert 2017 [V]). Implies default
     :class:`Feedback` when used alone.
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.simulate import simulate
+    >>> run = simulate(ClinicConfig(n_patients=60, n_therapists=4), ClinicalSupport(), seed=1)
+    >>> [p.name for p in run.policy.parts]  # clinical support tools imply feedback
+    ['cst']
     """
 
     name: ClassVar[str] = "cst"
@@ -138,7 +147,7 @@ class ClinicalSupport(Policy):
         return (Feedback(),)
 
     def start(self, chunk: Chunk) -> None:
-        """The tool's prompt raises the probability of acting; draw the assessments."""
+        """Start the tool: its prompt raises the probability of acting; draw the assessments."""
         chunk.p_act = np.minimum(self.p_act * chunk.of_therapist("responsiveness"), 1)
         # two assessment rounds per patient (a routine one, one with consultation), drawn
         # up front from the tool's own stream so that no other stream moves
@@ -153,7 +162,7 @@ class ClinicalSupport(Policy):
 
 
 def failing_domains(chunk: Chunk, idx: np.ndarray, support: ClinicalSupport) -> np.ndarray:
-    """The truth the assessment is about: which domains fail now (5 x len(idx), bool)."""
+    """Return which domains fail now (5 x len(idx), bool): what the assessment is about."""
     klass = chunk.klass[idx]
     return np.stack([
         (chunk.change[idx] <= -1) | chunk.event[idx],
@@ -166,9 +175,20 @@ def failing_domains(chunk: Chunk, idx: np.ndarray, support: ClinicalSupport) -> 
 
 def assess_domains(chunk: Chunk, idx: np.ndarray, support: ClinicalSupport, *, round_: int,
                    sensitivity: float, boost: float = 0.0) -> None:
-    """One fallible assessment of the patients ``idx`` and the targeting of what it finds
-    (``round_`` 0: the tool; 1: with consultation, its own draws). ``boost`` is added to the
-    change rate (a consultation's generic effect)."""
+    """Assess the patients ``idx`` once, fallibly, and target what the assessment finds.
+
+    ``round_`` 0: the tool; 1: with consultation, its own draws. ``boost`` is added to the change
+    rate (a consultation's generic effect).
+
+    Examples
+    --------
+    >>> from simulations.clinic.config import ClinicConfig
+    >>> from simulations.clinic.simulate import simulate
+    >>> run = simulate(ClinicConfig(n_patients=60, n_therapists=4), ClinicalSupport(), seed=1)
+    >>> targets = [c for c in run.patients if c.startswith("target_")]  # what was targeted
+    >>> len(targets), bool(run.patients[targets].to_numpy().any())
+    (5, True)
+    """
     k = len(DOMAINS) - 1
     u = chunk.extra["_assessment"][round_ * k:(round_ + 1) * k][:, idx]
     truth = failing_domains(chunk, idx, support)

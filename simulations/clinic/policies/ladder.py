@@ -95,8 +95,10 @@ class FailureLadder(Policy):
 
 @dataclass(frozen=True)
 class Referral(Policy):
-    """Planned referral: a treatment that has been off track in ``after_sessions`` sessions
-    is ended responsibly at the next alert and the patient referred to a next treatment.
+    """Planned referral of a treatment that has been off track for ``after_sessions`` sessions.
+
+    Planned referral: a treatment that has been off track in ``after_sessions`` sessions is ended
+    responsibly at the next alert and the patient referred to a next treatment.
 
     Referred patients are counted as ``referred``, never as dropout. Their end-of-treatment
     outcome is the score at referral; their course goes on in the next treatment (with a lower
