@@ -23,7 +23,9 @@ stochastic root-solving approach. *Psychological Methods*. doi:10.1037/met000068
 from __future__ import annotations
 
 import math
+import shutil
 import tempfile
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,8 +209,7 @@ def study_power(task: Any, factors: Mapping[str, Any], vary: str, *, method: str
 
     if vary in factors:
         raise ValueError(f"{vary!r} is the factor searched over; do not fix it in factors")
-    keep = tempfile.TemporaryDirectory(prefix="setback-search-") if folder is None else None
-    root = Path(keep.name if keep is not None else folder)
+    root = Path(tempfile.mkdtemp(prefix="setback-search-") if folder is None else folder)
 
     def evaluate(value: int, replications: int) -> tuple[int, int]:
         entropy = int(np.random.SeedSequence([seed, value]).generate_state(1, np.uint64)[0])
@@ -229,5 +230,6 @@ def study_power(task: Any, factors: Mapping[str, Any], vary: str, *, method: str
         power, _, n = performance(rows, "rejection", alpha=alpha)
         return int(round(power * n)), int(n)
 
-    evaluate.keep = keep  # the temporary folder lives as long as the evaluator
+    if folder is None:  # the temporary stores live as long as the evaluator, then go
+        weakref.finalize(evaluate, shutil.rmtree, root, True)
     return evaluate

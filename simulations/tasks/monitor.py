@@ -158,6 +158,14 @@ def monitor_study(condition: Mapping[str, Any], rng: np.random.Generator) -> lis
     f = {**MONITOR_FACTORS, **condition}
     if f["setting"] not in ("trial", "routine"):
         raise ValueError(f"setting must be 'trial' or 'routine', got {f['setting']!r}")
+    if f["threshold"] != "match":
+        try:
+            fixed = float(f["threshold"])
+        except (TypeError, ValueError):
+            fixed = float("nan")
+        if not 0.0 < fixed < 1.0:  # refused before the growth model is fitted
+            raise ValueError(f"threshold must be 'match' or a probability in (0, 1), got "
+                             f"{f['threshold']!r}")
     make = ClinicConfig.routine if f["setting"] == "routine" else ClinicConfig
 
     def config(n: int) -> ClinicConfig:

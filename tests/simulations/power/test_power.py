@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +172,23 @@ def test_sample_size_search_lands_within_one_step_of_brute_force(tmp_path: Path)
                                            seed=3, folder=tmp_path),
                                candidates, 0.8, replications=300, tolerance=0.02)
     assert again.value == found.value
+
+
+def test_the_temporary_stores_go_with_the_evaluator() -> None:
+    def folders() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("setback-search-*"))
+
+    before = folders()
+    evaluate = study_power(toy_tasks.t_test_power, {"delta": 0.4}, "n", seed=3)
+    assert evaluate(20, 5)[1] == 5
+    made = folders() - before
+    assert len(made) == 1 and (next(iter(made)) / "n=20").is_dir()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        del evaluate
+        gc.collect()
+    assert not [w for w in seen if issubclass(w.category, ResourceWarning)]  # no implicit
+    assert not any(p.exists() for p in made)  # clean-up warning, and nothing left behind
 
 
 def test_analytic_sample_size_is_the_brute_force_answer() -> None:

@@ -54,6 +54,16 @@ def test_monitor_study_rows_are_deterministic_and_sensible(monkeypatch) -> None:
         monitor_study({"n_tain": 3}, np.random.default_rng(0))
 
 
+@pytest.mark.parametrize("threshold", [1.5, 0, "high"])
+def test_a_bad_threshold_is_refused_before_the_fit(monkeypatch, threshold) -> None:  # noqa: ANN001
+    def no_fit(*_, **__):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the growth model was fitted before the threshold was checked")
+
+    monkeypatch.setattr(trajectories.fit, "fit_growth", no_fit)
+    with pytest.raises(ValueError, match="threshold must be 'match' or a probability"):
+        monitor_study({**SMALL, "threshold": threshold}, np.random.default_rng(0))
+
+
 @pytest.mark.slow
 def test_monitor_study_with_a_real_fit() -> None:
     with warnings.catch_warnings():
