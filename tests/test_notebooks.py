@@ -18,10 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 #: Notebooks whose outputs still hold a warning, with the branch that fixes it. The mark is
 #: strict: once the warning is gone the test fails as XPASS, so the entry must be removed.
-KNOWN_WARNINGS: dict[str, str] = {
-    "06_informative_dropout.ipynb": "PyMC's 'Only 50 samples per chain' notice on stderr at "
-                                    "the small sizes (notebook 06 belongs to the dropout work)",
-}
+KNOWN_WARNINGS: dict[str, str] = {}
 # a warning class (CamelCase ...Warning, as Python prints them) or a "warning:" line; not a
 # word such as az.compare's column pareto_k_warning
 _WARNING = re.compile(r"\b[A-Z]\w*Warning\b|^\s*(?i:warn(ing)?):", re.M)

@@ -164,7 +164,8 @@ def _sample_pymc(model: object, settings: SamplerSettings, seed: int) -> Sampled
         idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
                           cores=settings.n_cores, random_seed=seed, nuts_sampler="pymc",
                           target_accept=settings.target_accept,
-                          progressbar=settings.progress, compute_convergence_checks=False)
+                          progressbar=settings.progress, compute_convergence_checks=False,
+                          quiet=not settings.progress)  # setback reports convergence itself
     post, stats = _split(idata)
     return Sampled(post, stats, settings, {"sample": time.perf_counter() - start})
 
