@@ -118,7 +118,7 @@ def paired_table(results: dict[str, pd.DataFrame], *,
     Examples
     --------
     >>> from simulations import ClinicConfig, simulate
-    >>> cfg = ClinicConfig(n_patients=400, n_therapists=8)
+    >>> cfg = ClinicConfig(n_patients=400, n_therapists=20)  # >= 20: cluster-robust
     >>> runs = {p: simulate(cfg, p, seed=1, keep_sessions=False).patients
     ...         for p in ("tau", "alliance-repair")}
     >>> for frame in runs.values():

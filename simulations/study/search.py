@@ -52,11 +52,13 @@ class SearchResult:
 
     Examples
     --------
-    >>> def evaluate(n, reps):  # power 1 from 10 on: no simulation needed
-    ...     return (reps if n >= 10 else 0), reps
-    >>> found = search_sample_size(evaluate, range(2, 21), 0.8)
-    >>> isinstance(found, SearchResult), found.value, found.target
-    (True, 10, 0.8)
+    >>> from scipy import stats
+    >>> rng = np.random.default_rng(1)
+    >>> def evaluate(n, reps):  # the one-sample z test of a mean of 0.5 SD, simulated
+    ...     return int(rng.binomial(reps, stats.norm.sf(1.96 - 0.5 * np.sqrt(n)))), reps
+    >>> found = search_sample_size(evaluate, range(5, 61), 0.8)
+    >>> isinstance(found, SearchResult), found.target, found.converged
+    (True, 0.8, True)
     """
 
     value: int | None

@@ -105,8 +105,8 @@ def test_jobqueue_clusters_build_batch_scripts() -> None:
     from simulations.study.executors import jobqueue_cluster
 
     for kind, directive in (("slurm", "#SBATCH"), ("pbs", "#PBS")):
-        with jobqueue_cluster(kind, cores=1, memory="1GB", processes=1,
-                              walltime="00:10:00") as cluster:
+        with jobqueue_cluster(kind, cores=1, memory="1GB", processes=1, walltime="00:10:00",
+                              scheduler_options={"dashboard_address": ":0"}) as cluster:
             script = cluster.job_script()
         assert directive in script and "distributed.cli.dask_worker" in script
     with pytest.raises(ValueError, match="cluster must be one of"):
