@@ -26,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import stats
 from scipy.special import logit
 
 from trajectories.data import DataValidationError, TherapyData
@@ -36,7 +35,7 @@ from trajectories.engine.collapsed import gram_matrices
 from trajectories.engine.settings import SamplerSettings
 from trajectories.engine.tree import growth_draws
 from trajectories.joint import latent_terms
-from trajectories.predict import effect_posterior, pad, summarise_draws
+from trajectories.predict import effect_posterior, pad, roc_auc, summarise_draws
 
 __all__ = ["landmark_outcomes", "predict_dropout", "risk_calibration"]
 
@@ -301,8 +300,7 @@ def risk_calibration(predicted: np.ndarray | pd.Series, observed: np.ndarray | p
            "brier_reference": rate * (1.0 - rate), "calibration_intercept": float("nan"),
            "calibration_slope": float("nan"), "auc": float("nan")}
     if 0 < y.sum() < len(y):
-        pos, neg = p[y == 1], p[y == 0]
-        out["auc"] = float(stats.mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg)))
+        out["auc"] = roc_auc(p, y)
         lp = logit(np.clip(p, 1e-6, 1 - 1e-6))
         try:
             res = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit()

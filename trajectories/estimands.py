@@ -158,8 +158,10 @@ def expected_change(fit: GrowthFit, *, at_session: float,
                                       return_inverse=True)
             ther_of = keys[:, 0].astype(np.int64)
             per = observed(d.beta @ keys[:, 1:].T + (u @ z)[:, ther_of], cov, z)
-            weight = np.bincount(inverse.ravel(), minlength=len(keys))
-            return np.stack([np.bincount(ther_of, w * weight, n_t) for w in per]) / counts
+            members = np.zeros((len(keys), n_t))  # patients of each (therapist, row)
+            members[np.arange(len(keys)), ther_of] = np.bincount(inverse.ravel(),
+                                                                 minlength=len(keys))
+            return per @ members / counts
 
         score = mean_by_therapist(xk, zk)
         change = score - mean_by_therapist(x0, z0)

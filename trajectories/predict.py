@@ -30,7 +30,7 @@ from trajectories.instruments import Instrument
 
 __all__ = ["censored_mean", "effect_posterior", "expected_bounded", "intake_sd",
            "latent_moments", "mixture_quantile", "not_on_track_check", "predict",
-           "reliable_change_probability", "require_independent_normal", "resolve_rci",
+           "reliable_change_probability", "require_independent_normal", "resolve_rci", "roc_auc",
            "score_bounds", "summarise_draws", "total_covariance"]
 
 #: Quantile midpoints of the Student-t residual used to average over it (deterministic).
@@ -536,10 +536,26 @@ def not_on_track_check(fit: object, held_out: TherapyData, failed: pd.Series, *,
     if missing:
         raise ValueError(f"failed has no outcome for patients {sorted(missing, key=str)[:5]}")
     pred["failed"] = pred["patient"].map(failed).astype(bool)
-    pos = pred.loc[pred["failed"], "p_failure"]
-    neg = pred.loc[~pred["failed"], "p_failure"]
-    if len(pos) == 0 or len(neg) == 0:
+    if pred["failed"].all() or not pred["failed"].any():
         raise ValueError("the ROC area needs both failures and non-failures among the "
                          f"{len(pred)} held-out patients")
-    auc = stats.mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg))
-    return pred, float(auc)
+    return pred, roc_auc(pred["p_failure"], pred["failed"])
+
+
+def roc_auc(risk: np.ndarray | pd.Series, outcome: np.ndarray | pd.Series) -> float:
+    """Return the area under the ROC curve of predicted risks against 0/1 outcomes.
+
+    The Mann-Whitney form: the probability that a random event got a higher risk than a
+    random non-event (ties count half; 0.5 is chance). NaN without both outcomes.
+
+    Examples
+    --------
+    >>> roc_auc([0.1, 0.8, 0.3, 0.6], [0, 1, 1, 0])  # 3 of the 4 (event, non-event) pairs
+    0.75
+    """
+    r = np.asarray(risk, dtype=float)
+    y = np.asarray(outcome).astype(bool)
+    pos, neg = r[y], r[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    return float(stats.mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg)))

@@ -101,6 +101,33 @@ def three_level():  # noqa: ANN201
     return fit_from_draws(spec, data, draws), draws
 
 
+def test_therapist_level_with_covariates_averages_the_therapists_patients() -> None:
+    """Therapist A has one control and two treated patients: A's expected score weights
+    each profile by its patients (no instrument, so the censored mean is the mean)."""
+    from trajectories.data import TherapyData
+
+    df = pd.DataFrame({"patient": [1, 1, 2, 2, 5, 5, 3, 3, 4, 4],
+                       "therapist": ["A"] * 6 + ["B"] * 4,
+                       "session": [0, 4] * 5,
+                       "score": [20.0, 14, 25, 26, 21, 17, 18, 10, 22, 15],
+                       "arm": ["c", "c", "t", "t", "t", "t", "t", "t", "t", "t"]})
+    data = TherapyData.from_frame(df, patient="patient", therapist="therapist",
+                                  session="session", score="score", covariates=("arm",))
+    spec = GrowthSpec(time="linear", patient="intercept", therapist="intercept",
+                      covariates=("arm",))
+    draws = {"intercept": [21.0, 20.0], "slope": [-1.0, -1.5], "covariate_effect": [[3.0], [5.0]],
+             "patient_intercept_sd": [3.0, 4.0], "therapist_intercept_sd": [1.0, 2.0],
+             "therapist_effect": [[[0.5], [-0.7]], [[-0.2], [0.4]]], "residual_sd": [2.0, 2.5]}
+    fit = fit_from_draws(spec, data, draws)
+    table = expected_change(fit, at_session=4, level="therapist")
+    got = table.query("quantity == 'expected_score'").set_index("therapist")["mean"]
+    b0, b1, g = np.array([21.0, 20.0]), np.array([-1.0, -1.5]), np.array([3.0, 5.0])
+    u = np.array([[0.5, -0.7], [-0.2, 0.4]])  # draw x therapist
+    a = b0 + u[:, 0] + 4 * b1 + 2 * g / 3  # one control and two treated patients
+    b = b0 + u[:, 1] + 4 * b1 + g      # both treated
+    np.testing.assert_allclose(got[["A", "B"]].to_numpy(), [a.mean(), b.mean()], rtol=RTOL)
+
+
 def test_population_change_with_covariates_averages_every_patient(btb) -> None:  # noqa: ANN001
     """With covariates each patient has their own censored mean; the population expected
     score is their average (checked patient by patient, by quadrature)."""

@@ -144,7 +144,7 @@ def _sample_collapsed(problem: CollapsedProblem | JointProblem, settings: Sample
             return {"theta": np.array(x, dtype=np.float64)}
         return expand
 
-    if hasattr(problem, "machine_model") and machine.available():
+    if machine.available():
         model = problem.machine_model()  # no Python per gradient
     else:
         model = from_pyfunc(d, make_logp, make_expand, [np.dtype("float64")], [(d,)],
