@@ -172,7 +172,8 @@ def test_refresh_draws_from_the_exact_conditional_of_a_patient() -> None:
     sd = np.sqrt((w[:, None] * (pts - exact) ** 2).sum(0) / w.sum())
     # 4000 nearly independent draws (25 steps each): MCSE of the mean about sd / 63
     assert np.all(np.abs(v[:, i].mean(0) - exact) < 4 * sd / math.sqrt(n_draws))
-    assert np.all(np.abs(v[:, i].std(0) - sd) < 0.1 * sd)
+    # SE of an SD from n independent near-normal draws: sd / sqrt(2 n); allow 5 of them
+    assert np.all(np.abs(v[:, i].std(0) - sd) < 5 * sd / math.sqrt(2 * n_draws))
 
 
 def _growth_conditional(prob, one: dict, i: int, mu: np.ndarray) -> np.ndarray:  # noqa: ANN001
