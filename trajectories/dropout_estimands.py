@@ -87,11 +87,44 @@ def _states(data: TherapyData) -> pd.DataFrame:
     return every
 
 
-def _upcoming(data: TherapyData, last: int, horizon: int) -> list[int]:
-    grid = [s for s in data.coords()["session"] if s >= last]
-    while len(grid) < horizon:
-        grid.append(grid[-1] + 1)
-    return grid[:horizon]
+def last_states(data: TherapyData) -> pd.DataFrame:
+    """Return each patient's last risk-set state (:func:`_states`), indexed by patient.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> int(last_states(load_beat_the_blues()).loc[1, "session"])  # seen at months 0, 2, 3
+    3
+    """
+    return _states(data).groupby("patient", sort=True).tail(1).set_index("patient")
+
+
+def upcoming_rows(grid: TherapyData, last: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """Repeat each patient's last state over the ``horizon`` sessions from it.
+
+    The sessions are those of ``grid``'s session grid from the patient's last session L on
+    (L first), continuing in steps of one past the grid's end (or from L, if L lies beyond
+    it). Rows come patient by patient, ``step`` 0 to ``horizon - 1``.
+
+    Examples
+    --------
+    >>> from trajectories.datasets import load_beat_the_blues
+    >>> data = load_beat_the_blues()  # months 0, 2, 3, 5, 8
+    >>> rows = upcoming_rows(data, last_states(data).loc[[1]], 3)
+    >>> rows[["patient", "session", "step"]].values.tolist()
+    [[1, 3, 0], [1, 5, 1], [1, 8, 2]]
+    """
+    g = np.sort(np.asarray(grid.coords()["session"]))
+    lsess = last["session"].to_numpy()
+    start = np.searchsorted(g, lsess, side="left")  # first grid session >= L
+    pos = start[:, None] + np.arange(horizon)
+    beyond = np.where((start < len(g))[:, None], g[-1] + (pos - len(g) + 1),
+                      lsess[:, None] + np.arange(horizon))
+    sessions = np.where(pos < len(g), g[np.minimum(pos, len(g) - 1)], beyond)
+    rows = last.iloc[np.repeat(np.arange(len(last)), horizon)].reset_index()
+    rows["session"] = sessions.ravel()
+    rows["step"] = np.tile(np.arange(horizon), len(last))
+    return rows
 
 
 def dropout_risk(fit: object, *, horizon: int = 3, patients: list | None = None,
@@ -137,23 +170,18 @@ def dropout_risk(fit: object, *, horizon: int = 3, patients: list | None = None,
     if not (isinstance(horizon, int) and horizon >= 1):
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
     data = fit.data
-    last = _states(data).groupby("patient", sort=True).tail(1).set_index("patient")
+    last = last_states(data)
     if patients is not None:
         unknown = set(patients) - set(last.index)
         if unknown:
             raise ValueError(f"patients not in the data: {sorted(unknown, key=str)[:5]}")
         last = last.loc[list(patients)]
-    rows = []
-    for pid, row in last.iterrows():
-        for step, s in enumerate(_upcoming(data, int(row["session"]), horizon)):
-            rows.append({**row.to_dict(), "patient": pid, "session": s, "step": step})
-    rows = pd.DataFrame(rows)
+    rows = upcoming_rows(data, last, horizon)
     rows["end_status"] = rows["patient"].map(data.end_status).to_numpy()
     h = link_inverse(linear_predictor(fit, rows), dropout_spec_of(fit).link)
-    cum = np.empty_like(h)
-    for pid in pd.unique(rows["patient"]):  # cumulative within each patient's sessions
-        cols = np.flatnonzero((rows["patient"] == pid).to_numpy())
-        cum[:, cols] = 1.0 - np.cumprod(1.0 - h[:, cols], axis=1)
+    # rows come patient by patient, horizon each: cumulate within each patient's block
+    blocks = h.reshape(h.shape[0], len(last), horizon)
+    cum = (1.0 - np.cumprod(1.0 - blocks, axis=2)).reshape(h.shape)
     out = rows[["patient", "end_status", "session", "step"]].copy()
     for name, draws in (("hazard", h), ("cumulative", cum)):
         s = interval(draws, prob)

@@ -30,7 +30,12 @@ from scipy.special import logit
 
 from trajectories.data import DataValidationError, TherapyData
 from trajectories.dropout import DropoutFit, dropout_spec_of, link_inverse, risk_set
-from trajectories.dropout_estimands import _upcoming, draw_subset, linear_predictor
+from trajectories.dropout_estimands import (
+    draw_subset,
+    last_states,
+    linear_predictor,
+    upcoming_rows,
+)
 from trajectories.engine.collapsed import gram_matrices
 from trajectories.engine.settings import SamplerSettings
 from trajectories.engine.tree import growth_draws
@@ -44,16 +49,8 @@ def _rows(fit: object, new_data: TherapyData, horizon: int) -> tuple[pd.DataFram
                                                                      pd.DataFrame]:
     """(past, upcoming): the risk-set rows a patient has survived, and the next ones."""
     ongoing = new_data.with_end_status(pd.Series("ongoing", index=new_data.patients))
-    states = risk_set(ongoing.with_end_status(pd.Series("dropout", index=new_data.patients)))
-    if "alliance" in states:
-        states["alliance"] = states.groupby("patient")["alliance"].ffill()
     past = risk_set(ongoing)  # every attended session but the last: no dropout after them
-    last = states.groupby("patient", sort=True).tail(1).set_index("patient")
-    rows = []
-    for pid, row in last.iterrows():
-        for step, s in enumerate(_upcoming(fit.data, int(row["session"]), horizon)):
-            rows.append({**row.to_dict(), "patient": pid, "session": s, "step": step})
-    return past, pd.DataFrame(rows)
+    return past, upcoming_rows(fit.data, last_states(new_data), horizon)
 
 
 def predict_dropout(fit: object, new_data: TherapyData, *, horizon: int = 3,
