@@ -135,3 +135,17 @@ def test_joint_risk_for_a_patient_whose_effects_are_pinned_by_the_data() -> None
         hs.append(1 / (1 + math.exp(-eta)))
     assert out["p_dropout_next"] == pytest.approx(hs[0], rel=1e-4)
     assert out["p_dropout"] == pytest.approx(1 - (1 - hs[0]) * (1 - hs[1]), rel=1e-4)
+
+
+def test_upcoming_sessions_follow_the_grid_then_steps_of_one() -> None:
+    from trajectories.datasets import load_beat_the_blues
+    from trajectories.dropout_estimands import last_states, upcoming_rows
+
+    data = load_beat_the_blues()  # months 0, 2, 3, 5, 8
+    last = last_states(data).iloc[:3].copy()
+    last["session"] = [2, 8, 11]  # on the grid; its end; beyond it (a new patient seen later)
+    rows = upcoming_rows(data, last, 3)
+    got = rows.groupby("patient", sort=False)["session"].apply(list).tolist()
+    assert got == [[2, 3, 5], [8, 9, 10], [11, 12, 13]]
+    assert rows["step"].tolist() == [0, 1, 2] * 3
+    assert rows["patient"].tolist() == np.repeat(last.index, 3).tolist()
