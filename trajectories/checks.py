@@ -56,9 +56,9 @@ def replicate_scores(design: Design, draws: PosteriorDraws, data: TherapyData,
     k = design.q
     n_s = len(draws.residual_sd)
     pidx = design.patient_index
-    b = np.repeat(draws.beta[:, None, :], design.n_patients, axis=1)
-    b[:, :, :k] += draws.patient_effect
-    mu = np.einsum("snp,np->sn", b[:, pidx], design.x)
+    mu = draws.beta @ design.x.T  # (S, n_obs); no (S, n_obs, p) intermediate
+    for j in range(k):
+        mu += draws.patient_effect[:, pidx, j] * design.x[:, j]
     ther = draws.therapist_effect_of(design.therapist_row)  # each session's therapist
     if ther is not None:
         mu = mu + np.einsum("snq,nq->sn", ther, design.x[:, : design.q_t])
@@ -70,11 +70,14 @@ def replicate_scores(design: Design, draws: PosteriorDraws, data: TherapyData,
     if draws.residual_ar is not None:
         # e_1 stationary, e_j = rho e_{j-1} + sqrt(1 - rho^2) innovation, per patient
         rho = draws.residual_ar[:, None]
-        follows = np.zeros(len(pidx), dtype=bool)
-        follows[1:] = pidx[1:] == pidx[:-1]
         scale = np.sqrt(1.0 - rho**2)
-        for j in np.flatnonzero(follows):  # rows are in session order within patients
-            e[:, j] = rho[:, 0] * e[:, j - 1] + scale[:, 0] * e[:, j]
+        # rows are in session order within patients: the k-th rows of all patients at once
+        first = np.r_[True, pidx[1:] != pidx[:-1]]
+        position = np.arange(len(pidx)) - np.maximum.accumulate(
+            np.where(first, np.arange(len(pidx)), 0))
+        for step in range(1, int(position.max(initial=0)) + 1):
+            j = np.flatnonzero(position == step)
+            e[:, j] = rho * e[:, j - 1] + scale * e[:, j]
     lower, upper = score_bounds(data)
     return np.clip(mu + sigma * e, lower, upper)
 
