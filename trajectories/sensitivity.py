@@ -269,6 +269,7 @@ def tipping_point(fit: object, *, at_session: float,
     info = _draws(fit, at_session=at_session, by=by, shift=shift, reference=reference,
                   seed=seed, max_draws=max_draws)
     a = (1.0 - prob) / 2.0
+    factor = float(_points(np.ones(1), scale, info["intake_sd"])[0])  # points per unit
     rows = []
     for (kind, arm), (draws, slope) in info["estimands"].items():
         low, high = np.quantile(draws, [a, 1.0 - a])
@@ -283,7 +284,6 @@ def tipping_point(fit: object, *, at_session: float,
             first, second = arm.split(" - ")
             n = info["counts"][first][0] + info["counts"][second][0]
             n_shift = info["counts"][first][1] + info["counts"][second][1]
-        factor = info["intake_sd"] if scale == "sd" else 1.0
         rows.append({"estimand": kind, "arm": arm, "conclusion": conclusion,
                      "tipping_delta": tip / factor, "tipping_delta_points": tip,
                      "n_patients": n, "n_shifted": n_shift})

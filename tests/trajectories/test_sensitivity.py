@@ -104,5 +104,7 @@ def test_bad_options_name_the_rule() -> None:
         tipping_point(fit, at_session=8, by="treatment", reference="CBT")
     with pytest.raises(ValueError, match="scale must be"):
         delta_adjusted(fit, at_session=8, deltas=[0], scale="percent")
+    with pytest.raises(ValueError, match="scale must be"):
+        tipping_point(fit, at_session=8, scale="percent")
     with pytest.raises(ValueError, match="deltas must be"):
         delta_adjusted(fit, at_session=8, deltas=[])
