@@ -338,7 +338,7 @@ def _fit_joint(spec: GrowthSpec, data: TherapyData, settings: SamplerSettings) -
                          "therapist; some patients change therapist (fit the growth model "
                          "alone, or with therapist='none')")
     if joint_uses_machine_code(spec):
-        post, stats, used, seconds, _ = sample_joint(growth, spec.dropout, data, design,
+        post, stats, used, seconds = sample_joint(growth, spec.dropout, data, design,
                                                      settings)
     else:
         model = build_joint_model(growth, spec.dropout, data, design=design)

@@ -118,10 +118,11 @@ def _centring(hdesign: HazardDesign) -> np.ndarray:
 
 def sample_joint(spec: GrowthSpec, dropout_spec: DropoutSpec, data: TherapyData,
                  design: Design, settings: SamplerSettings) -> tuple:
-    """Sample the joint model; returns ``(posterior, sample_stats, settings, seconds, info)``.
+    """Sample the joint model; returns ``(posterior, sample_stats, settings, seconds)``.
 
-    ``spec`` is the growth part (normal residuals). ``info`` holds the acceptance rate of
-    the patient-effect refresh. ``settings`` must be resolved (have a seed).
+    ``spec`` is the growth part (normal residuals). The acceptance rate of the
+    patient-effect refresh is the posterior's ``effect_refresh_acceptance`` attribute.
+    ``settings`` must be resolved (have a seed).
     :func:`trajectories.fit.fit_growth` is the way to call it.
 
     Examples
@@ -134,6 +135,8 @@ def sample_joint(spec: GrowthSpec, dropout_spec: DropoutSpec, data: TherapyData,
     ('joint', 'nutpie')
     >>> sorted(v for v in joint_fit.posterior.data_vars if v.startswith("dropout"))
     ['dropout_association', 'dropout_baseline']
+    >>> 0.05 < joint_fit.posterior.attrs["effect_refresh_acceptance"] <= 1.0
+    True
     """
     hdesign = joint_hazard_design(dropout_spec, data)
     problem = joint_problem(design, hdesign, data)
@@ -146,9 +149,9 @@ def sample_joint(spec: GrowthSpec, dropout_spec: DropoutSpec, data: TherapyData,
     post = growth_posterior(spec, design, values, values["beta"], values["u"], v,
                             chains=chains)
     post = xr.merge([post, _hazard_posterior(problem, hdesign, values, chains)])
+    post.attrs["effect_refresh_acceptance"] = float(acceptance)
     seconds = dict(sampled.seconds) | {"effects": time.perf_counter() - start}
-    return post, sampled.sample_stats, sampled.settings, seconds, {
-        "effect_refresh_acceptance": acceptance}
+    return post, sampled.sample_stats, sampled.settings, seconds
 
 
 def _hazard_posterior(problem: JointProblem, hdesign: HazardDesign, values: dict,
