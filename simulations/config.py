@@ -1,25 +1,4 @@
 """Deprecated import path, kept for one release: use simulations.clinic.config."""
 
-from simulations.clinic.config import (
-    TRAJECTORY_CLASSES,
-    AllianceConfig,
-    ClinicConfig,
-    CourseConfig,
-    DropoutConfig,
-    FollowUpConfig,
-    RiskConfig,
-    RuptureConfig,
-    TherapistConfig,
-)
-
-__all__ = [
-    "AllianceConfig",
-    "ClinicConfig",
-    "CourseConfig",
-    "DropoutConfig",
-    "FollowUpConfig",
-    "RiskConfig",
-    "RuptureConfig",
-    "TRAJECTORY_CLASSES",
-    "TherapistConfig",
-]
+from simulations.clinic.config import *  # noqa: F403 - re-export the new module's public names
+from simulations.clinic.config import __all__  # noqa: F401 - as the new module lists them

@@ -1,21 +1,4 @@
 """Deprecated import path, kept for one release: use simulations.clinic.parameters."""
 
-from simulations.clinic.parameters import (
-    TRAJECTORY_CLASSES,
-    AllianceConfig,
-    CourseConfig,
-    DropoutConfig,
-    FollowUpConfig,
-    RiskConfig,
-    TherapistConfig,
-)
-
-__all__ = [
-    "AllianceConfig",
-    "CourseConfig",
-    "DropoutConfig",
-    "FollowUpConfig",
-    "RiskConfig",
-    "TRAJECTORY_CLASSES",
-    "TherapistConfig",
-]
+from simulations.clinic.parameters import *  # noqa: F403 - re-export the new module's public names
+from simulations.clinic.parameters import __all__  # noqa: F401 - as the new module lists them

@@ -1,33 +1,4 @@
 """Deprecated import path, kept for one release: use simulations.clinic.policies."""
 
-from simulations.clinic.policies import (
-    AllianceFocusedSwitch,
-    AllianceRepair,
-    ClinicalSupport,
-    CombinedPolicy,
-    FailureLadder,
-    Feedback,
-    Policy,
-    Referral,
-    RepairTraining,
-    TreatmentAsUsual,
-    as_combined,
-    combine,
-    policy_from_name,
-)
-
-__all__ = [
-    "AllianceFocusedSwitch",
-    "AllianceRepair",
-    "ClinicalSupport",
-    "CombinedPolicy",
-    "FailureLadder",
-    "Feedback",
-    "Policy",
-    "Referral",
-    "RepairTraining",
-    "TreatmentAsUsual",
-    "as_combined",
-    "combine",
-    "policy_from_name",
-]
+from simulations.clinic.policies import *  # noqa: F403 - re-export the new module's public names
+from simulations.clinic.policies import __all__  # noqa: F401 - as the new module lists them

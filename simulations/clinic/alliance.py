@@ -68,12 +68,14 @@ def alliance_step(c: Chunk) -> None:
     p_c += p_w
     confrontation = c.active & ~withdrawal & (u < p_c)
     c.rupture = withdrawal.view(np.int8) + 2 * confrontation.view(np.int8)
-    c.a_before = a.copy()
-    c.damage = np.where(confrontation, F32(cf.damage), F32(wd.damage))
-    c.damage *= withdrawal | confrontation
-    a -= c.damage
+    # the few ruptured patients only (indexed by c.ruptured): alliance before the rupture, damage
+    c.ruptured = idx = np.flatnonzero(c.rupture)
+    is_c = confrontation[idx]
+    c.a_before = a[idx]
+    c.damage = np.where(is_c, F32(cf.damage), F32(wd.damage))
+    a[idx] -= c.damage
     c.hidden *= F32(al.persistence)
-    c.hidden += np.where(confrontation, F32(1 - cf.visibility), F32(1 - wd.visibility)) * c.damage
+    c.hidden[idx] += np.where(is_c, F32(1 - cf.visibility), F32(1 - wd.visibility)) * c.damage
     rating = a + c.hidden
     rating *= F32(al.rating_sd)
     rating += F32(al.rating_mean)
@@ -82,8 +84,6 @@ def alliance_step(c: Chunk) -> None:
     rating += noise
     c.prev_rating, c.rating = c.rating, np.clip(rating, 1, 5, out=rating)
     u_notice = c.uniform("notice")
-    c.ruptured = idx = np.flatnonzero(c.rupture)
-    is_c = c.rupture[idx] == 2
     logit = (np.where(is_c, F32(cf.notice_logit), F32(wd.notice_logit))
              + c.of_therapist("noticing_skill")[idx] + c.notice_boost[idx])
     c.noticed = np.zeros(c.n, bool)
@@ -109,7 +109,7 @@ def resolve_ruptures(c: Chunk) -> None:
     idx = c.ruptured
     is_c = c.rupture[idx] == 2
     pick = lambda w, k: np.where(is_c, F32(k), F32(w))  # noqa: E731 - per-type constant
-    before = F32(al.repair_alliance) * c.a_before[idx]
+    before = F32(al.repair_alliance) * c.a_before
     skill = c.of_therapist("repair_skill")[idx] + c.repair_boost[idx]
     addressed = (pick(wd.resolve_logit, cf.resolve_logit) + before + c.meta_boost[idx]
                  + pick(wd.skill_weight, cf.skill_weight) * skill)
@@ -118,9 +118,7 @@ def resolve_ruptures(c: Chunk) -> None:
     fixed = u[idx] < p
     c.repaired = np.zeros(c.n, bool)
     c.repaired[idx] = fixed
-    c.unresolved = np.zeros(c.n, bool)
-    c.unresolved[idx] = ~fixed
-    damage = c.damage[idx]
+    damage = c.damage
     gain = damage * F32(1 + al.repair_bonus) * fixed
     c.a[idx] += gain
     c.level[idx] += damage * np.where(fixed, F32(al.repair_bonus), F32(-al.unrepaired_loss))

@@ -102,8 +102,7 @@ class ReliableWorseningMonitor:
     def flag(self, session: int, scores: np.ndarray, *, instrument: Instrument) -> np.ndarray:
         """Reliable worsening of the current score relative to intake."""
         rci = self.rci if self.rci is not None else instrument.rci
-        oriented = _worse(scores, instrument)
-        return (oriented[:, session] - oriented[:, 0]) >= rci
+        return _worse(scores[:, session] - scores[:, 0], instrument) >= rci
 
 
 @dataclass(frozen=True)
@@ -158,8 +157,9 @@ class ExpectedRecoveryMonitor:
         if self.bounds is None:
             raise ValueError("ExpectedRecoveryMonitor: call bind(config) before flag()")
         row = self.bounds[min(session, len(self.bounds) - 1)]
-        oriented = _worse(scores, instrument)
-        return oriented[:, session] > row[0] + row[1] * oriented[:, 0] + row[2]
+        # orient the two columns used, not the whole history (called every session)
+        now, intake = _worse(scores[:, session], instrument), _worse(scores[:, 0], instrument)
+        return now > row[0] + row[1] * intake + row[2]
 
 
 @functools.lru_cache(maxsize=32)

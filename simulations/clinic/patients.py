@@ -117,7 +117,6 @@ def draw_patients(c: Chunk) -> None:
     c.hidden = np.zeros(n, F32)  # rupture damage the patient's rating does not show
     c.load = np.zeros((2, n), F32)  # unresolved-rupture load by type (dropout)
     c.rupture = np.zeros(n, np.int8)
-    c.unresolved = np.zeros(n, bool)
     c.rating = c.prev_rating = np.full(n, np.nan, F32)
     c.scores = np.empty((n_sess, n), F32)
     c.o0 = c.o_sev = c.prev_o = None

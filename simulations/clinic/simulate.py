@@ -44,7 +44,8 @@ class SimulatedClinic:
     ----------
     config : ClinicConfig
     policy : CombinedPolicy
-    seed : int or None
+    seed : int
+        The root seed used (drawn when none was given).
     data : TherapyData or None
         Observed long data (score, alliance rating, therapist, end status); ``None`` when
         ``keep_sessions=False``.
@@ -82,7 +83,7 @@ class SimulatedClinic:
 
     config: ClinicConfig
     policy: CombinedPolicy
-    seed: int | None
+    seed: int
     data: TherapyData | None
     sessions: pd.DataFrame | None
     patients: pd.DataFrame
@@ -168,6 +169,14 @@ def simulate_chunks(
     >>> pd.concat([c.patients for c in chunks], ignore_index=True).equals(whole)
     True
     """
+    return _start(config, policy, seed, monitor, keep_sessions, chunk_size, progress, truth)[1]
+
+
+def _start(config: ClinicConfig, policy: Policy | str, seed: int | None,
+           monitor: Monitor | None, keep_sessions: bool, chunk_size: int, progress: bool,
+           truth: bool) -> tuple[tuple[int, dict[str, np.ndarray], np.ndarray],
+                                 Iterator[ClinicChunk]]:
+    """Validate, draw the therapists once; return (seed, therapists, assignment) and chunks."""
     if not isinstance(config, ClinicConfig):
         raise ValueError(f"config must be a ClinicConfig, got {type(config).__name__}")
     if not isinstance(chunk_size, int) or not 1 <= chunk_size <= 10_000_000:
@@ -175,12 +184,24 @@ def simulate_chunks(
     combined = as_combined(policy)
     components = combined.components(config, monitor)
     record = "none" if not keep_sessions else "truth" if truth else "observed"
-    return _generate(config, components, combined.name, seed, record, chunk_size, progress)
-
-
-def _generate(config: ClinicConfig, components: list[Policy], name: str, seed: int | None,
-              record: str, chunk_size: int, progress: bool) -> Iterator[ClinicChunk]:
+    seed = _seed(seed)
     th, th_of = setup(config, seed)
+    return (seed, th, th_of), _generate(config, components, combined.name, seed, th, th_of,
+                                        record, chunk_size, progress)
+
+
+def _seed(seed: int | None) -> int:
+    """Return the given seed, or one drawn from fresh entropy (the run records it).
+
+    Drawn once per run, so that the therapists, their patients and every chunk come from the
+    same root (with ``None`` passed on, each ``SeedSequence(None)`` would draw its own).
+    """
+    return int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else seed
+
+
+def _generate(config: ClinicConfig, components: list[Policy], name: str, seed: int,
+              th: dict[str, np.ndarray], th_of: np.ndarray, record: str, chunk_size: int,
+              progress: bool) -> Iterator[ClinicChunk]:
     chunks = list(chunk_seeds(config, seed, chunk_size))
     if progress and len(chunks) > 1:
         from tqdm.auto import tqdm
@@ -220,7 +241,8 @@ def simulate(
         ``"feedback+cst"``.
     seed : int or None
         Root seed; the same seed gives identical results, and the same patients, therapists
-        and noise under every policy (common random numbers).
+        and noise under every policy (common random numbers). ``None`` draws one, which the
+        result records (``SimulatedClinic.seed``).
     monitor : Monitor, optional
         Who defines not-on-track status (and alerts, under feedback). Defaults to the
         policy's monitor, else :class:`ExpectedRecoveryMonitor`.
@@ -246,15 +268,14 @@ def simulate(
     >>> again.patients.equals(sim.patients)
     True
     """
-    chunks = list(simulate_chunks(config, policy, seed=seed, monitor=monitor,
-                                  keep_sessions=keep_sessions, chunk_size=chunk_size,
-                                  progress=progress))
+    (seed, th, th_of), generated = _start(config, policy, seed, monitor, keep_sessions,
+                                          chunk_size, progress, truth=True)
+    chunks = list(generated)
     variates = {"normal": 0, "uniform": 0}
     for chunk in chunks:
         for kind, count in chunk.variates.items():
             variates[kind] += count
     patients = _concat([c.patients for c in chunks])
-    th, th_of = setup(config, seed)
     therapists = pd.DataFrame({"therapist": np.arange(config.n_therapists), **th})
     therapists["n_patients"] = np.bincount(th_of, minlength=config.n_therapists)
     data = truth = None

@@ -203,11 +203,6 @@ class Chunk:
             self.next_start[referred] = self.session + 1 + self.config.follow_up.referral_wait
         return referred
 
-    @property
-    def first_session(self) -> bool:
-        """True at intake (session 0)."""
-        return self.session == 0
-
     def log_step(self, session: int) -> float:
         """Increment of log(1 + t) from treatment session t - 1 to t (t >= 1)."""
         return math.log1p(session) - math.log(session)

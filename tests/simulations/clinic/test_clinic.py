@@ -59,6 +59,18 @@ def test_same_seed_identical_and_different_seed_differs() -> None:
     assert not a.patients["final"].equals(c.patients["final"])
 
 
+def test_no_seed_draws_one_records_it_and_uses_it_throughout() -> None:
+    # one root for the therapists, their caseloads and every chunk: the therapist table
+    # matches the patients' therapists and the recorded seed reruns the same clinic
+    run = simulate(SMALL, "feedback", seed=None, keep_sessions=False, chunk_size=40)
+    assert isinstance(run.seed, int)
+    caseload = np.bincount(run.patients["therapist"], minlength=SMALL.n_therapists)
+    np.testing.assert_array_equal(run.therapists["n_patients"], caseload)
+    again = simulate(SMALL, "feedback", seed=run.seed, keep_sessions=False, chunk_size=40)
+    pd.testing.assert_frame_equal(run.patients, again.patients)
+    pd.testing.assert_frame_equal(run.therapists, again.therapists)
+
+
 def test_keep_sessions_false_gives_the_same_patients() -> None:
     full = simulate(SMALL, "feedback", seed=3)
     lean = simulate(SMALL, "feedback", seed=3, keep_sessions=False)

@@ -180,11 +180,15 @@ def test_alliance_focused_switch(runs: dict) -> None:
     policy = AllianceFocusedSwitch()
     identified = sw["switch_identified"].to_numpy()
     assert 0.2 < identified.mean() < 0.45  # calibrated to 18 of 60 (Safran et al. 2005)
-    assert (sw.loc[identified, "switch_session"].dropna() < policy.window).all()
     share = sw.loc[identified, "switched"].mean()
     assert abs(share - policy.p_accept) < _z_bound(policy.p_accept, identified.sum())
     assert not sw.loc[~identified, "switched"].any()
     switched = sw["switched"].to_numpy()
+    # switched in the window, once n_low ratings were low (sessions 0.., so from n_low - 1);
+    # -1 (never) for everyone else
+    at = sw["switch_session"].to_numpy()
+    assert ((at >= policy.n_low - 1) & (at < policy.window))[switched].all()
+    assert (at[~switched] == -1).all()
     assert sw.loc[switched, "dropout"].mean() < tau.loc[switched, "dropout"].mean()
     with pytest.raises(ValueError, match="alliance_switch.p_accept"):
         replace(policy, p_accept=1.5)
