@@ -32,7 +32,7 @@ def compare_policies(
     config: ClinicConfig,
     policies: Sequence[Policy | str],
     *,
-    seed: int,
+    seed: int | None = None,
     monitor: Monitor | None = None,
     outcomes: tuple[str, ...] = (*OUTCOMES, *RATIOS),
     progress: bool = False,
@@ -49,8 +49,10 @@ def compare_policies(
     policies : sequence of Policy or str
         Policies or names (``"feedback+cst"``); treatment as usual is always simulated as the
         reference and listed first.
-    seed : int
-        Root seed shared by all policies.
+    seed : int, optional
+        Root seed shared by all policies (the same patients and noise under each). When not
+        given, one is drawn by the first run, used for every policy and recorded in the
+        table's ``attrs["seed"]``.
     monitor : Monitor, optional
         One not-on-track definition for all policies (default: each policy's own, else the
         expected-recovery-curve monitor).
@@ -97,8 +99,11 @@ def compare_policies(
     results = {}
     for policy in iterator:
         sim = simulate(config, policy, seed=seed, monitor=monitor, keep_sessions=False)
+        seed = sim.seed  # drawn by the first run when not given: the same for every policy
         results[policy.name] = sim.patients
-    return paired_table(results, outcomes=outcomes)
+    table = paired_table(results, outcomes=outcomes)
+    table.attrs["seed"] = seed
+    return table
 
 
 def paired_table(results: dict[str, pd.DataFrame], *,

@@ -53,3 +53,15 @@ def test_horizon_outcomes_and_shares_of_ruptures_are_compared() -> None:
     assert row.loc[("alliance-repair", "all", "ruptures_resolved"), "diff_ci_low"] > 0
     # referral is judged at the horizon: there it lowers failure among NOT cases
     assert row.loc[("referral", "NOT", "failure_horizon"), "diff_ci_high"] < 0
+
+
+def test_without_a_seed_every_policy_shares_the_drawn_one() -> None:
+    cfg = ClinicConfig(n_patients=400, n_therapists=20)
+    drawn = compare_policies(cfg, ["feedback"])
+    seed = drawn.attrs["seed"]
+    assert isinstance(seed, int)
+    again = compare_policies(cfg, ["feedback"], seed=seed)
+    assert again.attrs["seed"] == seed
+    # same patients under both policies: the paired table is that of the recorded seed
+    np.testing.assert_array_equal(drawn[COLUMNS[3:-1]].to_numpy(float),
+                                  again[COLUMNS[3:-1]].to_numpy(float))
