@@ -228,12 +228,12 @@ def growth_power(condition: Mapping[str, Any], rng: np.random.Generator) -> list
     truth = design.slope_diff_value
     if float(extra["effect_sd"]) > 0:
         d = rng.normal(design.cohend_value, float(extra["effect_sd"]))
-        truth = d * design.pretest_sd / float(design.times[-1])
+        truth = design.slope_of(d)
     frame = simulate_trial(design, rng, effect=truth)
     dropout = float((frame.groupby("patient")["end_status"].first() == "dropout").mean())
     rows = analyse(frame, design, methods, truth=truth, draws=int(extra["draws"]),
                    tune=int(extra["tune"]), seed=int(rng.integers(2**31)))
-    cohend = truth * float(design.times[-1]) / design.pretest_sd
+    cohend = design.cohend_of(truth)
     return [{**row, "estimand": "slope_diff", "dropout_share": dropout, "true_cohend": cohend}
             for row in rows]
 
