@@ -99,6 +99,15 @@ class StudyResults:
 
         The stopping rule is the run's own ``max_consecutive_errors``: see
         :func:`simulations.study.errors.failure_table`.
+
+        Examples
+        --------
+        >>> design = StudyDesign({"n": [1, 30]}, replications=5, seed=1)
+        >>> results = run_study(design, "t_interval", executor="serial", progress=False)
+        >>> results.failure_table()[["n", "failed", "failed_entirely"]]
+            n  failed  failed_entirely
+        0   1       5             True
+        1  30       0            False
         """
         return failure_table(self.design, self.frame, threshold=threshold,
                              max_consecutive_errors=int(self.meta.get(
