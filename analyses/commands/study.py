@@ -171,8 +171,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise OutputFolderError(f"{args.out} holds the output of `setback {kind}`; a study is "
                                 "not written into it (even with --overwrite): choose another "
                                 "directory")
-    if os.getcwd() not in sys.path:  # so that 'module:function' finds the user's modules
-        sys.path.insert(0, os.getcwd())
+    _import_from_here()
     if args.cluster is not None:
         executor = Dask(cluster=args.cluster, jobs=args.jobs)
     elif args.scheduler is not None:
@@ -218,6 +217,12 @@ def _report_failures(results: StudyResults, table: pd.DataFrame, prog: str) -> i
         print(f"{prog}: see `setback study errors {results.meta.get('store', 'DIR')}` for the "
               "messages and the replications to replay", file=sys.stderr)
     return 1 if table["failed_entirely"].any() else 0
+
+
+def _import_from_here() -> None:
+    """Let a task named 'module:function' be found among the user's own modules."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -327,8 +332,7 @@ def replay_command(args: argparse.Namespace) -> int:
     store = ParquetStore(args.dir)
     manifest = store.manifest()
     design = store.design()
-    if os.getcwd() not in sys.path:  # so that 'module:function' finds the user's modules
-        sys.path.insert(0, os.getcwd())
+    _import_from_here()
     design.condition(args.condition)  # a clear error for an unknown condition, first
     try:
         rows = replay(design, manifest["task"], args.condition, args.replication)
