@@ -27,10 +27,10 @@ from analyses.outputs import (
     write_file,
 )
 from analyses.settings import load_study
-from simulations.study.errors import FLAG_FAILURE_RATE, failure_summary, failure_table
+from simulations.study.errors import FLAG_FAILURE_RATE, failure_summary
 from simulations.study.executors import JOBQUEUE, Dask, Processes, Serial
 from simulations.study.metrics import METRICS, parse_targets, summarise
-from simulations.study.run import load_results, replay, run_study
+from simulations.study.run import StudyResults, load_results, replay, run_study
 from simulations.study.store import ParquetStore
 
 
@@ -171,8 +171,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise OutputFolderError(f"{args.out} holds the output of `setback {kind}`; a study is "
                                 "not written into it (even with --overwrite): choose another "
                                 "directory")
-    if os.getcwd() not in sys.path:  # so that 'module:function' finds the user's modules
-        sys.path.insert(0, os.getcwd())
+    _import_from_here()
     if args.cluster is not None:
         executor = Dask(cluster=args.cluster, jobs=args.jobs)
     elif args.scheduler is not None:
@@ -202,22 +201,28 @@ def run_command(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     print(f"ran {results.meta['n_run']} replications; results in {store.path}")
     _print_status(store)
-    return _report_failures(results, args.flag_failures, "setback study run")
+    return _report_failures(results, results.failure_table(args.flag_failures),
+                            "setback study run")
 
 
-def _report_failures(results: object, threshold: float, prog: str) -> int:
-    """Print flagged and entirely failed conditions; 1 if any condition failed entirely."""
-    design = results.design
-    max_errors = int(results.meta.get("max_consecutive_errors", 20))
-    table = failure_table(design, results.frame, max_consecutive_errors=max_errors,
-                          threshold=threshold)
-    lines = failure_summary(table, list(design.factors))
+def _report_failures(results: StudyResults, table: pd.DataFrame, prog: str) -> int:
+    """Print flagged and entirely failed conditions of ``results.failure_table()``.
+
+    Returns 1 if any condition failed entirely.
+    """
+    lines = failure_summary(table, list(results.design.factors))
     for line in lines:
         print(f"{prog}: {line}", file=sys.stderr)
     if lines:
         print(f"{prog}: see `setback study errors {results.meta.get('store', 'DIR')}` for the "
               "messages and the replications to replay", file=sys.stderr)
     return 1 if table["failed_entirely"].any() else 0
+
+
+def _import_from_here() -> None:
+    """Let a task named 'module:function' be found among the user's own modules."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -282,12 +287,9 @@ def errors_command(args: argparse.Namespace) -> int:
     >>> code
     0
     """
-    store = ParquetStore(args.dir)
-    results = load_results(store)
+    results = load_results(ParquetStore(args.dir))
     design = results.design
-    max_errors = int(store.manifest().get("max_consecutive_errors", 20))
-    status = failure_table(design, results.frame, max_consecutive_errors=max_errors,
-                           threshold=args.flag_failures)
+    status = results.failure_table(args.flag_failures)
     kind = "warning" if args.warnings else "error"
     messages = results.errors(kind)
     with pd.option_context("display.width", 160, "display.max_rows", 1000,
@@ -306,7 +308,7 @@ def errors_command(args: argparse.Namespace) -> int:
             rep = str(first["replications"]).split(",")[0].strip()
             print(f"\nreplay one: setback study replay {args.dir} --condition "
                   f"{first['condition_id']} --replication {rep}")
-    return _report_failures(results, args.flag_failures, "setback study errors")
+    return _report_failures(results, status, "setback study errors")
 
 
 def replay_command(args: argparse.Namespace) -> int:
@@ -330,8 +332,7 @@ def replay_command(args: argparse.Namespace) -> int:
     store = ParquetStore(args.dir)
     manifest = store.manifest()
     design = store.design()
-    if os.getcwd() not in sys.path:  # so that 'module:function' finds the user's modules
-        sys.path.insert(0, os.getcwd())
+    _import_from_here()
     design.condition(args.condition)  # a clear error for an unknown condition, first
     try:
         rows = replay(design, manifest["task"], args.condition, args.replication)

@@ -101,12 +101,10 @@ def _caption(metric: str, estimand: str, part: pd.DataFrame, layout: dict,
 
 
 def _add_failures(rep: Report, results: object, threshold: float) -> None:
-    from simulations.study.errors import failure_summary, failure_table
+    from simulations.study.errors import failure_summary
 
     design = results.design
-    table = failure_table(design, results.frame,
-                          max_consecutive_errors=int(results.meta.get(
-                              "max_consecutive_errors", 20)), threshold=threshold)
+    table = results.failure_table(threshold)
     rep.add_heading("Status and failures")
     rep.add_table("status", table, "Replications done and failed per condition; flagged: "
                   f"failure rate above {threshold:g}", show=len(table) <= 40)

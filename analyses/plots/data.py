@@ -55,6 +55,16 @@ def inside_scale(values: Any, units: dict[str, Any]) -> Any:
     return values if limits is None else np.clip(values, *limits)
 
 
+def _rows(table: pd.DataFrame, column: str, value: Any, where: str = "the table",
+          ) -> pd.DataFrame:
+    """Select the rows whose ``column`` is ``value``; if none, say which values it has."""
+    sel = table[table[column] == value]
+    if sel.empty:
+        raise ValueError(f"{column} {value!r} not in {where} "
+                         f"(has {sorted(table[column].unique())})")
+    return sel
+
+
 def _coloured_groups(table: pd.DataFrame, by: str | None) -> list[tuple[Any, Any, pd.DataFrame]]:
     """(colour, key, rows) per group in order of appearance; one group when ``by`` is None."""
     groups = [(None, table)] if by is None else list(table.groupby(by, sort=False))

@@ -24,7 +24,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analyses.plots.data import _axes
+from analyses.plots.data import _axes, _coloured_groups, _rows
 
 __all__ = ["facet_axes", "plot_nested_loop", "plot_power_curve", "plot_rank_ecdf",
            "plot_sbc_ranks", "plot_study_facets", "plot_study_performance"]
@@ -84,17 +84,13 @@ def plot_study_performance(
     >>> ax.get_ylabel()
     'coverage (±1.96 MCSE)'
     """
-    sel = summary[summary["metric"] == metric]
-    if sel.empty:
-        raise ValueError(f"metric {metric!r} not in the summary "
-                         f"(has {sorted(summary['metric'].unique())})")
+    sel = _rows(summary, "metric", metric, "the summary")
     if sel.duplicated([x, hue]).any():
         raise ValueError(f"several rows per ({x}, {hue}) for {metric!r}: filter the summary "
                          "to one estimand and fix the other factors first")
     ax = _axes(ax)
-    keys = list(dict.fromkeys(sel[hue]))
-    for colour, key in zip(sns.color_palette(n_colors=len(keys)), keys, strict=True):
-        g = sel[sel[hue] == key].sort_values(x)
+    for colour, key, g in _coloured_groups(sel, hue):
+        g = g.sort_values(x)
         kws = {"fmt": "-o", "capsize": 3, "color": colour} | (errorbar_kws or {})
         ax.errorbar(g[x].astype(str) if g[x].dtype == object else g[x], g["value"],
                     yerr=_Z95 * g["mcse"], label=str(key), **kws)
@@ -140,10 +136,7 @@ def plot_sbc_ranks(
     >>> ax.get_title()
     'slope'
     """
-    h = histogram[histogram["parameter"] == parameter]
-    if h.empty:
-        raise ValueError(f"parameter {parameter!r} not in the histogram "
-                         f"(has {sorted(histogram['parameter'].unique())})")
+    h = _rows(histogram, "parameter", parameter, "the histogram")
     ax = _axes(ax, (4.5, 3.0))
     centre = (h["rank_low"] + h["rank_high"]) / 2.0
     width = (h["rank_high"] - h["rank_low"] + 1).to_numpy()
@@ -212,9 +205,7 @@ def plot_study_facets(
     >>> len(fig.axes)  # one panel per distribution
     2
     """
-    sel = summary[summary["metric"] == metric]
-    if sel.empty:
-        raise ValueError(f"metric {metric!r} not in the summary")
+    sel = _rows(summary, "metric", metric, "the summary")
     row_levels = _levels(sel, rows) if rows else [None]
     col_levels = _levels(sel, cols) if cols else [None]
     fig, axes = facet_axes(len(row_levels), len(col_levels))
@@ -268,9 +259,7 @@ def plot_nested_loop(
     >>> ax.get_ylabel()
     'coverage (±1.96 MCSE)'
     """
-    sel = summary[summary["metric"] == metric]
-    if sel.empty:
-        raise ValueError(f"metric {metric!r} not in the summary")
+    sel = _rows(summary, "metric", metric, "the summary")
     if sel.duplicated([*factors, hue]).any():
         raise ValueError(f"several rows per condition and {hue} for {metric!r}: filter the "
                          "summary to one estimand first")
@@ -279,10 +268,8 @@ def plot_nested_loop(
                    key=lambda row: tuple((str(type(v)), v) for v in row))
     position = {key: k for k, key in enumerate(order)}
     ax = _axes(ax, (max(6.0, 0.18 * len(order) + 2), 4.5))
-    keys = list(dict.fromkeys(sel[hue]))
     low = high = None
-    for colour, key in zip(sns.color_palette(n_colors=len(keys)), keys, strict=True):
-        g = sel[sel[hue] == key]
+    for colour, key, g in _coloured_groups(sel, hue):
         at = np.array([position[tuple(r)] for r in g[factors].itertuples(index=False)])
         idx = np.argsort(at)
         xs, ys = at[idx], g["value"].to_numpy(float)[idx]
@@ -345,10 +332,7 @@ def plot_rank_ecdf(
     >>> ax.get_title()
     'slope (n = 100)'
     """
-    e = ecdf[ecdf["parameter"] == parameter]
-    if e.empty:
-        raise ValueError(f"parameter {parameter!r} not in the table "
-                         f"(has {sorted(ecdf['parameter'].unique())})")
+    e = _rows(ecdf, "parameter", parameter)
     ax = _axes(ax, (4.5, 3.0))
     z = np.r_[0.0, e["z"].to_numpy(), 1.0]
     pad = np.r_[0.0, e["band_low"].to_numpy(), 0.0], np.r_[0.0, e["band_high"].to_numpy(), 0.0]

@@ -135,9 +135,8 @@ def analytic_assurance(design: TrialDesign, *, effect_sd: float, n_nodes: int = 
         raise ValueError(f"effect_sd must be positive, got {effect_sd}")
     nodes, weights = np.polynomial.hermite_e.hermegauss(n_nodes)
     v = slope_variance(design)
-    per_d = design.pretest_sd / float(design.times[-1])  # slope difference per unit of d
     d = design.cohend_value + effect_sd * nodes
-    return float(np.sum(weights * _power(d * per_d, v["se"], v["df"], design.alpha))
+    return float(np.sum(weights * _power(design.slope_of(d), v["se"], v["df"], design.alpha))
                  / np.sqrt(2 * np.pi))
 
 

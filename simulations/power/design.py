@@ -170,12 +170,27 @@ class TrialDesign:
         """The time x treatment coefficient ``b3``."""
         if self.slope_diff is not None:
             return float(self.slope_diff)
-        return float(self.cohend) * self.pretest_sd / float(self.times[-1])
+        return float(self.slope_of(float(self.cohend)))
 
     @property
     def cohend_value(self) -> float:
         """The effect as Cohen's d at the end of treatment (pretest SD)."""
-        return self.slope_diff_value * float(self.times[-1]) / self.pretest_sd
+        return float(self.cohend_of(self.slope_diff_value))
+
+    def slope_of(self, cohend: Any) -> Any:
+        """Convert Cohen's d at the end of treatment (a number or an array) to ``b3``.
+
+        Examples
+        --------
+        >>> d = TrialDesign(cohend=-0.5)
+        >>> bool(np.isclose(d.cohend_of(d.slope_of(0.3)), 0.3))
+        True
+        """
+        return cohend * self.pretest_sd / float(self.times[-1])
+
+    def cohend_of(self, slope: Any) -> Any:
+        """Convert a time x treatment coefficient ``b3`` to Cohen's d (inverts :meth:`slope_of`)."""
+        return slope * float(self.times[-1]) / self.pretest_sd
 
     @property
     def n_patients(self) -> int:

@@ -59,7 +59,7 @@ def simulate_trial(design: TrialDesign, rng: np.random.Generator, *,
     last = _last_observed(design, eff[:, 1], rng)
     keep = np.arange(len(t))[None, :] <= last[:, None]
     pid = np.repeat(np.arange(n)[:, None], len(t), axis=1)
-    names = np.array([f"t{k}" for k in range(n_ther)] + ["none"], dtype=object)
+    names = np.array([f"t{k}" for k in range(n_ther)], dtype=object)
     therapist = np.where(ther >= 0, names[np.maximum(ther, 0)],
                          np.char.add("none-", np.arange(n).astype(str)).astype(object))
     status = np.where(last < len(t) - 1, "dropout", "completed")

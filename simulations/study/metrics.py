@@ -187,7 +187,6 @@ METRICS: dict[str, tuple[tuple[str, ...], Callable[..., tuple[float, float]]]] =
 }
 
 
-
 def performance(frame: pd.DataFrame, metric: str, *, alpha: float = 0.05,
                 null_value: float = 0.0,
                 reference: pd.DataFrame | None = None) -> tuple[float, float, int]:

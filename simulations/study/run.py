@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from simulations.study.design import RESERVED_COLUMNS, StudyDesign
-from simulations.study.errors import error_table
+from simulations.study.errors import FLAG_FAILURE_RATE, error_table, failure_table
 from simulations.study.executors import (
     Dask,
     Processes,
@@ -93,6 +93,25 @@ class StudyResults:
         With the replications to :func:`replay`: see :func:`simulations.study.errors.error_table`.
         """
         return error_table(self.frame, self.design, kind=kind)
+
+    def failure_table(self, threshold: float = FLAG_FAILURE_RATE) -> pd.DataFrame:
+        """Tabulate replications done and failed per condition, with the failure flags.
+
+        The stopping rule is the run's own ``max_consecutive_errors``: see
+        :func:`simulations.study.errors.failure_table`.
+
+        Examples
+        --------
+        >>> design = StudyDesign({"n": [1, 30]}, replications=5, seed=1)
+        >>> results = run_study(design, "t_interval", executor="serial", progress=False)
+        >>> results.failure_table()[["n", "failed", "failed_entirely"]]
+            n  failed  failed_entirely
+        0   1       5             True
+        1  30       0            False
+        """
+        return failure_table(self.design, self.frame, threshold=threshold,
+                             max_consecutive_errors=int(self.meta.get(
+                                 "max_consecutive_errors", 20)))
 
 
 def run_study(

@@ -43,10 +43,11 @@ def _ranks_by_parameter(ranks: pd.DataFrame | Mapping[str, Any]) -> dict[str, np
     return {str(k): np.asarray(v, dtype=int) for k, v in ranks.items()}
 
 
-def _bins(L: int, bins: int | None) -> tuple[int, np.ndarray]:  # noqa: N803
+def _bins(L: int, bins: int | None) -> tuple[int, np.ndarray, np.ndarray]:  # noqa: N803
+    """Return the number of bins, the bin of each rank ``0..L`` and each bin's share of ranks."""
     n_bins = min(int(bins) if bins else 20, L + 1)
-    edges_of = np.arange(L + 1) * n_bins // (L + 1)  # bin of each possible rank
-    return n_bins, edges_of
+    bin_of = np.arange(L + 1) * n_bins // (L + 1)
+    return n_bins, bin_of, np.bincount(bin_of, minlength=n_bins) / (L + 1)
 
 
 def sbc_uniformity(ranks: pd.DataFrame | Mapping[str, Any], L: int, *,  # noqa: N803
@@ -86,8 +87,7 @@ def sbc_uniformity(ranks: pd.DataFrame | Mapping[str, Any], L: int, *,  # noqa: 
     """
     from scipy import stats
 
-    n_bins, bin_of = _bins(L, bins)
-    share = np.bincount(bin_of, minlength=n_bins) / (L + 1)
+    n_bins, bin_of, share = _bins(L, bins)
     out = []
     for name, r in _ranks_by_parameter(ranks).items():
         _check_range(name, r, L)
@@ -119,12 +119,12 @@ def sbc_histogram(ranks: pd.DataFrame | Mapping[str, Any], L: int, *,  # noqa: N
     """
     from scipy import stats
 
-    n_bins, bin_of = _bins(L, bins)
-    share = np.bincount(bin_of, minlength=n_bins) / (L + 1)
+    n_bins, bin_of, share = _bins(L, bins)
     values = np.arange(L + 1)
     frames = []
     for name, r in _ranks_by_parameter(ranks).items():
-        counts = np.bincount(bin_of[np.asarray(r, int)], minlength=n_bins)
+        _check_range(name, r, L)
+        counts = np.bincount(bin_of[r], minlength=n_bins)
         a = (1.0 - band) / 2.0
         frames.append(pd.DataFrame({
             "parameter": name, "bin": np.arange(n_bins),
@@ -205,7 +205,7 @@ def rank_ecdf(ranks: pd.DataFrame | Mapping[str, Any], L: int, *,  # noqa: N803
     See Also
     --------
     ecdf_uniformity : The matching test.
-    analyses.plots.simulation.plot_rank_ecdf : Plot this table.
+    analyses.plots.study.plot_rank_ecdf : Plot this table.
 
     Examples
     --------

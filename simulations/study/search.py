@@ -133,28 +133,23 @@ def search_sample_size(evaluate: Evaluate, values: Sequence[int], target: float 
     for value in dict.fromkeys([candidates[0], candidates[len(candidates) // 2],
                                 candidates[-1]]):
         run(value)
-    previous, answer, converged, rounds = None, None, False, 0
-    fitted = se = np.zeros(len(candidates))
+    previous, converged, rounds = None, False, 0
     for rounds in range(1, max_rounds + 1):
-        evals = _table(done)
-        fitted, se = _fit(evals, candidates)
+        fitted, se = _fit(_table(done), candidates)
         reach = np.flatnonzero(fitted >= target)
         if not len(reach):  # not even the largest candidate: more there, then stop
-            answer = None
             if rounds > 1:
                 break
             run(candidates[-1])
             continue
         k = int(reach[0])
-        answer = int(candidates[k])
-        around = [candidates[k]] + ([candidates[k - 1]] if k > 0 else [])
-        precise = all(se[list(candidates).index(v)] <= tolerance for v in around)
-        if answer == previous and precise:
+        around = [k, k - 1] if k > 0 else [k]  # the answer and the value just below it
+        if candidates[k] == previous and all(se[i] <= tolerance for i in around):
             converged = True
             break
-        previous = answer
-        for value in around:
-            run(value)
+        previous = candidates[k]
+        for i in around:
+            run(candidates[i])
     evals = _table(done)
     fitted, se = _fit(evals, candidates)
     reach = np.flatnonzero(fitted >= target)

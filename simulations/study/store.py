@@ -276,10 +276,6 @@ class ParquetStore:
         NotAStudyError
             Naming the directory and the rule.
         """
-        self._check_folder()
-
-    def _check_folder(self) -> None:
-        """Refuse a non-empty directory that holds no study, unless allowed."""
         if self.path.exists() and not self.path.is_dir():
             raise NotAStudyError(f"{self.path} is a file, not a directory")
         if self.exists():
@@ -341,7 +337,7 @@ class ParquetStore:
         StoreMismatchError
             If the store holds a different design or task, naming what changed.
         """
-        self._check_folder()
+        self.check_folder()
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / "chunks").mkdir(exist_ok=True)
         run = {"started": _now(), "versions": versions(), "host": socket.gethostname()}
@@ -496,7 +492,7 @@ class ParquetStore:
         NotAStudyError
             If the directory is not empty and holds no study (see ``allow_other_files``).
         """
-        self._check_folder()
+        self.check_folder()
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock_fd = filelock.acquire(self.path / "lock", owner=self.path)
 

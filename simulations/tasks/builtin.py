@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from simulations.tasks.registry import register_task
+from simulations.tasks.registry import check_factors, register_task
 
 __all__ = ["POLICY_FACTORS", "policy_study", "t_interval"]
 
@@ -135,10 +135,7 @@ def policy_study(condition: Mapping[str, Any], rng: np.random.Generator) -> list
         policy_from_name,
     )
 
-    unknown = sorted(set(condition) - set(POLICY_FACTORS))
-    if unknown:
-        raise ValueError(f"policy study: unknown factor(s) {unknown}; it understands "
-                         f"{sorted(POLICY_FACTORS)}")
+    check_factors("policy study", condition, POLICY_FACTORS)
     f = {**POLICY_FACTORS, **condition}
     policy: CombinedPolicy = policy_from_name(f["policy"])
     parts = list(policy.parts)

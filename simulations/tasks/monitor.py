@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulations.tasks.registry import register_task
+from simulations.tasks.registry import check_factors, register_task
 
 __all__ = ["MONITOR_FACTORS", "monitor_study", "operating_characteristics"]
 
@@ -151,10 +151,7 @@ def monitor_study(condition: Mapping[str, Any], rng: np.random.Generator) -> lis
     from trajectories.fit import fit_growth
     from trajectories.spec import GrowthSpec
 
-    unknown = sorted(set(condition) - set(MONITOR_FACTORS))
-    if unknown:
-        raise ValueError(f"monitor study: unknown factor(s) {unknown}; it understands "
-                         f"{sorted(MONITOR_FACTORS)}")
+    check_factors("monitor study", condition, MONITOR_FACTORS)
     f = {**MONITOR_FACTORS, **condition}
     if f["setting"] not in ("trial", "routine"):
         raise ValueError(f"setting must be 'trial' or 'routine', got {f['setting']!r}")

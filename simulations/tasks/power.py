@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulations.tasks.registry import register_task
+from simulations.tasks.registry import check_factors, register_task
 
 __all__ = ["METHODS", "POWER_FACTORS", "analyse", "growth_power"]
 
@@ -216,11 +216,8 @@ def growth_power(condition: Mapping[str, Any], rng: np.random.Generator) -> list
     from simulations.power.design import TrialDesign
     from simulations.power.simulate import simulate_trial
 
-    known = {f.name for f in fields(TrialDesign)} | set(POWER_FACTORS)
-    unknown = sorted(set(condition) - known)
-    if unknown:
-        raise ValueError(f"growth power: unknown factor(s) {unknown}; it understands "
-                         f"{sorted(known)}")
+    check_factors("growth power", condition,
+                  {f.name for f in fields(TrialDesign)} | set(POWER_FACTORS))
     extra = {k: condition.get(k, v) for k, v in POWER_FACTORS.items()}
     design = TrialDesign.from_mapping({k: v for k, v in condition.items()
                                        if k not in POWER_FACTORS})
@@ -228,12 +225,12 @@ def growth_power(condition: Mapping[str, Any], rng: np.random.Generator) -> list
     truth = design.slope_diff_value
     if float(extra["effect_sd"]) > 0:
         d = rng.normal(design.cohend_value, float(extra["effect_sd"]))
-        truth = d * design.pretest_sd / float(design.times[-1])
+        truth = design.slope_of(d)
     frame = simulate_trial(design, rng, effect=truth)
     dropout = float((frame.groupby("patient")["end_status"].first() == "dropout").mean())
     rows = analyse(frame, design, methods, truth=truth, draws=int(extra["draws"]),
                    tune=int(extra["tune"]), seed=int(rng.integers(2**31)))
-    cohend = truth * float(design.times[-1]) / design.pretest_sd
+    cohend = design.cohend_of(truth)
     return [{**row, "estimand": "slope_diff", "dropout_share": dropout, "true_cohend": cohend}
             for row in rows]
 

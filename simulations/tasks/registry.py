@@ -14,14 +14,14 @@ study TOML names a task defined in the user's own module.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["MOVED_TASKS", "Task", "available_tasks", "get_task", "register_task", "task_metrics",
-           "task_name"]
+__all__ = ["MOVED_TASKS", "Task", "available_tasks", "check_factors", "get_task", "register_task",
+           "task_metrics", "task_name"]
 
 Task = Callable[[Mapping[str, Any], np.random.Generator], "list[dict] | pd.DataFrame"]
 
@@ -73,6 +73,27 @@ def register_task(name: str, fn: Task, *, metrics: tuple[str, ...] | None = None
     _REGISTRY[name] = fn
     if metrics is not None:
         _METRICS[fn] = tuple(metrics)
+
+
+def check_factors(task: str, condition: Mapping[str, Any], known: Collection[str]) -> None:
+    """Refuse a condition with a factor the task does not understand (e.g. a typo), naming it.
+
+    Raises
+    ------
+    ValueError
+        ``"<task>: unknown factor(s) [...]; it understands [...]"``.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_factors("my task", {"n": 10, "mu": 0}, ["n", "sd"])
+    ... except ValueError as err:
+    ...     print(err)
+    my task: unknown factor(s) ['mu']; it understands ['n', 'sd']
+    """
+    unknown = sorted(set(condition) - set(known))
+    if unknown:
+        raise ValueError(f"{task}: unknown factor(s) {unknown}; it understands {sorted(known)}")
 
 
 def task_metrics(fn: Task) -> tuple[str, ...] | None:

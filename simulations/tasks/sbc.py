@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from simulations.study.sbc import sbc_histogram, sbc_uniformity
-from simulations.tasks.registry import register_task
+from simulations.tasks.registry import check_factors, register_task
 
 __all__ = ["SBC_MODELS", "SBC_PARAMETERS", "SBC_PRIOR", "draw_parameters", "draw_prior",
            "sbc_histogram", "sbc_model", "sbc_spec", "sbc_task", "sbc_uniformity",
@@ -340,9 +340,7 @@ def sbc_task(condition: Mapping[str, Any], rng: np.random.Generator) -> list[dic
     ...     print(err)
     L must be in [1, chains * draws = 200], got 999
     """
-    unknown = sorted(set(condition) - _FACTORS)
-    if unknown:
-        raise ValueError(f"sbc: unknown factor(s) {unknown}; it understands {sorted(_FACTORS)}")
+    check_factors("sbc", condition, _FACTORS)
     spec, sizes = sbc_model(str(condition.get("model", "two_level")))
     sizes = {k: int(condition.get(k, v)) for k, v in sizes.items()}
     draws, tune = int(condition.get("draws", 400)), int(condition.get("tune", 400))

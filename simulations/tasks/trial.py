@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulations.tasks.registry import register_task
+from simulations.tasks.registry import check_factors, register_task
 
 __all__ = ["TRIAL_FACTORS", "analyse_trial", "trial_power", "true_effect"]
 
@@ -159,10 +159,7 @@ def trial_power(condition: Mapping[str, Any], rng: np.random.Generator) -> list[
     >>> [r["method"] for r in rows], rows[0]["estimand"]
     (['mixedlm', 'ols'], 'end_score_diff')
     """
-    unknown = sorted(set(condition) - set(TRIAL_FACTORS))
-    if unknown:
-        raise ValueError(f"trial power: unknown factor(s) {unknown}; it understands "
-                         f"{sorted(TRIAL_FACTORS)}")
+    check_factors("trial power", condition, TRIAL_FACTORS)
     f = {**TRIAL_FACTORS, **condition}
     n_ther = int(f["n_therapists"])
     if n_ther < 4:

@@ -167,11 +167,17 @@ def test_sample_size_search_lands_within_one_step_of_brute_force(tmp_path: Path)
     assert abs(candidates.index(found.value) - candidates.index(brute)) <= 1
     evals = found.evaluations
     assert (evals["replications"] % 300 == 0).all() and len(evals) >= 3
-    # the replications are stored per value: a second search reuses them
+    # the replications are stored per value: a second search reuses them (the same seeds
+    # give the same answer either way, so what shows the reuse is that no chunk is rewritten)
+    def chunks() -> dict[Path, int]:
+        return {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/chunks/*.parquet")}
+
+    stored = chunks()
     again = search_sample_size(study_power(toy_tasks.t_test_power, {"delta": 0.4}, "n",
                                            seed=3, folder=tmp_path),
                                candidates, 0.8, replications=300, tolerance=0.02)
     assert again.value == found.value
+    assert stored and chunks() == stored
 
 
 def test_the_temporary_stores_go_with_the_evaluator() -> None:

@@ -57,6 +57,8 @@ def test_histogram_bands_and_rank_range() -> None:
     assert inside.mean() >= 0.8
     with pytest.raises(ValueError, match="0..19"):
         sbc_uniformity({"bad": [0, 20]}, L)
+    with pytest.raises(ValueError, match="0..19"):
+        sbc_histogram({"bad": [0, 20]}, L)
 
 
 def test_prior_and_simulator_are_deterministic() -> None:
