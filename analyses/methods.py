@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trajectories.engine.convergence import ESS_PER_CHAIN, RHAT_MAX
+from trajectories.fit import joint_uses_machine_code
 
 if TYPE_CHECKING:
     from analyses.report import Report
@@ -173,7 +174,11 @@ def sampler_text(fit: GrowthFit) -> str:
     (True, True)
     """
     s, d, spec = fit.settings, fit.diagnostics, fit.spec
-    if spec.dropout is not None:
+    if spec.dropout is not None and joint_uses_machine_code(spec):
+        path = ("the joint growth-dropout model in compiled code: the patient effects were "
+                "sampled relative to their exact Gaussian conditional distribution and then "
+                "redrawn from it")
+    elif spec.dropout is not None:
         path = "the joint growth-dropout model with latent patient effects (PyMC)"
     elif spec.resolved_method == "marginal":
         path = ("the fast collapsed path: patient, therapist and fixed effects were "

@@ -23,17 +23,16 @@ from trajectories.validation import (
     check_ids,
     check_numeric,
     check_sessions,
+    fail,
+    offending,
+    plain,
 )
-from trajectories.validation import fail as _fail
-from trajectories.validation import offending as _where
-from trajectories.validation import plain as _plain
 
 __all__ = ["END_STATUSES", "MAX_SESSION", "DataValidationError", "TherapyData",
            "end_status_from_rows", "read_long_file"]
 
 END_STATUSES: tuple[str, ...] = ("completed", "dropout", "referred", "ongoing")
 CANONICAL = ("patient", "therapist", "session", "score", "alliance")
-_SHOW = SHOW
 
 
 def _ordered(patient: np.ndarray, session: np.ndarray) -> bool:
@@ -111,11 +110,11 @@ week=0 but attended later sessions [1]; a dropout or planned ending must be the 
     text = text.where(text != "", "ongoing")
     bad = ~text.isin(END_STATUSES)
     if bad.any():
-        rows = df.loc[bad.to_numpy(), [patient, session, status]].head(_SHOW)
-        shown = ", ".join(f"({patient}={_plain(p)!r}, {session}={_plain(s)!r}, "
-                          f"value={_plain(v)!r})" for p, s, v in rows.itertuples(index=False))
-        more = f" and {int(bad.sum()) - _SHOW} more" if bad.sum() > _SHOW else ""
-        raise _fail(status, f"end status must be one of {END_STATUSES} (or empty)",
+        rows = df.loc[bad.to_numpy(), [patient, session, status]].head(SHOW)
+        shown = ", ".join(f"({patient}={plain(p)!r}, {session}={plain(s)!r}, "
+                          f"value={plain(v)!r})" for p, s, v in rows.itertuples(index=False))
+        more = f" and {int(bad.sum()) - SHOW} more" if bad.sum() > SHOW else ""
+        raise fail(status, f"end status must be one of {END_STATUSES} (or empty)",
                     shown + more)
     frame = pd.DataFrame({"patient": df[patient].to_numpy(), "session": df[session].to_numpy(),
                           "status": text.to_numpy()})
@@ -124,7 +123,7 @@ week=0 but attended later sessions [1]; a dropout or planned ending must be the 
     if (n_final > 1).any():
         p = n_final.index[n_final > 1][0]
         raise DataValidationError(
-            f"column {status!r}: patient {_plain(p)!r} has more than one end status "
+            f"column {status!r}: patient {plain(p)!r} has more than one end status "
             f"{sorted(final.loc[final['patient'] == p, 'status'].unique())}; a patient ends "
             "treatment once")
     # A final status may be repeated on every row (a per-patient column) but no session
@@ -135,10 +134,10 @@ week=0 but attended later sessions [1]; a dropout or planned ending must be the 
         p = after["patient"].iloc[0]
         st = final.loc[final["patient"] == p, "status"].iloc[0]
         first = final.loc[final["patient"] == p, "session"].min()
-        later = sorted(_plain(x) for x in after.loc[after["patient"] == p, "session"])
+        later = sorted(plain(x) for x in after.loc[after["patient"] == p, "session"])
         raise DataValidationError(
-            f"column {status!r}: patient {_plain(p)!r} is marked {st!r} at "
-            f"{session}={_plain(first)!r} but attended later sessions {later[:_SHOW]}; a "
+            f"column {status!r}: patient {plain(p)!r} is marked {st!r} at "
+            f"{session}={plain(first)!r} but attended later sessions {later[:SHOW]}; a "
             "dropout or planned ending must be the last session")
     out = pd.Series("ongoing", index=pd.Index(sorted(frame["patient"].unique()),
                                               name="patient"), name="end_status", dtype=object)
@@ -322,16 +321,16 @@ class TherapyData:
         dup = (np.zeros(len(frame), bool) if ordered
                else frame.duplicated(["patient", "session"], keep=False).to_numpy())
         if dup.any():
-            raise _fail(
+            raise fail(
                 source["session"], "each (patient, session) pair must appear once",
-                _where(frame, dup, source),
+                offending(frame, dup, source),
             )
         if "therapist" in frame and not allow_therapist_change and not (
                 ordered and _nested_when_ordered(columns["patient"], columns["therapist"])):
             n_th = frame.groupby("patient", sort=False)["therapist"].nunique()
             multi = n_th.index[n_th > 1]
             if len(multi):
-                shown = ", ".join(repr(_plain(p)) for p in multi[:_SHOW])
+                shown = ", ".join(repr(plain(p)) for p in multi[:SHOW])
                 raise DataValidationError(
                     f"column {source['therapist']!r}: each patient must be seen by one therapist "
                     f"(patients nested in therapists), but patients {shown} have more than one; "
@@ -382,19 +381,19 @@ class TherapyData:
         values = check_numeric(frame, "score", source, allow_nan=True)
         nan = np.isnan(values)
         if nan.any() and not allow_nan:
-            raise _fail(
+            raise fail(
                 source["score"],
                 "scores may not be missing (pass allow_missing_scores=True to keep such rows)",
-                _where(frame, nan, source),
+                offending(frame, nan, source),
             )
         if inst is not None:
             out = ~nan & ((values < inst.min_score) | (values > inst.max_score))
             if out.any():
-                raise _fail(
+                raise fail(
                     source["score"],
                     f"scores must lie in the {inst.name} range "
                     f"[{inst.min_score:g}, {inst.max_score:g}]",
-                    _where(frame, out, source),
+                    offending(frame, out, source),
                 )
         return values
 
@@ -566,7 +565,7 @@ class TherapyData:
         if lacking.any():
             missing = patients[lacking].tolist()
             raise DataValidationError(
-                f"end_status: no status for patients {sorted(missing, key=str)[:_SHOW]}"
+                f"end_status: no status for patients {sorted(missing, key=str)[:SHOW]}"
             )
         bad = status[~status.isin(END_STATUSES)]
         if len(bad):

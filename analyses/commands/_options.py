@@ -27,18 +27,21 @@ stops the command with one line before any file is read.
 from __future__ import annotations
 
 import argparse
+from typing import get_args
 
 from analyses.commands._types import instrument, integer, number, seed
 from trajectories.data import MAX_SESSION, TherapyData
 from trajectories.engine.settings import SamplerSettings
 from trajectories.files import ACCEPTED_FORMATS, read_long_file
-from trajectories.spec import DropoutSpec, GrowthSpec
+from trajectories.spec import DropoutSpec, GrowthSpec, TimeShape
 
-__all__ = ["add_data_options", "add_estimand_options", "add_model_options",
+__all__ = ["TIME_SHAPES", "add_data_options", "add_estimand_options", "add_model_options",
            "add_output_options", "add_sampler_options", "comma_list", "growth_spec",
            "load_data", "sampler_settings", "seed_line"]
 
 Parser = argparse.ArgumentParser | argparse._ArgumentGroup
+#: The time shapes of ``--time`` and ``--compare`` (those of :class:`GrowthSpec`).
+TIME_SHAPES: tuple[str, ...] = get_args(TimeShape)
 
 
 def comma_list(text: str) -> tuple[str, ...]:
@@ -98,7 +101,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Add the growth-model options (the fields of :class:`GrowthSpec`)."""
     model = parser.add_argument_group("model")
     model.add_argument("--time", default="log",
-                       choices=["linear", "log", "quadratic", "piecewise"],
+                       choices=TIME_SHAPES,
                        help="shape of change over sessions: session, log(1 + session), "
                        "session and its square, or early and late linear pieces")
     model.add_argument("--breakpoint", type=number(low=0.0, high=float(MAX_SESSION),

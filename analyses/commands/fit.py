@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from analyses.commands._options import (
+    TIME_SHAPES,
     add_data_options,
     add_estimand_options,
     add_model_options,
@@ -74,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
     --compare: give two or more of linear, log, quadratic, piecewise separated by commas
     """
     shapes = tuple(args.compare)
-    bad = [c for c in shapes if c not in ("linear", "log", "quadratic", "piecewise")]
+    bad = [c for c in shapes if c not in TIME_SHAPES]
     if bad or len(shapes) == 1:
-        raise ValueError(f"--compare: give two or more of linear, log, quadratic, piecewise "
+        raise ValueError(f"--compare: give two or more of {', '.join(TIME_SHAPES)} "
                          f"separated by commas (got {','.join(shapes)!r})")
     folder = OutputFolder(args.out, "fit", overwrite=args.overwrite)  # checked before work
     data = load_data(args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from analyses.commands._data_options import add_data_options, load_data
+from analyses.commands._options import add_data_options, load_data
 from analyses.pipelines.predict import format_calibration, run_predict
 from trajectories.fit import GrowthFit
 

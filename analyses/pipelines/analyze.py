@@ -104,13 +104,16 @@ def add_data_sections(rep: Report, data: TherapyData) -> None:
 
 
 def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None = None,
-                       rci: float | None = None) -> None:
+                       rci: float | None = None,
+                       tables: dict[str, pd.DataFrame] | None = None) -> None:
     """Add Methods, the model check and the estimates of ``fit`` to ``rep``.
 
     Estimands are evaluated at ``at_session`` (default: the last session in the data);
     deterioration risk uses the one reliable-change rule (:func:`resolve_rci`). When the
     chains disagree (R-hat > 1.1) the report says so and shows the parameter table only,
-    so that no unusable number is presented as a result.
+    so that no unusable number is presented as a result. ``tables`` are estimand tables of
+    this fit at the same ``at_session`` and ``rci`` (:attr:`FitOutputs.tables` of
+    :func:`run_fit`), shown instead of being computed again.
 
     Examples
     --------
@@ -121,6 +124,7 @@ def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None 
     """
     data = fit.data
     unit = data.time_unit
+    tables = tables or {}
     sessions = data.coords()["session"]
     at = float(sessions[-1]) if at_session is None else float(at_session)
     rci, note = resolve_rci(data, rci)
@@ -159,7 +163,8 @@ def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None 
                    "of patients with that intake, dashed lines are the failure boundaries "
                    "(Finch, Lambert & Schaalje 2001)")
     if fit.design.q_t:
-        te = therapist_effects(fit, at_session=at)
+        te = tables.get("therapist_effects")
+        te = therapist_effects(fit, at_session=at) if te is None else te
         rep.add_table("therapist_variance", te[te["therapist"].isna()].drop(
                           columns="therapist"),
                       f"Therapist variance and share of outcome variance (ICC) at {unit} {at:g}, "
@@ -172,7 +177,8 @@ def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None 
                        "credible intervals" + ("; open circles are unpooled means"
                                                if raw is not None else ""))
     if rci is not None:
-        risk = deterioration_risk(fit, by_session=at, instrument=rci)
+        risk = tables.get("deterioration_risk")
+        risk = deterioration_risk(fit, by_session=at, instrument=rci) if risk is None else risk
         rep.add_table("deterioration_risk", risk, f"Each patient's probability of reliable "
                       f"deterioration by {unit} {at:g} (RCI {rci:.2f})", show=False)
         rep.add_figure("deterioration_risk", plot_deterioration_risk(risk),
@@ -181,7 +187,8 @@ def add_model_sections(rep: Report, fit: GrowthFit, *, at_session: float | None 
     else:
         rep.add_text(f"Deterioration risk is not shown: {note.split(': ', 1)[1]}", kind="note")
     if fit.spec.dropout is not None:
-        rep.add_table("dropout_risk", dropout_risk(fit),
+        dropout = tables.get("dropout_risk")
+        rep.add_table("dropout_risk", dropout_risk(fit) if dropout is None else dropout,
                       "Each patient's probability of dropping out over the next sessions "
                       "(joint model)", show=False)
 
@@ -291,7 +298,8 @@ def analyze_dataset(
         outputs = run_fit(data, spec, out=folder, settings=settings, progress=progress,
                           at_session=at_session, rci=rci, input_path=input_path)
         rep.meta["diagnostics"] = outputs.fit.diagnostics.to_dict()
-        add_model_sections(rep, outputs.fit, at_session=at_session, rci=rci)
+        add_model_sections(rep, outputs.fit, at_session=at_session, rci=rci,
+                           tables=outputs.tables)
         rep.write(folder)
     return rep
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -70,6 +70,9 @@ class FitOutputs:
     files: dict[str, Path]
     notes: tuple[str, ...]
     convergence: str = ""
+    #: The estimand tables written, by file stem (e.g. ``"deterioration_risk"``), so that a
+    #: report of the same fit (``setback analyze``) shows them without computing them again.
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def converged(self) -> bool:
@@ -160,6 +163,7 @@ def run_fit(
     with folder:  # a no-op when the caller is writing the folder already
         tmp = folder.tmp
         written = ["fit.nc", "summary.csv", "meta.json"]
+        tables: dict[str, pd.DataFrame] = {}
         fit.save(str(tmp / "fit.nc"))
         fit.summary().to_csv(tmp / "summary.csv", index=False)
         meta = provenance(seed=fit.settings.seed, spec=spec.to_dict(),
@@ -168,7 +172,8 @@ def run_fit(
                           rci=rci)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
         if usable:
-            written += _write_estimands(fit, tmp, session=session, rci=rci, notes=notes)
+            tables = _write_estimands(fit, tmp, session=session, rci=rci, notes=notes)
+            written += [f"{name}.csv" for name in tables]
         else:
             notes.insert(0, "the chains disagree: the estimates are not usable, so only "
                          "fit.nc, summary.csv and meta.json were written")
@@ -180,31 +185,29 @@ def run_fit(
             notes.append(f"model comparison: {result.message}")
     files = {name.rsplit(".", 1)[0]: folder.final(name) for name in written}
     return FitOutputs(fit=fit, files=files, notes=tuple(notes),
-                      convergence=fit.diagnostics.message)
+                      convergence=fit.diagnostics.message, tables=tables)
 
 
 def _write_estimands(fit: GrowthFit, tmp: Path, *, session: float, rci: float | None,
-                     notes: list[str]) -> list[str]:
-    """Write the estimand tables of a usable fit; return their file names."""
-    written = ["expected_change.csv"]
+                     notes: list[str]) -> dict[str, pd.DataFrame]:
+    """Write the estimand tables of a usable fit as ``tmp/<name>.csv``; return them by name."""
     change = [expected_change(fit, at_session=session).assign(level="population")]
+    tables: dict[str, pd.DataFrame] = {}
     if fit.design.q_t:
         change.append(expected_change(fit, at_session=session, level="therapist")
                       .assign(level="therapist"))
-        written.append("therapist_effects.csv")
-        therapist_effects(fit, at_session=session).to_csv(tmp / "therapist_effects.csv",
-                                                          index=False)
+        tables["therapist_effects"] = therapist_effects(fit, at_session=session)
     else:
         notes.append("therapist_effects.csv not written: the data have no therapist level")
-    pd.concat(change, ignore_index=True).to_csv(tmp / "expected_change.csv", index=False)
+    tables = {"expected_change": pd.concat(change, ignore_index=True), **tables}
     if rci is not None:
-        written.append("deterioration_risk.csv")
-        deterioration_risk(fit, by_session=session, instrument=rci).to_csv(
-            tmp / "deterioration_risk.csv", index=False)
+        tables["deterioration_risk"] = deterioration_risk(fit, by_session=session,
+                                                          instrument=rci)
     if fit.spec.dropout is not None:
-        written.append("dropout_risk.csv")
-        dropout_risk(fit).to_csv(tmp / "dropout_risk.csv", index=False)
-    return written
+        tables["dropout_risk"] = dropout_risk(fit)
+    for name, table in tables.items():
+        table.to_csv(tmp / f"{name}.csv", index=False)
+    return tables
 
 
 def _path_name(spec: GrowthSpec) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from analyses.report import provenance
+from trajectories.clinical import classify_change
 from trajectories.data import TherapyData
 from trajectories.dropout_predict import landmark_outcomes, predict_dropout, risk_calibration
 from trajectories.fit import GrowthFit
@@ -72,9 +73,9 @@ def _failure_outcomes(data: TherapyData, at_session: float, rci: float) -> pd.Se
     intake = frame[frame["session"] == 0].set_index("patient")["score"]
     end = frame[frame["session"] == at_session].set_index("patient")["score"]
     both = pd.concat([intake.rename("y0"), end.rename("yk")], axis=1).dropna()
-    worse = 1.0 if data.higher_is_worse else -1.0
-    improved = -worse * (both["yk"] - both["y0"]) >= rci
-    return (~improved).astype(int).rename("failed")
+    category = classify_change(both["y0"].to_numpy(), both["yk"].to_numpy(), rci=rci,
+                               higher_is_worse=data.higher_is_worse)  # no cutoff: no "recovered"
+    return pd.Series((category != "improved").astype(int), index=both.index, name="failed")
 
 
 def run_predict(

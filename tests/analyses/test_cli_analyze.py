@@ -39,6 +39,10 @@ def test_analyze_then_report_from_the_fit_folder(tmp_path, capsys) -> None:  # n
     a = pd.read_csv(out / "tables" / "parameters.csv")
     b = pd.read_csv(again / "tables" / "parameters.csv")
     pd.testing.assert_frame_equal(a, b)
+    # analyze shows the risk table run_fit computed; report computes it from fit.nc: the same
+    risk = pd.read_csv(out / "tables" / "deterioration_risk.csv")
+    pd.testing.assert_frame_equal(risk, pd.read_csv(again / "tables" / "deterioration_risk.csv"))
+    pd.testing.assert_frame_equal(risk, pd.read_csv(out / "deterioration_risk.csv"))
 
 
 def test_report_from_a_study_folder_and_bad_folder(tmp_path, capsys) -> None:  # noqa: ANN001

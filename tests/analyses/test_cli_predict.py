@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -73,3 +74,12 @@ def test_predict_on_held_out_data_prints_calibration(clinic: dict, capsys) -> No
     assert row["auc"] == pytest.approx(again["auc"], rel=1e-12)
     assert row["n_events"] == int(scored["dropped_out"].sum()) > 0
     assert "no reliable improvement by session 8" in calib.index
+    # the failure outcome by hand: PHQ-9 intake minus session-8 score short of the RCI used
+    rci = json.loads((out / "meta.json").read_text())["rci"]
+    frame = pd.read_csv(clinic["held"]).dropna(subset=["score"])
+    y0 = frame[frame["session"] == 0].set_index("patient")["score"]
+    y8 = frame[frame["session"] == 8].set_index("patient")["score"]
+    both = pd.concat([y0, y8], axis=1, keys=["y0", "y8"]).dropna()
+    by_hand = (both["y0"] - both["y8"] < rci).astype(int)
+    failed = table.dropna(subset=["failed"]).set_index("patient")["failed"]
+    assert len(failed) > 0 and failed.astype(int).to_dict() == by_hand.loc[failed.index].to_dict()

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from analyses.methods import convergence_text, model_equation, model_text, prior_text
+from analyses.methods import (
+    convergence_text,
+    model_equation,
+    model_text,
+    prior_text,
+    sampler_text,
+)
 from analyses.pipelines.analyze import add_model_sections
 from analyses.pipelines.fit import run_fit
 from analyses.report import Report, provenance
 from trajectories.datasets import load_beat_the_blues
 from trajectories.fit import fit_from_draws
-from trajectories.spec import GrowthSpec
+from trajectories.spec import DropoutSpec, GrowthSpec
 
 
 def _draws(n: int, shift: float = 0.0, seed: int = 1) -> dict:
@@ -83,3 +90,15 @@ def test_run_fit_of_an_unusable_fit_writes_only_the_fit(tmp_path, monkeypatch) -
     assert out.notes[0].startswith("the chains disagree: the estimates are not usable")
     meta = json.loads((tmp_path / "f" / "meta.json").read_text())
     assert meta["diagnostics"]["max_rhat"] > 1.1 and meta["seed"] == 0
+
+
+@pytest.mark.parametrize(("spec", "says", "not_says"), [
+    (GrowthSpec(dropout=DropoutSpec()), "compiled code", "PyMC"),
+    (GrowthSpec(dropout=DropoutSpec(), method="latent"), "(PyMC)", "compiled code"),
+    (GrowthSpec(dropout=DropoutSpec(), likelihood="student_t"), "(PyMC)", "compiled code"),
+])
+def test_sampler_text_names_the_path_the_joint_model_took(fit, spec, says, not_says) -> None:  # noqa: ANN001
+    # the joint model runs in compiled code unless Student-t residuals or method="latent"
+    text = sampler_text(SimpleNamespace(settings=fit.settings, diagnostics=fit.diagnostics,
+                                        spec=spec))
+    assert says in text and not_says not in text
