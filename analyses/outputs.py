@@ -56,6 +56,7 @@ KIND_FILES: dict[str, tuple[str, ...]] = {
     "simulate": ("sessions.parquet", "patients.parquet", "summary.json", "meta.json"),
     "compare-policies": ("comparison.csv", "comparison.png", "comparison.svg", "meta.json"),
     "study": ("summary.csv",),
+    "predict": ("predictions.csv", "calibration.csv", "meta.json"),
 }
 _COMMAND = {"study": "setback study run", "demo": "setback demo"}
 

@@ -196,8 +196,8 @@ def add_estimand_options(parser: argparse.ArgumentParser) -> None:
 
 # ---------------------------------------------------------------------------- output
 def add_output_options(parser: Parser, what: str, *, required: bool = True,
-                       default: str | None = None) -> None:
-    """Add --out, --overwrite and --quiet; ``what`` names the output in the help."""
+                       default: str | None = None, quiet: bool = True) -> None:
+    """Add --out, --overwrite and (``quiet``) --quiet; ``what`` names the output in the help."""
     group = parser.add_argument_group("output") if isinstance(
         parser, argparse.ArgumentParser) else parser
     group.add_argument("--out", required=required, default=default, metavar="DIR",
@@ -207,4 +207,5 @@ def add_output_options(parser: Parser, what: str, *, required: bool = True,
                        help="write into a non-empty folder that is not this command's output "
                        "(files with the names this command writes are replaced; others are "
                        "left alone)")
-    group.add_argument("--quiet", action="store_true", help="no progress output")
+    if quiet:
+        group.add_argument("--quiet", action="store_true", help="no progress output")

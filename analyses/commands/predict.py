@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from analyses.commands._options import add_data_options, load_data
+from analyses.commands._options import add_data_options, add_output_options, load_data
+from analyses.outputs import OutputFolder
 from analyses.pipelines.predict import format_calibration, run_predict
 from trajectories.fit import GrowthFit
 
@@ -69,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="reliable change index (default: the fit's instrument rule)")
     opts.add_argument("--seed", type=int, default=None,
                       help="seed of the dropout model's effect draws (recorded)")
-    opts.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    add_output_options(parser, "predictions", quiet=False)  # nothing to show progress of
     parser.set_defaults(func=run)
 
 
@@ -92,9 +93,10 @@ def run(args: argparse.Namespace) -> int:
     >>> code, wrote
     (0, True)
     """
+    folder = OutputFolder(args.out, "predict", overwrite=args.overwrite)  # before any work
     fit = GrowthFit.load(args.fit)
     data = load_data(args)
-    result = run_predict(fit, data, out=args.out, at_session=args.at_session,
+    result = run_predict(fit, data, out=folder, at_session=args.at_session,
                          horizon=args.horizon, alert_rate=args.alert_rate,
                          landmark=args.landmark, rci=args.rci, seed=args.seed,
                          fit_path=args.fit, data_path=args.file)

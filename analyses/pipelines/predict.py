@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analyses.outputs import OutputFolder
 from analyses.report import provenance
 from trajectories.clinical import classify_change
 from trajectories.data import TherapyData
@@ -82,7 +83,8 @@ def run_predict(
     fit: GrowthFit,
     data: TherapyData,
     *,
-    out: str | Path,
+    out: str | Path | OutputFolder,
+    overwrite: bool = False,
     at_session: float | None = None,
     horizon: int = 3,
     alert_rate: float = 0.1,
@@ -100,8 +102,13 @@ def run_predict(
         A saved fit (:meth:`GrowthFit.load`); dropout risk needs a joint fit.
     data : TherapyData
         New patients (the sessions seen so far), or held-out data with ``landmark``.
-    out : path
-        Folder for ``predictions.csv`` (and ``calibration.csv``, ``meta.json``).
+    out : path or OutputFolder
+        Folder for ``predictions.csv`` (and ``calibration.csv``, ``meta.json``): new, empty
+        or one ``setback predict`` wrote, checked before any work; written completely or
+        not at all (:class:`~analyses.outputs.OutputFolder`).
+    overwrite : bool
+        Allow a non-empty folder that is not a prediction output (only the files named
+        above are replaced).
     at_session : float, optional
         Planned session of the not-on-track outcome (default: the fit's last session).
     horizon : int
@@ -134,7 +141,8 @@ def run_predict(
     >>> len(result.predictions), written  # doctest: +ELLIPSIS
     (100, [...'predictions'...])
     """
-    out = Path(out)
+    folder = out if isinstance(out, OutputFolder) else OutputFolder(out, "predict",
+                                                                    overwrite=overwrite)
     at = float(max(fit.data.coords()["session"])) if at_session is None else float(at_session)
     notes: list[str] = []
     grid = fit.data.coords()["session"]
@@ -178,17 +186,18 @@ def run_predict(
                          **risk_calibration(result.loc[has, "p_failure"], obs[has])})
             result["failed"] = obs.to_numpy()
         calibration = pd.DataFrame(rows)
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"predictions": out / "predictions.csv"}
-    result.to_csv(files["predictions"], index=False)
-    if calibration is not None:
-        files["calibration"] = out / "calibration.csv"
-        calibration.to_csv(files["calibration"], index=False)
-    files["meta"] = out / "meta.json"
     meta = provenance(seed=dropout_seed, spec=fit.spec.to_dict(), fit=fit_path,
                       data=data_path, at_session=at, horizon=horizon, alert_rate=alert_rate,
                       landmark=landmark, rci=rci_value, fit_seed=fit.settings.seed)
-    files["meta"].write_text(json.dumps(meta, indent=2, default=str))
+    with folder:  # a no-op when the caller is writing the folder already
+        result.to_csv(folder.tmp / "predictions.csv", index=False)
+        written = ["predictions.csv"]
+        if calibration is not None:
+            calibration.to_csv(folder.tmp / "calibration.csv", index=False)
+            written.append("calibration.csv")
+        (folder.tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+        written.append("meta.json")
+    files = {name.rsplit(".", 1)[0]: folder.final(name) for name in written}
     return PredictOutputs(predictions=result, calibration=calibration, files=files,
                           notes=tuple(notes))
 

@@ -133,11 +133,12 @@ def _output_commands(tmp: Path) -> dict[str, list[str]]:
         "compare-policies": ["compare-policies", "--patients", "100", "--quiet"],
         "demo": ["demo", "--quick", "--quiet"],
         "study run": ["study", "run", str(toml), "--workers", "1", "--quiet"],
+        "predict": ["predict", str(fit_dir / "fit.nc"), str(files["good"])],
     }
 
 
 OUTPUT_COMMANDS = ["analyze", "fit", "report", "simulate", "compare-policies", "demo",
-                   "study run"]
+                   "study run", "predict"]
 
 
 @pytest.mark.parametrize("kind", ["existing file", "below a file", "non-empty folder",
