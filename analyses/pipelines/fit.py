@@ -15,7 +15,6 @@ from analyses.pipelines.workflow import compare_time_shapes
 from analyses.report import provenance
 from trajectories.clinical import reliable_change
 from trajectories.data import MAX_SESSION, TherapyData
-from trajectories.design import make_design
 from trajectories.dropout_estimands import dropout_risk
 from trajectories.engine.convergence import ConvergenceWarning
 from trajectories.engine.settings import SamplerSettings
@@ -141,7 +140,6 @@ def run_fit(
     ...         print(str(err).split(":")[0])
     column 'age'
     """
-    make_design(spec, data)  # fails on bad covariates etc. before any compiling or sampling
     if at_session is not None and not 0 <= at_session <= MAX_SESSION:
         raise ValueError(f"at_session must be in [0, {MAX_SESSION}], got {at_session}")
     if rci is not None and not rci > 0:
